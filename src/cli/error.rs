@@ -1,0 +1,204 @@
+//! Everything a CLI command can fail with, how it is worded, which hint
+//! goes with it, and its exit code: 2 when the command line itself is
+//! wrong (nothing was attempted), 1 when the operation failed.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::config::rules::{FlagValueProblem, InvalidName};
+use crate::config::store::{LoadError, MutateError, SaveError};
+use crate::pyfmt::repr_str;
+use crate::state::flock::LockError;
+
+/// The command line is wrong; `command` names the `--help` to read.
+#[derive(Debug)]
+pub enum UsageError {
+    Parse(lexopt::Error),
+    UnknownCommand(String),
+    MissingArgument(&'static str),
+    NotANumber {
+        option: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    OutOfRange {
+        option: &'static str,
+        value: String,
+        allowed: String,
+    },
+    InvalidName(InvalidName),
+    FlagValue {
+        option: &'static str,
+        value: String,
+        problem: FlagValueProblem,
+    },
+    NotADirectory(PathBuf),
+    NotUtf8Path(PathBuf),
+    UnresolvableDirectory {
+        path: PathBuf,
+        reason: String,
+    },
+    NothingToUpdate(&'static str),
+}
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsageError::Parse(err) => err.fmt(f),
+            UsageError::UnknownCommand(name) => write!(f, "unknown command {}", repr_str(name)),
+            UsageError::MissingArgument(name) => write!(f, "missing argument {name}"),
+            UsageError::NotANumber {
+                option,
+                value,
+                expected,
+            } => write!(f, "{option} expects {expected}, got {}", repr_str(value)),
+            UsageError::OutOfRange {
+                option,
+                value,
+                allowed,
+            } => write!(f, "{option} must be {allowed} (got {value})"),
+            UsageError::InvalidName(err) => err.fmt(f),
+            UsageError::FlagValue {
+                option,
+                value,
+                problem,
+            } => write!(f, "{option} value {} {problem}", repr_str(value)),
+            UsageError::NotADirectory(path) => {
+                write!(
+                    f,
+                    "DIRECTORY {} is not an existing directory",
+                    repr_str(&path.to_string_lossy())
+                )
+            }
+            UsageError::NotUtf8Path(path) => write!(
+                f,
+                "DIRECTORY {} is not valid UTF-8, which agents.yaml cannot store",
+                repr_str(&path.to_string_lossy())
+            ),
+            UsageError::UnresolvableDirectory { path, reason } => write!(
+                f,
+                "DIRECTORY {} cannot be resolved: {reason}",
+                repr_str(&path.to_string_lossy())
+            ),
+            UsageError::NothingToUpdate(what) => write!(f, "nothing to update: pass {what}"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum CliError {
+    Usage {
+        /// The command whose `--help` explains the fix, e.g. `group add`.
+        command: &'static str,
+        error: UsageError,
+    },
+    Load(LoadError),
+    Save(SaveError),
+    Lock(LockError),
+    AgentExists(String),
+    AgentNotFound {
+        name: String,
+        available: Vec<String>,
+    },
+    GroupExists(String),
+    GroupNotFound {
+        name: String,
+        available: Vec<String>,
+    },
+    UnknownMember(String),
+    /// Writing our own output failed (a closed or full stdout).
+    Output(io::Error),
+}
+
+impl CliError {
+    pub fn usage(command: &'static str, error: UsageError) -> CliError {
+        CliError::Usage { command, error }
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage { .. } => 2,
+            _ => 1,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            CliError::Usage { command, .. } => {
+                let command = if command.is_empty() {
+                    String::new()
+                } else {
+                    format!("{command} ")
+                };
+                Some(format!("run 'agent-dispatch {command}--help' for usage"))
+            }
+            CliError::Load(err) => Some(err.remedy().to_owned()),
+            CliError::Save(_) => Some("check free space and permissions of the config directory".into()),
+            CliError::Lock(LockError::TimedOut { .. }) => Some(
+                "another agent-dispatch (or an editor) is changing the config; retry in a moment".into(),
+            ),
+            CliError::Lock(LockError::Open { .. }) => {
+                Some("check permissions of the config directory".into())
+            }
+            CliError::AgentExists(name) => Some(format!(
+                "change it with 'agent-dispatch update {name} …', or remove it first with 'agent-dispatch remove {name}'"
+            )),
+            CliError::AgentNotFound { available, .. } => Some(listing_hint("agents", available, "list")),
+            CliError::GroupExists(name) => Some(format!(
+                "change it with 'agent-dispatch group update {name} …', or remove it first with 'agent-dispatch group remove {name}'"
+            )),
+            CliError::GroupNotFound { available, .. } => {
+                Some(listing_hint("groups", available, "group list"))
+            }
+            CliError::UnknownMember(_) => Some(
+                "add the agent first ('agent-dispatch add NAME DIRECTORY') or check the name with 'agent-dispatch list'".into(),
+            ),
+            CliError::Output(_) => None,
+        }
+    }
+}
+
+fn listing_hint(what: &str, available: &[String], command: &str) -> String {
+    if available.is_empty() {
+        format!("no {what} are configured yet ('agent-dispatch {command}' shows them)")
+    } else {
+        format!("configured {what}: {}", available.join(", "))
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CliError::Usage { error, .. } => error.fmt(f),
+            CliError::Load(err) => err.fmt(f),
+            CliError::Save(err) => err.fmt(f),
+            CliError::Lock(err) => write!(f, "config is locked: {err}"),
+            CliError::AgentExists(name) => write!(f, "agent '{name}' already exists"),
+            CliError::AgentNotFound { name, .. } => write!(f, "agent {} not found", repr_str(name)),
+            CliError::GroupExists(name) => write!(f, "group '{name}' already exists"),
+            CliError::GroupNotFound { name, .. } => write!(f, "group {} not found", repr_str(name)),
+            CliError::UnknownMember(name) => {
+                write!(f, "--member {}: no such agent", repr_str(name))
+            }
+            CliError::Output(err) => write!(f, "could not write output: {err}"),
+        }
+    }
+}
+
+impl From<MutateError<CliError>> for CliError {
+    fn from(err: MutateError<CliError>) -> CliError {
+        match err {
+            MutateError::Lock(err) => CliError::Lock(err),
+            MutateError::Load(err) => CliError::Load(err),
+            MutateError::Save(err) => CliError::Save(err),
+            MutateError::Rejected(err) => err,
+        }
+    }
+}
+
+impl From<LoadError> for CliError {
+    fn from(err: LoadError) -> CliError {
+        CliError::Load(err)
+    }
+}

@@ -1,0 +1,201 @@
+//! `list` and `describe`: read-only views of the configured agents, as
+//! text for people or as JSON (`--json`, the same shapes the MCP tools
+//! return) for scripts.
+
+use lexopt::Parser;
+use serde_json::Value;
+
+use super::error::{CliError, UsageError};
+use super::output::{self, Color};
+use super::{Context, Token, next_token, wants_help};
+use crate::config::project::{self, Health, PROJECT_FILES};
+use crate::config::{Agent, store};
+use crate::pyfmt::repr_float;
+use crate::views;
+
+pub const LIST_HELP: &str = "\
+List the configured agents with their directory health.
+
+Usage: agent-dispatch list [--json]
+
+Options:
+      --json    print a JSON array (the list_agents shape) for scripts
+";
+
+pub const DESCRIBE_HELP: &str = "\
+Show one agent's full configuration and which project files it has.
+
+Usage: agent-dispatch describe NAME [--json]
+
+Options:
+      --json    print a JSON object (the inspect_agent shape) for scripts
+";
+
+/// Parses a command whose only option is `--json`; `None` for help.
+pub fn parse_json_flag(parser: &mut Parser) -> Result<Option<bool>, UsageError> {
+    let mut json = false;
+    while let Some(arg) = next_token(parser)? {
+        if wants_help(&arg) {
+            return Ok(None);
+        }
+        match arg {
+            Token::Long(name) if name == "json" => json = true,
+            other => return Err(other.unexpected()),
+        }
+    }
+    Ok(Some(json))
+}
+
+pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
+    let config = store::load(&ctx.paths.config)?;
+    if json {
+        let items: Vec<Value> = config
+            .agents
+            .iter()
+            .map(|(name, agent)| views::agents::summary(name, agent))
+            .collect();
+        return output::json(&ctx.ui, &Value::Array(items));
+    }
+    if config.agents.is_empty() {
+        return ctx
+            .ui
+            .line("No agents configured. Run: agent-dispatch add <name> <directory>");
+    }
+    let mut text = String::new();
+    for (name, agent) in &config.agents {
+        let health = project::health(&agent.directory);
+        text.push_str(&format!(
+            "  {} [{}]\n",
+            ctx.ui.paint(Color::Bold, name),
+            paint_health(ctx, &health)
+        ));
+        text.push_str(&format!("    dir:  {}\n", agent.directory.display()));
+        text.push_str(&format!("    desc: {}\n", agent.description));
+        let mut config_items = Vec::new();
+        if agent.timeout != crate::config::schema::DEFAULT_AGENT_TIMEOUT {
+            config_items.push(format!("timeout={}s", agent.timeout));
+        }
+        if let Some(model) = &agent.model {
+            config_items.push(format!("model={model}"));
+        }
+        if let Some(budget) = agent.max_budget_usd.filter(|b| *b != 0.0) {
+            config_items.push(format!("budget=${}", repr_float(budget)));
+        }
+        if !config_items.is_empty() {
+            text.push_str(&format!("    config: {}\n", config_items.join(", ")));
+        }
+        if let Some(mode) = &agent.permission_mode {
+            text.push_str(&format!("    permission_mode: {mode}\n"));
+        }
+        for (label, tools) in [
+            ("allowed_tools", &agent.allowed_tools),
+            ("disallowed_tools", &agent.disallowed_tools),
+        ] {
+            if let Some(tools) = tools {
+                text.push_str(&format!("    {label}: {}\n", list_or(tools, "(none)")));
+            }
+        }
+        for (label, items) in [
+            ("capabilities", &agent.capabilities),
+            ("risky_capabilities", &agent.risky_capabilities),
+        ] {
+            if !items.is_empty() {
+                text.push_str(&format!("    {label}: {}\n", items.join(", ")));
+            }
+        }
+        text.push('\n');
+    }
+    ctx.ui.line(text.trim_end_matches('\n'))
+}
+
+pub fn run_describe(ctx: &Context, name: String, json: bool) -> Result<(), CliError> {
+    let config = store::load(&ctx.paths.config)?;
+    let Some(agent) = config.agents.get(&name) else {
+        return Err(CliError::AgentNotFound {
+            name,
+            available: config.agents.keys().cloned().collect(),
+        });
+    };
+    if json {
+        return output::json(&ctx.ui, &views::agents::detail(&name, agent, 0));
+    }
+    ctx.ui.line(&describe_text(ctx, &name, agent))
+}
+
+fn describe_text(ctx: &Context, name: &str, agent: &Agent) -> String {
+    let health = project::health(&agent.directory);
+    let mut lines = vec![format!(
+        "{} [{}]",
+        ctx.ui.paint(Color::Bold, name),
+        paint_health(ctx, &health)
+    )];
+    let mut row =
+        |label: &str, value: String| lines.push(format!("  {:<18}{value}", format!("{label}:")));
+    row("directory", agent.directory.display().to_string());
+    row("description", agent.description.clone());
+    row("timeout", format!("{}s", agent.timeout));
+    if let Some(model) = &agent.model {
+        row("model", model.clone());
+    }
+    if let Some(budget) = agent.max_budget_usd {
+        row("max_budget_usd", format!("${}", repr_float(budget)));
+    }
+    if let Some(mode) = &agent.permission_mode {
+        row("permission_mode", mode.clone());
+    }
+    if !agent.capabilities.is_empty() {
+        row("capabilities", agent.capabilities.join(", "));
+    }
+    if !agent.risky_capabilities.is_empty() {
+        row("risky_caps", agent.risky_capabilities.join(", "));
+    }
+    if !agent.instructions.is_empty() {
+        row(
+            "instructions",
+            agent
+                .instructions
+                .replace('\n', &format!("\n{}", " ".repeat(20))),
+        );
+    }
+    row("allowed_tools", tri_state(&agent.allowed_tools));
+    row("disallowed_tools", tri_state(&agent.disallowed_tools));
+    let present: Vec<&str> = match health {
+        Health::Ok => PROJECT_FILES
+            .iter()
+            .copied()
+            .filter(|file| agent.directory.join(file).exists())
+            .collect(),
+        _ => Vec::new(),
+    };
+    row("project files", list_or(&present, "(none)"));
+    lines.join("\n")
+}
+
+fn tri_state(tools: &Option<Vec<String>>) -> String {
+    match tools {
+        None => "(inherit defaults)".into(),
+        Some(list) if list.is_empty() => "(none — explicit override)".into(),
+        Some(list) => list.join(", "),
+    }
+}
+
+fn list_or(items: &[impl AsRef<str>], empty: &str) -> String {
+    if items.is_empty() {
+        empty.to_owned()
+    } else {
+        items
+            .iter()
+            .map(AsRef::as_ref)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub(super) fn paint_health(ctx: &Context, health: &Health) -> String {
+    let color = match health {
+        Health::Ok => Color::Green,
+        Health::Missing => Color::Red,
+        Health::Unreadable(_) => Color::Yellow,
+    };
+    ctx.ui.paint(color, health.label())
+}

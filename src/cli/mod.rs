@@ -1,0 +1,255 @@
+//! The command-line surface. `parse` turns argv into a plain `Command`
+//! (cheap, no file system); `run` executes it against the config and
+//! prints. Exit codes: 0 success, 1 the operation failed, 2 the command
+//! line was wrong. Errors go to stderr as `error: …` plus a `hint: …`.
+
+pub mod agent_options;
+pub mod agents;
+pub mod error;
+pub mod groups;
+pub mod listing;
+pub mod output;
+
+use std::ffi::OsString;
+
+use lexopt::Arg::{Long, Short, Value};
+use lexopt::Parser;
+
+use crate::config::Paths;
+use agents::{AddArgs, UpdateArgs};
+use error::{CliError, UsageError};
+use groups::GroupArgs;
+use output::Ui;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const MAIN_HELP: &str = "\
+agent-dispatch: hand tasks to Claude Code agents in other project directories.
+
+Usage: agent-dispatch COMMAND [OPTIONS]
+
+Agents:
+  add NAME DIRECTORY   register a project directory as an agent
+  update NAME          change an agent's settings
+  remove NAME          remove an agent
+  list                 list agents and their health
+  describe NAME        show one agent in full
+
+Groups:
+  group                add, list, inspect, update or remove groups
+
+Options:
+  -h, --help           show help (also after any command)
+  -V, --version        show the version
+
+Config: ~/.config/agent-dispatch/agents.yaml (or $AGENT_DISPATCH_CONFIG).
+";
+
+/// What to do, fully parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Help(&'static str),
+    Version,
+    Add(AddArgs),
+    Update(UpdateArgs),
+    Remove(String),
+    List { json: bool },
+    Describe { name: String, json: bool },
+    GroupAdd(GroupArgs),
+    GroupList { json: bool },
+    GroupInspect { name: String, json: bool },
+    GroupUpdate(GroupArgs),
+    GroupRemove(String),
+}
+
+/// What every command runs with.
+pub struct Context {
+    pub paths: Paths,
+    pub ui: Ui,
+}
+
+/// One command-line argument, owned, so that an option's value can be read
+/// from the parser while the option itself is being matched.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Token {
+    Short(char),
+    Long(String),
+    Value(OsString),
+}
+
+impl Token {
+    /// The error for an argument the command does not take.
+    pub(crate) fn unexpected(self) -> UsageError {
+        UsageError::Parse(match self {
+            Token::Short(c) => lexopt::Error::UnexpectedOption(format!("-{c}")),
+            Token::Long(name) => lexopt::Error::UnexpectedOption(format!("--{name}")),
+            Token::Value(value) => lexopt::Error::UnexpectedArgument(value),
+        })
+    }
+}
+
+pub(crate) fn next_token(parser: &mut Parser) -> Result<Option<Token>, UsageError> {
+    Ok(parser
+        .next()
+        .map_err(UsageError::Parse)?
+        .map(|arg| match arg {
+            Short(c) => Token::Short(c),
+            Long(name) => Token::Long(name.to_owned()),
+            Value(value) => Token::Value(value),
+        }))
+}
+
+/// Reads an option's value as UTF-8 text.
+pub(crate) fn option_text(parser: &mut Parser) -> Result<String, UsageError> {
+    parser
+        .value()
+        .map_err(UsageError::Parse)?
+        .into_string()
+        .map_err(|raw| UsageError::Parse(lexopt::Error::NonUnicodeValue(raw)))
+}
+
+/// `-h` / `--help` anywhere in a command's arguments.
+pub(crate) fn wants_help(token: &Token) -> bool {
+    matches!(token, Token::Short('h')) || matches!(token, Token::Long(name) if name == "help")
+}
+
+/// Parses the arguments after the program name.
+pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
+    let mut parser = Parser::from_args(args);
+    let command = match next_token(&mut parser).map_err(|e| CliError::usage("", e))? {
+        None => return Ok(Command::Help(MAIN_HELP)),
+        Some(token) if wants_help(&token) => return Ok(Command::Help(MAIN_HELP)),
+        Some(Token::Short('V')) => return Ok(Command::Version),
+        Some(Token::Long(name)) if name == "version" => return Ok(Command::Version),
+        Some(Token::Value(name)) => name,
+        Some(other) => return Err(CliError::usage("", other.unexpected())),
+    };
+    let command = command.to_string_lossy().into_owned();
+    let parser = &mut parser;
+    let usage = |name: &'static str| move |error| CliError::usage(name, error);
+    let help_or =
+        |help: &'static str, parsed: Option<Command>| parsed.unwrap_or(Command::Help(help));
+    Ok(match command.as_str() {
+        "add" => help_or(
+            agents::ADD_HELP,
+            agents::parse_add(parser)
+                .map_err(usage("add"))?
+                .map(Command::Add),
+        ),
+        "update" => help_or(
+            agents::UPDATE_HELP,
+            agents::parse_update(parser)
+                .map_err(usage("update"))?
+                .map(Command::Update),
+        ),
+        "remove" => help_or(
+            agents::REMOVE_HELP,
+            agents::parse_name(parser, false)
+                .map_err(usage("remove"))?
+                .map(|(name, _)| Command::Remove(name)),
+        ),
+        "list" => help_or(
+            listing::LIST_HELP,
+            listing::parse_json_flag(parser)
+                .map_err(usage("list"))?
+                .map(|json| Command::List { json }),
+        ),
+        "describe" => help_or(
+            listing::DESCRIBE_HELP,
+            agents::parse_name(parser, true)
+                .map_err(usage("describe"))?
+                .map(|(name, json)| Command::Describe { name, json }),
+        ),
+        "group" => parse_group(parser)?,
+        "help" => Command::Help(MAIN_HELP),
+        other => {
+            return Err(CliError::usage(
+                "",
+                UsageError::UnknownCommand(other.to_owned()),
+            ));
+        }
+    })
+}
+
+fn parse_group(parser: &mut Parser) -> Result<Command, CliError> {
+    let usage = |name: &'static str| move |error| CliError::usage(name, error);
+    let sub = match next_token(parser).map_err(usage("group"))? {
+        None => return Ok(Command::Help(groups::GROUP_HELP)),
+        Some(token) if wants_help(&token) => return Ok(Command::Help(groups::GROUP_HELP)),
+        Some(Token::Value(sub)) => sub.to_string_lossy().into_owned(),
+        Some(other) => return Err(CliError::usage("group", other.unexpected())),
+    };
+    let help_or =
+        |help: &'static str, parsed: Option<Command>| parsed.unwrap_or(Command::Help(help));
+    Ok(match sub.as_str() {
+        "add" => help_or(
+            groups::ADD_HELP,
+            groups::parse_group_args(parser, true)
+                .map_err(usage("group add"))?
+                .map(Command::GroupAdd),
+        ),
+        "list" => help_or(
+            groups::LIST_HELP,
+            listing::parse_json_flag(parser)
+                .map_err(usage("group list"))?
+                .map(|json| Command::GroupList { json }),
+        ),
+        "inspect" => help_or(
+            groups::INSPECT_HELP,
+            agents::parse_name(parser, true)
+                .map_err(usage("group inspect"))?
+                .map(|(name, json)| Command::GroupInspect { name, json }),
+        ),
+        "update" => help_or(
+            groups::UPDATE_HELP,
+            groups::parse_group_args(parser, false)
+                .map_err(usage("group update"))?
+                .map(Command::GroupUpdate),
+        ),
+        "remove" => help_or(
+            groups::REMOVE_HELP,
+            agents::parse_name(parser, false)
+                .map_err(usage("group remove"))?
+                .map(|(name, _)| Command::GroupRemove(name)),
+        ),
+        other => {
+            return Err(CliError::usage(
+                "group",
+                UsageError::UnknownCommand(format!("group {other}")),
+            ));
+        }
+    })
+}
+
+/// Runs a parsed command.
+pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Help(text) => ctx.ui.line(text.trim_end()),
+        Command::Version => ctx.ui.line(&format!("agent-dispatch, version {VERSION}")),
+        Command::Add(args) => agents::run_add(ctx, args),
+        Command::Update(args) => agents::run_update(ctx, args),
+        Command::Remove(name) => agents::run_remove(ctx, name),
+        Command::List { json } => listing::run_list(ctx, json),
+        Command::Describe { name, json } => listing::run_describe(ctx, name, json),
+        Command::GroupAdd(args) => groups::run_add(ctx, args),
+        Command::GroupList { json } => groups::run_list(ctx, json),
+        Command::GroupInspect { name, json } => groups::run_inspect(ctx, name, json),
+        Command::GroupUpdate(args) => groups::run_update(ctx, args),
+        Command::GroupRemove(name) => groups::run_remove(ctx, name),
+    }
+}
+
+/// The whole CLI: parse, run, report. Returns the process exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let ctx = Context {
+        paths: Paths::from_env(),
+        ui: Ui::from_env(),
+    };
+    match parse(args).and_then(|command| execute(&ctx, command)) {
+        Ok(()) => 0,
+        Err(err) => {
+            ctx.ui.error(&err);
+            err.exit_code()
+        }
+    }
+}

@@ -1,0 +1,473 @@
+//! Decodes the raw YAML tree into the typed schema, the way the original
+//! (pydantic, lax mode) does: integers from numeric strings and integral
+//! floats, booleans from `yes`/`no`/`on`/`off`, unknown keys kept aside.
+//! Then our own stricter rules: finite, bounded numbers, and no value that
+//! could become a `claude` option. Every error names the key path.
+
+use std::fmt;
+use std::path::Path;
+
+use indexmap::IndexMap;
+
+use super::directory::{self, DirectoryError};
+use super::rules::{self, FlagValueProblem, NameKind};
+use super::schema::*;
+use super::yaml::{Yaml, YamlMap};
+
+/// A value in the file that does not fit the schema.
+#[derive(Debug)]
+pub struct SchemaError {
+    /// Dotted path of the offending key, e.g. `agents.web.timeout`.
+    pub key: String,
+    pub problem: Problem,
+}
+
+#[derive(Debug)]
+pub enum Problem {
+    WrongType {
+        expected: &'static str,
+        found: &'static str,
+    },
+    NotWhole(f64),
+    NonFinite,
+    OutOfRange {
+        min: String,
+        max: String,
+        found: String,
+    },
+    Missing,
+    NotAFlagValue {
+        value: String,
+        problem: FlagValueProblem,
+    },
+    InvalidName(String),
+    Directory(DirectoryError),
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.key)?;
+        match &self.problem {
+            Problem::WrongType { expected, found } => {
+                write!(f, "expected {expected}, found {found}")
+            }
+            Problem::NotWhole(value) => write!(f, "expected a whole number, found {value}"),
+            Problem::NonFinite => f.write_str("must be a finite number (not .nan or .inf)"),
+            Problem::OutOfRange { min, max, found } => {
+                write!(f, "must be between {min} and {max}, found {found}")
+            }
+            Problem::Missing => f.write_str("is required"),
+            Problem::NotAFlagValue { value, problem } => write!(f, "{value:?} {problem}"),
+            Problem::InvalidName(name) => write!(
+                f,
+                "{name:?} is not a valid name: use letters, digits, '-' and '_', starting with a letter or digit"
+            ),
+            Problem::Directory(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+impl std::error::Error for SchemaError {}
+
+type Decoded<T> = Result<T, SchemaError>;
+
+/// Decodes a whole document. `Null` (an empty file) is the default config.
+pub fn decode_config(doc: Yaml) -> Decoded<Config> {
+    let mut fields = match doc {
+        Yaml::Null => return Ok(Config::default()),
+        Yaml::Map(map) => Fields::new(map, ""),
+        other => return Err(wrong_type("(top level)", "a mapping", &other)),
+    };
+    let agents = match fields.take("agents") {
+        None | Some(Yaml::Null) => IndexMap::new(),
+        Some(value) => decode_named(value, "agents", decode_agent)?,
+    };
+    let groups = match fields.take("groups") {
+        None | Some(Yaml::Null) => IndexMap::new(),
+        Some(value) => {
+            let groups = decode_named(value, "groups", decode_group)?;
+            if let Some(bad) = groups.keys().find(|name| !rules::is_valid_name(name)) {
+                return Err(SchemaError {
+                    key: format!("groups.{bad}"),
+                    problem: Problem::InvalidName(bad.clone()),
+                });
+            }
+            groups
+        }
+    };
+    let settings = match fields.take("settings") {
+        None | Some(Yaml::Null) => Settings::default(),
+        Some(value) => decode_settings(value)?,
+    };
+    Ok(Config {
+        agents,
+        groups,
+        settings,
+        extra: fields.rest(),
+    })
+}
+
+fn decode_named<T>(
+    value: Yaml,
+    key: &str,
+    decode_one: fn(Yaml, &str) -> Decoded<T>,
+) -> Decoded<IndexMap<String, T>> {
+    let Yaml::Map(entries) = value else {
+        return Err(wrong_type(key, "a mapping of names", &value));
+    };
+    entries
+        .into_iter()
+        .map(|(name, body)| {
+            let path = format!("{key}.{name}");
+            decode_one(body, &path).map(|item| (name, item))
+        })
+        .collect()
+}
+
+fn decode_agent(value: Yaml, key: &str) -> Decoded<Agent> {
+    let mut f = Fields::from_value(value, key)?;
+    let directory = match f.take("directory") {
+        Some(Yaml::Str(raw)) => directory::resolve(Path::new(&raw)).map_err(|err| SchemaError {
+            key: f.path("directory"),
+            problem: Problem::Directory(err),
+        })?,
+        None | Some(Yaml::Null) => {
+            return Err(SchemaError {
+                key: f.path("directory"),
+                problem: Problem::Missing,
+            });
+        }
+        Some(other) => return Err(wrong_type(&f.path("directory"), "a string", &other)),
+    };
+    Ok(Agent {
+        directory,
+        description: f.string("description", "")?,
+        timeout: f.integer("timeout", DEFAULT_AGENT_TIMEOUT, 0, MAX_TIMEOUT_SECS)?,
+        max_budget_usd: f.optional_budget("max_budget_usd")?,
+        model: f.optional_flag_value("model")?,
+        permission_mode: f.optional_flag_value("permission_mode")?,
+        allowed_tools: f.optional_tool_list("allowed_tools")?,
+        disallowed_tools: f.optional_tool_list("disallowed_tools")?,
+        capabilities: f.string_list("capabilities")?,
+        risky_capabilities: f.string_list("risky_capabilities")?,
+        instructions: f.string("instructions", "")?,
+        extra: f.rest(),
+    })
+}
+
+fn decode_group(value: Yaml, key: &str) -> Decoded<Group> {
+    let mut f = Fields::from_value(value, key)?;
+    let description = f.string("description", "")?;
+    let shared_context = f.string("shared_context", "")?;
+    let members = match f.take("members") {
+        None => Vec::new(),
+        Some(Yaml::Seq(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| decode_member(item, &format!("{}[{i}]", f.path("members"))))
+            .collect::<Decoded<_>>()?,
+        Some(other) => return Err(wrong_type(&f.path("members"), "a list", &other)),
+    };
+    Ok(Group {
+        description,
+        shared_context,
+        members,
+        extra: f.rest(),
+    })
+}
+
+fn decode_member(value: Yaml, key: &str) -> Decoded<GroupMember> {
+    let mut f = Fields::from_value(value, key)?;
+    let agent = match f.take("agent") {
+        Some(Yaml::Str(name)) => name,
+        None | Some(Yaml::Null) => {
+            return Err(SchemaError {
+                key: f.path("agent"),
+                problem: Problem::Missing,
+            });
+        }
+        Some(other) => return Err(wrong_type(&f.path("agent"), "a string", &other)),
+    };
+    if rules::check_name(NameKind::Agent, &agent).is_err() {
+        return Err(SchemaError {
+            key: f.path("agent"),
+            problem: Problem::InvalidName(agent),
+        });
+    }
+    Ok(GroupMember {
+        agent,
+        use_for: f.string("use_for", "")?,
+        extra: f.rest(),
+    })
+}
+
+fn decode_settings(value: Yaml) -> Decoded<Settings> {
+    let mut f = Fields::from_value(value, "settings")?;
+    let defaults = Settings::default();
+    Ok(Settings {
+        default_timeout: f.integer(
+            "default_timeout",
+            defaults.default_timeout,
+            1,
+            MAX_TIMEOUT_SECS,
+        )?,
+        default_max_budget_usd: f.optional_budget("default_max_budget_usd")?,
+        default_permission_mode: f.optional_flag_value("default_permission_mode")?,
+        default_allowed_tools: f.tool_list("default_allowed_tools")?,
+        default_disallowed_tools: f.tool_list("default_disallowed_tools")?,
+        max_dispatch_depth: f.integer(
+            "max_dispatch_depth",
+            defaults.max_dispatch_depth,
+            1,
+            MAX_DISPATCH_DEPTH,
+        )?,
+        max_concurrency: f.integer(
+            "max_concurrency",
+            defaults.max_concurrency,
+            1,
+            MAX_CONCURRENCY,
+        )?,
+        cache: match f.take("cache") {
+            None => CacheSettings::default(),
+            Some(value) => decode_cache(value, &f.path("cache"))?,
+        },
+        job_retention_days: f.integer(
+            "job_retention_days",
+            defaults.job_retention_days,
+            0,
+            MAX_RETENTION_DAYS,
+        )?,
+        dispatch_protocol: f.boolean("dispatch_protocol", defaults.dispatch_protocol)?,
+        usage_log: f.boolean("usage_log", defaults.usage_log)?,
+        extra: f.rest(),
+    })
+}
+
+fn decode_cache(value: Yaml, key: &str) -> Decoded<CacheSettings> {
+    let mut f = Fields::from_value(value, key)?;
+    let defaults = CacheSettings::default();
+    Ok(CacheSettings {
+        enabled: f.boolean("enabled", defaults.enabled)?,
+        ttl: f.integer("ttl", defaults.ttl, 0, MAX_CACHE_TTL_SECS)?,
+        max_size: f.integer("max_size", defaults.max_size, 1, MAX_CACHE_SIZE)?,
+        extra: f.rest(),
+    })
+}
+
+fn wrong_type(key: &str, expected: &'static str, found: &Yaml) -> SchemaError {
+    SchemaError {
+        key: key.to_owned(),
+        problem: Problem::WrongType {
+            expected,
+            found: found.kind(),
+        },
+    }
+}
+
+/// The keys of one mapping, consumed one known field at a time; whatever is
+/// left over is kept verbatim.
+struct Fields {
+    map: YamlMap,
+    prefix: String,
+}
+
+impl Fields {
+    fn new(map: YamlMap, prefix: &str) -> Fields {
+        Fields {
+            map,
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn from_value(value: Yaml, key: &str) -> Decoded<Fields> {
+        match value {
+            Yaml::Map(map) => Ok(Fields::new(map, key)),
+            other => Err(wrong_type(key, "a mapping", &other)),
+        }
+    }
+
+    fn path(&self, key: &str) -> String {
+        if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}.{key}", self.prefix)
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Option<Yaml> {
+        self.map.shift_remove(key)
+    }
+
+    fn rest(self) -> YamlMap {
+        self.map
+    }
+
+    fn string(&mut self, key: &str, default: &str) -> Decoded<String> {
+        match self.take(key) {
+            None => Ok(default.to_owned()),
+            Some(Yaml::Str(text)) => Ok(text),
+            Some(other) => Err(wrong_type(&self.path(key), "a string", &other)),
+        }
+    }
+
+    fn optional_flag_value(&mut self, key: &str) -> Decoded<Option<String>> {
+        match self.take(key) {
+            None | Some(Yaml::Null) => Ok(None),
+            Some(Yaml::Str(text)) => self.flag_value(key, text).map(Some),
+            Some(other) => Err(wrong_type(&self.path(key), "a string", &other)),
+        }
+    }
+
+    fn flag_value(&self, key: &str, text: String) -> Decoded<String> {
+        match rules::check_flag_value(&text) {
+            Ok(()) => Ok(text),
+            Err(problem) => Err(SchemaError {
+                key: self.path(key),
+                problem: Problem::NotAFlagValue {
+                    value: text,
+                    problem,
+                },
+            }),
+        }
+    }
+
+    fn string_list(&mut self, key: &str) -> Decoded<Vec<String>> {
+        match self.take(key) {
+            None => Ok(Vec::new()),
+            Some(value) => self.strings(key, value),
+        }
+    }
+
+    fn strings(&self, key: &str, value: Yaml) -> Decoded<Vec<String>> {
+        let Yaml::Seq(items) = value else {
+            return Err(wrong_type(&self.path(key), "a list of strings", &value));
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| match item {
+                Yaml::Str(text) => Ok(text),
+                other => Err(wrong_type(
+                    &format!("{}[{i}]", self.path(key)),
+                    "a string",
+                    &other,
+                )),
+            })
+            .collect()
+    }
+
+    fn tool_list(&mut self, key: &str) -> Decoded<Vec<String>> {
+        let tools = self.string_list(key)?;
+        self.check_tools(key, tools)
+    }
+
+    fn optional_tool_list(&mut self, key: &str) -> Decoded<Option<Vec<String>>> {
+        match self.take(key) {
+            None | Some(Yaml::Null) => Ok(None),
+            Some(value) => {
+                let tools = self.strings(key, value)?;
+                self.check_tools(key, tools).map(Some)
+            }
+        }
+    }
+
+    fn check_tools(&self, key: &str, tools: Vec<String>) -> Decoded<Vec<String>> {
+        tools
+            .into_iter()
+            .enumerate()
+            .map(|(i, tool)| self.flag_value(&format!("{key}[{i}]"), tool))
+            .collect()
+    }
+
+    fn integer(&mut self, key: &str, default: u64, min: u64, max: u64) -> Decoded<u64> {
+        let Some(value) = self.take(key) else {
+            return Ok(default);
+        };
+        let key = self.path(key);
+        let number = match value {
+            Yaml::Int(n) => n as f64,
+            Yaml::Float(x) => x,
+            Yaml::Bool(b) => f64::from(u8::from(b)),
+            Yaml::Str(ref text) => match text.trim().parse::<f64>() {
+                Ok(x) => x,
+                Err(_) => return Err(wrong_type(&key, "a whole number", &value)),
+            },
+            other => return Err(wrong_type(&key, "a whole number", &other)),
+        };
+        if !number.is_finite() {
+            return Err(SchemaError {
+                key,
+                problem: Problem::NonFinite,
+            });
+        }
+        if number.fract() != 0.0 {
+            return Err(SchemaError {
+                key,
+                problem: Problem::NotWhole(number),
+            });
+        }
+        if number < min as f64 || number > max as f64 {
+            return Err(SchemaError {
+                key,
+                problem: Problem::OutOfRange {
+                    min: min.to_string(),
+                    max: max.to_string(),
+                    found: number.to_string(),
+                },
+            });
+        }
+        Ok(number as u64)
+    }
+
+    fn optional_budget(&mut self, key: &str) -> Decoded<Option<f64>> {
+        let value = match self.take(key) {
+            None | Some(Yaml::Null) => return Ok(None),
+            Some(value) => value,
+        };
+        let key = self.path(key);
+        let number = match value {
+            Yaml::Int(n) => n as f64,
+            Yaml::Float(x) => x,
+            Yaml::Str(ref text) => match text.trim().parse::<f64>() {
+                Ok(x) => x,
+                Err(_) => return Err(wrong_type(&key, "a number of US dollars", &value)),
+            },
+            other => return Err(wrong_type(&key, "a number of US dollars", &other)),
+        };
+        if !number.is_finite() {
+            return Err(SchemaError {
+                key,
+                problem: Problem::NonFinite,
+            });
+        }
+        if !(0.0..=MAX_BUDGET_USD).contains(&number) {
+            return Err(SchemaError {
+                key,
+                problem: Problem::OutOfRange {
+                    min: "0".into(),
+                    max: MAX_BUDGET_USD.to_string(),
+                    found: number.to_string(),
+                },
+            });
+        }
+        Ok(Some(number))
+    }
+
+    fn boolean(&mut self, key: &str, default: bool) -> Decoded<bool> {
+        let Some(value) = self.take(key) else {
+            return Ok(default);
+        };
+        let parsed = match &value {
+            Yaml::Bool(b) => Some(*b),
+            Yaml::Int(0) => Some(false),
+            Yaml::Int(1) => Some(true),
+            Yaml::Str(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "on" | "y" | "t" | "1" => Some(true),
+                "false" | "no" | "off" | "n" | "f" | "0" => Some(false),
+                _ => None,
+            },
+            _ => None,
+        };
+        parsed.ok_or_else(|| wrong_type(&self.path(key), "true or false", &value))
+    }
+}

@@ -1,0 +1,17 @@
+//! `agents.yaml`: where it lives, its schema, how it is read leniently and
+//! checked strictly, how it is written back without losing anything, and the
+//! rules for names and values shared by every way of editing it. Also the
+//! cheap, read-only look at an agent's project directory.
+
+pub mod decode;
+pub mod directory;
+pub mod encode;
+pub mod paths;
+pub mod project;
+pub mod rules;
+pub mod schema;
+pub mod store;
+pub mod yaml;
+
+pub use paths::Paths;
+pub use schema::{Agent, CacheSettings, Config, Group, GroupMember, Settings};

@@ -1,0 +1,199 @@
+//! The validation rules shared by every way of changing the config (file,
+//! CLI, MCP): what a name may look like, which values may reach the `claude`
+//! command line, how comma lists are split, which permission modes exist.
+
+use std::fmt;
+
+use crate::pyfmt::repr_str;
+
+pub const KNOWN_PERMISSION_MODES: [&str; 3] = ["bypassPermissions", "default", "plan"];
+
+/// Longest agent or group name accepted for new entries.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Agent and group names: an ASCII letter or digit, then letters, digits,
+/// `-` or `_`.
+pub fn is_valid_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    matches!(bytes.next(), Some(b) if b.is_ascii_alphanumeric())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && name.len() <= MAX_NAME_CHARS
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    Agent,
+    Group,
+}
+
+/// A name that breaks the naming rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidName {
+    pub kind: NameKind,
+    pub name: String,
+}
+
+impl fmt::Display for InvalidName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            NameKind::Agent => "agent",
+            NameKind::Group => "group",
+        };
+        write!(
+            f,
+            "Invalid {kind} name: {}. Use only letters, digits, hyphens, and underscores. Must start with a letter or digit",
+            repr_str(&self.name)
+        )?;
+        if self.name.chars().count() > MAX_NAME_CHARS {
+            write!(f, ", and use at most {MAX_NAME_CHARS} characters")?;
+        }
+        f.write_str(".")
+    }
+}
+
+impl std::error::Error for InvalidName {}
+
+pub fn check_name(kind: NameKind, name: &str) -> Result<(), InvalidName> {
+    if is_valid_name(name) {
+        Ok(())
+    } else {
+        Err(InvalidName {
+            kind,
+            name: name.to_owned(),
+        })
+    }
+}
+
+/// Why a value may not be placed on the `claude` command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagValueProblem {
+    /// It would be read as an option, not as this option's value.
+    StartsWithDash,
+    Blank,
+    /// Newlines and other control characters have no place in a model,
+    /// mode or tool name, and would garble logs and argv displays.
+    ControlCharacter,
+}
+
+impl fmt::Display for FlagValueProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FlagValueProblem::StartsWithDash => {
+                "must not start with '-' (it would be read as a claude option)"
+            }
+            FlagValueProblem::Blank => "must not be empty",
+            FlagValueProblem::ControlCharacter => {
+                "must not contain control characters such as newlines"
+            }
+        })
+    }
+}
+
+/// Checks a model name, permission mode or tool name that will become the
+/// value of a `claude` flag.
+pub fn check_flag_value(value: &str) -> Result<(), FlagValueProblem> {
+    if value.trim().is_empty() {
+        Err(FlagValueProblem::Blank)
+    } else if value.starts_with('-') {
+        Err(FlagValueProblem::StartsWithDash)
+    } else if value.chars().any(char::is_control) {
+        Err(FlagValueProblem::ControlCharacter)
+    } else {
+        Ok(())
+    }
+}
+
+/// Splits `a, b,,c` into `["a", "b", "c"]`.
+pub fn split_csv(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A warning (never an error: newer `claude` versions add modes) for a
+/// permission mode this tool does not know.
+pub fn permission_mode_warning(mode: &str) -> Option<String> {
+    let mode = mode.trim();
+    if mode.is_empty() || KNOWN_PERMISSION_MODES.contains(&mode) {
+        return None;
+    }
+    Some(format!(
+        "Unknown permission_mode: {}. Known values: {}",
+        repr_str(mode),
+        KNOWN_PERMISSION_MODES.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_rule() {
+        for good in ["web", "a", "9lives", "my-agent_2", "A-B"] {
+            assert!(is_valid_name(good), "{good}");
+        }
+        let too_long = "a".repeat(MAX_NAME_CHARS + 1);
+        for bad in [
+            "", "-web", "_x", "bad name", "web\n", "wéb", "a/b", "a.b", &too_long,
+        ] {
+            assert!(!is_valid_name(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_name_message_quotes_the_name_and_says_the_rule() {
+        let err = check_name(NameKind::Agent, "bad name").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Invalid agent name: 'bad name'. Use only letters, digits, hyphens, and underscores. Must start with a letter or digit."
+        );
+        let err = check_name(NameKind::Group, &"g".repeat(101)).unwrap_err();
+        assert!(err.to_string().starts_with("Invalid group name"));
+        assert!(err.to_string().contains("at most 100"));
+    }
+
+    #[test]
+    fn flag_values_that_could_inject_are_refused() {
+        assert_eq!(check_flag_value("sonnet"), Ok(()));
+        assert_eq!(check_flag_value("Bash(git log:*)"), Ok(()));
+        assert_eq!(
+            check_flag_value("--dangerously-skip-permissions"),
+            Err(FlagValueProblem::StartsWithDash)
+        );
+        assert_eq!(
+            check_flag_value("-x"),
+            Err(FlagValueProblem::StartsWithDash)
+        );
+        assert_eq!(check_flag_value("  "), Err(FlagValueProblem::Blank));
+        assert_eq!(
+            check_flag_value("a\nb"),
+            Err(FlagValueProblem::ControlCharacter)
+        );
+    }
+
+    #[test]
+    fn csv_is_trimmed_and_empties_dropped() {
+        assert_eq!(
+            split_csv(" Read, Bash(git log:*) ,,"),
+            ["Read", "Bash(git log:*)"]
+        );
+        assert!(split_csv(",").is_empty());
+        assert!(split_csv("").is_empty());
+    }
+
+    #[test]
+    fn only_unknown_permission_modes_warn() {
+        assert_eq!(permission_mode_warning("plan"), None);
+        assert_eq!(permission_mode_warning("  "), None);
+        assert_eq!(
+            permission_mode_warning(" yolo "),
+            Some(
+                "Unknown permission_mode: 'yolo'. Known values: bypassPermissions, default, plan"
+                    .into()
+            )
+        );
+    }
+}

@@ -1,0 +1,158 @@
+//! The typed model of `agents.yaml`: agents, groups and settings with the
+//! defaults and bounds of the original 0.16. Each level carries the keys we
+//! do not know (`extra`) so that a save never drops what another version of
+//! the tool wrote.
+
+use std::path::PathBuf;
+
+use indexmap::IndexMap;
+
+use super::yaml::YamlMap;
+
+/// The timeout an agent gets when it is added without one.
+pub const DEFAULT_AGENT_TIMEOUT: u64 = 300;
+/// Upper bound for any timeout in seconds (one week): large enough for any
+/// real task, small enough that deadline arithmetic can never overflow.
+pub const MAX_TIMEOUT_SECS: u64 = 7 * 24 * 3600;
+/// Upper bound for any budget in US dollars.
+pub const MAX_BUDGET_USD: f64 = 1_000_000.0;
+pub const MAX_DISPATCH_DEPTH: u64 = 100;
+pub const MAX_CONCURRENCY: u64 = 256;
+pub const MAX_CACHE_TTL_SECS: u64 = 365 * 24 * 3600;
+pub const MAX_CACHE_SIZE: u64 = 1_000_000;
+pub const MAX_RETENTION_DAYS: u64 = 36_500;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    pub agents: IndexMap<String, Agent>,
+    pub groups: IndexMap<String, Group>,
+    pub settings: Settings,
+    pub extra: YamlMap,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agent {
+    /// Absolute, symlink-resolved; existence is checked when used, not here.
+    pub directory: PathBuf,
+    pub description: String,
+    /// Seconds; 0 means "use `settings.default_timeout`".
+    pub timeout: u64,
+    /// `None` (or 0) inherits `settings.default_max_budget_usd`.
+    pub max_budget_usd: Option<f64>,
+    pub model: Option<String>,
+    pub permission_mode: Option<String>,
+    /// Tri-state: `None` inherits the settings default, `Some([])` is an
+    /// explicit "no tools", `Some(list)` is exactly those.
+    pub allowed_tools: Option<Vec<String>>,
+    pub disallowed_tools: Option<Vec<String>>,
+    /// Descriptive labels for the orchestrator; never passed to `claude`.
+    pub capabilities: Vec<String>,
+    pub risky_capabilities: Vec<String>,
+    /// Standing orders appended to the system prompt of every dispatch.
+    pub instructions: String,
+    pub extra: YamlMap,
+}
+
+impl Agent {
+    pub fn new(directory: PathBuf) -> Agent {
+        Agent {
+            directory,
+            description: String::new(),
+            timeout: DEFAULT_AGENT_TIMEOUT,
+            max_budget_usd: None,
+            model: None,
+            permission_mode: None,
+            allowed_tools: None,
+            disallowed_tools: None,
+            capabilities: Vec::new(),
+            risky_capabilities: Vec::new(),
+            instructions: String::new(),
+            extra: YamlMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Group {
+    /// Orchestrator-facing; never sent to members.
+    pub description: String,
+    /// Member-facing facts merged into the context of `group=` dispatches.
+    pub shared_context: String,
+    pub members: Vec<GroupMember>,
+    pub extra: YamlMap,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupMember {
+    /// An agent name; it may name no configured agent (flagged when read).
+    pub agent: String,
+    pub use_for: String,
+    pub extra: YamlMap,
+}
+
+impl GroupMember {
+    pub fn new(agent: String) -> GroupMember {
+        GroupMember {
+            agent,
+            use_for: String::new(),
+            extra: YamlMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub default_timeout: u64,
+    pub default_max_budget_usd: Option<f64>,
+    pub default_permission_mode: Option<String>,
+    pub default_allowed_tools: Vec<String>,
+    pub default_disallowed_tools: Vec<String>,
+    pub max_dispatch_depth: u64,
+    pub max_concurrency: u64,
+    pub cache: CacheSettings,
+    /// Days after which finished jobs are pruned at server start; 0 = never.
+    pub job_retention_days: u64,
+    /// Send the dispatch-protocol system prompt.
+    pub dispatch_protocol: bool,
+    /// Write the usage journal and show `typical` profiles.
+    pub usage_log: bool,
+    pub extra: YamlMap,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            default_timeout: DEFAULT_AGENT_TIMEOUT,
+            default_max_budget_usd: None,
+            default_permission_mode: None,
+            default_allowed_tools: Vec::new(),
+            default_disallowed_tools: Vec::new(),
+            max_dispatch_depth: 3,
+            max_concurrency: 5,
+            cache: CacheSettings::default(),
+            job_retention_days: 0,
+            dispatch_protocol: true,
+            usage_log: true,
+            extra: YamlMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheSettings {
+    pub enabled: bool,
+    pub ttl: u64,
+    pub max_size: u64,
+    pub extra: YamlMap,
+}
+
+impl Default for CacheSettings {
+    fn default() -> CacheSettings {
+        CacheSettings {
+            enabled: true,
+            ttl: 300,
+            max_size: 1000,
+            extra: YamlMap::new(),
+        }
+    }
+}

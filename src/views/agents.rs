@@ -1,0 +1,129 @@
+//! The agent views: a summary per agent for listings, and the detailed
+//! inspection with project facts and file previews.
+
+use serde_json::{Map, Value, json};
+
+use super::health_json;
+use crate::config::Agent;
+use crate::config::project::{self, Health};
+
+/// Most lines an inspection preview may show.
+pub const MAX_PREVIEW_LINES: usize = 200;
+
+fn path_text(agent: &Agent) -> Value {
+    Value::String(agent.directory.to_string_lossy().into_owned())
+}
+
+fn strings(items: &[impl AsRef<str>]) -> Value {
+    Value::Array(
+        items
+            .iter()
+            .map(|s| Value::String(s.as_ref().to_owned()))
+            .collect(),
+    )
+}
+
+/// One entry of `list_agents` / `list --json`.
+pub fn summary(name: &str, agent: &Agent) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(name));
+    m.insert("directory".into(), path_text(agent));
+    m.insert("description".into(), json!(agent.description));
+    let health = project::health(&agent.directory);
+    m.insert("healthy".into(), health_json(&health));
+    let scan = match health {
+        Health::Ok => project::scan(&agent.directory),
+        _ => project::ProjectScan::default(),
+    };
+    m.insert("has_claude_md".into(), json!(scan.has_claude_md));
+    m.insert("has_mcp_config".into(), json!(scan.has_mcp_config));
+    for (key, items) in [
+        ("mcp_servers", strings(&scan.mcp_servers)),
+        ("stacks", strings(&scan.stacks)),
+        ("dbs", strings(&scan.dbs)),
+    ] {
+        if items.as_array().is_some_and(|a| !a.is_empty()) {
+            m.insert(key.into(), items);
+        }
+    }
+    if let Some(mode) = &agent.permission_mode {
+        m.insert("permission_mode".into(), json!(mode));
+    }
+    insert_tool_lists(&mut m, agent);
+    insert_capabilities(&mut m, agent);
+    Value::Object(m)
+}
+
+/// `inspect_agent` / `describe --json`: configuration, then project facts
+/// and up to `preview_lines` lines of CLAUDE.md and README.md.
+pub fn detail(name: &str, agent: &Agent, preview_lines: usize) -> Value {
+    let mut m = Map::new();
+    m.insert("name".into(), json!(name));
+    m.insert("directory".into(), path_text(agent));
+    m.insert("description".into(), json!(agent.description));
+    m.insert("timeout".into(), json!(agent.timeout));
+    if let Some(model) = &agent.model {
+        m.insert("model".into(), json!(model));
+    }
+    if let Some(budget) = agent.max_budget_usd {
+        m.insert("max_budget_usd".into(), json!(budget));
+    }
+    if let Some(mode) = &agent.permission_mode {
+        m.insert("permission_mode".into(), json!(mode));
+    }
+    insert_tool_lists(&mut m, agent);
+    insert_capabilities(&mut m, agent);
+    if !agent.instructions.is_empty() {
+        m.insert("instructions".into(), json!(agent.instructions));
+    }
+    let health = project::health(&agent.directory);
+    m.insert("healthy".into(), health_json(&health));
+    if !matches!(health, Health::Ok) {
+        return Value::Object(m);
+    }
+    let scan = project::scan(&agent.directory);
+    m.insert("mcp_servers".into(), strings(&scan.mcp_servers));
+    m.insert("stacks".into(), strings(&scan.stacks));
+    m.insert("dbs".into(), strings(&scan.dbs));
+    m.insert("has_claude_md".into(), json!(scan.has_claude_md));
+    m.insert("has_readme".into(), json!(scan.has_readme));
+    m.insert("has_mcp_config".into(), json!(scan.has_mcp_config));
+    let lines = preview_lines.min(MAX_PREVIEW_LINES);
+    if lines > 0 {
+        for (present, file, key) in [
+            (scan.has_claude_md, "CLAUDE.md", "claude_md"),
+            (scan.has_readme, "README.md", "readme"),
+        ] {
+            if present {
+                let preview = project::preview(&agent.directory.join(file), lines);
+                m.insert(format!("{key}_preview"), json!(preview.text));
+                if preview.truncated {
+                    m.insert(format!("{key}_truncated"), json!(true));
+                }
+            }
+        }
+    }
+    Value::Object(m)
+}
+
+/// Tool lists are shown whenever set — an explicit `[]` ("no tools") too.
+fn insert_tool_lists(m: &mut Map<String, Value>, agent: &Agent) {
+    if let Some(tools) = &agent.allowed_tools {
+        m.insert("allowed_tools".into(), strings(tools));
+    }
+    if let Some(tools) = &agent.disallowed_tools {
+        m.insert("disallowed_tools".into(), strings(tools));
+    }
+}
+
+fn insert_capabilities(m: &mut Map<String, Value>, agent: &Agent) {
+    if !agent.capabilities.is_empty() {
+        m.insert("capabilities".into(), strings(&agent.capabilities));
+    }
+    if !agent.risky_capabilities.is_empty() {
+        m.insert(
+            "risky_capabilities".into(),
+            strings(&agent.risky_capabilities),
+        );
+    }
+}
