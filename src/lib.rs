@@ -8,5 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod ids;
 pub mod pyfmt;
+pub mod runner;
 pub mod state;
 pub mod views;

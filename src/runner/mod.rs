@@ -1,0 +1,2 @@
+//! Running `claude` for one dispatch and turning what it printed into a
+//! `DispatchResult`.
