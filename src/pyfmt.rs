@@ -144,3 +144,76 @@ mod tests {
         }
     }
 }
+
+/// Python's `'%g' % value`: six significant digits, trailing zeros dropped,
+/// scientific notation (`1e-05`, `1.23457e+06`) when the exponent is below
+/// -4 or at least 6. Used where the original shows a spend cap (`$1.5`,
+/// `$2`), unlike `repr_float` which keeps `2.0`.
+pub fn format_g(value: f64) -> String {
+    const PRECISION: i32 = 6;
+    /// `1.500` → `1.5`, `2.000` → `2`; text without a `.` is left alone.
+    fn strip_fraction_zeros(number: &str) -> &str {
+        if number.contains('.') {
+            number.trim_end_matches('0').trim_end_matches('.')
+        } else {
+            number
+        }
+    }
+    if value.is_nan() {
+        return "nan".into();
+    }
+    if value.is_infinite() {
+        return if value > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    // The exponent must be taken after rounding to six digits: 999999.5
+    // rounds up to 1e+06 and therefore switches to scientific notation.
+    let sci = format!("{:.*e}", (PRECISION - 1) as usize, value);
+    let (mantissa, exponent) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if (-4..PRECISION).contains(&exponent) {
+        let decimals = (PRECISION - 1 - exponent) as usize;
+        strip_fraction_zeros(&format!("{value:.decimals$}")).to_string()
+    } else {
+        let exp_sign = if exponent < 0 { '-' } else { '+' };
+        format!(
+            "{}e{exp_sign}{:02}",
+            strip_fraction_zeros(mantissa),
+            exponent.unsigned_abs()
+        )
+    }
+}
+
+#[cfg(test)]
+mod format_g_tests {
+    use super::format_g;
+
+    #[test]
+    fn g_format_matches_python_percent_g() {
+        let cases = [
+            (1.5, "1.5"),
+            (2.0, "2"),
+            (0.1, "0.1"),
+            (100.0, "100"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (0.00012345678, "0.000123457"),
+            (123456.0, "123456"),
+            (1234567.0, "1.23457e+06"),
+            (999999.5, "1e+06"),
+            (1e16, "1e+16"),
+            (0.30000000000000004, "0.3"),
+            (-2.5, "-2.5"),
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (f64::NAN, "nan"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(format_g(value), expected, "{value}");
+        }
+    }
+}

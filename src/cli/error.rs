@@ -45,6 +45,10 @@ pub enum UsageError {
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // lexopt quotes arguments with double quotes; keep one style.
+            UsageError::Parse(lexopt::Error::UnexpectedArgument(arg)) => {
+                write!(f, "unexpected argument {}", repr_str(&arg.to_string_lossy()))
+            }
             UsageError::Parse(err) => err.fmt(f),
             UsageError::UnknownCommand(name) => write!(f, "unknown command {}", repr_str(name)),
             UsageError::MissingArgument(name) => write!(f, "missing argument {name}"),

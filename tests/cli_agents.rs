@@ -1,0 +1,347 @@
+//! `add`, `update`, `remove`, `list` and `describe` through the real binary:
+//! what they print, what they store, and how they refuse bad input.
+
+mod support;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use agent_dispatch::config::store;
+use support::{Sandbox, path_str};
+
+#[test]
+fn add_stores_every_option_and_list_shows_it() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    let out = sandbox
+        .run(&[
+            "add", "web", path_str(&dir), "-d", "Shop front", "--timeout", "600", "--model", "sonnet",
+            "--max-budget-usd", "1.5", "--permission-mode", "plan", "--allowed-tools", "Read, Bash(git log:*)",
+            "--disallowed-tools", ",", "--capabilities", "frontend,css", "--risky-capabilities", "deploys",
+            "--instructions", "  Never push.  ",
+        ])
+        .ok();
+    assert_eq!(out, format!("Added agent 'web' -> {}\n", dir.display()));
+
+    let agent = store::load(&sandbox.config()).unwrap().agents["web"].clone();
+    assert_eq!(agent.directory, dir);
+    assert_eq!(agent.description, "Shop front");
+    assert_eq!(agent.timeout, 600);
+    assert_eq!(agent.model.as_deref(), Some("sonnet"));
+    assert_eq!(agent.max_budget_usd, Some(1.5));
+    assert_eq!(agent.permission_mode.as_deref(), Some("plan"));
+    assert_eq!(agent.allowed_tools, Some(vec!["Read".into(), "Bash(git log:*)".into()]));
+    assert_eq!(agent.disallowed_tools, Some(vec![]), "',' is an explicit empty list");
+    assert_eq!(agent.capabilities, ["frontend", "css"]);
+    assert_eq!(agent.risky_capabilities, ["deploys"]);
+    assert_eq!(agent.instructions, "Never push.");
+
+    let list = sandbox.run(&["list"]).ok();
+    assert_eq!(
+        list,
+        format!(
+            "  web [OK]\n    dir:  {}\n    desc: Shop front\n    config: timeout=600s, model=sonnet, budget=$1.5\n    permission_mode: plan\n    allowed_tools: Read, Bash(git log:*)\n    disallowed_tools: (none)\n    capabilities: frontend, css\n    risky_capabilities: deploys\n",
+            dir.display()
+        )
+    );
+}
+
+#[test]
+fn add_without_description_guesses_one_from_the_project() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    std::fs::write(dir.join("CLAUDE.md"), "# API\nServes the shop's HTTP API.\n").unwrap();
+    std::fs::write(dir.join("Cargo.toml"), "").unwrap();
+    let out = sandbox.run(&["add", "api", path_str(&dir)]).ok();
+    assert!(out.starts_with("Auto-generated description: Serves the shop's HTTP API. | Stack: Rust\n"), "{out}");
+    let config = store::load(&sandbox.config()).unwrap();
+    assert_eq!(config.agents["api"].description, "Serves the shop's HTTP API. | Stack: Rust");
+    assert_eq!(config.agents["api"].timeout, 300);
+}
+
+#[test]
+fn add_resolves_relative_and_symlinked_directories() {
+    let sandbox = Sandbox::new();
+    let real = sandbox.project("real");
+    std::os::unix::fs::symlink(&real, sandbox.dir.path().join("link")).unwrap();
+    let out = sandbox
+        .command()
+        .current_dir(sandbox.dir.path())
+        .args(["add", "a", "./link/.", "-d", "x"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(store::load(&sandbox.config()).unwrap().agents["a"].directory, real);
+}
+
+#[test]
+fn adding_an_existing_name_fails_and_changes_nothing() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("p");
+    sandbox.run(&["add", "p", path_str(&dir), "-d", "first"]).ok();
+    let before = sandbox.read_config();
+    let err = sandbox.run(&["add", "p", path_str(&dir), "-d", "second"]).fails(1);
+    assert!(err.contains("agent 'p' already exists"), "{err}");
+    assert!(err.contains("hint: "), "{err}");
+    assert_eq!(sandbox.read_config(), before);
+}
+
+#[test]
+fn update_changes_only_what_is_given_and_none_clears() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("p");
+    sandbox
+        .run(&[
+            "add", "p", path_str(&dir), "-d", "d", "--model", "opus", "--max-budget", "2", "--permission-mode", "plan",
+            "--allowed-tools", "Read", "--capabilities", "a,b", "--instructions", "obey",
+        ])
+        .ok();
+    let out = sandbox
+        .run(&[
+            "update", "p", "--model", "none", "--max-budget", "0", "--permission-mode", "", "--allowed-tools", "NONE",
+            "--capabilities", "none", "--instructions", "None", "--timeout", "42",
+        ])
+        .ok();
+    assert_eq!(
+        out,
+        "Updated agent 'p': timeout, model, max_budget_usd, permission_mode, allowed_tools, capabilities, instructions\n"
+    );
+    let agent = store::load(&sandbox.config()).unwrap().agents["p"].clone();
+    assert_eq!(agent.description, "d");
+    assert_eq!(agent.timeout, 42);
+    assert_eq!(agent.model, None);
+    assert_eq!(agent.max_budget_usd, None);
+    assert_eq!(agent.permission_mode, None);
+    assert_eq!(agent.allowed_tools, None, "'none' means inherit the defaults again");
+    assert!(agent.capabilities.is_empty());
+    assert_eq!(agent.instructions, "");
+}
+
+#[test]
+fn update_of_a_missing_agent_names_the_configured_ones() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("p");
+    sandbox.run(&["add", "p", path_str(&dir), "-d", "x"]).ok();
+    let err = sandbox.run(&["update", "q", "-d", "y"]).fails(1);
+    assert_eq!(err, "error: agent 'q' not found\nhint: configured agents: p\n");
+}
+
+#[test]
+fn an_unknown_permission_mode_is_stored_with_a_warning() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("p");
+    let run = sandbox.run(&["add", "p", path_str(&dir), "-d", "x", "--permission-mode", "acceptEdits"]);
+    run.ok();
+    assert!(
+        run.stderr().contains("warning: Unknown permission_mode: 'acceptEdits'. Known values: bypassPermissions, default, plan"),
+        "{}",
+        run.stderr()
+    );
+    let config = store::load(&sandbox.config()).unwrap();
+    assert_eq!(config.agents["p"].permission_mode.as_deref(), Some("acceptEdits"));
+}
+
+#[test]
+fn remove_deletes_and_warns_about_groups_still_listing_the_agent() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("p");
+    sandbox.run(&["add", "p", path_str(&dir), "-d", "x"]).ok();
+    sandbox.run(&["add", "q", path_str(&dir), "-d", "x"]).ok();
+    sandbox.run(&["group", "add", "g", "--member", "p"]).ok();
+    let run = sandbox.run(&["remove", "p"]);
+    assert_eq!(run.ok(), "Removed agent 'p'.\n");
+    assert!(run.stderr().contains("group 'g' still lists 'p'"), "{}", run.stderr());
+    let config = store::load(&sandbox.config()).unwrap();
+    assert_eq!(config.agents.keys().collect::<Vec<_>>(), ["q"]);
+    assert_eq!(config.groups["g"].members[0].agent, "p", "membership is left for the user to fix");
+    let err = sandbox.run(&["remove", "p"]).fails(1);
+    assert!(err.starts_with("error: agent 'p' not found"), "{err}");
+}
+
+#[test]
+fn list_and_describe_report_missing_directories() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("gone");
+    sandbox.run(&["add", "gone", path_str(&dir), "-d", "x"]).ok();
+    std::fs::remove_dir(&dir).unwrap();
+    assert!(sandbox.run(&["list"]).ok().starts_with("  gone [NOT FOUND]\n"));
+    let json = sandbox.run(&["list", "--json"]).json();
+    assert_eq!(json[0]["healthy"], false);
+    assert_eq!(json[0]["has_claude_md"], false);
+    let describe = sandbox.run(&["describe", "gone"]).ok();
+    assert!(describe.starts_with("gone [NOT FOUND]\n"), "{describe}");
+    assert!(describe.contains("  project files:    (none)\n"), "{describe}");
+}
+
+#[test]
+fn describe_prints_the_full_configuration() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    std::fs::write(dir.join("CLAUDE.md"), "x").unwrap();
+    std::fs::write(dir.join("package.json"), "{}").unwrap();
+    sandbox
+        .run(&[
+            "add", "web", path_str(&dir), "-d", "Shop", "--model", "sonnet", "--max-budget", "0.00001",
+            "--risky-capabilities", "deploys", "--disallowed-tools", ",", "--instructions", "one\ntwo",
+        ])
+        .ok();
+    let out = sandbox.run(&["describe", "web"]).ok();
+    let expected = format!(
+        "web [OK]
+  directory:        {}
+  description:      Shop
+  timeout:          300s
+  model:            sonnet
+  max_budget_usd:   $1e-05
+  risky_caps:       deploys
+  instructions:     one
+                    two
+  allowed_tools:    (inherit defaults)
+  disallowed_tools: (none — explicit override)
+  project files:    CLAUDE.md, package.json
+",
+        dir.display()
+    );
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn json_output_has_the_mcp_shapes() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    std::fs::write(dir.join(".mcp.json"), r#"{"mcpServers": {"postgres": {}}}"#).unwrap();
+    std::fs::write(dir.join("go.mod"), "").unwrap();
+    std::fs::write(dir.join("README.md"), "line1\nline2\n").unwrap();
+    sandbox
+        .run(&["add", "api", path_str(&dir), "-d", "API", "--allowed-tools", ",", "--capabilities", "sql", "--instructions", "be terse"])
+        .ok();
+    assert_eq!(
+        sandbox.run(&["list", "--json"]).json(),
+        serde_json::json!([{
+            "name": "api", "directory": path_str(&dir), "description": "API", "healthy": true,
+            "has_claude_md": false, "has_mcp_config": true, "mcp_servers": ["postgres"], "stacks": ["Go"],
+            "allowed_tools": [], "capabilities": ["sql"],
+        }])
+    );
+    let detail = sandbox.run(&["describe", "api", "--json"]).json();
+    let keys: Vec<&str> = detail.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "name", "directory", "description", "timeout", "allowed_tools", "capabilities", "instructions", "healthy",
+            "mcp_servers", "stacks", "dbs", "has_claude_md", "has_readme", "has_mcp_config",
+        ]
+    );
+    assert_eq!(detail["instructions"], "be terse");
+    assert_eq!(sandbox.run(&["list", "--json"]).json().as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn an_empty_config_lists_nothing_in_both_formats() {
+    let sandbox = Sandbox::new();
+    assert_eq!(
+        sandbox.run(&["list"]).ok(),
+        "No agents configured. Run: agent-dispatch add <name> <directory>\n"
+    );
+    assert_eq!(sandbox.run(&["list", "--json"]).json(), serde_json::json!([]));
+    assert!(!sandbox.config().exists(), "reading never creates the config");
+}
+
+#[test]
+fn bad_command_lines_exit_2_naming_the_field() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("p");
+    let d = path_str(&dir);
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["add", "bad name", d], "Invalid agent name: 'bad name'"),
+        (vec!["add", "-x", d], "invalid option '-x'"),
+        (vec!["add", "--", "-x", d], "Invalid agent name: '-x'"),
+        (vec!["add", "p"], "missing argument DIRECTORY"),
+        (vec!["add"], "missing argument NAME"),
+        (vec!["add", "p", "/no/such/dir"], "DIRECTORY '/no/such/dir' is not an existing directory"),
+        (vec!["add", "p", d, "--timeout", "0"], "--timeout must be between 1 and 604800 seconds (got 0)"),
+        (vec!["add", "p", d, "--timeout", "-5"], "--timeout must be between 1"),
+        (vec!["add", "p", d, "--timeout", "1.5"], "--timeout expects a whole number of seconds, got '1.5'"),
+        (vec!["add", "p", d, "--timeout", "9999999"], "--timeout must be between 1 and 604800"),
+        (vec!["add", "p", d, "--max-budget", "nan"], "--max-budget must be a finite number"),
+        (vec!["add", "p", d, "--max-budget-usd", "-1"], "--max-budget must be a finite number from 0"),
+        (vec!["add", "p", d, "--max-budget", "inf"], "--max-budget must be a finite number"),
+        (vec!["add", "p", d, "--max-budget", "cheap"], "--max-budget expects a number of US dollars, got 'cheap'"),
+        (vec!["add", "p", d, "--model", "--dangerously-skip-permissions"], "--model value '--dangerously-skip-permissions' must not start with '-'"),
+        (vec!["add", "p", d, "--permission-mode", "-x"], "--permission-mode value '-x' must not start with '-'"),
+        (vec!["add", "p", d, "--allowed-tools", "Read,--evil"], "--allowed-tools value '--evil' must not start with '-'"),
+        (vec!["add", "p", d, "--disallowed-tools", "-Bash"], "--disallowed-tools value '-Bash'"),
+        (vec!["add", "p", d, "--model", "a\nb"], "--model value 'a\\nb' must not contain control characters"),
+        (vec!["add", "p", d, "--bogus"], "invalid option '--bogus'"),
+        (vec!["add", "p", d, "extra"], "unexpected argument 'extra'"),
+        (vec!["add", "p", d, "--timeout"], "missing argument for option '--timeout'"),
+        (vec!["update", "p"], "nothing to update"),
+        (vec!["update", "p", "--timeout", "0"], "--timeout must be between 1"),
+        (vec!["update", "p", "--max-budget", "-0.5"], "--max-budget must be a finite number from 0"),
+        (vec!["remove"], "missing argument NAME"),
+        (vec!["describe"], "missing argument NAME"),
+        (vec!["list", "--yaml"], "invalid option '--yaml'"),
+        (vec!["frobnicate"], "unknown command 'frobnicate'"),
+    ];
+    for (args, expected) in cases {
+        let err = sandbox.run(&args).fails(2);
+        assert!(err.contains(expected), "{args:?}\n  got: {err}\n  want: {expected}");
+        assert!(err.contains("\nhint: run 'agent-dispatch "), "{args:?}: {err}");
+    }
+    assert!(!sandbox.config().exists(), "no bad command line may create or touch the config");
+}
+
+#[test]
+fn a_non_utf8_directory_is_refused() {
+    let sandbox = Sandbox::new();
+    let raw = sandbox.dir.path().join(OsStr::from_bytes(b"caf\xe9"));
+    std::fs::create_dir_all(&raw).unwrap();
+    let err = sandbox.run_os(&[OsStr::new("add"), OsStr::new("p"), raw.as_os_str()]).fails(2);
+    assert!(err.contains("is not valid UTF-8"), "{err}");
+}
+
+#[test]
+fn help_and_version_work_everywhere() {
+    let sandbox = Sandbox::new();
+    assert!(sandbox.run(&["--help"]).ok().contains("Usage: agent-dispatch COMMAND"));
+    assert!(sandbox.run(&[]).ok().contains("Usage: agent-dispatch COMMAND"));
+    for command in [
+        vec!["add", "--help"], vec!["update", "-h"], vec!["remove", "--help"], vec!["list", "--help"],
+        vec!["describe", "--help"], vec!["group", "--help"], vec!["group", "add", "--help"],
+        vec!["group", "list", "--help"], vec!["group", "inspect", "--help"], vec!["group", "update", "--help"],
+        vec!["group", "remove", "--help"],
+    ] {
+        let out = sandbox.run(&command).ok();
+        assert!(out.contains("Usage: agent-dispatch "), "{command:?}: {out}");
+        assert!(out.lines().all(|l| l.chars().count() <= 79), "{command:?} has a line over 79 columns:\n{out}");
+    }
+    assert_eq!(
+        sandbox.run(&["--version"]).ok(),
+        format!("agent-dispatch, version {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn a_broken_config_is_reported_with_path_and_key() {
+    let sandbox = Sandbox::new();
+    let path = sandbox.config();
+    let cases = [
+        ("agents:\n  a: {directory: /x, timeout: -1}\n", "is invalid: agents.a.timeout: must be between 0 and"),
+        ("agents:\n  a: {directory: /x}\n  a: {directory: /y}\n", "is not valid YAML: duplicate key 'a' at line 3"),
+        ("agents: [\n", "is not valid YAML"),
+        ("settings:\n  default_max_budget_usd: .nan\n", "settings.default_max_budget_usd: must be a finite number"),
+    ];
+    for (text, expected) in cases {
+        sandbox.write_config(text);
+        for args in [vec!["list"], vec!["list", "--json"], vec!["describe", "a"], vec!["update", "a", "-d", "x"]] {
+            let err = sandbox.run(&args).fails(1);
+            assert!(err.starts_with(&format!("error: config at {} ", path.display())), "{err}");
+            assert!(err.contains(expected), "{args:?} on {text:?}\n  got: {err}");
+            assert!(err.contains("hint: fix that spot in the file"), "{err}");
+        }
+        assert_eq!(sandbox.read_config(), text, "a failed command never rewrites a broken config");
+    }
+    std::fs::write(&path, b"agents: {}\ncaf\xe9: 1\n").unwrap();
+    let err = sandbox.run(&["list"]).fails(1);
+    assert!(err.contains("is not valid UTF-8") && err.contains("hint: re-save the file as UTF-8"), "{err}");
+}
