@@ -15,10 +15,29 @@ fn add_stores_every_option_and_list_shows_it() {
     let dir = sandbox.project("web");
     let out = sandbox
         .run(&[
-            "add", "web", path_str(&dir), "-d", "Shop front", "--timeout", "600", "--model", "sonnet",
-            "--max-budget-usd", "1.5", "--permission-mode", "plan", "--allowed-tools", "Read, Bash(git log:*)",
-            "--disallowed-tools", ",", "--capabilities", "frontend,css", "--risky-capabilities", "deploys",
-            "--instructions", "  Never push.  ",
+            "add",
+            "web",
+            path_str(&dir),
+            "-d",
+            "Shop front",
+            "--timeout",
+            "600",
+            "--model",
+            "sonnet",
+            "--max-budget-usd",
+            "1.5",
+            "--permission-mode",
+            "plan",
+            "--allowed-tools",
+            "Read, Bash(git log:*)",
+            "--disallowed-tools",
+            ",",
+            "--capabilities",
+            "frontend,css",
+            "--risky-capabilities",
+            "deploys",
+            "--instructions",
+            "  Never push.  ",
         ])
         .ok();
     assert_eq!(out, format!("Added agent 'web' -> {}\n", dir.display()));
@@ -30,8 +49,15 @@ fn add_stores_every_option_and_list_shows_it() {
     assert_eq!(agent.model.as_deref(), Some("sonnet"));
     assert_eq!(agent.max_budget_usd, Some(1.5));
     assert_eq!(agent.permission_mode.as_deref(), Some("plan"));
-    assert_eq!(agent.allowed_tools, Some(vec!["Read".into(), "Bash(git log:*)".into()]));
-    assert_eq!(agent.disallowed_tools, Some(vec![]), "',' is an explicit empty list");
+    assert_eq!(
+        agent.allowed_tools,
+        Some(vec!["Read".into(), "Bash(git log:*)".into()])
+    );
+    assert_eq!(
+        agent.disallowed_tools,
+        Some(vec![]),
+        "',' is an explicit empty list"
+    );
     assert_eq!(agent.capabilities, ["frontend", "css"]);
     assert_eq!(agent.risky_capabilities, ["deploys"]);
     assert_eq!(agent.instructions, "Never push.");
@@ -50,12 +76,22 @@ fn add_stores_every_option_and_list_shows_it() {
 fn add_without_description_guesses_one_from_the_project() {
     let sandbox = Sandbox::new();
     let dir = sandbox.project("api");
-    std::fs::write(dir.join("CLAUDE.md"), "# API\nServes the shop's HTTP API.\n").unwrap();
+    std::fs::write(
+        dir.join("CLAUDE.md"),
+        "# API\nServes the shop's HTTP API.\n",
+    )
+    .unwrap();
     std::fs::write(dir.join("Cargo.toml"), "").unwrap();
     let out = sandbox.run(&["add", "api", path_str(&dir)]).ok();
-    assert!(out.starts_with("Auto-generated description: Serves the shop's HTTP API. | Stack: Rust\n"), "{out}");
+    assert!(
+        out.starts_with("Auto-generated description: Serves the shop's HTTP API. | Stack: Rust\n"),
+        "{out}"
+    );
     let config = store::load(&sandbox.config()).unwrap();
-    assert_eq!(config.agents["api"].description, "Serves the shop's HTTP API. | Stack: Rust");
+    assert_eq!(
+        config.agents["api"].description,
+        "Serves the shop's HTTP API. | Stack: Rust"
+    );
     assert_eq!(config.agents["api"].timeout, 300);
 }
 
@@ -70,17 +106,28 @@ fn add_resolves_relative_and_symlinked_directories() {
         .args(["add", "a", "./link/.", "-d", "x"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(store::load(&sandbox.config()).unwrap().agents["a"].directory, real);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        store::load(&sandbox.config()).unwrap().agents["a"].directory,
+        real
+    );
 }
 
 #[test]
 fn adding_an_existing_name_fails_and_changes_nothing() {
     let sandbox = Sandbox::new();
     let dir = sandbox.project("p");
-    sandbox.run(&["add", "p", path_str(&dir), "-d", "first"]).ok();
+    sandbox
+        .run(&["add", "p", path_str(&dir), "-d", "first"])
+        .ok();
     let before = sandbox.read_config();
-    let err = sandbox.run(&["add", "p", path_str(&dir), "-d", "second"]).fails(1);
+    let err = sandbox
+        .run(&["add", "p", path_str(&dir), "-d", "second"])
+        .fails(1);
     assert!(err.contains("agent 'p' already exists"), "{err}");
     assert!(err.contains("hint: "), "{err}");
     assert_eq!(sandbox.read_config(), before);
@@ -92,14 +139,43 @@ fn update_changes_only_what_is_given_and_none_clears() {
     let dir = sandbox.project("p");
     sandbox
         .run(&[
-            "add", "p", path_str(&dir), "-d", "d", "--model", "opus", "--max-budget", "2", "--permission-mode", "plan",
-            "--allowed-tools", "Read", "--capabilities", "a,b", "--instructions", "obey",
+            "add",
+            "p",
+            path_str(&dir),
+            "-d",
+            "d",
+            "--model",
+            "opus",
+            "--max-budget",
+            "2",
+            "--permission-mode",
+            "plan",
+            "--allowed-tools",
+            "Read",
+            "--capabilities",
+            "a,b",
+            "--instructions",
+            "obey",
         ])
         .ok();
     let out = sandbox
         .run(&[
-            "update", "p", "--model", "none", "--max-budget", "0", "--permission-mode", "", "--allowed-tools", "NONE",
-            "--capabilities", "none", "--instructions", "None", "--timeout", "42",
+            "update",
+            "p",
+            "--model",
+            "none",
+            "--max-budget",
+            "0",
+            "--permission-mode",
+            "",
+            "--allowed-tools",
+            "NONE",
+            "--capabilities",
+            "none",
+            "--instructions",
+            "None",
+            "--timeout",
+            "42",
         ])
         .ok();
     assert_eq!(
@@ -112,7 +188,10 @@ fn update_changes_only_what_is_given_and_none_clears() {
     assert_eq!(agent.model, None);
     assert_eq!(agent.max_budget_usd, None);
     assert_eq!(agent.permission_mode, None);
-    assert_eq!(agent.allowed_tools, None, "'none' means inherit the defaults again");
+    assert_eq!(
+        agent.allowed_tools, None,
+        "'none' means inherit the defaults again"
+    );
     assert!(agent.capabilities.is_empty());
     assert_eq!(agent.instructions, "");
 }
@@ -123,14 +202,25 @@ fn update_of_a_missing_agent_names_the_configured_ones() {
     let dir = sandbox.project("p");
     sandbox.run(&["add", "p", path_str(&dir), "-d", "x"]).ok();
     let err = sandbox.run(&["update", "q", "-d", "y"]).fails(1);
-    assert_eq!(err, "error: agent 'q' not found\nhint: configured agents: p\n");
+    assert_eq!(
+        err,
+        "error: agent 'q' not found\nhint: configured agents: p\n"
+    );
 }
 
 #[test]
 fn an_unknown_permission_mode_is_stored_with_a_warning() {
     let sandbox = Sandbox::new();
     let dir = sandbox.project("p");
-    let run = sandbox.run(&["add", "p", path_str(&dir), "-d", "x", "--permission-mode", "acceptEdits"]);
+    let run = sandbox.run(&[
+        "add",
+        "p",
+        path_str(&dir),
+        "-d",
+        "x",
+        "--permission-mode",
+        "acceptEdits",
+    ]);
     run.ok();
     assert!(
         run.stderr().contains("warning: Unknown permission_mode: 'acceptEdits'. Known values: bypassPermissions, default, plan"),
@@ -138,7 +228,10 @@ fn an_unknown_permission_mode_is_stored_with_a_warning() {
         run.stderr()
     );
     let config = store::load(&sandbox.config()).unwrap();
-    assert_eq!(config.agents["p"].permission_mode.as_deref(), Some("acceptEdits"));
+    assert_eq!(
+        config.agents["p"].permission_mode.as_deref(),
+        Some("acceptEdits")
+    );
 }
 
 #[test]
@@ -150,10 +243,17 @@ fn remove_deletes_and_warns_about_groups_still_listing_the_agent() {
     sandbox.run(&["group", "add", "g", "--member", "p"]).ok();
     let run = sandbox.run(&["remove", "p"]);
     assert_eq!(run.ok(), "Removed agent 'p'.\n");
-    assert!(run.stderr().contains("group 'g' still lists 'p'"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("group 'g' still lists 'p'"),
+        "{}",
+        run.stderr()
+    );
     let config = store::load(&sandbox.config()).unwrap();
     assert_eq!(config.agents.keys().collect::<Vec<_>>(), ["q"]);
-    assert_eq!(config.groups["g"].members[0].agent, "p", "membership is left for the user to fix");
+    assert_eq!(
+        config.groups["g"].members[0].agent, "p",
+        "membership is left for the user to fix"
+    );
     let err = sandbox.run(&["remove", "p"]).fails(1);
     assert!(err.starts_with("error: agent 'p' not found"), "{err}");
 }
@@ -162,15 +262,25 @@ fn remove_deletes_and_warns_about_groups_still_listing_the_agent() {
 fn list_and_describe_report_missing_directories() {
     let sandbox = Sandbox::new();
     let dir = sandbox.project("gone");
-    sandbox.run(&["add", "gone", path_str(&dir), "-d", "x"]).ok();
+    sandbox
+        .run(&["add", "gone", path_str(&dir), "-d", "x"])
+        .ok();
     std::fs::remove_dir(&dir).unwrap();
-    assert!(sandbox.run(&["list"]).ok().starts_with("  gone [NOT FOUND]\n"));
+    assert!(
+        sandbox
+            .run(&["list"])
+            .ok()
+            .starts_with("  gone [NOT FOUND]\n")
+    );
     let json = sandbox.run(&["list", "--json"]).json();
     assert_eq!(json[0]["healthy"], false);
     assert_eq!(json[0]["has_claude_md"], false);
     let describe = sandbox.run(&["describe", "gone"]).ok();
     assert!(describe.starts_with("gone [NOT FOUND]\n"), "{describe}");
-    assert!(describe.contains("  project files:    (none)\n"), "{describe}");
+    assert!(
+        describe.contains("  project files:    (none)\n"),
+        "{describe}"
+    );
 }
 
 #[test]
@@ -181,8 +291,21 @@ fn describe_prints_the_full_configuration() {
     std::fs::write(dir.join("package.json"), "{}").unwrap();
     sandbox
         .run(&[
-            "add", "web", path_str(&dir), "-d", "Shop", "--model", "sonnet", "--max-budget", "0.00001",
-            "--risky-capabilities", "deploys", "--disallowed-tools", ",", "--instructions", "one\ntwo",
+            "add",
+            "web",
+            path_str(&dir),
+            "-d",
+            "Shop",
+            "--model",
+            "sonnet",
+            "--max-budget",
+            "0.00001",
+            "--risky-capabilities",
+            "deploys",
+            "--disallowed-tools",
+            ",",
+            "--instructions",
+            "one\ntwo",
         ])
         .ok();
     let out = sandbox.run(&["describe", "web"]).ok();
@@ -213,7 +336,19 @@ fn json_output_has_the_mcp_shapes() {
     std::fs::write(dir.join("go.mod"), "").unwrap();
     std::fs::write(dir.join("README.md"), "line1\nline2\n").unwrap();
     sandbox
-        .run(&["add", "api", path_str(&dir), "-d", "API", "--allowed-tools", ",", "--capabilities", "sql", "--instructions", "be terse"])
+        .run(&[
+            "add",
+            "api",
+            path_str(&dir),
+            "-d",
+            "API",
+            "--allowed-tools",
+            ",",
+            "--capabilities",
+            "sql",
+            "--instructions",
+            "be terse",
+        ])
         .ok();
     assert_eq!(
         sandbox.run(&["list", "--json"]).json(),
@@ -224,16 +359,41 @@ fn json_output_has_the_mcp_shapes() {
         }])
     );
     let detail = sandbox.run(&["describe", "api", "--json"]).json();
-    let keys: Vec<&str> = detail.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = detail
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         keys,
         [
-            "name", "directory", "description", "timeout", "allowed_tools", "capabilities", "instructions", "healthy",
-            "mcp_servers", "stacks", "dbs", "has_claude_md", "has_readme", "has_mcp_config",
+            "name",
+            "directory",
+            "description",
+            "timeout",
+            "allowed_tools",
+            "capabilities",
+            "instructions",
+            "healthy",
+            "mcp_servers",
+            "stacks",
+            "dbs",
+            "has_claude_md",
+            "has_readme",
+            "has_mcp_config",
         ]
     );
     assert_eq!(detail["instructions"], "be terse");
-    assert_eq!(sandbox.run(&["list", "--json"]).json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        sandbox
+            .run(&["list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[test]
@@ -243,8 +403,14 @@ fn an_empty_config_lists_nothing_in_both_formats() {
         sandbox.run(&["list"]).ok(),
         "No agents configured. Run: agent-dispatch add <name> <directory>\n"
     );
-    assert_eq!(sandbox.run(&["list", "--json"]).json(), serde_json::json!([]));
-    assert!(!sandbox.config().exists(), "reading never creates the config");
+    assert_eq!(
+        sandbox.run(&["list", "--json"]).json(),
+        serde_json::json!([])
+    );
+    assert!(
+        !sandbox.config().exists(),
+        "reading never creates the config"
+    );
 }
 
 #[test]
@@ -258,26 +424,77 @@ fn bad_command_lines_exit_2_naming_the_field() {
         (vec!["add", "--", "-x", d], "Invalid agent name: '-x'"),
         (vec!["add", "p"], "missing argument DIRECTORY"),
         (vec!["add"], "missing argument NAME"),
-        (vec!["add", "p", "/no/such/dir"], "DIRECTORY '/no/such/dir' is not an existing directory"),
-        (vec!["add", "p", d, "--timeout", "0"], "--timeout must be between 1 and 604800 seconds (got 0)"),
-        (vec!["add", "p", d, "--timeout", "-5"], "--timeout must be between 1"),
-        (vec!["add", "p", d, "--timeout", "1.5"], "--timeout expects a whole number of seconds, got '1.5'"),
-        (vec!["add", "p", d, "--timeout", "9999999"], "--timeout must be between 1 and 604800"),
-        (vec!["add", "p", d, "--max-budget", "nan"], "--max-budget must be a finite number"),
-        (vec!["add", "p", d, "--max-budget-usd", "-1"], "--max-budget must be a finite number from 0"),
-        (vec!["add", "p", d, "--max-budget", "inf"], "--max-budget must be a finite number"),
-        (vec!["add", "p", d, "--max-budget", "cheap"], "--max-budget expects a number of US dollars, got 'cheap'"),
-        (vec!["add", "p", d, "--model", "--dangerously-skip-permissions"], "--model value '--dangerously-skip-permissions' must not start with '-'"),
-        (vec!["add", "p", d, "--permission-mode", "-x"], "--permission-mode value '-x' must not start with '-'"),
-        (vec!["add", "p", d, "--allowed-tools", "Read,--evil"], "--allowed-tools value '--evil' must not start with '-'"),
-        (vec!["add", "p", d, "--disallowed-tools", "-Bash"], "--disallowed-tools value '-Bash'"),
-        (vec!["add", "p", d, "--model", "a\nb"], "--model value 'a\\nb' must not contain control characters"),
+        (
+            vec!["add", "p", "/no/such/dir"],
+            "DIRECTORY '/no/such/dir' is not an existing directory",
+        ),
+        (
+            vec!["add", "p", d, "--timeout", "0"],
+            "--timeout must be between 1 and 604800 seconds (got 0)",
+        ),
+        (
+            vec!["add", "p", d, "--timeout", "-5"],
+            "--timeout must be between 1",
+        ),
+        (
+            vec!["add", "p", d, "--timeout", "1.5"],
+            "--timeout expects a whole number of seconds, got '1.5'",
+        ),
+        (
+            vec!["add", "p", d, "--timeout", "9999999"],
+            "--timeout must be between 1 and 604800",
+        ),
+        (
+            vec!["add", "p", d, "--max-budget", "nan"],
+            "--max-budget must be a finite number",
+        ),
+        (
+            vec!["add", "p", d, "--max-budget-usd", "-1"],
+            "--max-budget must be a finite number from 0",
+        ),
+        (
+            vec!["add", "p", d, "--max-budget", "inf"],
+            "--max-budget must be a finite number",
+        ),
+        (
+            vec!["add", "p", d, "--max-budget", "cheap"],
+            "--max-budget expects a number of US dollars, got 'cheap'",
+        ),
+        (
+            vec!["add", "p", d, "--model", "--dangerously-skip-permissions"],
+            "--model value '--dangerously-skip-permissions' must not start with '-'",
+        ),
+        (
+            vec!["add", "p", d, "--permission-mode", "-x"],
+            "--permission-mode value '-x' must not start with '-'",
+        ),
+        (
+            vec!["add", "p", d, "--allowed-tools", "Read,--evil"],
+            "--allowed-tools value '--evil' must not start with '-'",
+        ),
+        (
+            vec!["add", "p", d, "--disallowed-tools", "-Bash"],
+            "--disallowed-tools value '-Bash'",
+        ),
+        (
+            vec!["add", "p", d, "--model", "a\nb"],
+            "--model value 'a\\nb' must not contain control characters",
+        ),
         (vec!["add", "p", d, "--bogus"], "invalid option '--bogus'"),
         (vec!["add", "p", d, "extra"], "unexpected argument 'extra'"),
-        (vec!["add", "p", d, "--timeout"], "missing argument for option '--timeout'"),
+        (
+            vec!["add", "p", d, "--timeout"],
+            "missing argument for option '--timeout'",
+        ),
         (vec!["update", "p"], "nothing to update"),
-        (vec!["update", "p", "--timeout", "0"], "--timeout must be between 1"),
-        (vec!["update", "p", "--max-budget", "-0.5"], "--max-budget must be a finite number from 0"),
+        (
+            vec!["update", "p", "--timeout", "0"],
+            "--timeout must be between 1",
+        ),
+        (
+            vec!["update", "p", "--max-budget", "-0.5"],
+            "--max-budget must be a finite number from 0",
+        ),
         (vec!["remove"], "missing argument NAME"),
         (vec!["describe"], "missing argument NAME"),
         (vec!["list", "--yaml"], "invalid option '--yaml'"),
@@ -285,10 +502,19 @@ fn bad_command_lines_exit_2_naming_the_field() {
     ];
     for (args, expected) in cases {
         let err = sandbox.run(&args).fails(2);
-        assert!(err.contains(expected), "{args:?}\n  got: {err}\n  want: {expected}");
-        assert!(err.contains("\nhint: run 'agent-dispatch "), "{args:?}: {err}");
+        assert!(
+            err.contains(expected),
+            "{args:?}\n  got: {err}\n  want: {expected}"
+        );
+        assert!(
+            err.contains("\nhint: run 'agent-dispatch "),
+            "{args:?}: {err}"
+        );
     }
-    assert!(!sandbox.config().exists(), "no bad command line may create or touch the config");
+    assert!(
+        !sandbox.config().exists(),
+        "no bad command line may create or touch the config"
+    );
 }
 
 #[test]
@@ -296,24 +522,46 @@ fn a_non_utf8_directory_is_refused() {
     let sandbox = Sandbox::new();
     let raw = sandbox.dir.path().join(OsStr::from_bytes(b"caf\xe9"));
     std::fs::create_dir_all(&raw).unwrap();
-    let err = sandbox.run_os(&[OsStr::new("add"), OsStr::new("p"), raw.as_os_str()]).fails(2);
+    let err = sandbox
+        .run_os(&[OsStr::new("add"), OsStr::new("p"), raw.as_os_str()])
+        .fails(2);
     assert!(err.contains("is not valid UTF-8"), "{err}");
 }
 
 #[test]
 fn help_and_version_work_everywhere() {
     let sandbox = Sandbox::new();
-    assert!(sandbox.run(&["--help"]).ok().contains("Usage: agent-dispatch COMMAND"));
-    assert!(sandbox.run(&[]).ok().contains("Usage: agent-dispatch COMMAND"));
+    assert!(
+        sandbox
+            .run(&["--help"])
+            .ok()
+            .contains("Usage: agent-dispatch COMMAND")
+    );
+    assert!(
+        sandbox
+            .run(&[])
+            .ok()
+            .contains("Usage: agent-dispatch COMMAND")
+    );
     for command in [
-        vec!["add", "--help"], vec!["update", "-h"], vec!["remove", "--help"], vec!["list", "--help"],
-        vec!["describe", "--help"], vec!["group", "--help"], vec!["group", "add", "--help"],
-        vec!["group", "list", "--help"], vec!["group", "inspect", "--help"], vec!["group", "update", "--help"],
+        vec!["add", "--help"],
+        vec!["update", "-h"],
+        vec!["remove", "--help"],
+        vec!["list", "--help"],
+        vec!["describe", "--help"],
+        vec!["group", "--help"],
+        vec!["group", "add", "--help"],
+        vec!["group", "list", "--help"],
+        vec!["group", "inspect", "--help"],
+        vec!["group", "update", "--help"],
         vec!["group", "remove", "--help"],
     ] {
         let out = sandbox.run(&command).ok();
         assert!(out.contains("Usage: agent-dispatch "), "{command:?}: {out}");
-        assert!(out.lines().all(|l| l.chars().count() <= 79), "{command:?} has a line over 79 columns:\n{out}");
+        assert!(
+            out.lines().all(|l| l.chars().count() <= 79),
+            "{command:?} has a line over 79 columns:\n{out}"
+        );
     }
     assert_eq!(
         sandbox.run(&["--version"]).ok(),
@@ -326,22 +574,46 @@ fn a_broken_config_is_reported_with_path_and_key() {
     let sandbox = Sandbox::new();
     let path = sandbox.config();
     let cases = [
-        ("agents:\n  a: {directory: /x, timeout: -1}\n", "is invalid: agents.a.timeout: must be between 0 and"),
-        ("agents:\n  a: {directory: /x}\n  a: {directory: /y}\n", "is not valid YAML: duplicate key 'a' at line 3"),
+        (
+            "agents:\n  a: {directory: /x, timeout: -1}\n",
+            "is invalid: agents.a.timeout: must be between 0 and",
+        ),
+        (
+            "agents:\n  a: {directory: /x}\n  a: {directory: /y}\n",
+            "is not valid YAML: duplicate key 'a' at line 3",
+        ),
         ("agents: [\n", "is not valid YAML"),
-        ("settings:\n  default_max_budget_usd: .nan\n", "settings.default_max_budget_usd: must be a finite number"),
+        (
+            "settings:\n  default_max_budget_usd: .nan\n",
+            "settings.default_max_budget_usd: must be a finite number",
+        ),
     ];
     for (text, expected) in cases {
         sandbox.write_config(text);
-        for args in [vec!["list"], vec!["list", "--json"], vec!["describe", "a"], vec!["update", "a", "-d", "x"]] {
+        for args in [
+            vec!["list"],
+            vec!["list", "--json"],
+            vec!["describe", "a"],
+            vec!["update", "a", "-d", "x"],
+        ] {
             let err = sandbox.run(&args).fails(1);
-            assert!(err.starts_with(&format!("error: config at {} ", path.display())), "{err}");
+            assert!(
+                err.starts_with(&format!("error: config at {} ", path.display())),
+                "{err}"
+            );
             assert!(err.contains(expected), "{args:?} on {text:?}\n  got: {err}");
             assert!(err.contains("hint: fix that spot in the file"), "{err}");
         }
-        assert_eq!(sandbox.read_config(), text, "a failed command never rewrites a broken config");
+        assert_eq!(
+            sandbox.read_config(),
+            text,
+            "a failed command never rewrites a broken config"
+        );
     }
     std::fs::write(&path, b"agents: {}\ncaf\xe9: 1\n").unwrap();
     let err = sandbox.run(&["list"]).fails(1);
-    assert!(err.contains("is not valid UTF-8") && err.contains("hint: re-save the file as UTF-8"), "{err}");
+    assert!(
+        err.contains("is not valid UTF-8") && err.contains("hint: re-save the file as UTF-8"),
+        "{err}"
+    );
 }

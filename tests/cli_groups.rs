@@ -9,7 +9,9 @@ fn sandbox_with_agents(names: &[&str]) -> Sandbox {
     let sandbox = Sandbox::new();
     for name in names {
         let dir = sandbox.project(name);
-        sandbox.run(&["add", name, path_str(&dir), "-d", &format!("{name} agent")]).ok();
+        sandbox
+            .run(&["add", name, path_str(&dir), "-d", &format!("{name} agent")])
+            .ok();
     }
     sandbox
 }
@@ -18,27 +20,53 @@ fn sandbox_with_agents(names: &[&str]) -> Sandbox {
 fn add_creates_a_group_of_existing_agents() {
     let sandbox = sandbox_with_agents(&["api", "db"]);
     let out = sandbox
-        .run(&["group", "add", "backend", "-d", "Backend", "--shared-context", "Prod is read-only.", "--member", "api", "--member", "db"])
+        .run(&[
+            "group",
+            "add",
+            "backend",
+            "-d",
+            "Backend",
+            "--shared-context",
+            "Prod is read-only.",
+            "--member",
+            "api",
+            "--member",
+            "db",
+        ])
         .ok();
     assert_eq!(out, "Added group 'backend' (2 member(s)).\n");
     let group = store::load(&sandbox.config()).unwrap().groups["backend"].clone();
     assert_eq!(group.description, "Backend");
     assert_eq!(group.shared_context, "Prod is read-only.");
-    assert_eq!(group.members.iter().map(|m| m.agent.as_str()).collect::<Vec<_>>(), ["api", "db"]);
+    assert_eq!(
+        group
+            .members
+            .iter()
+            .map(|m| m.agent.as_str())
+            .collect::<Vec<_>>(),
+        ["api", "db"]
+    );
 }
 
 #[test]
 fn add_refuses_unknown_members_duplicates_and_bad_names() {
     let sandbox = sandbox_with_agents(&["api"]);
-    let err = sandbox.run(&["group", "add", "g", "--member", "api", "--member", "nope"]).fails(1);
-    assert!(err.starts_with("error: --member 'nope': no such agent\nhint: add the agent first"), "{err}");
+    let err = sandbox
+        .run(&["group", "add", "g", "--member", "api", "--member", "nope"])
+        .fails(1);
+    assert!(
+        err.starts_with("error: --member 'nope': no such agent\nhint: add the agent first"),
+        "{err}"
+    );
     assert!(store::load(&sandbox.config()).unwrap().groups.is_empty());
 
     let err = sandbox.run(&["group", "add", "bad.name"]).fails(2);
     assert!(err.contains("Invalid group name: 'bad.name'"), "{err}");
 
     sandbox.run(&["group", "add", "g"]).ok();
-    let err = sandbox.run(&["group", "add", "g", "--member", "api"]).fails(1);
+    let err = sandbox
+        .run(&["group", "add", "g", "--member", "api"])
+        .fails(1);
     assert!(err.contains("group 'g' already exists"), "{err}");
 }
 
@@ -47,14 +75,31 @@ fn an_empty_group_is_allowed_with_a_warning() {
     let sandbox = sandbox_with_agents(&[]);
     let run = sandbox.run(&["group", "add", "later"]);
     assert_eq!(run.ok(), "Added group 'later' (0 member(s)).\n");
-    assert!(run.stderr().starts_with("warning: group has no members yet"), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .starts_with("warning: group has no members yet"),
+        "{}",
+        run.stderr()
+    );
 }
 
 #[test]
 fn list_and_inspect_flag_unknown_members() {
     let sandbox = sandbox_with_agents(&["api", "db"]);
     sandbox
-        .run(&["group", "add", "backend", "-d", "Backend", "--shared-context", "line 1\nline 2", "--member", "api", "--member", "db"])
+        .run(&[
+            "group",
+            "add",
+            "backend",
+            "-d",
+            "Backend",
+            "--shared-context",
+            "line 1\nline 2",
+            "--member",
+            "api",
+            "--member",
+            "db",
+        ])
         .ok();
     sandbox.run(&["remove", "db"]).ok();
     assert_eq!(
@@ -73,28 +118,61 @@ fn list_and_inspect_flag_unknown_members() {
             "members": [{"agent": "api", "healthy": true}, {"agent": "db", "unknown": true}],
         }])
     );
-    let inspected = sandbox.run(&["group", "inspect", "backend", "--json"]).json();
+    let inspected = sandbox
+        .run(&["group", "inspect", "backend", "--json"])
+        .json();
     assert_eq!(inspected["shared_context"], "line 1\nline 2");
-    assert_eq!(inspected["members"][0]["directory"], path_str(&sandbox.project("api")));
+    assert_eq!(
+        inspected["members"][0]["directory"],
+        path_str(&sandbox.project("api"))
+    );
     assert_eq!(inspected["members"][0]["description"], "api agent");
-    assert_eq!(inspected["members"][1], serde_json::json!({"agent": "db", "unknown": true}));
+    assert_eq!(
+        inspected["members"][1],
+        serde_json::json!({"agent": "db", "unknown": true})
+    );
 }
 
 #[test]
 fn update_changes_texts_and_empty_clears() {
     let sandbox = sandbox_with_agents(&[]);
-    sandbox.run(&["group", "add", "g", "-d", "old", "--shared-context", "facts"]).ok();
+    sandbox
+        .run(&[
+            "group",
+            "add",
+            "g",
+            "-d",
+            "old",
+            "--shared-context",
+            "facts",
+        ])
+        .ok();
     assert_eq!(
-        sandbox.run(&["group", "update", "g", "-d", "new", "--shared-context", ""]).ok(),
+        sandbox
+            .run(&["group", "update", "g", "-d", "new", "--shared-context", ""])
+            .ok(),
         "Updated group 'g': description, shared_context\n"
     );
     let group = store::load(&sandbox.config()).unwrap().groups["g"].clone();
-    assert_eq!((group.description.as_str(), group.shared_context.as_str()), ("new", ""));
+    assert_eq!(
+        (group.description.as_str(), group.shared_context.as_str()),
+        ("new", "")
+    );
     let err = sandbox.run(&["group", "update", "g"]).fails(2);
-    assert!(err.contains("nothing to update: pass --description and/or --shared-context"), "{err}");
-    let err = sandbox.run(&["group", "update", "nope", "-d", "x"]).fails(1);
-    assert_eq!(err, "error: group 'nope' not found\nhint: configured groups: g\n");
-    let err = sandbox.run(&["group", "update", "g", "--member", "x"]).fails(2);
+    assert!(
+        err.contains("nothing to update: pass --description and/or --shared-context"),
+        "{err}"
+    );
+    let err = sandbox
+        .run(&["group", "update", "nope", "-d", "x"])
+        .fails(1);
+    assert_eq!(
+        err,
+        "error: group 'nope' not found\nhint: configured groups: g\n"
+    );
+    let err = sandbox
+        .run(&["group", "update", "g", "--member", "x"])
+        .fails(2);
     assert!(err.contains("invalid option '--member'"), "{err}");
 }
 
@@ -102,13 +180,19 @@ fn update_changes_texts_and_empty_clears() {
 fn remove_deletes_only_the_group() {
     let sandbox = sandbox_with_agents(&["api"]);
     sandbox.run(&["group", "add", "g", "--member", "api"]).ok();
-    assert_eq!(sandbox.run(&["group", "remove", "g"]).ok(), "Removed group 'g'.\n");
+    assert_eq!(
+        sandbox.run(&["group", "remove", "g"]).ok(),
+        "Removed group 'g'.\n"
+    );
     let config = store::load(&sandbox.config()).unwrap();
     assert!(config.groups.is_empty());
     assert!(config.agents.contains_key("api"));
     assert!(!sandbox.read_config().contains("groups:"));
     let err = sandbox.run(&["group", "remove", "g"]).fails(1);
-    assert!(err.contains("group 'g' not found") && err.contains("no groups are configured yet"), "{err}");
+    assert!(
+        err.contains("group 'g' not found") && err.contains("no groups are configured yet"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -118,7 +202,10 @@ fn empty_listings_in_both_formats() {
         sandbox.run(&["group", "list"]).ok(),
         "No groups configured. Run: agent-dispatch group add <name> --member <agent>\n"
     );
-    assert_eq!(sandbox.run(&["group", "list", "--json"]).json(), serde_json::json!([]));
+    assert_eq!(
+        sandbox.run(&["group", "list", "--json"]).json(),
+        serde_json::json!([])
+    );
     let err = sandbox.run(&["group", "frob"]).fails(2);
     assert!(err.contains("unknown command 'group frob'"), "{err}");
 }

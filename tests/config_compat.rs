@@ -14,7 +14,10 @@ const PYYAML_WRITTEN: &str = include_str!("../fixtures/config/pyyaml-written.yam
 #[test]
 fn a_config_written_by_the_original_loads_with_every_value() {
     let config = store::parse(Path::new("fixture"), PYYAML_WRITTEN.as_bytes()).unwrap();
-    assert_eq!(config.agents.keys().collect::<Vec<_>>(), ["web", "api", "ops_2", "notes"]);
+    assert_eq!(
+        config.agents.keys().collect::<Vec<_>>(),
+        ["web", "api", "ops_2", "notes"]
+    );
 
     let web = &config.agents["web"];
     assert_eq!(web.directory, Path::new("/srv/projects/web"));
@@ -26,13 +29,24 @@ fn a_config_written_by_the_original_loads_with_every_value() {
     assert_eq!(web.max_budget_usd, Some(1.5));
     assert_eq!(web.model.as_deref(), Some("sonnet"));
     assert_eq!(web.permission_mode.as_deref(), Some("plan"));
-    assert_eq!(web.allowed_tools, Some(vec!["Read".into(), "Bash(git log:*)".into()]));
+    assert_eq!(
+        web.allowed_tools,
+        Some(vec!["Read".into(), "Bash(git log:*)".into()])
+    );
     assert_eq!(web.disallowed_tools, None);
     assert_eq!(web.capabilities, ["frontend", "css"]);
-    assert_eq!(web.instructions, "Line one\n  Line two: with colon\nNever push.");
+    assert_eq!(
+        web.instructions,
+        "Line one\n  Line two: with colon\nNever push."
+    );
 
     let api = &config.agents["api"];
-    assert!(api.description.ends_with("PyYAML folds it across lines: yes"), "{}", api.description);
+    assert!(
+        api.description
+            .ends_with("PyYAML folds it across lines: yes"),
+        "{}",
+        api.description
+    );
     assert_eq!(api.timeout, 0);
     assert_eq!(api.disallowed_tools, Some(vec![]));
     assert_eq!(api.risky_capabilities, ["db-writes"]);
@@ -42,14 +56,28 @@ fn a_config_written_by_the_original_loads_with_every_value() {
     assert_eq!(ops.description, "yes");
     assert_eq!(ops.max_budget_usd, Some(0.0));
     assert_eq!(ops.allowed_tools, Some(vec![]));
-    assert_eq!(ops.disallowed_tools, Some(vec!["WebFetch".into(), "Bash(rm:*)".into()]));
+    assert_eq!(
+        ops.disallowed_tools,
+        Some(vec!["WebFetch".into(), "Bash(rm:*)".into()])
+    );
     assert_eq!(config.agents["notes"].max_budget_usd, Some(1e-5));
     assert_eq!(config.agents["notes"].instructions, "#1 rule: be brief");
 
     let backend = &config.groups["backend"];
     assert_eq!(backend.shared_context, "Prod DB is read-only.\nUse UTC.\n");
-    let members: Vec<_> = backend.members.iter().map(|m| (m.agent.as_str(), m.use_for.as_str())).collect();
-    assert_eq!(members, [("api", "HTTP API and its logs"), ("ops_2", ""), ("gone", "")]);
+    let members: Vec<_> = backend
+        .members
+        .iter()
+        .map(|m| (m.agent.as_str(), m.use_for.as_str()))
+        .collect();
+    assert_eq!(
+        members,
+        [
+            ("api", "HTTP API and its logs"),
+            ("ops_2", ""),
+            ("gone", "")
+        ]
+    );
     assert!(config.groups["empty"].members.is_empty());
 
     let s = &config.settings;
@@ -77,19 +105,30 @@ fn saving_and_reloading_the_original_s_config_changes_nothing() {
 fn a_cli_edit_keeps_every_other_value_and_unknown_keys() {
     let sandbox = Sandbox::new();
     let with_unknown = PYYAML_WRITTEN
-        .replace("settings:\n", "x_future: {keep: me}\nsettings:\n  x_new_setting: 7\n")
-        .replace("    timeout: 600\n", "    timeout: 600\n    x_agent_note: hand-written\n");
+        .replace(
+            "settings:\n",
+            "x_future: {keep: me}\nsettings:\n  x_new_setting: 7\n",
+        )
+        .replace(
+            "    timeout: 600\n",
+            "    timeout: 600\n    x_agent_note: hand-written\n",
+        );
     sandbox.write_config(&with_unknown);
     let before = store::load(&sandbox.config()).unwrap();
 
-    sandbox.run(&["update", "web", "--description", "changed"]).ok();
+    sandbox
+        .run(&["update", "web", "--description", "changed"])
+        .ok();
 
     let mut after = store::load(&sandbox.config()).unwrap();
     assert_eq!(after.agents["web"].description, "changed");
     after.agents.get_mut("web").unwrap().description = before.agents["web"].description.clone();
     assert_eq!(after, before);
     let text = sandbox.read_config();
-    assert!(text.contains("x_future:") && text.contains("keep: me"), "{text}");
+    assert!(
+        text.contains("x_future:") && text.contains("keep: me"),
+        "{text}"
+    );
     assert!(text.contains("x_new_setting: 7"), "{text}");
     assert!(text.contains("x_agent_note: hand-written"), "{text}");
     let agents_at = text.find("agents:").unwrap();
@@ -102,7 +141,9 @@ fn a_cli_edit_keeps_every_other_value_and_unknown_keys() {
 fn a_fresh_config_writes_every_setting_with_its_default() {
     let sandbox = Sandbox::new();
     let project = sandbox.project("p");
-    sandbox.run(&["add", "p", support::path_str(&project), "-d", "x"]).ok();
+    sandbox
+        .run(&["add", "p", support::path_str(&project), "-d", "x"])
+        .ok();
     let text = sandbox.read_config();
     for line in [
         "  default_timeout: 300",
@@ -117,7 +158,13 @@ fn a_fresh_config_writes_every_setting_with_its_default() {
         "  dispatch_protocol: true",
         "  usage_log: true",
     ] {
-        assert!(text.lines().any(|l| l == line), "missing {line:?} in\n{text}");
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing {line:?} in\n{text}"
+        );
     }
-    assert!(!text.contains("groups:"), "empty groups are pruned:\n{text}");
+    assert!(
+        !text.contains("groups:"),
+        "empty groups are pruned:\n{text}"
+    );
 }

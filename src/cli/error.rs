@@ -47,7 +47,11 @@ impl fmt::Display for UsageError {
         match self {
             // lexopt quotes arguments with double quotes; keep one style.
             UsageError::Parse(lexopt::Error::UnexpectedArgument(arg)) => {
-                write!(f, "unexpected argument {}", repr_str(&arg.to_string_lossy()))
+                write!(
+                    f,
+                    "unexpected argument {}",
+                    repr_str(&arg.to_string_lossy())
+                )
             }
             UsageError::Parse(err) => err.fmt(f),
             UsageError::UnknownCommand(name) => write!(f, "unknown command {}", repr_str(name)),

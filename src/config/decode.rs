@@ -489,7 +489,10 @@ mod tests {
     #[test]
     fn empty_documents_and_null_sections_are_defaults() {
         assert_eq!(decode("").unwrap(), Config::default());
-        assert_eq!(decode("agents:\ngroups:\nsettings:\n").unwrap(), Config::default());
+        assert_eq!(
+            decode("agents:\ngroups:\nsettings:\n").unwrap(),
+            Config::default()
+        );
     }
 
     #[test]
@@ -518,49 +521,148 @@ mod tests {
         .unwrap();
         assert_eq!(config.agents["a"].allowed_tools, None);
         assert_eq!(config.agents["a"].disallowed_tools, Some(vec![]));
-        assert_eq!(config.agents["b"].allowed_tools, Some(vec!["Read".to_string()]));
+        assert_eq!(
+            config.agents["b"].allowed_tools,
+            Some(vec!["Read".to_string()])
+        );
     }
 
     #[test]
     fn every_bad_value_is_rejected_naming_its_key() {
         let cases = [
-            ("agents:\n  a: {timeout: 5}\n", "agents.a.directory: is required"),
-            ("agents:\n  a: {directory: 5}\n", "agents.a.directory: expected a string"),
-            ("agents:\n  a: {directory: /x, timeout: -5}\n", "agents.a.timeout: must be between 0 and"),
-            ("agents:\n  a: {directory: /x, timeout: 300.5}\n", "agents.a.timeout: expected a whole number"),
-            ("agents:\n  a: {directory: /x, timeout: .inf}\n", "agents.a.timeout: must be a finite number"),
-            ("agents:\n  a: {directory: /x, timeout: 9999999}\n", "agents.a.timeout: must be between"),
-            ("agents:\n  a: {directory: /x, timeout: abc}\n", "agents.a.timeout: expected a whole number"),
-            ("agents:\n  a: {directory: /x, max_budget_usd: .nan}\n", "agents.a.max_budget_usd: must be a finite number"),
-            ("agents:\n  a: {directory: /x, max_budget_usd: -1}\n", "agents.a.max_budget_usd: must be between 0"),
-            ("agents:\n  a: {directory: /x, model: --dangerously-skip-permissions}\n", "agents.a.model: \"--dangerously-skip-permissions\" must not start with '-'"),
-            ("agents:\n  a: {directory: /x, permission_mode: -x}\n", "agents.a.permission_mode"),
-            ("agents:\n  a: {directory: /x, allowed_tools: [Read, --evil]}\n", "agents.a.allowed_tools[1]"),
-            ("agents:\n  a: {directory: /x, allowed_tools: Read}\n", "agents.a.allowed_tools: expected a list of strings"),
-            ("agents:\n  a: {directory: /x, capabilities: [1]}\n", "agents.a.capabilities[0]: expected a string, found an integer"),
-            ("agents:\n  a: {directory: /x, description: 5}\n", "agents.a.description: expected a string, found an integer"),
-            ("agents:\n  a: {directory: /x, description: null}\n", "agents.a.description: expected a string, found null"),
-            ("agents:\n  a: {directory: '~no-such-user-zz/x'}\n", "agents.a.directory: '~no-such-user-zz' names no user"),
+            (
+                "agents:\n  a: {timeout: 5}\n",
+                "agents.a.directory: is required",
+            ),
+            (
+                "agents:\n  a: {directory: 5}\n",
+                "agents.a.directory: expected a string",
+            ),
+            (
+                "agents:\n  a: {directory: /x, timeout: -5}\n",
+                "agents.a.timeout: must be between 0 and",
+            ),
+            (
+                "agents:\n  a: {directory: /x, timeout: 300.5}\n",
+                "agents.a.timeout: expected a whole number",
+            ),
+            (
+                "agents:\n  a: {directory: /x, timeout: .inf}\n",
+                "agents.a.timeout: must be a finite number",
+            ),
+            (
+                "agents:\n  a: {directory: /x, timeout: 9999999}\n",
+                "agents.a.timeout: must be between",
+            ),
+            (
+                "agents:\n  a: {directory: /x, timeout: abc}\n",
+                "agents.a.timeout: expected a whole number",
+            ),
+            (
+                "agents:\n  a: {directory: /x, max_budget_usd: .nan}\n",
+                "agents.a.max_budget_usd: must be a finite number",
+            ),
+            (
+                "agents:\n  a: {directory: /x, max_budget_usd: -1}\n",
+                "agents.a.max_budget_usd: must be between 0",
+            ),
+            (
+                "agents:\n  a: {directory: /x, model: --dangerously-skip-permissions}\n",
+                "agents.a.model: \"--dangerously-skip-permissions\" must not start with '-'",
+            ),
+            (
+                "agents:\n  a: {directory: /x, permission_mode: -x}\n",
+                "agents.a.permission_mode",
+            ),
+            (
+                "agents:\n  a: {directory: /x, allowed_tools: [Read, --evil]}\n",
+                "agents.a.allowed_tools[1]",
+            ),
+            (
+                "agents:\n  a: {directory: /x, allowed_tools: Read}\n",
+                "agents.a.allowed_tools: expected a list of strings",
+            ),
+            (
+                "agents:\n  a: {directory: /x, capabilities: [1]}\n",
+                "agents.a.capabilities[0]: expected a string, found an integer",
+            ),
+            (
+                "agents:\n  a: {directory: /x, description: 5}\n",
+                "agents.a.description: expected a string, found an integer",
+            ),
+            (
+                "agents:\n  a: {directory: /x, description: null}\n",
+                "agents.a.description: expected a string, found null",
+            ),
+            (
+                "agents:\n  a: {directory: '~no-such-user-zz/x'}\n",
+                "agents.a.directory: '~no-such-user-zz' names no user",
+            ),
             ("agents: [a, b]\n", "agents: expected a mapping of names"),
-            ("groups:\n  'bad name': {}\n", "groups.bad name: \"bad name\" is not a valid name"),
-            ("groups:\n  g: {members: [{use_for: x}]}\n", "groups.g.members[0].agent: is required"),
-            ("groups:\n  g: {members: [{agent: '-x'}]}\n", "groups.g.members[0].agent: \"-x\" is not a valid name"),
-            ("groups:\n  g: {members: web}\n", "groups.g.members: expected a list"),
-            ("settings:\n  default_timeout: 0\n", "settings.default_timeout: must be between 1 and"),
-            ("settings:\n  max_concurrency: 0\n", "settings.max_concurrency: must be between 1 and"),
-            ("settings:\n  max_dispatch_depth: 0\n", "settings.max_dispatch_depth"),
-            ("settings:\n  cache: {max_size: 0}\n", "settings.cache.max_size: must be between 1"),
+            (
+                "groups:\n  'bad name': {}\n",
+                "groups.bad name: \"bad name\" is not a valid name",
+            ),
+            (
+                "groups:\n  g: {members: [{use_for: x}]}\n",
+                "groups.g.members[0].agent: is required",
+            ),
+            (
+                "groups:\n  g: {members: [{agent: '-x'}]}\n",
+                "groups.g.members[0].agent: \"-x\" is not a valid name",
+            ),
+            (
+                "groups:\n  g: {members: web}\n",
+                "groups.g.members: expected a list",
+            ),
+            (
+                "settings:\n  default_timeout: 0\n",
+                "settings.default_timeout: must be between 1 and",
+            ),
+            (
+                "settings:\n  max_concurrency: 0\n",
+                "settings.max_concurrency: must be between 1 and",
+            ),
+            (
+                "settings:\n  max_dispatch_depth: 0\n",
+                "settings.max_dispatch_depth",
+            ),
+            (
+                "settings:\n  cache: {max_size: 0}\n",
+                "settings.cache.max_size: must be between 1",
+            ),
             ("settings:\n  cache: {ttl: -1}\n", "settings.cache.ttl"),
-            ("settings:\n  cache: null\n", "settings.cache: expected a mapping, found null"),
-            ("settings:\n  job_retention_days: -3\n", "settings.job_retention_days"),
-            ("settings:\n  usage_log: maybe\n", "settings.usage_log: expected true or false"),
-            ("settings:\n  default_allowed_tools: [-x]\n", "settings.default_allowed_tools[0]"),
-            ("settings:\n  default_max_budget_usd: .inf\n", "settings.default_max_budget_usd: must be a finite"),
-            ("- just\n- a list\n", "(top level): expected a mapping, found a list"),
+            (
+                "settings:\n  cache: null\n",
+                "settings.cache: expected a mapping, found null",
+            ),
+            (
+                "settings:\n  job_retention_days: -3\n",
+                "settings.job_retention_days",
+            ),
+            (
+                "settings:\n  usage_log: maybe\n",
+                "settings.usage_log: expected true or false",
+            ),
+            (
+                "settings:\n  default_allowed_tools: [-x]\n",
+                "settings.default_allowed_tools[0]",
+            ),
+            (
+                "settings:\n  default_max_budget_usd: .inf\n",
+                "settings.default_max_budget_usd: must be a finite",
+            ),
+            (
+                "- just\n- a list\n",
+                "(top level): expected a mapping, found a list",
+            ),
         ];
         for (text, expected) in cases {
             let message = error(text);
-            assert!(message.contains(expected), "{text:?}\n  got: {message}\n  want: {expected}");
+            assert!(
+                message.contains(expected),
+                "{text:?}\n  got: {message}\n  want: {expected}"
+            );
         }
     }
 
@@ -586,9 +688,14 @@ settings:
 ";
         let config = decode(text).unwrap();
         assert_eq!(config.agents.keys().collect::<Vec<_>>(), ["zeta", "alpha"]);
-        let again = decode_config(yaml::parse(&yaml::render(&encode_config(&config)).unwrap()).unwrap()).unwrap();
+        let again =
+            decode_config(yaml::parse(&yaml::render(&encode_config(&config)).unwrap()).unwrap())
+                .unwrap();
         assert_eq!(again, config);
-        assert_eq!(again.agents["zeta"].extra["new_agent_field"], Yaml::Seq(vec![Yaml::Int(1), Yaml::Int(2)]));
+        assert_eq!(
+            again.agents["zeta"].extra["new_agent_field"],
+            Yaml::Seq(vec![Yaml::Int(1), Yaml::Int(2)])
+        );
         assert_eq!(again.groups["g"].members[0].extra["weight"], Yaml::Int(3));
         assert_eq!(again.groups["g"].extra["color"], Yaml::Str("blue".into()));
         assert_eq!(again.settings.cache.extra["shards"], Yaml::Int(4));

@@ -72,24 +72,33 @@ pub struct DispatchResult {
 }
 
 impl DispatchResult {
-    /// A failed dispatch with nothing from the agent: empty `result`, no
-    /// session. Callers add a session id where one is resumable.
-    pub fn failure(agent: &str, error_type: ErrorType, error: String) -> Self {
+    /// A result with only the agent and the verdict set.
+    pub fn new(agent: &str, success: bool) -> Self {
         DispatchResult {
             agent: agent.to_owned(),
-            success: false,
+            success,
             result: String::new(),
             session_id: None,
             cost_usd: None,
             duration_ms: None,
             num_turns: None,
-            error: Some(error),
-            error_type: Some(error_type),
+            error: None,
+            error_type: None,
             parsed_result: None,
             denied_tools: None,
             hint: None,
             budget_exceeded: false,
             outcome: None,
+        }
+    }
+
+    /// A failed dispatch with nothing from the agent: empty `result`, no
+    /// session. Callers add a session id where one is resumable.
+    pub fn failure(agent: &str, error_type: ErrorType, error: String) -> Self {
+        DispatchResult {
+            error: Some(error),
+            error_type: Some(error_type),
+            ..DispatchResult::new(agent, false)
         }
     }
 }

@@ -41,11 +41,19 @@ impl Sandbox {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        Run(self.command().args(args).output().expect("run agent-dispatch"))
+        Run(self
+            .command()
+            .args(args)
+            .output()
+            .expect("run agent-dispatch"))
     }
 
     pub fn run_os(&self, args: &[&std::ffi::OsStr]) -> Run {
-        Run(self.command().args(args).output().expect("run agent-dispatch"))
+        Run(self
+            .command()
+            .args(args)
+            .output()
+            .expect("run agent-dispatch"))
     }
 
     pub fn read_config(&self) -> String {
@@ -74,14 +82,30 @@ impl Run {
     /// Asserts success and returns stdout.
     #[track_caller]
     pub fn ok(&self) -> String {
-        assert_eq!(self.code(), 0, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
+        assert_eq!(
+            self.code(),
+            0,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
         self.stdout()
     }
     /// Asserts the exit code and returns stderr.
     #[track_caller]
     pub fn fails(&self, code: i32) -> String {
-        assert_eq!(self.code(), code, "stdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
-        assert!(self.stderr().starts_with("error: "), "stderr: {}", self.stderr());
+        assert_eq!(
+            self.code(),
+            code,
+            "stdout:\n{}\nstderr:\n{}",
+            self.stdout(),
+            self.stderr()
+        );
+        assert!(
+            self.stderr().starts_with("error: "),
+            "stderr: {}",
+            self.stderr()
+        );
         self.stderr()
     }
     pub fn json(&self) -> serde_json::Value {
