@@ -66,7 +66,7 @@ fn add_stores_every_option_and_list_shows_it() {
     assert_eq!(
         list,
         format!(
-            "  web [OK]\n    dir:  {}\n    desc: Shop front\n    config: timeout=600s, model=sonnet, budget=$1.5\n    permission_mode: plan\n    allowed_tools: Read, Bash(git log:*)\n    disallowed_tools: (none)\n    capabilities: frontend, css\n    risky_capabilities: deploys\n",
+            "  web [OK]\n    dir:  {}\n    desc: Shop front\n    config: timeout=600s, model=sonnet, budget=$1.5\n    permission_mode: plan\n    allowed_tools: Read, Bash(git log:*)\n    disallowed_tools: (none)\n    capabilities: frontend, css\n    risky_capabilities: deploys\n\n",
             dir.display()
         )
     );

@@ -104,7 +104,7 @@ fn list_and_inspect_flag_unknown_members() {
     sandbox.run(&["remove", "db"]).ok();
     assert_eq!(
         sandbox.run(&["group", "list"]).ok(),
-        "  backend (2 member(s))\n    desc: Backend\n    members: api, db(unknown)\n    shared context: yes\n"
+        "  backend (2 member(s))\n    desc: Backend\n    members: api, db(unknown)\n    shared context: yes\n\n"
     );
     assert_eq!(
         sandbox.run(&["group", "inspect", "backend"]).ok(),

@@ -209,7 +209,7 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
         };
         text.push_str(&format!("    shared context: {shared}\n\n"));
     }
-    ctx.ui.line(text.trim_end_matches('\n'))
+    ctx.ui.line(text.strip_suffix('\n').unwrap_or(&text))
 }
 
 pub fn run_inspect(ctx: &Context, name: String, json: bool) -> Result<(), CliError> {
@@ -221,10 +221,10 @@ pub fn run_inspect(ctx: &Context, name: String, json: bool) -> Result<(), CliErr
         return output::json(&ctx.ui, &views::groups::detail(&name, group, &config));
     }
     let mut lines = vec![ctx.ui.paint(Color::Bold, &name)];
-    lines.push(format!("  description:    {}", group.description));
-    if group.shared_context.trim().is_empty() {
-        lines.push("  shared_context: (none)".into());
-    } else {
+    if !group.description.is_empty() {
+        lines.push(format!("  description:    {}", group.description));
+    }
+    if !group.shared_context.is_empty() {
         lines.push("  shared_context:".into());
         lines.extend(
             group

@@ -105,7 +105,7 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
         }
         text.push('\n');
     }
-    ctx.ui.line(text.trim_end_matches('\n'))
+    ctx.ui.line(text.strip_suffix('\n').unwrap_or(&text))
 }
 
 pub fn run_describe(ctx: &Context, name: String, json: bool) -> Result<(), CliError> {

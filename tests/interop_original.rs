@@ -1,0 +1,299 @@
+//! Interoperability with the Python original (agent-dispatch 0.16.0) on one
+//! shared config file: it reads what we write, we read what it writes, and
+//! the two tools' writers honour one lock. `.ci/run` installs the original
+//! into a venv and runs these with `--ignored`; without the original they
+//! fail rather than pass vacuously.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use agent_dispatch::config::{Config, store};
+use serde_json::{Value, json};
+use support::{Sandbox, path_str};
+
+/// The venv `bin` directory holding the original's `agent-dispatch` and its
+/// `python`.
+fn original_bin() -> PathBuf {
+    let dir = std::env::var_os("AGENT_DISPATCH_ORIGINAL_BIN").expect(
+        "AGENT_DISPATCH_ORIGINAL_BIN must name the venv bin dir of the Python original (see .ci/run)",
+    );
+    let dir = PathBuf::from(dir);
+    assert!(
+        dir.join("agent-dispatch").is_file(),
+        "no agent-dispatch in {}",
+        dir.display()
+    );
+    dir
+}
+
+fn original(sandbox: &Sandbox, args: &[&str]) -> String {
+    let out = Command::new(original_bin().join("agent-dispatch"))
+        .args(args)
+        .env("AGENT_DISPATCH_CONFIG", sandbox.config())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run the original");
+    assert!(
+        out.status.success(),
+        "original {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The config as the original's own loader sees it, as JSON.
+fn loaded_by_original(path: &Path) -> Value {
+    let script = "import json, sys; from pathlib import Path; from agent_dispatch.config import load_config; \
+                  print(json.dumps(load_config(Path(sys.argv[1])).model_dump(mode='json')))";
+    let out = Command::new(original_bin().join("python"))
+        .args(["-c", script, path_str(path)])
+        .output()
+        .expect("run the original's python");
+    assert!(
+        out.status.success(),
+        "original could not load our config:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json from python")
+}
+
+/// Our view of the same config in the original's model_dump shape.
+fn as_original_dump(config: &Config) -> Value {
+    let agents: serde_json::Map<String, Value> = config
+        .agents
+        .iter()
+        .map(|(name, a)| {
+            (
+                name.clone(),
+                json!({
+                    "directory": path_str(&a.directory), "description": a.description, "timeout": a.timeout,
+                    "max_budget_usd": a.max_budget_usd, "model": a.model, "permission_mode": a.permission_mode,
+                    "allowed_tools": a.allowed_tools, "disallowed_tools": a.disallowed_tools,
+                    "capabilities": a.capabilities, "risky_capabilities": a.risky_capabilities,
+                    "instructions": a.instructions,
+                }),
+            )
+        })
+        .collect();
+    let groups: serde_json::Map<String, Value> = config
+        .groups
+        .iter()
+        .map(|(name, g)| {
+            let members: Vec<Value> = g.members.iter().map(|m| json!({"agent": m.agent, "use_for": m.use_for})).collect();
+            (name.clone(), json!({"description": g.description, "shared_context": g.shared_context, "members": members}))
+        })
+        .collect();
+    let s = &config.settings;
+    json!({
+        "agents": agents,
+        "groups": groups,
+        "settings": {
+            "default_timeout": s.default_timeout, "default_max_budget_usd": s.default_max_budget_usd,
+            "default_permission_mode": s.default_permission_mode, "default_allowed_tools": s.default_allowed_tools,
+            "default_disallowed_tools": s.default_disallowed_tools, "max_dispatch_depth": s.max_dispatch_depth,
+            "max_concurrency": s.max_concurrency,
+            "cache": {"enabled": s.cache.enabled, "ttl": s.cache.ttl, "max_size": s.cache.max_size},
+            "job_retention_days": s.job_retention_days, "dispatch_protocol": s.dispatch_protocol, "usage_log": s.usage_log,
+        },
+    })
+}
+
+#[test]
+#[ignore = "needs the Python original; .ci/run installs it and runs this"]
+fn the_original_loads_exactly_what_we_write() {
+    let sandbox = Sandbox::new();
+    let web = sandbox.project("проект web");
+    let api = sandbox.project("api");
+    std::fs::write(api.join("CLAUDE.md"), "API").unwrap();
+    let tricky = [
+        "yes",
+        "no",
+        "y",
+        "on",
+        "300",
+        "1.5",
+        "~",
+        "null",
+        "- dash",
+        "# hash",
+        "a: b",
+        "'single'",
+        "\"double\"",
+        " padded ",
+        "tab\there",
+        "ünïcödé — ok",
+        "trailing newline\n",
+        "line1\n  line2",
+        "@at",
+        "*star",
+        "&amp",
+        "!bang",
+        "%pc",
+        "[x]",
+        "{y}",
+        "a #b",
+    ];
+    for (i, text) in tricky.iter().enumerate() {
+        sandbox
+            .run(&["add", &format!("t{i}"), path_str(&web), "-d", text])
+            .ok();
+    }
+    sandbox
+        .run(&[
+            "add",
+            "api",
+            path_str(&api),
+            "-d",
+            "API",
+            "--timeout",
+            "900",
+            "--model",
+            "sonnet",
+            "--max-budget",
+            "0.00001",
+            "--permission-mode",
+            "bypassPermissions",
+            "--allowed-tools",
+            "Read, Bash(git log:*)",
+            "--disallowed-tools",
+            ",",
+            "--capabilities",
+            "sql,logs",
+            "--risky-capabilities",
+            "writes",
+            "--instructions",
+            "Never push.\nAsk nobody.",
+        ])
+        .ok();
+    sandbox
+        .run(&[
+            "group",
+            "add",
+            "g",
+            "-d",
+            "desc: colon",
+            "--shared-context",
+            "fact one\n\nfact two\n",
+            "--member",
+            "api",
+            "--member",
+            "t0",
+        ])
+        .ok();
+
+    let ours = store::load(&sandbox.config()).unwrap();
+    assert_eq!(
+        loaded_by_original(&sandbox.config()),
+        as_original_dump(&ours)
+    );
+    // Their CLI sees what ours shows.
+    assert_eq!(
+        original(&sandbox, &["describe", "api"]),
+        sandbox.run(&["describe", "api"]).ok()
+    );
+    assert_eq!(original(&sandbox, &["list"]), sandbox.run(&["list"]).ok());
+    assert_eq!(
+        original(&sandbox, &["group", "list"]),
+        sandbox.run(&["group", "list"]).ok()
+    );
+    assert_eq!(
+        original(&sandbox, &["group", "inspect", "g"]),
+        sandbox.run(&["group", "inspect", "g"]).ok()
+    );
+    sandbox.run(&["group", "add", "bare"]).ok();
+    assert_eq!(
+        original(&sandbox, &["group", "inspect", "bare"]),
+        sandbox.run(&["group", "inspect", "bare"]).ok()
+    );
+}
+
+#[test]
+#[ignore = "needs the Python original; .ci/run installs it and runs this"]
+fn we_load_exactly_what_the_original_writes() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("p");
+    original(
+        &sandbox,
+        &[
+            "add",
+            "a",
+            path_str(&dir),
+            "-d",
+            "Long text that PyYAML will fold across more than one line because it is well over eighty characters: yes",
+            "--max-budget",
+            "2",
+            "--allowed-tools",
+            ",",
+        ],
+    );
+    original(
+        &sandbox,
+        &[
+            "add",
+            "b",
+            path_str(&dir),
+            "-d",
+            "yes",
+            "--instructions",
+            "x\n  y: z",
+        ],
+    );
+    original(
+        &sandbox,
+        &[
+            "group",
+            "add",
+            "g",
+            "--shared-context",
+            "a\nb\n",
+            "--member",
+            "a",
+        ],
+    );
+    original(&sandbox, &["update", "a", "--model", "opus"]);
+    let ours = store::load(&sandbox.config()).expect("we load the original's file");
+    assert_eq!(
+        as_original_dump(&ours),
+        loaded_by_original(&sandbox.config())
+    );
+    assert_eq!(ours.agents["a"].model.as_deref(), Some("opus"));
+    assert_eq!(ours.agents["a"].allowed_tools, Some(vec![]));
+}
+
+#[test]
+#[ignore = "needs the Python original; .ci/run installs it and runs this"]
+fn both_tools_adding_at_once_lose_nothing() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("p");
+    let script = |bin: &Path, prefix: &str| {
+        format!(
+            "for i in $(seq 1 15); do '{}' add {prefix}-$i '{}' -d x >/dev/null || exit 1; done",
+            bin.display(),
+            dir.display()
+        )
+    };
+    let spawn = |script: String| {
+        Command::new("sh")
+            .args(["-c", &script])
+            .env("AGENT_DISPATCH_CONFIG", sandbox.config())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut theirs = spawn(script(&original_bin().join("agent-dispatch"), "py"));
+    let mut ours = spawn(script(Path::new(support::BIN), "rs"));
+    assert!(theirs.wait().unwrap().success());
+    assert!(ours.wait().unwrap().success());
+    let config = store::load(&sandbox.config()).unwrap();
+    for prefix in ["py", "rs"] {
+        for i in 1..=15 {
+            assert!(
+                config.agents.contains_key(&format!("{prefix}-{i}")),
+                "{prefix}-{i} lost"
+            );
+        }
+    }
+}
