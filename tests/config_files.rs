@@ -101,6 +101,16 @@ fn write_large_config(sandbox: &Sandbox, dir: &std::path::Path) {
     sandbox.write_config(&text);
 }
 
+fn spawn_quiet_add(sandbox: &Sandbox, name: &str, dir: &std::path::Path) -> Child {
+    sandbox
+        .command()
+        .args(["add", name, path_str(dir), "-d", "x"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 fn temp_files(sandbox: &Sandbox) -> Vec<String> {
     fs::read_dir(sandbox.config().parent().unwrap())
         .unwrap()
@@ -117,13 +127,7 @@ fn a_writer_killed_while_writing_its_temp_file_leaves_the_old_config() {
     let mut before = sandbox.read_config();
     let mut interrupted = 0;
     for round in 0..5 {
-        let mut child = sandbox
-            .command()
-            .args(["add", &format!("new-{round}"), path_str(&dir), "-d", "x"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_quiet_add(&sandbox, &format!("new-{round}"), &dir);
         // Kill the writer the moment its temp file appears, i.e. mid-write.
         let deadline = Instant::now() + Duration::from_secs(30);
         while temp_files(&sandbox).is_empty() && Instant::now() < deadline {
@@ -172,13 +176,7 @@ fn a_writer_killed_at_any_moment_leaves_a_complete_config() {
     let baseline = store::load(&sandbox.config()).unwrap().agents.len();
     let mut added = 0;
     for round in 0..20u32 {
-        let mut child = sandbox
-            .command()
-            .args(["add", &format!("new-{round}"), path_str(&dir), "-d", "x"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_quiet_add(&sandbox, &format!("new-{round}"), &dir);
         std::thread::sleep(full.mul_f64(0.4 + 0.08 * f64::from(round)));
         let _ = child.kill();
         child.wait().unwrap();
