@@ -169,7 +169,8 @@ fn resumable_sentence(agent: &str, session_id: Option<&str>) -> String {
 /// Appended to `error` when the CLI stopped at the spend cap. `cap` is the
 /// effective `--max-budget-usd`, if one was passed.
 pub fn budget_hint(agent: &str, cap: Option<f64>, session_id: Option<&str>) -> String {
-    let cap = cap.map_or_else(
+    // A zero cap is no cap, as everywhere else budgets are read.
+    let cap = cap.filter(|cap| *cap > 0.0).map_or_else(
         || "the configured cap".to_owned(),
         |cap| format!("${}", format_g(cap)),
     );
@@ -230,8 +231,8 @@ pub fn denial_hint(agent: &str, denied: &[String]) -> String {
     )
 }
 
-/// Goes to `hint` when a run cost more than the cap (the CLI checks its cap
-/// between turns, so a last turn can overshoot it).
+/// Goes to `hint` when a run ended up costing more than its cap. It never
+/// fails the dispatch: the answer is there, only the spend is worth flagging.
 pub fn budget_exceeded_note(cost: f64, budget: f64) -> String {
     format!(
         "Cost ${cost:.4} exceeded the configured budget ${budget:.2} for this agent. Consider a \
@@ -413,8 +414,14 @@ mod tests {
 
     #[test]
     fn not_logged_in_text_is_auth() {
-        assert_eq!(classify("Not logged in · Please run /login"), ErrorType::Auth);
-        assert_eq!(classify("Invalid API key · Please run /login"), ErrorType::Auth);
+        assert_eq!(
+            classify("Not logged in · Please run /login"),
+            ErrorType::Auth
+        );
+        assert_eq!(
+            classify("Invalid API key · Please run /login"),
+            ErrorType::Auth
+        );
     }
 
     #[test]
@@ -501,7 +508,10 @@ mod tests {
 
     #[test]
     fn reset_time_extraction() {
-        assert_eq!(reset_time("limit · resets 6pm (Asia/Almaty)"), Some("6pm (Asia/Almaty)"));
+        assert_eq!(
+            reset_time("limit · resets 6pm (Asia/Almaty)"),
+            Some("6pm (Asia/Almaty)")
+        );
         assert_eq!(reset_time("Limit. Resets at 18:00. Sorry"), Some("18:00"));
         assert_eq!(reset_time("will reset at\n3am"), Some("3am"));
         assert_eq!(
@@ -517,7 +527,10 @@ mod tests {
     #[test]
     fn usage_limit_hint_without_reset_time() {
         let error = with_hint("usage limit".into(), &ErrorType::UsageLimit, "web");
-        assert!(error.contains("not this agent's. Every agent shares it"), "{error}");
+        assert!(
+            error.contains("not this agent's. Every agent shares it"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -529,7 +542,10 @@ mod tests {
 
     #[test]
     fn cli_error_gets_no_hint() {
-        assert_eq!(with_hint("boom".into(), &ErrorType::CliError, "web"), "boom");
+        assert_eq!(
+            with_hint("boom".into(), &ErrorType::CliError, "web"),
+            "boom"
+        );
     }
 
     #[test]
@@ -543,8 +559,16 @@ mod tests {
              task='Continue where you left off', session_id='s-1')."
         );
         let without = budget_hint("web", None, None);
-        assert!(without.contains("spend cap the configured cap (passed"), "{without}");
+        assert!(
+            without.contains("spend cap the configured cap (passed"),
+            "{without}"
+        );
         assert!(without.ends_with("smaller dispatches."), "{without}");
+        let zero = budget_hint("web", Some(0.0), None);
+        assert!(
+            zero.contains("spend cap the configured cap (passed"),
+            "{zero}"
+        );
     }
 
     #[test]
@@ -665,10 +689,18 @@ mod tests {
 
     #[test]
     fn session_id_rejection_needs_flag_and_phrase() {
-        assert!(rejects_session_id_flag("error: unknown option '--session-id'"));
-        assert!(rejects_session_id_flag("Unexpected argument --session-id found"));
-        assert!(!rejects_session_id_flag("error: unknown option '--bogus-flag'"));
-        assert!(!rejects_session_id_flag("--session-id must be a valid UUID"));
+        assert!(rejects_session_id_flag(
+            "error: unknown option '--session-id'"
+        ));
+        assert!(rejects_session_id_flag(
+            "Unexpected argument --session-id found"
+        ));
+        assert!(!rejects_session_id_flag(
+            "error: unknown option '--bogus-flag'"
+        ));
+        assert!(!rejects_session_id_flag(
+            "--session-id must be a valid UUID"
+        ));
     }
 
     #[test]
@@ -715,7 +747,10 @@ mod tests {
 
     #[test]
     fn other_events_have_no_server_list() {
-        assert_eq!(failed_mcp_servers(&object(json!({"type": "assistant"}))), None);
+        assert_eq!(
+            failed_mcp_servers(&object(json!({"type": "assistant"}))),
+            None
+        );
         let bare_init = object(json!({"type": "system", "subtype": "init"}));
         assert_eq!(failed_mcp_servers(&bare_init), Some(vec![]));
     }

@@ -166,6 +166,11 @@ mod tests {
     }
 
     #[test]
+    fn token_after_a_string_ending_in_escaped_backslash_is_rewritten() {
+        assert_eq!(parse(r#"["\\", NaN]"#).unwrap(), json!(["\\", null]));
+    }
+
+    #[test]
     fn nan_inside_a_string_stays_text() {
         assert_eq!(
             parse(r#"{"t": "NaN and -Infinity"}"#).unwrap(),

@@ -444,10 +444,24 @@ mod tests {
 
     #[test]
     fn truthiness_follows_python() {
-        for value in [json!(null), json!(false), json!(0), json!(0.0), json!(""), json!([]), json!({})] {
+        for value in [
+            json!(null),
+            json!(false),
+            json!(0),
+            json!(0.0),
+            json!(""),
+            json!([]),
+            json!({}),
+        ] {
             assert!(!is_truthy(&value), "{value}");
         }
-        for value in [json!(true), json!(-1), json!("x"), json!([0]), json!({"a": 0})] {
+        for value in [
+            json!(true),
+            json!(-1),
+            json!("x"),
+            json!([0]),
+            json!({"a": 0}),
+        ] {
             assert!(is_truthy(&value), "{value}");
         }
     }
@@ -456,7 +470,10 @@ mod tests {
     fn non_string_result_is_coerced_to_text() {
         assert_eq!(result_text(Some(&json!("plain"))), "plain");
         assert_eq!(result_text(Some(&json!(42))), "42");
-        assert_eq!(result_text(Some(&json!({"a": [1, "b"]}))), r#"{"a":[1,"b"]}"#);
+        assert_eq!(
+            result_text(Some(&json!({"a": [1, "b"]}))),
+            r#"{"a":[1,"b"]}"#
+        );
         assert_eq!(result_text(Some(&json!(0))), "");
         assert_eq!(result_text(Some(&json!(null))), "");
         assert_eq!(result_text(None), "");

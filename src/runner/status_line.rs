@@ -124,14 +124,17 @@ mod tests {
             ("x".into(), Some(Outcome::Blocked))
         );
         assert_eq!(
-            lifted("x  \n _*STATUS : __done__!"),
+            lifted("x  \n _*STATUS : `done`!"),
             ("x".into(), Some(Outcome::Done))
         );
     }
 
     #[test]
     fn trailing_period_is_decoration() {
-        assert_eq!(lifted("x\nSTATUS: done."), ("x".into(), Some(Outcome::Done)));
+        assert_eq!(
+            lifted("x\nSTATUS: done."),
+            ("x".into(), Some(Outcome::Done))
+        );
     }
 
     #[test]
@@ -147,7 +150,10 @@ mod tests {
 
     #[test]
     fn word_must_end_at_a_boundary() {
-        assert_eq!(lifted("x\nSTATUS: done_"), ("x\nSTATUS: done_".into(), None));
+        assert_eq!(
+            lifted("x\nSTATUS: done_"),
+            ("x\nSTATUS: done_".into(), None)
+        );
         assert_eq!(
             lifted("x\nSTATUS: doneness"),
             ("x\nSTATUS: doneness".into(), None)
@@ -162,7 +168,10 @@ mod tests {
 
     #[test]
     fn unknown_status_word_is_not_a_marker() {
-        assert_eq!(lifted("x\nSTATUS: maybe"), ("x\nSTATUS: maybe".into(), None));
+        assert_eq!(
+            lifted("x\nSTATUS: maybe"),
+            ("x\nSTATUS: maybe".into(), None)
+        );
     }
 
     #[test]
@@ -189,10 +198,7 @@ mod tests {
             parse_json_answer("```json\n{\"a\": [1, null]}\n```\n"),
             Some(json!({"a": [1, null]}))
         );
-        assert_eq!(
-            parse_json_answer("```\n[1, 2]\n"),
-            Some(json!([1, 2]))
-        );
+        assert_eq!(parse_json_answer("```\n[1, 2]\n"), Some(json!([1, 2])));
     }
 
     #[test]

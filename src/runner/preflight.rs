@@ -1,0 +1,164 @@
+//! The failed results of the checks made before `claude` is spawned:
+//! dispatch recursion, a missing `claude` executable, a missing project
+//! directory, and a value that the CLI would read as a flag. Each has a
+//! fixed type and message; none carries a session id, since no session was
+//! started. The checks themselves live with the code that builds the run.
+
+use std::fmt;
+use std::path::Path;
+
+use super::result::{DispatchResult, ErrorType};
+use crate::pyfmt::repr_str;
+
+/// Refuses a dispatch nested `depth` levels deep when the configured limit
+/// is `max_depth` — the usual cause is two agents dispatching to each other.
+pub fn recursion(agent: &str, depth: i64, max_depth: u64) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::Recursion,
+        format!(
+            "Dispatch depth {depth} >= max {max_depth}. An agent is trying to dispatch to \
+             another agent that dispatches back. Increase settings.max_dispatch_depth if this \
+             is intentional."
+        ),
+    )
+}
+
+pub fn claude_not_found(agent: &str) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::NotFound,
+        "Claude CLI not found in PATH. Install: https://docs.anthropic.com/en/docs/claude-code"
+            .to_owned(),
+    )
+}
+
+pub fn directory_missing(agent: &str, directory: &Path) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::NotFound,
+        format!("Directory does not exist: {}", directory.display()),
+    )
+}
+
+/// Which value placed right after a `claude` flag was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagArgument {
+    SessionId,
+    Model,
+    PermissionMode,
+    AllowedTool,
+    DisallowedTool,
+}
+
+/// The labels the original's message uses.
+impl fmt::Display for FlagArgument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FlagArgument::SessionId => "session_id",
+            FlagArgument::Model => "model",
+            FlagArgument::PermissionMode => "permission_mode",
+            FlagArgument::AllowedTool => "allowed tool",
+            FlagArgument::DisallowedTool => "disallowed tool",
+        })
+    }
+}
+
+/// Refuses a value that starts with `-`: placed after its flag, `claude`
+/// would parse it as another option (argument injection). Nothing is
+/// spawned. The original reported this as `cli_error`; it is the caller's
+/// input that is wrong, hence `invalid_argument`.
+pub fn flag_like_argument(agent: &str, argument: FlagArgument, value: &str) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::InvalidArgument,
+        format!(
+            "Refusing to dispatch: {argument} {} starts with '-' and would be interpreted as a \
+             command-line flag by the claude CLI.",
+            repr_str(value)
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recursion_names_depth_and_limit() {
+        let result = recursion("web", 3, 3);
+        assert_eq!(result.error_type, Some(ErrorType::Recursion));
+        assert_eq!(
+            result.error.as_deref(),
+            Some(
+                "Dispatch depth 3 >= max 3. An agent is trying to dispatch to another agent \
+                 that dispatches back. Increase settings.max_dispatch_depth if this is \
+                 intentional."
+            )
+        );
+        assert!(!result.success);
+        assert_eq!(result.session_id, None);
+    }
+
+    #[test]
+    fn missing_claude_and_directory_are_not_found() {
+        let result = claude_not_found("web");
+        assert_eq!(result.error_type, Some(ErrorType::NotFound));
+        assert_eq!(
+            result.error.as_deref(),
+            Some(
+                "Claude CLI not found in PATH. Install: https://docs.anthropic.com/en/docs/claude-code"
+            )
+        );
+        let result = directory_missing("web", Path::new("/srv/проект"));
+        assert_eq!(result.error_type, Some(ErrorType::NotFound));
+        assert_eq!(
+            result.error.as_deref(),
+            Some("Directory does not exist: /srv/проект")
+        );
+    }
+
+    #[test]
+    fn flag_like_value_is_an_invalid_argument_with_repr_quoting() {
+        let result = flag_like_argument("web", FlagArgument::AllowedTool, "--dangerously-skip");
+        assert_eq!(result.error_type, Some(ErrorType::InvalidArgument));
+        assert_eq!(
+            result.error.as_deref(),
+            Some(
+                "Refusing to dispatch: allowed tool '--dangerously-skip' starts with '-' and \
+                 would be interpreted as a command-line flag by the claude CLI."
+            )
+        );
+        let result = flag_like_argument("web", FlagArgument::SessionId, "-x'y");
+        assert!(
+            result
+                .error
+                .unwrap()
+                .starts_with("Refusing to dispatch: session_id \"-x'y\" starts")
+        );
+    }
+
+    #[test]
+    fn flag_argument_labels_match_the_original() {
+        let labels: Vec<String> = [
+            FlagArgument::SessionId,
+            FlagArgument::Model,
+            FlagArgument::PermissionMode,
+            FlagArgument::AllowedTool,
+            FlagArgument::DisallowedTool,
+        ]
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            labels,
+            [
+                "session_id",
+                "model",
+                "permission_mode",
+                "allowed tool",
+                "disallowed tool"
+            ]
+        );
+    }
+}
