@@ -1,6 +1,7 @@
 //! Random identifiers drawn from the operating system's generator: 32-hex
-//! tokens (job ids, temp-file suffixes) and the check that a caller-supplied
-//! token really is one before it is ever used to build a path.
+//! tokens (job ids, temp-file suffixes) and session UUIDs, plus the check
+//! that a caller-supplied token really is one before it is ever used to
+//! build a path.
 
 use std::fmt;
 
@@ -23,6 +24,24 @@ pub fn hex32() -> Result<String, RandomUnavailable> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// A random (version 4) UUID in its hyphenated lowercase form, as `claude
+/// --session-id` expects.
+pub fn uuid_v4() -> Result<String, RandomUnavailable> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(RandomUnavailable)?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|byte| format!("{byte:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    ))
+}
+
 /// True when `text` is exactly 32 lowercase hex digits — nothing before,
 /// nothing after (a trailing newline is rejected too).
 pub fn is_hex32(text: &str) -> bool {
@@ -39,6 +58,23 @@ mod tests {
         let b = hex32().unwrap();
         assert!(is_hex32(&a), "{a}");
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn uuids_have_version_4_and_the_rfc_variant() {
+        let id = uuid_v4().unwrap();
+        assert_eq!(id.len(), 36);
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'), "{id}");
+        assert!(
+            matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'),
+            "{id}"
+        );
+        assert_ne!(id, uuid_v4().unwrap());
     }
 
     #[test]

@@ -115,6 +115,14 @@ pub enum CliError {
         available: Vec<String>,
     },
     UnknownMember(String),
+    /// A dispatch ran and failed; `hint` says what to do about it.
+    DispatchFailed {
+        message: String,
+        hint: Option<String>,
+    },
+    /// Ctrl-C or SIGTERM: the dispatch was cancelled and its processes
+    /// killed.
+    Interrupted,
     /// Writing our own output failed (a closed or full stdout).
     Output(io::Error),
 }
@@ -127,6 +135,8 @@ impl CliError {
     pub fn exit_code(&self) -> i32 {
         match self {
             CliError::Usage { .. } => 2,
+            // The shell's convention for "ended by SIGINT".
+            CliError::Interrupted => 130,
             _ => 1,
         }
     }
@@ -162,7 +172,8 @@ impl CliError {
             CliError::UnknownMember(_) => Some(
                 "add the agent first ('agent-dispatch add NAME DIRECTORY') or check the name with 'agent-dispatch list'".into(),
             ),
-            CliError::Output(_) => None,
+            CliError::DispatchFailed { hint, .. } => hint.clone(),
+            CliError::Interrupted | CliError::Output(_) => None,
         }
     }
 }
@@ -188,6 +199,10 @@ impl fmt::Display for CliError {
             CliError::GroupNotFound { name, .. } => write!(f, "group {} not found", repr_str(name)),
             CliError::UnknownMember(name) => {
                 write!(f, "--member {}: no such agent", repr_str(name))
+            }
+            CliError::DispatchFailed { message, .. } => f.write_str(message),
+            CliError::Interrupted => {
+                f.write_str("interrupted; the dispatch was cancelled and its processes killed")
             }
             CliError::Output(err) => write!(f, "could not write output: {err}"),
         }

@@ -7,8 +7,10 @@ pub mod agent_options;
 pub mod agents;
 pub mod error;
 pub mod groups;
+pub mod interrupt;
 pub mod listing;
 pub mod output;
+pub mod test_command;
 
 use std::ffi::OsString;
 
@@ -34,6 +36,7 @@ Agents:
   remove NAME          remove an agent
   list                 list agents and their health
   describe NAME        show one agent in full
+  test NAME [TASK]     dispatch one task to an agent and show the answer
 
 Groups:
   group                add, list, inspect, update or remove groups
@@ -60,6 +63,7 @@ pub enum Command {
     GroupInspect { name: String, json: bool },
     GroupUpdate(GroupArgs),
     GroupRemove(String),
+    Test(test_command::TestArgs),
 }
 
 /// What every command runs with.
@@ -160,6 +164,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
                 .map_err(usage("describe"))?
                 .map(|(name, json)| Command::Describe { name, json }),
         ),
+        "test" => help_or(
+            test_command::HELP,
+            test_command::parse(parser)
+                .map_err(usage("test"))?
+                .map(Command::Test),
+        ),
         "group" => parse_group(parser)?,
         "help" => Command::Help(MAIN_HELP),
         other => {
@@ -236,6 +246,7 @@ pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::GroupInspect { name, json } => groups::run_inspect(ctx, name, json),
         Command::GroupUpdate(args) => groups::run_update(ctx, args),
         Command::GroupRemove(name) => groups::run_remove(ctx, name),
+        Command::Test(args) => test_command::run(ctx, args),
     }
 }
 

@@ -27,6 +27,7 @@ impl Color {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct Ui {
     color_out: bool,
     color_err: bool,
@@ -52,6 +53,12 @@ impl Ui {
         writeln!(out, "{text}")
             .and_then(|()| out.flush())
             .map_err(CliError::Output)
+    }
+
+    /// A live progress line on stderr (`  -> Using tool: Bash`).
+    pub fn progress(&self, message: &str) {
+        let line = paint(self.color_err, Color::Cyan, &format!("  -> {message}"));
+        let _ = writeln!(io::stderr().lock(), "{line}");
     }
 
     pub fn warn(&self, message: &str) {

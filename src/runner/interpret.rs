@@ -164,6 +164,11 @@ impl StreamCollector {
         Self::default()
     }
 
+    /// True once a `result` event has arrived.
+    pub fn has_result(&self) -> bool {
+        self.result.is_some()
+    }
+
     /// Takes one line of stdout and returns the progress messages it
     /// carries: an assistant's text (first 500 characters) and
     /// `Using tool: <name>` per tool call. Blank, unparsable and

@@ -1,17 +1,221 @@
 //! Running `claude` for one dispatch and turning what it printed into a
-//! `DispatchResult`. The interpretation layer is pure: `preflight` holds the
-//! results of checks made before spawning, `interpret` reads a finished
-//! run's captured output (both output modes) with the help of
-//! `lenient_json` (decoding), `status_line` (the agent's STATUS marker and
-//! JSON answers) and `classify` (error types and every hint text), and
-//! `result` defines the answer's wire shape. Nothing in these modules
-//! spawns, waits on or kills a process.
+//! `DispatchResult`. `dispatch` is the one entry point: pre-flight checks,
+//! the prompt and system prompt (`prompt`), the command line (`command`),
+//! the supervised process (`process`, with `stream_sink` for live events),
+//! and interpretation (`interpret`, built on `lenient_json`, `status_line`
+//! and `classify`; `preflight` holds the early-failure results). Those two
+//! backend-specific halves — how to call the CLI, how to read its output —
+//! are all a second agent backend would replace.
 
+pub mod cancel;
 mod classify;
+pub mod command;
+pub mod environment;
 pub mod interpret;
 pub mod lenient_json;
 pub mod preflight;
+pub mod process;
+pub mod prompt;
 pub mod result;
 mod status_line;
+pub mod stream_sink;
 
+use std::time::{Duration, Instant};
+
+pub use cancel::CancelToken;
+pub use command::OutputMode;
+pub use prompt::Ask;
 pub use result::{DispatchResult, ErrorType, Outcome};
+pub use stream_sink::Progress;
+
+use crate::config::{Agent, Settings};
+use command::{CommandLine, Session};
+use interpret::{Captured, Context, Verdict};
+use process::{CollectAll, Launch};
+use stream_sink::StreamSink;
+
+/// Everything one dispatch needs, resolved by the caller.
+#[derive(Clone, Copy)]
+pub struct Dispatch<'a> {
+    pub agent_name: &'a str,
+    pub agent: &'a Agent,
+    pub settings: &'a Settings,
+    pub ask: Ask<'a>,
+    /// Continue this session instead of starting one (json mode only).
+    pub resume: Option<&'a str>,
+    /// A per-call timeout replacing the agent's, already bounded.
+    pub timeout_secs: Option<u64>,
+    pub mode: OutputMode,
+}
+
+impl Dispatch<'_> {
+    /// Per-call override, else the agent's timeout, else (agent timeout 0)
+    /// the settings default.
+    pub fn timeout_secs(&self) -> u64 {
+        match (self.timeout_secs, self.agent.timeout) {
+            (Some(secs), _) => secs,
+            (None, 0) => self.settings.default_timeout,
+            (None, secs) => secs,
+        }
+    }
+
+    /// The agent's cap when it has a non-zero one, else the settings
+    /// default; zero means no cap.
+    pub fn budget_usd(&self) -> Option<f64> {
+        self.agent
+            .max_budget_usd
+            .filter(|cap| *cap > 0.0)
+            .or(self.settings.default_max_budget_usd)
+            .filter(|cap| *cap > 0.0)
+    }
+}
+
+/// Runs one dispatch to completion (or timeout, or cancellation). Never
+/// panics and never returns without a result: every failure is a
+/// `DispatchResult` with `success: false` and an `error_type`.
+pub fn dispatch(d: &Dispatch, cancel: &CancelToken, progress: Option<Progress>) -> DispatchResult {
+    let depth = environment::current_depth();
+    if depth >= i64::try_from(d.settings.max_dispatch_depth).unwrap_or(i64::MAX) {
+        return preflight::recursion(d.agent_name, depth, d.settings.max_dispatch_depth);
+    }
+    let Some(claude) = environment::find_on_path("claude") else {
+        return preflight::claude_not_found(d.agent_name);
+    };
+    if !d.agent.directory.is_dir() {
+        return preflight::directory_missing(d.agent_name, &d.agent.directory);
+    }
+    let session = match (d.resume, d.mode) {
+        (Some(id), OutputMode::Json) => Session::Resume(id.to_owned()),
+        // Without a random source the CLI picks the id; the run is only
+        // harder to resume after a timeout.
+        _ => crate::ids::uuid_v4().map_or(Session::Unnamed, Session::New),
+    };
+    let launch = |session: &Session| {
+        build_arguments(d, session).map(|args| Launch {
+            program: claude.clone(),
+            args,
+            cwd: d.agent.directory.clone(),
+            env: vec![(
+                environment::DEPTH_ENV.into(),
+                depth.saturating_add(1).to_string().into(),
+            )],
+        })
+    };
+    let refused =
+        |r: command::Refused| preflight::flag_like_argument(d.agent_name, r.argument, &r.value);
+    let first = match launch(&session) {
+        Ok(first) => first,
+        Err(r) => return refused(r),
+    };
+    match run_once(d, &first, &session, true, cancel, progress.clone()) {
+        Verdict::Done(result) => result,
+        Verdict::RetryWithoutSessionId => match launch(&Session::Unnamed) {
+            Ok(retry) => match run_once(d, &retry, &Session::Unnamed, false, cancel, progress) {
+                Verdict::Done(result) => result,
+                // Not reachable: a retry is never offered twice.
+                Verdict::RetryWithoutSessionId => DispatchResult::failure(
+                    d.agent_name,
+                    ErrorType::CliError,
+                    "claude rejected --session-id twice".into(),
+                ),
+            },
+            Err(r) => refused(r),
+        },
+    }
+}
+
+fn build_arguments(
+    d: &Dispatch,
+    session: &Session,
+) -> Result<Vec<std::ffi::OsString>, command::Refused> {
+    let prompt = prompt::task_prompt(&d.ask);
+    let system_prompt = prompt::system_prompt(&prompt::Protocol {
+        enabled: d.settings.dispatch_protocol,
+        agent: d.agent_name,
+        caller: d.ask.caller,
+        timeout_secs: d.timeout_secs(),
+        budget_usd: d.budget_usd(),
+        json_answer: d.ask.wants_json(),
+        instructions: &d.agent.instructions,
+    });
+    let permission_mode = d
+        .agent
+        .permission_mode
+        .as_deref()
+        .or(d.settings.default_permission_mode.as_deref());
+    command::arguments(&CommandLine {
+        mode: d.mode,
+        prompt: &prompt,
+        system_prompt: system_prompt.as_deref(),
+        session,
+        budget_usd: d.budget_usd(),
+        model: d.agent.model.as_deref(),
+        permission_mode,
+        allowed_tools: d
+            .agent
+            .allowed_tools
+            .as_deref()
+            .unwrap_or(&d.settings.default_allowed_tools),
+        disallowed_tools: d
+            .agent
+            .disallowed_tools
+            .as_deref()
+            .unwrap_or(&d.settings.default_disallowed_tools),
+    })
+}
+
+fn run_once(
+    d: &Dispatch,
+    launch: &Launch,
+    session: &Session,
+    first_attempt: bool,
+    cancel: &CancelToken,
+    progress: Option<Progress>,
+) -> Verdict {
+    let (session_of_record, generated) = match session {
+        Session::Resume(id) => (Some(id.as_str()), false),
+        Session::New(id) => (Some(id.as_str()), true),
+        Session::Unnamed => (None, false),
+    };
+    let ctx = Context {
+        agent: d.agent_name,
+        session_of_record,
+        session_id_was_generated: generated,
+        first_attempt,
+        response_format_json: d.ask.wants_json(),
+        timeout_secs: d.timeout_secs(),
+        budget_usd: d.budget_usd(),
+        suggested_timeout: None,
+    };
+    let deadline = Instant::now() + Duration::from_secs(d.timeout_secs());
+    match d.mode {
+        OutputMode::Json => match process::run(launch, deadline, cancel, CollectAll::default()) {
+            Ok(run) => {
+                let stdout = std::mem::take(&mut process::lock_sink(&run.sink).0);
+                interpret::interpret_json(
+                    &ctx,
+                    &Captured {
+                        stdout,
+                        ..run.captured
+                    },
+                )
+            }
+            Err(err) => Verdict::Done(interpret::spawn_failure(&ctx, &err)),
+        },
+        OutputMode::Stream => {
+            match process::run(launch, deadline, cancel, StreamSink::new(progress)) {
+                Ok(run) => {
+                    let collector = std::mem::take(&mut process::lock_sink(&run.sink).collector);
+                    let Captured {
+                        stderr,
+                        exit,
+                        killed,
+                        ..
+                    } = run.captured;
+                    collector.finish(&ctx, &stderr, exit, killed)
+                }
+                Err(err) => Verdict::Done(interpret::spawn_failure(&ctx, &err)),
+            }
+        }
+    }
+}

@@ -193,6 +193,14 @@ impl Outcome {
             None
         }
     }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Partial => "partial",
+            Outcome::Blocked => "blocked",
+        }
+    }
 }
 
 /// A cost as the original accepts it: any number or numeric string that is

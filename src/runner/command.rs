@@ -1,0 +1,234 @@
+//! The `claude` command line for one dispatch. Flags first, in a fixed
+//! order, then `--` and the prompt as the very last argument: whatever the
+//! task says, the CLI reads it as the prompt and never as an option. Values
+//! that follow a flag (session id, model, permission mode, tool names) are
+//! refused if they could be read as a flag themselves.
+
+use std::ffi::OsString;
+
+use super::preflight::FlagArgument;
+use crate::config::rules::check_flag_value;
+use crate::pyfmt::repr_float;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputMode {
+    /// `--output-format json`: one answer at the end.
+    Json,
+    /// `--output-format stream-json --verbose`: one event per line.
+    Stream,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Session {
+    /// Continue this existing session.
+    Resume(String),
+    /// Start a session under this pre-generated id, so even a run that
+    /// times out can be resumed.
+    New(String),
+    /// Let the CLI pick (old CLIs that reject `--session-id`).
+    Unnamed,
+}
+
+#[derive(Debug, Clone)]
+pub struct CommandLine<'a> {
+    pub mode: OutputMode,
+    pub prompt: &'a str,
+    pub system_prompt: Option<&'a str>,
+    pub session: &'a Session,
+    pub budget_usd: Option<f64>,
+    pub model: Option<&'a str>,
+    pub permission_mode: Option<&'a str>,
+    pub allowed_tools: &'a [String],
+    pub disallowed_tools: &'a [String],
+}
+
+/// A value that would have been read as a flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub argument: FlagArgument,
+    pub value: String,
+}
+
+/// Builds the arguments after the program name.
+pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
+    let mut args: Vec<OsString> = vec!["-p".into(), "--output-format".into()];
+    args.push(match line.mode {
+        OutputMode::Json => "json".into(),
+        OutputMode::Stream => "stream-json".into(),
+    });
+    let mut flag =
+        |name: &str, value: &str, argument: Option<FlagArgument>| -> Result<(), Refused> {
+            if let Some(argument) = argument {
+                check_flag_value(value).map_err(|_| Refused {
+                    argument,
+                    value: value.to_owned(),
+                })?;
+            }
+            args.push(name.into());
+            args.push(value.into());
+            Ok(())
+        };
+    if let Some(text) = line.system_prompt {
+        flag("--append-system-prompt", text, None)?;
+    }
+    match line.session {
+        Session::Resume(id) => flag("--resume", id, Some(FlagArgument::SessionId))?,
+        Session::New(id) => flag("--session-id", id, Some(FlagArgument::SessionId))?,
+        Session::Unnamed => {}
+    }
+    if let Some(budget) = line.budget_usd {
+        flag("--max-budget-usd", &repr_float(budget), None)?;
+    }
+    if let Some(model) = line.model {
+        flag("--model", model, Some(FlagArgument::Model))?;
+    }
+    if let Some(mode) = line.permission_mode {
+        flag(
+            "--permission-mode",
+            mode,
+            Some(FlagArgument::PermissionMode),
+        )?;
+    }
+    for tool in line.allowed_tools {
+        flag("--allowedTools", tool, Some(FlagArgument::AllowedTool))?;
+    }
+    for tool in line.disallowed_tools {
+        flag(
+            "--disallowedTools",
+            tool,
+            Some(FlagArgument::DisallowedTool),
+        )?;
+    }
+    if line.mode == OutputMode::Stream {
+        args.push("--verbose".into());
+    }
+    args.push("--".into());
+    args.push(line.prompt.into());
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: Vec<OsString>) -> Vec<String> {
+        args.into_iter().map(|a| a.into_string().unwrap()).collect()
+    }
+
+    fn line<'a>(session: &'a Session) -> CommandLine<'a> {
+        CommandLine {
+            mode: OutputMode::Json,
+            prompt: "--permission-mode=bypassPermissions",
+            system_prompt: None,
+            session,
+            budget_usd: None,
+            model: None,
+            permission_mode: None,
+            allowed_tools: &[],
+            disallowed_tools: &[],
+        }
+    }
+
+    #[test]
+    fn the_prompt_is_last_after_a_separator() {
+        let session = Session::Unnamed;
+        assert_eq!(
+            strings(arguments(&line(&session)).unwrap()),
+            [
+                "-p",
+                "--output-format",
+                "json",
+                "--",
+                "--permission-mode=bypassPermissions"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_flag_in_order() {
+        let session = Session::New("0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21".into());
+        let allowed = ["Read".to_string(), "Bash(git log:*)".to_string()];
+        let disallowed = ["WebFetch".to_string()];
+        let full = CommandLine {
+            mode: OutputMode::Stream,
+            prompt: "task",
+            system_prompt: Some("## Dispatch protocol"),
+            budget_usd: Some(2.0),
+            model: Some("sonnet"),
+            permission_mode: Some("plan"),
+            allowed_tools: &allowed,
+            disallowed_tools: &disallowed,
+            ..line(&session)
+        };
+        assert_eq!(
+            strings(arguments(&full).unwrap()),
+            [
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--append-system-prompt",
+                "## Dispatch protocol",
+                "--session-id",
+                "0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21",
+                "--max-budget-usd",
+                "2.0",
+                "--model",
+                "sonnet",
+                "--permission-mode",
+                "plan",
+                "--allowedTools",
+                "Read",
+                "--allowedTools",
+                "Bash(git log:*)",
+                "--disallowedTools",
+                "WebFetch",
+                "--verbose",
+                "--",
+                "task",
+            ]
+        );
+    }
+
+    #[test]
+    fn resume_replaces_the_new_session_id_and_budgets_render_like_python() {
+        let session = Session::Resume("abc".into());
+        let args = strings(
+            arguments(&CommandLine {
+                budget_usd: Some(1e-5),
+                ..line(&session)
+            })
+            .unwrap(),
+        );
+        assert_eq!(
+            &args[3..7],
+            ["--resume", "abc", "--max-budget-usd", "1e-05"]
+        );
+        assert!(!args.contains(&"--session-id".to_string()));
+    }
+
+    #[test]
+    fn flag_like_values_are_refused_with_their_label() {
+        let evil = Session::Resume("--fork-session".into());
+        assert_eq!(
+            arguments(&line(&evil)).unwrap_err(),
+            Refused {
+                argument: FlagArgument::SessionId,
+                value: "--fork-session".into()
+            }
+        );
+        let session = Session::Unnamed;
+        let tools = ["-x".to_string()];
+        let err = arguments(&CommandLine {
+            disallowed_tools: &tools,
+            ..line(&session)
+        })
+        .unwrap_err();
+        assert_eq!(err.argument, FlagArgument::DisallowedTool);
+        let err = arguments(&CommandLine {
+            model: Some("-m"),
+            ..line(&session)
+        })
+        .unwrap_err();
+        assert_eq!(err.argument, FlagArgument::Model);
+    }
+}

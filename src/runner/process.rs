@@ -1,0 +1,377 @@
+//! Spawns `claude` as the leader of its own session (so its process group
+//! is its whole tree) and supervises it until it and its pipes are done. It
+//! knows nothing about MCP or about what the output means.
+//!
+//! The rules that make this safe:
+//! - stdin is `/dev/null`; stdout and stderr are drained concurrently by
+//!   their own threads, so a chatty child never blocks on a full pipe.
+//! - Completion is stdout EOF **and** leader exit — never stderr EOF: a
+//!   stdio MCP server started by `claude` may inherit stderr and outlive it.
+//! - The leader's exit is observed with `waitid(…, WNOWAIT)`, which leaves it
+//!   unreaped. While it is unreaped its pid cannot be recycled, so
+//!   `killpg(pid, SIGKILL)` can only ever hit our own group. The leader is
+//!   reaped once, at the very end.
+//! - After a kill, cleanup is bounded: a descendant that moved to its own
+//!   session cannot be killed and may hold a pipe open; its reader is
+//!   abandoned rather than waited for.
+
+use std::ffi::OsString;
+use std::io::{self, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::cancel::CancelToken;
+use super::interpret::{Captured, Exit, Kill};
+
+/// stderr beyond this is drained but not kept.
+pub const STDERR_KEEP_BYTES: usize = 64 * 1024;
+/// stdout beyond this is drained but not kept: far above any real answer,
+/// low enough that a runaway child cannot exhaust our memory.
+pub const STDOUT_KEEP_BYTES: usize = 256 * 1024 * 1024;
+
+/// How long to wait for stderr after completion when stdout already
+/// explains the outcome, and when stderr is the only explanation.
+const STDERR_GRACE_SHORT: Duration = Duration::from_millis(200);
+const STDERR_GRACE_LONG: Duration = Duration::from_secs(5);
+/// The one window for everything after a kill: leader exit and pipe EOFs.
+const CLEANUP_WINDOW: Duration = Duration::from_secs(1);
+/// How often a waiting supervisor looks at its cancel token.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub cwd: PathBuf,
+    /// Variables set (or replaced) on top of our own environment.
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// Receives stdout as it arrives, on the reader thread.
+pub trait StdoutSink: Send + 'static {
+    fn chunk(&mut self, bytes: &[u8]);
+    /// Called once at end of file.
+    fn end(&mut self) {}
+    /// True when what arrived so far explains the outcome on its own, so a
+    /// lingering stderr deserves only a short wait.
+    fn explains_outcome(&self) -> bool;
+}
+
+/// Keeps stdout whole (up to `STDOUT_KEEP_BYTES`).
+#[derive(Debug, Default)]
+pub struct CollectAll(pub Vec<u8>);
+
+impl StdoutSink for CollectAll {
+    fn chunk(&mut self, bytes: &[u8]) {
+        let room = STDOUT_KEEP_BYTES.saturating_sub(self.0.len());
+        self.0.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+    fn explains_outcome(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+/// A process that ran, plus its stdout sink (whatever reached it).
+pub struct Supervised<S> {
+    pub captured: Captured,
+    pub sink: Arc<Mutex<S>>,
+}
+
+#[derive(Default)]
+struct Progress {
+    stdout_done: bool,
+    stderr_done: bool,
+    leader_exited: bool,
+    /// Set when we stop listening: readers then discard what they read.
+    abandoned: bool,
+}
+
+struct Shared {
+    progress: Mutex<Progress>,
+    changed: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Progress> {
+        // A reader that panicked cannot leave Progress half-updated (all
+        // fields are plain flags), so a poisoned lock is still usable.
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Progress)) {
+        change(&mut self.lock());
+        self.changed.notify_all();
+    }
+
+    /// Waits until `done` holds or `until` passes; returns whether it holds.
+    fn wait_until(
+        &self,
+        until: Instant,
+        cancel: Option<&CancelToken>,
+        done: impl Fn(&Progress) -> bool,
+    ) -> bool {
+        let mut progress = self.lock();
+        loop {
+            if done(&progress) {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= until || cancel.is_some_and(CancelToken::is_cancelled) {
+                return false;
+            }
+            let slice = if cancel.is_some() {
+                (until - now).min(CANCEL_POLL)
+            } else {
+                until - now
+            };
+            progress = self
+                .changed
+                .wait_timeout(progress, slice)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|p| p.into_inner().0);
+        }
+    }
+}
+
+/// Runs `launch` until completion, `deadline`, or cancellation, feeding
+/// stdout to `sink`. Returns `Err` only when the process could not be
+/// started (nothing is left running in that case).
+pub fn run<S: StdoutSink>(
+    launch: &Launch,
+    deadline: Instant,
+    cancel: &CancelToken,
+    sink: S,
+) -> io::Result<Supervised<S>> {
+    let mut command = Command::new(&launch.program);
+    command
+        .args(&launch.args)
+        .current_dir(&launch.cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (key, value) in &launch.env {
+        command.env(key, value);
+    }
+    // SAFETY: setsid is async-signal-safe and touches no memory of ours.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command.spawn()?;
+    let leader = Leader::new(&child);
+    let shared = Arc::new(Shared {
+        progress: Mutex::new(Progress::default()),
+        changed: Condvar::new(),
+    });
+    let sink = Arc::new(Mutex::new(sink));
+    let stderr_keep = Arc::new(Mutex::new(Vec::new()));
+
+    let started = (|| -> io::Result<()> {
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| io::Error::other("stdout pipe missing"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| io::Error::other("stderr pipe missing"))?;
+        spawn_stdout_reader(stdout, Arc::clone(&sink), Arc::clone(&shared))?;
+        spawn_stderr_reader(stderr, Arc::clone(&stderr_keep), Arc::clone(&shared))?;
+        spawn_leader_watch(leader.pid, Arc::clone(&shared))?;
+        Ok(())
+    })();
+    if let Err(err) = started {
+        // Without its helpers the child cannot be supervised: end it now.
+        leader.kill_group();
+        shared.update(|p| p.abandoned = true);
+        let _ = child.wait();
+        return Err(err);
+    }
+
+    let completed = shared.wait_until(deadline, Some(cancel), |p| p.stdout_done && p.leader_exited);
+    let killed = if completed {
+        let explained = lock_sink(&sink).explains_outcome();
+        let grace = if explained {
+            STDERR_GRACE_SHORT
+        } else {
+            STDERR_GRACE_LONG.min(deadline.saturating_duration_since(Instant::now()))
+        };
+        if !shared.wait_until(Instant::now() + grace, None, |p| p.stderr_done) {
+            // A descendant inherited stderr (e.g. an MCP server): end it.
+            leader.kill_group();
+            shared.wait_until(Instant::now() + STDERR_GRACE_SHORT, None, |p| p.stderr_done);
+        }
+        None
+    } else {
+        let why = if cancel.is_cancelled() {
+            Kill::Cancel
+        } else {
+            Kill::Timeout
+        };
+        leader.kill_group();
+        shared.wait_until(Instant::now() + CLEANUP_WINDOW, None, |p| {
+            p.leader_exited && p.stdout_done && p.stderr_done
+        });
+        Some(why)
+    };
+    let leader_exited = {
+        let mut progress = shared.lock();
+        progress.abandoned = true;
+        progress.leader_exited
+    };
+    let exit = if leader_exited {
+        exit_of(child.wait())
+    } else {
+        // SIGKILLed yet still not exited (stuck in the kernel): reap it
+        // whenever it goes, without holding the caller.
+        let _ = thread::Builder::new()
+            .name("reap".into())
+            .spawn(move || child.wait());
+        Exit::Unknown
+    };
+    let stderr = std::mem::take(&mut *stderr_keep.lock().unwrap_or_else(|p| p.into_inner()));
+    Ok(Supervised {
+        captured: Captured {
+            stdout: Vec::new(),
+            stderr,
+            exit,
+            killed,
+        },
+        sink,
+    })
+}
+
+/// Locks a sink; a sink whose reader panicked mid-chunk still holds every
+/// complete chunk before it, which is worth returning.
+pub fn lock_sink<S>(sink: &Arc<Mutex<S>>) -> MutexGuard<'_, S> {
+    sink.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn exit_of(status: io::Result<std::process::ExitStatus>) -> Exit {
+    match status {
+        Ok(status) => match (status.code(), status.signal()) {
+            (Some(code), _) => Exit::Code(code),
+            (None, Some(signal)) => Exit::Signal(signal),
+            _ => Exit::Unknown,
+        },
+        Err(_) => Exit::Unknown,
+    }
+}
+
+/// The session leader, identified by a pid that stays ours while unreaped.
+struct Leader {
+    pid: libc::pid_t,
+}
+
+impl Leader {
+    fn new(child: &Child) -> Leader {
+        Leader {
+            pid: libc::pid_t::try_from(child.id()).unwrap_or(0),
+        }
+    }
+
+    /// SIGKILLs the whole process group. Only called before the leader is
+    /// reaped, so the group id cannot have been recycled.
+    fn kill_group(&self) {
+        // killpg(0) would signal our own group.
+        if self.pid > 0 {
+            // SAFETY: plain syscall on a pid we own; errors (ESRCH) are fine.
+            unsafe {
+                libc::killpg(self.pid, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+fn spawn_stdout_reader<S: StdoutSink>(
+    mut pipe: ChildStdout,
+    sink: Arc<Mutex<S>>,
+    shared: Arc<Shared>,
+) -> io::Result<()> {
+    thread::Builder::new()
+        .name("claude-stdout".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if shared.lock().abandoned {
+                            continue;
+                        }
+                        lock_sink(&sink).chunk(&buf[..n]);
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            if !shared.lock().abandoned {
+                lock_sink(&sink).end();
+            }
+            shared.update(|p| p.stdout_done = true);
+        })?;
+    Ok(())
+}
+
+fn spawn_stderr_reader(
+    mut pipe: ChildStderr,
+    keep: Arc<Mutex<Vec<u8>>>,
+    shared: Arc<Shared>,
+) -> io::Result<()> {
+    thread::Builder::new()
+        .name("claude-stderr".into())
+        .spawn(move || {
+            let mut buf = vec![0u8; 8192];
+            loop {
+                match pipe.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let mut kept = keep.lock().unwrap_or_else(|p| p.into_inner());
+                        let room = STDERR_KEEP_BYTES.saturating_sub(kept.len());
+                        kept.extend_from_slice(&buf[..n.min(room)]);
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            shared.update(|p| p.stderr_done = true);
+        })?;
+    Ok(())
+}
+
+/// Blocks in `waitid(WEXITED | WNOWAIT)` until the leader exits, leaving it
+/// unreaped, then reports.
+fn spawn_leader_watch(pid: libc::pid_t, shared: Arc<Shared>) -> io::Result<()> {
+    thread::Builder::new()
+        .name("claude-leader".into())
+        .spawn(move || {
+            loop {
+                // SAFETY: an all-zero siginfo_t is a valid out-parameter.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                // SAFETY: waitid writes only into `info`.
+                let rc = unsafe {
+                    libc::waitid(
+                        libc::P_PID,
+                        libc::id_t::try_from(pid).unwrap_or(0),
+                        &mut info,
+                        libc::WEXITED | libc::WNOWAIT,
+                    )
+                };
+                if rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                    // Exited, or no such child (already gone): either way done.
+                    break;
+                }
+            }
+            shared.update(|p| p.leader_exited = true);
+        })?;
+    Ok(())
+}
