@@ -20,6 +20,7 @@ pub mod result;
 mod status_line;
 pub mod stream_sink;
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub use cancel::CancelToken;
@@ -70,15 +71,31 @@ impl Dispatch<'_> {
     }
 }
 
-/// Runs one dispatch to completion (or timeout, or cancellation). Never
-/// panics and never returns without a result: every failure is a
-/// `DispatchResult` with `success: false` and an `error_type`.
+/// Runs one dispatch to completion (or timeout, or cancellation) with the
+/// `claude` found on `PATH`. Never panics and never returns without a
+/// result: every failure is a `DispatchResult` with `success: false` and an
+/// `error_type`.
 pub fn dispatch(d: &Dispatch, cancel: &CancelToken, progress: Option<Progress>) -> DispatchResult {
+    dispatch_using(
+        environment::find_on_path("claude").as_deref(),
+        d,
+        cancel,
+        progress,
+    )
+}
+
+/// `dispatch` with an explicit `claude` executable (`None`: not installed).
+pub fn dispatch_using(
+    claude: Option<&Path>,
+    d: &Dispatch,
+    cancel: &CancelToken,
+    progress: Option<Progress>,
+) -> DispatchResult {
     let depth = environment::current_depth();
     if depth >= i64::try_from(d.settings.max_dispatch_depth).unwrap_or(i64::MAX) {
         return preflight::recursion(d.agent_name, depth, d.settings.max_dispatch_depth);
     }
-    let Some(claude) = environment::find_on_path("claude") else {
+    let Some(claude) = claude else {
         return preflight::claude_not_found(d.agent_name);
     };
     if !d.agent.directory.is_dir() {
@@ -92,7 +109,7 @@ pub fn dispatch(d: &Dispatch, cancel: &CancelToken, progress: Option<Progress>) 
     };
     let launch = |session: &Session| {
         build_arguments(d, session).map(|args| Launch {
-            program: claude.clone(),
+            program: claude.to_path_buf(),
             args,
             cwd: d.agent.directory.clone(),
             env: vec![(

@@ -55,7 +55,8 @@ pub struct Launch {
 /// Receives stdout as it arrives, on the reader thread.
 pub trait StdoutSink: Send + 'static {
     fn chunk(&mut self, bytes: &[u8]);
-    /// Called once at end of file.
+    /// Called at end of file, or when the supervisor stops listening; may be
+    /// called twice if the two coincide.
     fn end(&mut self) {}
     /// True when what arrived so far explains the outcome on its own, so a
     /// lingering stderr deserves only a short wait.
@@ -223,11 +224,16 @@ pub fn run<S: StdoutSink>(
         });
         Some(why)
     };
-    let leader_exited = {
+    let (leader_exited, stdout_done) = {
         let mut progress = shared.lock();
         progress.abandoned = true;
-        progress.leader_exited
+        (progress.leader_exited, progress.stdout_done)
     };
+    if !stdout_done {
+        // A descendant outside the group still holds stdout: what arrived
+        // is all we will get, including a final line without its newline.
+        lock_sink(&sink).end();
+    }
     let exit = if leader_exited {
         exit_of(child.wait())
     } else {
@@ -305,17 +311,23 @@ fn spawn_stdout_reader<S: StdoutSink>(
                 match pipe.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
-                        if shared.lock().abandoned {
-                            continue;
+                        // The sink lock is held across the check, so once
+                        // the supervisor has abandoned us and flushed the
+                        // sink, no later chunk can reach it.
+                        let mut sink = lock_sink(&sink);
+                        if !shared.lock().abandoned {
+                            sink.chunk(&buf[..n]);
                         }
-                        lock_sink(&sink).chunk(&buf[..n]);
                     }
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => break,
                 }
             }
-            if !shared.lock().abandoned {
-                lock_sink(&sink).end();
+            {
+                let mut sink = lock_sink(&sink);
+                if !shared.lock().abandoned {
+                    sink.end();
+                }
             }
             shared.update(|p| p.stdout_done = true);
         })?;

@@ -1,0 +1,176 @@
+//! `agent-dispatch test` from the terminal: the stand-in `claude` found on
+//! PATH, progress on stderr, a verdict line, and the failure paths.
+
+#[path = "support/fake.rs"]
+mod fake;
+mod support;
+
+use fake::FakeClaude;
+use support::{Sandbox, path_str};
+
+fn path_with(fake: &FakeClaude) -> String {
+    format!("{}:/usr/bin:/bin", fake.dir.path().display())
+}
+
+fn sandbox_with_agent() -> Sandbox {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    sandbox
+        .run(&["add", "api", path_str(&dir), "-d", "API"])
+        .ok();
+    sandbox
+}
+
+#[test]
+fn test_prints_the_answer_and_a_verdict() {
+    let sandbox = sandbox_with_agent();
+    let fake = FakeClaude::new(&[
+        ("FAKE_CLAUDE_MODE", "status"),
+        ("FAKE_CLAUDE_STATUS", "done"),
+    ]);
+    let out = sandbox
+        .command()
+        .env("PATH", path_with(&fake))
+        .args(["test", "api", "Count rows"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = sandbox.project("api");
+    assert!(stdout.starts_with(&format!("Dispatching to 'api' ({})...\nTask: Count rows\n---\nfake answer\n\n--- Cost: $0.0123 | Turns: 1 | Duration: ", dir.display())), "{stdout}");
+    assert!(stdout.trim_end().ends_with("| Outcome: done"), "{stdout}");
+    assert_eq!(
+        fake.invocations()[0].argv.last().map(String::as_str),
+        Some("Count rows")
+    );
+}
+
+#[test]
+fn test_stream_shows_progress_on_stderr() {
+    let sandbox = sandbox_with_agent();
+    let fake = FakeClaude::new(&[]);
+    let out = sandbox
+        .command()
+        .env("PATH", path_with(&fake))
+        .args(["test", "api", "--stream"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("  -> Using tool: Read\n"), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("fake answer"));
+    assert!(
+        fake.invocations()[0]
+            .argv
+            .contains(&"stream-json".to_string())
+    );
+}
+
+#[test]
+fn test_failures_exit_1_with_error_and_hint() {
+    let sandbox = sandbox_with_agent();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "not-logged-in")]);
+    let out = sandbox
+        .command()
+        .env("PATH", path_with(&fake))
+        .args(["test", "api"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: Not logged in · Please run /login\nhint: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains("ANTHROPIC_API_KEY"), "{stderr}");
+
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let out = sandbox
+        .command()
+        .env("PATH", path_with(&fake))
+        .args(["test", "api", "--timeout", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: Agent 'api' timed out after 1s."),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("hint: retry once with more time: agent-dispatch test api --timeout 600"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn test_without_claude_or_past_the_depth_limit_spawns_nothing() {
+    let sandbox = sandbox_with_agent();
+    let out = sandbox
+        .command()
+        .env("PATH", "/nonexistent")
+        .args(["test", "api"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: Claude CLI not found in PATH"));
+
+    let fake = FakeClaude::new(&[]);
+    let out = sandbox
+        .command()
+        .env("PATH", path_with(&fake))
+        .env("AGENT_DISPATCH_DEPTH", "3")
+        .args(["test", "api"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Dispatch depth 3 >= max 3"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fake.invocations().is_empty());
+}
+
+#[test]
+fn interrupting_test_kills_the_agent_process_group() {
+    let sandbox = sandbox_with_agent();
+    let fake = FakeClaude::new(&[]);
+    let started = fake.file("started");
+    let fake = FakeClaude::new(&[
+        ("FAKE_CLAUDE_MODE", "hang"),
+        ("FAKE_CLAUDE_STARTED", started.to_str().unwrap()),
+    ]);
+    let mut child = sandbox
+        .command()
+        .env("PATH", path_with(&fake))
+        .args(["test", "api"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stand-in never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // SAFETY: plain kill(2) on our own child.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: interrupted"));
+    let pgid = fake.invocations()[0].pgid;
+    assert!(
+        fake::live_in_group(pgid).is_empty(),
+        "agent group {pgid} survived Ctrl-C"
+    );
+}

@@ -1,0 +1,134 @@
+//! A per-test stand-in `claude`: a wrapper script around
+//! `fixtures/fake-claude` that fixes its environment and records every
+//! invocation, plus helpers to read those records and look for processes.
+
+use std::path::{Path, PathBuf};
+
+pub struct FakeClaude {
+    pub dir: tempfile::TempDir,
+    /// The executable to pass as `claude`.
+    pub path: PathBuf,
+}
+
+/// One recorded run of the stand-in.
+#[derive(Debug)]
+pub struct Invocation {
+    pub argv: Vec<String>,
+    pub cwd: String,
+    pub stdin: String,
+    pub depth: String,
+    pub pgid: i32,
+}
+
+fn shell_quote(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+impl FakeClaude {
+    pub fn new(env: &[(&str, &str)]) -> FakeClaude {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let record = dir.path().join("record");
+        std::fs::create_dir(&record).unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-claude");
+        let mut script = String::from("#!/bin/sh\n");
+        script.push_str(&format!(
+            "export FAKE_CLAUDE_RECORD={}\n",
+            shell_quote(record.to_str().unwrap())
+        ));
+        for (key, value) in env {
+            script.push_str(&format!("export {key}={}\n", shell_quote(value)));
+        }
+        script.push_str(&format!(
+            "exec {} \"$@\"\n",
+            shell_quote(fixture.to_str().unwrap())
+        ));
+        let path = dir.path().join("claude");
+        std::fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        FakeClaude { dir, path }
+    }
+
+    /// A path inside this stand-in's directory (pid files, markers).
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn invocations(&self) -> Vec<Invocation> {
+        let record = self.dir.path().join("record");
+        let mut out = Vec::new();
+        for n in 1.. {
+            let read = |ext: &str| std::fs::read(record.join(format!("{n}.{ext}")));
+            let Ok(pid) = read("pid") else { break };
+            if pid.is_empty() {
+                break;
+            }
+            let text = |ext: &str| {
+                String::from_utf8_lossy(&read(ext).unwrap_or_default())
+                    .trim_end()
+                    .to_owned()
+            };
+            let raw = read("argv").unwrap();
+            let mut argv: Vec<String> = raw
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            argv.pop();
+            out.push(Invocation {
+                argv,
+                cwd: text("cwd"),
+                stdin: text("stdin"),
+                depth: text("env_depth"),
+                pgid: text("pgid").parse().unwrap_or(0),
+            });
+        }
+        out
+    }
+}
+
+/// Live (non-zombie) processes in process group `pgid`.
+pub fn live_in_group(pgid: i32) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command: state, ppid, pgrp, ...
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[0] != "Z" && fields[2].parse::<i32>() == Ok(pgid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// True if `pid` names a live (non-zombie) process.
+pub fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().starts_with('Z'))
+        })
+        .is_some_and(|zombie| !zombie)
+}
+
+/// Reads a pid file written by the stand-in and SIGKILLs that process
+/// (tests clean up detached grandchildren this way).
+pub fn kill_pid_file(path: &Path) {
+    if let Some(pid) = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.trim().parse::<i32>().ok())
+    {
+        // SAFETY: plain kill(2) on a pid our test started.
+        unsafe {
+            libc::kill(pid, libc::SIGKILL);
+        }
+    }
+}
