@@ -145,7 +145,7 @@ fn interrupting_test_kills_the_agent_process_group() {
         ("FAKE_CLAUDE_MODE", "hang"),
         ("FAKE_CLAUDE_STARTED", started.to_str().unwrap()),
     ]);
-    let mut child = sandbox
+    let child = sandbox
         .command()
         .env("PATH", path_with(&fake))
         .args(["test", "api"])

@@ -5,7 +5,6 @@
 
 #[path = "support/fake.rs"]
 mod fake;
-#[allow(dead_code)]
 mod support;
 
 use std::path::Path;

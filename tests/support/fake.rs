@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test crate uses a different subset
 //! A per-test stand-in `claude`: a wrapper script around
 //! `fixtures/fake-claude` that fixes its environment and records every
 //! invocation, plus helpers to read those records and look for processes.
