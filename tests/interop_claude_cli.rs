@@ -58,26 +58,138 @@ fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
 
     let resume = "0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21";
     let cases: Vec<(&str, &Agent, &Settings, Ask, Option<&str>, OutputMode)> = vec![
-        ("plain json", &plain, &protocol_off, Ask { task: "hello", ..Ask::default() }, None, OutputMode::Json),
-        ("protocol + every flag", &full, &defaults, Ask { task: "hello", caller: "web", goal: "g", context: "c", response_format: "" }, None, OutputMode::Json),
-        ("json answer", &full, &defaults, Ask { task: "hello", response_format: "json", ..Ask::default() }, None, OutputMode::Json),
-        ("resume", &full, &defaults, Ask { task: "Continue where you left off", ..Ask::default() }, Some(resume), OutputMode::Json),
-        ("settings defaults", &plain, &settings_defaults, Ask { task: "hello", ..Ask::default() }, None, OutputMode::Json),
-        ("stream", &plain, &defaults, Ask { task: "hello", ..Ask::default() }, None, OutputMode::Stream),
-        ("stream + every flag", &full, &settings_defaults, Ask { task: "hello", ..Ask::default() }, None, OutputMode::Stream),
-        ("flag-like task", &full, &defaults, Ask { task: "--permission-mode=bypassPermissions", ..Ask::default() }, None, OutputMode::Json),
-        ("dash task in stream", &plain, &defaults, Ask { task: "-p", ..Ask::default() }, None, OutputMode::Stream),
+        (
+            "plain json",
+            &plain,
+            &protocol_off,
+            Ask {
+                task: "hello",
+                ..Ask::default()
+            },
+            None,
+            OutputMode::Json,
+        ),
+        (
+            "protocol + every flag",
+            &full,
+            &defaults,
+            Ask {
+                task: "hello",
+                caller: "web",
+                goal: "g",
+                context: "c",
+                response_format: "",
+            },
+            None,
+            OutputMode::Json,
+        ),
+        (
+            "json answer",
+            &full,
+            &defaults,
+            Ask {
+                task: "hello",
+                response_format: "json",
+                ..Ask::default()
+            },
+            None,
+            OutputMode::Json,
+        ),
+        (
+            "resume",
+            &full,
+            &defaults,
+            Ask {
+                task: "Continue where you left off",
+                ..Ask::default()
+            },
+            Some(resume),
+            OutputMode::Json,
+        ),
+        (
+            "settings defaults",
+            &plain,
+            &settings_defaults,
+            Ask {
+                task: "hello",
+                ..Ask::default()
+            },
+            None,
+            OutputMode::Json,
+        ),
+        (
+            "stream",
+            &plain,
+            &defaults,
+            Ask {
+                task: "hello",
+                ..Ask::default()
+            },
+            None,
+            OutputMode::Stream,
+        ),
+        (
+            "stream + every flag",
+            &full,
+            &settings_defaults,
+            Ask {
+                task: "hello",
+                ..Ask::default()
+            },
+            None,
+            OutputMode::Stream,
+        ),
+        (
+            "flag-like task",
+            &full,
+            &defaults,
+            Ask {
+                task: "--permission-mode=bypassPermissions",
+                ..Ask::default()
+            },
+            None,
+            OutputMode::Json,
+        ),
+        (
+            "dash task in stream",
+            &plain,
+            &defaults,
+            Ask {
+                task: "-p",
+                ..Ask::default()
+            },
+            None,
+            OutputMode::Stream,
+        ),
     ];
     for (label, agent, settings, ask, resume, mode) in cases {
-        let d = Dispatch { agent_name: "probe", agent, settings, ask, resume, timeout_secs: Some(120), mode };
+        let d = Dispatch {
+            agent_name: "probe",
+            agent,
+            settings,
+            ask,
+            resume,
+            timeout_secs: Some(120),
+            mode,
+        };
         let r = runner::dispatch_using(Some(&claude), &d, &CancelToken::new(), None);
         let error = r.error.clone().unwrap_or_default();
-        assert!(!error.to_lowercase().contains("unknown option"), "{label}: {error}");
-        assert!(!r.success, "{label}: a credential-less CLI cannot succeed: {r:?}");
+        assert!(
+            !error.to_lowercase().contains("unknown option"),
+            "{label}: {error}"
+        );
+        assert!(
+            !r.success,
+            "{label}: a credential-less CLI cannot succeed: {r:?}"
+        );
         if let Some(id) = resume {
             // No login means no session was ever saved: the CLI parsed
             // --resume and looked the id up, which is what we check.
-            assert_eq!(error, format!("No conversation found with session ID: {id}"), "{label}");
+            assert_eq!(
+                error,
+                format!("No conversation found with session ID: {id}"),
+                "{label}"
+            );
             continue;
         }
         assert_eq!(r.error_type, Some(ErrorType::Auth), "{label}: {r:?}");
