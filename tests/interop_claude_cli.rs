@@ -31,6 +31,16 @@ fn isolated_claude(dir: &std::path::Path) -> PathBuf {
     path
 }
 
+/// label, agent, settings, what is asked, session to resume, output mode
+type Case<'a> = (
+    &'a str,
+    &'a Agent,
+    &'a Settings,
+    Ask<'a>,
+    Option<&'a str>,
+    OutputMode,
+);
+
 #[test]
 #[ignore = "needs the real Claude Code CLI; .ci/run installs it and runs this"]
 fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
@@ -47,17 +57,21 @@ fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
     full.allowed_tools = Some(vec!["Read".into(), "Grep".into(), "Bash(git log:*)".into()]);
     full.disallowed_tools = Some(vec!["WebFetch".into(), "Bash(rm:*)".into()]);
     full.instructions = "Never push.".into();
-    let mut settings_defaults = Settings::default();
-    settings_defaults.default_permission_mode = Some("default".into());
-    settings_defaults.default_max_budget_usd = Some(1e-5);
-    settings_defaults.default_allowed_tools = vec!["Read".into()];
-    settings_defaults.default_disallowed_tools = vec!["Write".into()];
-    let mut protocol_off = Settings::default();
-    protocol_off.dispatch_protocol = false;
+    let settings_defaults = Settings {
+        default_permission_mode: Some("default".into()),
+        default_max_budget_usd: Some(1e-5),
+        default_allowed_tools: vec!["Read".into()],
+        default_disallowed_tools: vec!["Write".into()],
+        ..Settings::default()
+    };
+    let protocol_off = Settings {
+        dispatch_protocol: false,
+        ..Settings::default()
+    };
     let defaults = Settings::default();
 
     let resume = "0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21";
-    let cases: Vec<(&str, &Agent, &Settings, Ask, Option<&str>, OutputMode)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "plain json",
             &plain,
