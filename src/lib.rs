@@ -1,12 +1,15 @@
 //! agent-dispatch: hand a task from one Claude Code session to a Claude Code
 //! session running in another project's directory. This crate is both the
-//! CLI (`cli`) and, in later modules, the MCP stdio server. Layers, top to
-//! bottom: `cli` (surface) → `views`, `config` (services) → `state`
-//! (file primitives) → the OS.
+//! CLI (`cli`) and the MCP stdio server (`mcp`). Layers, top to bottom: the
+//! surfaces `cli` and `mcp` → the services `runner`, `limiter`, `cache`,
+//! `views`, `config` → the file primitives `state` → the OS.
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod ids;
+pub mod limiter;
+pub mod mcp;
 pub mod pyfmt;
 pub mod runner;
 pub mod state;

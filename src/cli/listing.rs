@@ -46,6 +46,15 @@ pub fn parse_json_flag(parser: &mut Parser) -> Result<Option<bool>, UsageError> 
     Ok(Some(json))
 }
 
+/// Parses a command that takes no arguments; `false` when help was asked.
+pub fn parse_no_options(parser: &mut lexopt::Parser) -> Result<bool, UsageError> {
+    match next_token(parser)? {
+        None => Ok(true),
+        Some(token) if wants_help(&token) => Ok(false),
+        Some(other) => Err(other.unexpected()),
+    }
+}
+
 pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
     let config = store::load(&ctx.paths.config)?;
     if json {

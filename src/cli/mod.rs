@@ -41,11 +41,26 @@ Agents:
 Groups:
   group                add, list, inspect, update or remove groups
 
+Server:
+  serve                run the MCP server on stdio (Claude Code starts it)
+
 Options:
   -h, --help           show help (also after any command)
   -V, --version        show the version
 
 Config: ~/.config/agent-dispatch/agents.yaml (or $AGENT_DISPATCH_CONFIG).
+";
+
+const SERVE_HELP: &str = "\
+Run the MCP server on stdin/stdout. Claude Code starts it; register it with
+
+  claude mcp add-json agent-dispatch \\
+    '{\"type\":\"stdio\",\"command\":\"/path/to/agent-dispatch\",\"args\":[\"serve\"]}' \\
+    --scope user
+
+Usage: agent-dispatch serve
+
+Logs go to stderr. The server exits when stdin closes.
 ";
 
 /// What to do, fully parsed.
@@ -64,6 +79,7 @@ pub enum Command {
     GroupUpdate(GroupArgs),
     GroupRemove(String),
     Test(test_command::TestArgs),
+    Serve,
 }
 
 /// What every command runs with.
@@ -171,6 +187,12 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
                 .map(Command::Test),
         ),
         "group" => parse_group(parser)?,
+        "serve" => help_or(
+            SERVE_HELP,
+            listing::parse_no_options(parser)
+                .map_err(usage("serve"))?
+                .then_some(Command::Serve),
+        ),
         "help" => Command::Help(MAIN_HELP),
         other => {
             return Err(CliError::usage(
@@ -247,6 +269,18 @@ pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::GroupUpdate(args) => groups::run_update(ctx, args),
         Command::GroupRemove(name) => groups::run_remove(ctx, name),
         Command::Test(args) => test_command::run(ctx, args),
+        Command::Serve => {
+            let code = crate::mcp::server::serve(
+                std::io::stdin().lock(),
+                Box::new(std::io::stdout()),
+                ctx.paths.clone(),
+            );
+            if code == 0 {
+                Ok(())
+            } else {
+                Err(CliError::Interrupted)
+            }
+        }
     }
 }
 

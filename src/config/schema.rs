@@ -82,6 +82,26 @@ pub struct Group {
     pub extra: YamlMap,
 }
 
+impl Group {
+    /// The context a member gets on a `group=` dispatch: the group's shared
+    /// facts first, then the caller's context. Without shared facts the
+    /// caller's context is passed through untouched, so a group dispatch is
+    /// then identical to a plain one (and shares its cache entries).
+    pub fn merge_context(&self, group_name: &str, context: &str) -> String {
+        let shared = self.shared_context.trim();
+        let own = context.trim();
+        match (shared.is_empty(), own.is_empty()) {
+            (true, _) => context.to_owned(),
+            (false, true) => format!("Shared context (group '{group_name}'):\n{shared}"),
+            (false, false) => format!("Shared context (group '{group_name}'):\n{shared}\n\n{own}"),
+        }
+    }
+
+    pub fn has_member(&self, agent: &str) -> bool {
+        self.members.iter().any(|m| m.agent == agent)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupMember {
     /// An agent name; it may name no configured agent (flagged when read).
@@ -154,5 +174,27 @@ impl Default for CacheSettings {
             max_size: 1000,
             extra: YamlMap::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_context_puts_shared_facts_first() {
+        let group = Group {
+            shared_context: "  Prod is read-only. ".into(),
+            ..Group::default()
+        };
+        assert_eq!(
+            group.merge_context("backend", " Check orders. "),
+            "Shared context (group 'backend'):\nProd is read-only.\n\nCheck orders."
+        );
+        assert_eq!(
+            group.merge_context("backend", " "),
+            "Shared context (group 'backend'):\nProd is read-only."
+        );
+        assert_eq!(Group::default().merge_context("g", " as is "), " as is ");
     }
 }

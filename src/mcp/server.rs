@@ -1,0 +1,341 @@
+//! The MCP stdio server: a reader loop on stdin, tool calls on a worker
+//! pool, one writer for stdout. Lifecycle (initialize, ping, version
+//! negotiation), `tools/list` and `tools/call`, cancellation of in-flight
+//! calls, and a prompt exit on stdin EOF that kills every process group our
+//! calls started.
+
+use std::collections::HashMap;
+use std::io::{BufReader, Read};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::jsonrpc::{self, Incoming, Line};
+use super::log;
+use super::pool::Pool;
+use super::progress::Progress;
+use super::state::State;
+use super::tools::{self, Call, args::Args};
+use super::writer::Writer;
+use crate::cli::VERSION;
+use crate::config::Paths;
+use crate::runner::CancelToken;
+
+/// Versions we speak, oldest first; we answer with the client's when it is
+/// one of them, else with the newest.
+const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+/// The one version whose sessions may send JSON-RPC batches.
+const BATCH_VERSION: &str = "2025-03-26";
+/// How long exit waits for cancelled calls to wind down.
+const EXIT_GRACE: Duration = Duration::from_millis(800);
+
+pub const INSTRUCTIONS: &str = include_str!("instructions.md");
+
+struct InFlight {
+    cancel: CancelToken,
+    cancelled: bool,
+}
+
+struct Server {
+    state: State,
+    writer: Writer,
+    pool: Pool,
+    /// Negotiated protocol version, once initialized.
+    version: Mutex<Option<String>>,
+    /// Tool calls still running, by request id (as JSON text, so 1 and "1"
+    /// differ).
+    calls: Mutex<HashMap<String, InFlight>>,
+}
+
+/// Serves MCP on `input`/`output` until `input` ends. Returns the exit code.
+pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Paths) -> i32 {
+    let server = Arc::new(Server {
+        state: State::new(paths),
+        writer: Writer::new(output),
+        pool: Pool::new(),
+        version: Mutex::new(None),
+        calls: Mutex::new(HashMap::new()),
+    });
+    log::info(&format!("serving MCP on stdio (version {VERSION})"));
+    let mut reader = BufReader::with_capacity(64 * 1024, input);
+    loop {
+        match jsonrpc::read_line(&mut reader) {
+            Ok(Line::Text(bytes)) => server.handle_line(&bytes),
+            Ok(Line::TooLong) => server.writer.send(&jsonrpc::error(
+                &Value::Null,
+                jsonrpc::INVALID_REQUEST,
+                &format!("message longer than {} bytes", jsonrpc::MAX_LINE_BYTES),
+            )),
+            Ok(Line::Eof) => break,
+            Err(err) => {
+                log::warn(&format!("stdin failed: {err}"));
+                break;
+            }
+        }
+        if server.writer.is_broken() {
+            break;
+        }
+    }
+    server.shutdown();
+    0
+}
+
+impl Server {
+    fn handle_line(self: &Arc<Self>, bytes: &[u8]) {
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        let value: Value = match serde_json::from_slice(bytes) {
+            Ok(value) => value,
+            Err(err) => {
+                self.writer.send(&jsonrpc::error(
+                    &Value::Null,
+                    jsonrpc::PARSE_ERROR,
+                    &format!("parse error: {err}"),
+                ));
+                return;
+            }
+        };
+        match jsonrpc::classify(value) {
+            Incoming::Batch(items) => self.handle_batch(items),
+            message => {
+                if let Some(reply) = self.handle(message) {
+                    self.writer.send(&reply);
+                }
+            }
+        }
+    }
+
+    /// Handles one message; returns the reply to send now, if any. Tool
+    /// calls reply later, from their worker.
+    fn handle(self: &Arc<Self>, message: Incoming) -> Option<Value> {
+        match message {
+            Incoming::Request { id, method, params } => self.request(id, &method, params),
+            Incoming::Notification { method, params } => {
+                self.notification(&method, &params);
+                None
+            }
+            Incoming::Response => None,
+            Incoming::Invalid { id, code, message } => Some(jsonrpc::error(&id, code, &message)),
+            Incoming::Batch(_) => Some(jsonrpc::error(
+                &Value::Null,
+                jsonrpc::INVALID_REQUEST,
+                "batches cannot be nested",
+            )),
+        }
+    }
+
+    fn handle_batch(self: &Arc<Self>, items: Vec<Value>) {
+        let allowed = self
+            .version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_deref()
+            == Some(BATCH_VERSION);
+        if !allowed || items.is_empty() {
+            let why = if items.is_empty() {
+                "an empty batch"
+            } else {
+                "batches are only accepted in protocol version 2025-03-26"
+            };
+            self.writer
+                .send(&jsonrpc::error(&Value::Null, jsonrpc::INVALID_REQUEST, why));
+            return;
+        }
+        // A batch is answered as one array, so its tool calls run inline on
+        // one worker instead of replying one by one.
+        let server = Arc::clone(self);
+        self.pool.submit(move || {
+            let replies: Vec<Value> = items
+                .into_iter()
+                .filter_map(|item| match jsonrpc::classify(item) {
+                    Incoming::Request { id, method, params } if method == "tools/call" => {
+                        Some(server.call_tool(&id, params))
+                    }
+                    other => server.handle(other),
+                })
+                .collect();
+            if !replies.is_empty() {
+                server.writer.send(&Value::Array(replies));
+            }
+        });
+    }
+
+    fn request(self: &Arc<Self>, id: Value, method: &str, params: Value) -> Option<Value> {
+        let initialized = self
+            .version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        match method {
+            "initialize" => Some(jsonrpc::response(&id, self.initialize(&params))),
+            "ping" => Some(jsonrpc::response(&id, json!({}))),
+            _ if !initialized => Some(jsonrpc::error(
+                &id,
+                jsonrpc::INVALID_REQUEST,
+                "the session is not initialized: send initialize first",
+            )),
+            "tools/list" => Some(jsonrpc::response(&id, tools::list().clone())),
+            "tools/call" => {
+                let key = id.to_string();
+                let cancel = CancelToken::new();
+                self.calls.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                    key.clone(),
+                    InFlight {
+                        cancel,
+                        cancelled: false,
+                    },
+                );
+                let server = Arc::clone(self);
+                self.pool.submit(move || {
+                    let reply = server.call_tool(&id, params);
+                    let call = server
+                        .calls
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
+                    // A cancelled request gets no response at all.
+                    if !call.is_some_and(|c| c.cancelled) {
+                        server.writer.send(&reply);
+                    }
+                });
+                None
+            }
+            _ => Some(jsonrpc::error(
+                &id,
+                jsonrpc::METHOD_NOT_FOUND,
+                &format!("method not found: {method}"),
+            )),
+        }
+    }
+
+    fn initialize(&self, params: &Value) -> Value {
+        let asked = params
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let version = if PROTOCOL_VERSIONS.contains(&asked) {
+            asked
+        } else {
+            PROTOCOL_VERSIONS[PROTOCOL_VERSIONS.len() - 1]
+        };
+        *self.version.lock().unwrap_or_else(|p| p.into_inner()) = Some(version.to_owned());
+        json!({
+            "protocolVersion": version,
+            "capabilities": {"tools": {"listChanged": false}},
+            "serverInfo": {"name": "agent-dispatch", "version": VERSION},
+            "instructions": INSTRUCTIONS,
+        })
+    }
+
+    fn notification(&self, method: &str, params: &Value) {
+        if method == "notifications/cancelled" {
+            let Some(id) = params.get("requestId") else {
+                return;
+            };
+            if let Some(call) = self
+                .calls
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(&id.to_string())
+            {
+                call.cancelled = true;
+                call.cancel.cancel();
+            }
+        }
+        // notifications/initialized and anything else need no action.
+    }
+
+    /// Runs one `tools/call` and builds its reply.
+    fn call_tool(&self, id: &Value, params: Value) -> Value {
+        let Value::Object(mut params) = params else {
+            return jsonrpc::error(
+                id,
+                jsonrpc::INVALID_PARAMS,
+                "tools/call params must be an object",
+            );
+        };
+        let Some(Value::String(name)) = params.remove("name") else {
+            return jsonrpc::error(
+                id,
+                jsonrpc::INVALID_PARAMS,
+                "tools/call needs a tool \"name\"",
+            );
+        };
+        let Some(tool) = tools::find(&name) else {
+            return jsonrpc::error(
+                id,
+                jsonrpc::INVALID_PARAMS,
+                &format!("Unknown tool: {name}"),
+            );
+        };
+        let args = match Args::new(params.remove("arguments")) {
+            Ok(args) => args,
+            Err(err) => {
+                return jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}"));
+            }
+        };
+        let cancel = self
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&id.to_string())
+            .map(|c| c.cancel.clone())
+            .unwrap_or_default();
+        let progress = params
+            .get("_meta")
+            .and_then(|meta| meta.get("progressToken"))
+            .filter(|token| token.is_string() || token.is_i64() || token.is_u64())
+            .map(|token| Progress::start(token.clone(), self.writer.clone(), None));
+        let outcome = (tool.run)(Call {
+            state: &self.state,
+            args,
+            cancel: &cancel,
+            progress: progress.as_ref(),
+        });
+        if let Some(progress) = &progress {
+            progress.close();
+        }
+        match outcome {
+            Ok(result) => jsonrpc::response(
+                id,
+                json!({
+                    "content": [{"type": "text", "text": result.value.to_string()}],
+                    "isError": result.is_error,
+                }),
+            ),
+            Err(err) => jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}")),
+        }
+    }
+
+    /// Cancels every running call (their supervisors kill the process
+    /// groups) and waits briefly for them to finish.
+    fn shutdown(&self) {
+        let running: Vec<CancelToken> = self
+            .calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values_mut()
+            .map(|call| {
+                call.cancelled = true;
+                call.cancel.clone()
+            })
+            .collect();
+        for cancel in &running {
+            cancel.cancel();
+        }
+        let deadline = Instant::now() + EXIT_GRACE;
+        while Instant::now() < deadline
+            && !self
+                .calls
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+        {
+            thread::sleep(Duration::from_millis(10));
+        }
+        log::info("stdin closed; exiting");
+    }
+}

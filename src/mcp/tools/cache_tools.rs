@@ -1,0 +1,56 @@
+//! `cache_stats` and `cache_clear`: the per-server result cache that
+//! `dispatch` answers repeated identical questions from.
+
+use serde_json::json;
+
+use super::args::ArgError;
+use super::{Call, Kind, Tool, ToolResult, schema};
+
+pub fn tools() -> Vec<Tool> {
+    vec![
+        Tool {
+            name: "cache_stats",
+            description: "Show the dispatch result cache: entries, hits, misses, evictions, hit rate and TTL.",
+            schema: || schema(json!({}), &[]),
+            kind: Kind::ReadOnly,
+            run: cache_stats,
+        },
+        Tool {
+            name: "cache_clear",
+            description: "Empty the dispatch result cache so the next dispatches run fresh.",
+            schema: || schema(json!({}), &[]),
+            kind: Kind::Destructive,
+            run: cache_clear,
+        },
+    ]
+}
+
+fn disabled() -> ToolResult {
+    ToolResult::ok(json!({"enabled": false, "message": "Cache is disabled in settings"}))
+}
+
+fn cache_stats(call: Call) -> Result<ToolResult, ArgError> {
+    call.args.finish()?;
+    let config = match call.config() {
+        Ok(config) => config,
+        Err(envelope) => return Ok(envelope),
+    };
+    if !config.settings.cache.enabled {
+        return Ok(disabled());
+    }
+    Ok(ToolResult::ok(
+        call.state.cache.stats(&config.settings.cache),
+    ))
+}
+
+fn cache_clear(call: Call) -> Result<ToolResult, ArgError> {
+    call.args.finish()?;
+    let config = match call.config() {
+        Ok(config) => config,
+        Err(envelope) => return Ok(envelope),
+    };
+    if !config.settings.cache.enabled {
+        return Ok(disabled());
+    }
+    Ok(ToolResult::ok(json!({"cleared": call.state.cache.clear()})))
+}

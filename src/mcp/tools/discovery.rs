@@ -1,0 +1,134 @@
+//! `list_agents`, `inspect_agent`, `list_groups`, `inspect_group`: cheap,
+//! read-only looks at the configured agents and groups. Nothing is spawned.
+
+use serde_json::{Value, json};
+
+use super::args::ArgError;
+use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use crate::pyfmt::repr_str;
+use crate::views;
+
+pub fn tools() -> Vec<Tool> {
+    vec![
+        Tool {
+            name: "list_agents",
+            description: "List the configured agents (other projects' Claude Code sessions you can delegate to): name, directory, description, health, detected MCP servers, stacks and databases, tool permissions and capability labels. Call this first; use the names with dispatch.",
+            schema: || schema(json!({}), &[]),
+            kind: Kind::ReadOnly,
+            run: list_agents,
+        },
+        Tool {
+            name: "inspect_agent",
+            description: "Look at one agent's project without starting a session: its configuration, MCP servers, stack, databases and the first lines of its CLAUDE.md and README.md. Cheap; use it to decide whether and how to dispatch.",
+            schema: || {
+                schema(
+                    json!({
+                        "name": {"type": "string", "description": "Agent name from list_agents."},
+                        "preview_lines": {"type": "integer", "default": 40, "minimum": 0, "maximum": 200, "description": "Lines of CLAUDE.md/README.md to include; 0 for none."}
+                    }),
+                    &["name"],
+                )
+            },
+            kind: Kind::ReadOnly,
+            run: inspect_agent,
+        },
+        Tool {
+            name: "list_groups",
+            description: "List agent groups (sets of projects that work together) with their members and whether they carry shared context. Then inspect_group, and dispatch(..., group=) to give a member the group's shared facts.",
+            schema: || schema(json!({}), &[]),
+            kind: Kind::ReadOnly,
+            run: list_groups,
+        },
+        Tool {
+            name: "inspect_group",
+            description: "Show one group in full: description, shared context, and each member with what it is used for and its health.",
+            schema: || {
+                schema(
+                    json!({"name": {"type": "string", "description": "Group name from list_groups."}}),
+                    &["name"],
+                )
+            },
+            kind: Kind::ReadOnly,
+            run: inspect_group,
+        },
+    ]
+}
+
+fn list_agents(call: Call) -> Result<ToolResult, ArgError> {
+    call.args.finish()?;
+    let config = match call.config() {
+        Ok(config) => config,
+        Err(envelope) => return Ok(envelope),
+    };
+    if config.agents.is_empty() {
+        return Ok(ToolResult::error(
+            "No agents configured. Run: agent-dispatch add <name> <directory>",
+        ));
+    }
+    let agents: Vec<Value> = config
+        .agents
+        .iter()
+        .map(|(name, agent)| views::agents::summary(name, agent))
+        .collect();
+    Ok(ToolResult::ok(Value::Array(agents)))
+}
+
+fn inspect_agent(mut call: Call) -> Result<ToolResult, ArgError> {
+    let name = call.args.string("name")?;
+    let lines = call.args.integer("preview_lines", 40, i64::MIN, i64::MAX)?;
+    call.args.finish()?;
+    let config = match call.config() {
+        Ok(config) => config,
+        Err(envelope) => return Ok(envelope),
+    };
+    let Some(agent) = config.agents.get(&name) else {
+        return Ok(unknown_agent(&name, &config));
+    };
+    let lines = lines.clamp(0, views::agents::MAX_PREVIEW_LINES as i64) as usize;
+    Ok(ToolResult::ok(views::agents::detail(&name, agent, lines)))
+}
+
+fn list_groups(call: Call) -> Result<ToolResult, ArgError> {
+    call.args.finish()?;
+    let config = match call.config() {
+        Ok(config) => config,
+        Err(envelope) => return Ok(envelope),
+    };
+    if config.groups.is_empty() {
+        return Ok(ToolResult::error(
+            "No groups configured. Create one: agent-dispatch group add <name>",
+        ));
+    }
+    let groups: Vec<Value> = config
+        .groups
+        .iter()
+        .map(|(name, group)| views::groups::summary(name, group, &config))
+        .collect();
+    Ok(ToolResult::ok(Value::Array(groups)))
+}
+
+fn inspect_group(mut call: Call) -> Result<ToolResult, ArgError> {
+    let name = call.args.string("name")?;
+    call.args.finish()?;
+    let config = match call.config() {
+        Ok(config) => config,
+        Err(envelope) => return Ok(envelope),
+    };
+    match config.groups.get(&name) {
+        Some(group) => Ok(ToolResult::ok(views::groups::detail(&name, group, &config))),
+        None => Ok(unknown_group(&name, &config)),
+    }
+}
+
+/// `Unknown group: 'x'. Available: a, b`
+pub fn unknown_group(name: &str, config: &crate::config::Config) -> ToolResult {
+    let available = if config.groups.is_empty() {
+        "(none configured)".to_owned()
+    } else {
+        config.groups.keys().cloned().collect::<Vec<_>>().join(", ")
+    };
+    ToolResult::error(format!(
+        "Unknown group: {}. Available: {available}",
+        repr_str(name)
+    ))
+}

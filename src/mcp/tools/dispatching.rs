@@ -1,0 +1,247 @@
+//! `dispatch`, `dispatch_session`, `dispatch_stream`: hand a task to an
+//! agent and wait for its answer. Every run goes through the server's one
+//! concurrency limiter; `dispatch` answers repeated identical questions
+//! from the result cache; `dispatch_stream` forwards the agent's progress.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::args::{ArgError, Args};
+use super::discovery::unknown_group;
+use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use crate::cache::{KeyInputs, cache_key};
+use crate::pyfmt::repr_str;
+use crate::runner::{self, Ask, Dispatch, DispatchResult, ErrorType, OutputMode};
+
+/// The bounds of a per-call `timeout_seconds`.
+const MIN_TIMEOUT: i64 = 10;
+const MAX_TIMEOUT: i64 = 7200;
+
+fn ask_properties() -> Value {
+    json!({
+        "agent": {"type": "string", "description": "Agent name from list_agents."},
+        "task": {"type": "string", "description": "What the agent should do, in plain words."},
+        "context": {"type": "string", "default": "", "description": "Facts the agent needs that its project does not have."},
+        "caller": {"type": "string", "default": "", "description": "Who is asking (your project's name)."},
+        "goal": {"type": "string", "default": "", "description": "Why: the larger goal this task serves."},
+        "response_format": {"type": "string", "default": "", "description": "\"json\" to get a JSON answer parsed into parsed_result."},
+        "timeout_seconds": {"type": "integer", "default": 0, "description": "Time limit for this call, 10-7200; 0 uses the agent's."},
+    })
+}
+
+pub fn tools() -> Vec<Tool> {
+    vec![
+        Tool {
+            name: "dispatch",
+            description: "Delegate a task to an agent: a separate Claude Code session runs in that project's directory with its own CLAUDE.md, MCP servers and tools, and returns its answer. Check `outcome` (done/partial/blocked) and `hint`. Identical repeated calls are answered from a cache (`cached: true`). On timeout the result carries a session_id: continue with dispatch_session. `group` adds that group's shared context.",
+            schema: || {
+                let mut props = ask_properties();
+                props["group"] = json!({"type": "string", "default": "", "description": "A group the agent belongs to; its shared context is prepended."});
+                schema(props, &["agent", "task"])
+            },
+            kind: Kind::Dispatch,
+            run: dispatch,
+        },
+        Tool {
+            name: "dispatch_session",
+            description: "Multi-turn conversation with an agent. Without session_id a new session starts; pass the returned session_id to continue it (also the way to resume a timed-out dispatch: task='Continue where you left off'). Never cached.",
+            schema: || {
+                let mut props = ask_properties();
+                props["session_id"] = json!({"type": "string", "default": "", "description": "Session to continue; empty starts a new one."});
+                schema(props, &["agent", "task"])
+            },
+            kind: Kind::Dispatch,
+            run: dispatch_session,
+        },
+        Tool {
+            name: "dispatch_stream",
+            description: "Like dispatch, for long tasks: the agent's steps (its messages, \"Using tool: X\") arrive as progress notifications while it works. Always a fresh session; never cached.",
+            schema: || schema(ask_properties(), &["agent", "task"]),
+            kind: Kind::Dispatch,
+            run: dispatch_stream,
+        },
+    ]
+}
+
+/// The fields every dispatch tool takes.
+struct AskArgs {
+    agent: String,
+    task: String,
+    context: String,
+    caller: String,
+    goal: String,
+    response_format: String,
+    timeout: Option<u64>,
+}
+
+fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
+    Ok(AskArgs {
+        agent: args.string("agent")?,
+        task: args.string("task")?,
+        context: args.string_or_empty("context")?,
+        caller: args.string_or_empty("caller")?,
+        goal: args.string_or_empty("goal")?,
+        response_format: args.string_or_empty("response_format")?,
+        timeout: per_call_timeout(args.integer("timeout_seconds", 0, i64::MIN, i64::MAX)?),
+    })
+}
+
+/// `0` or less: the agent's own timeout; otherwise clamped to 10-7200.
+fn per_call_timeout(seconds: i64) -> Option<u64> {
+    (seconds > 0).then(|| seconds.clamp(MIN_TIMEOUT, MAX_TIMEOUT) as u64)
+}
+
+/// Runs one dispatch under the shared limiter. The slot is held until the
+/// runner returns, i.e. until its `claude` process has been reaped.
+fn run_limited(call: &Call, d: &Dispatch, progress: Option<runner::Progress>) -> DispatchResult {
+    let Some(slot) = call.state.limiter.acquire(call.cancel) else {
+        return DispatchResult::failure(
+            d.agent_name,
+            ErrorType::CliError,
+            format!(
+                "Dispatch to agent {} was cancelled before it started.",
+                repr_str(d.agent_name)
+            ),
+        );
+    };
+    let result = runner::dispatch(d, call.cancel, progress);
+    drop(slot);
+    result
+}
+
+fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
+    let ask = ask_args(&mut call.args)?;
+    let group_name = call.args.string_or_empty("group")?;
+    call.args.finish()?;
+    let config = match call.config() {
+        Ok(config) => config,
+        Err(envelope) => return Ok(envelope),
+    };
+    let Some(agent) = config.agents.get(&ask.agent) else {
+        return Ok(unknown_agent(&ask.agent, &config));
+    };
+    let context = if group_name.is_empty() {
+        ask.context.clone()
+    } else {
+        let Some(group) = config.groups.get(&group_name) else {
+            return Ok(unknown_group(&group_name, &config));
+        };
+        if group.members.is_empty() {
+            return Ok(ToolResult::error(format!(
+                "Group {} has no members yet. Add some with 'agent-dispatch group add' or by editing agents.yaml.",
+                repr_str(&group_name)
+            )));
+        }
+        if !group.has_member(&ask.agent) {
+            let members: Vec<&str> = group.members.iter().map(|m| m.agent.as_str()).collect();
+            return Ok(ToolResult::error(format!(
+                "Agent {} is not a member of group {}. Members: {}",
+                repr_str(&ask.agent),
+                repr_str(&group_name),
+                members.join(", ")
+            )));
+        }
+        group.merge_context(&group_name, &ask.context)
+    };
+    let cache_settings = &config.settings.cache;
+    let key = cache_key(&KeyInputs {
+        agent_name: &ask.agent,
+        agent,
+        settings: &config.settings,
+        task: &ask.task,
+        context: &context,
+        caller: &ask.caller,
+        goal: &ask.goal,
+        response_format: &ask.response_format,
+        timeout_override: ask.timeout,
+    });
+    // A disabled cache answers nothing and stores nothing.
+    if let Some(hit) = call.state.cache.get(&key, cache_settings) {
+        let mut value = ToolResult::dispatch(&hit);
+        value.value["cached"] = json!(true);
+        return Ok(value);
+    }
+    let d = Dispatch {
+        agent_name: &ask.agent,
+        agent,
+        settings: &config.settings,
+        ask: Ask {
+            task: &ask.task,
+            context: &context,
+            caller: &ask.caller,
+            goal: &ask.goal,
+            response_format: &ask.response_format,
+        },
+        resume: None,
+        timeout_secs: ask.timeout,
+        mode: OutputMode::Json,
+    };
+    let result = run_limited(&call, &d, None);
+    if cache_settings.enabled {
+        call.state
+            .cache
+            .put(&key, &ask.agent, &result, cache_settings);
+    }
+    Ok(ToolResult::dispatch(&result))
+}
+
+fn dispatch_session(mut call: Call) -> Result<ToolResult, ArgError> {
+    let ask = ask_args(&mut call.args)?;
+    let session = call.args.string_or_empty("session_id")?;
+    call.args.finish()?;
+    run_uncached(
+        &call,
+        &ask,
+        (!session.is_empty()).then_some(session.as_str()),
+        OutputMode::Json,
+    )
+}
+
+fn dispatch_stream(mut call: Call) -> Result<ToolResult, ArgError> {
+    let ask = ask_args(&mut call.args)?;
+    call.args.finish()?;
+    run_uncached(&call, &ask, None, OutputMode::Stream)
+}
+
+fn run_uncached(
+    call: &Call,
+    ask: &AskArgs,
+    resume: Option<&str>,
+    mode: OutputMode,
+) -> Result<ToolResult, ArgError> {
+    let config = match call.config() {
+        Ok(config) => config,
+        Err(envelope) => return Ok(envelope),
+    };
+    let Some(agent) = config.agents.get(&ask.agent) else {
+        return Ok(unknown_agent(&ask.agent, &config));
+    };
+    let d = Dispatch {
+        agent_name: &ask.agent,
+        agent,
+        settings: &config.settings,
+        ask: Ask {
+            task: &ask.task,
+            context: &ask.context,
+            caller: &ask.caller,
+            goal: &ask.goal,
+            response_format: &ask.response_format,
+        },
+        resume,
+        timeout_secs: ask.timeout,
+        mode,
+    };
+    let progress = match (mode, call.progress) {
+        (OutputMode::Stream, Some(progress)) => {
+            let progress = progress.clone();
+            let agent = ask.agent.clone();
+            Some(
+                Arc::new(move |message: &str| progress.report(&format!("[{agent}] {message}")))
+                    as runner::Progress,
+            )
+        }
+        _ => None,
+    };
+    Ok(ToolResult::dispatch(&run_limited(call, &d, progress)))
+}

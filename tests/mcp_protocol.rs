@@ -1,0 +1,219 @@
+//! `agent-dispatch serve` as a client sees it: framing, lifecycle, errors,
+//! and that the server keeps serving after bad input and exits promptly on
+//! stdin EOF without leaving a process behind.
+
+#[path = "support/fake.rs"]
+mod fake;
+#[path = "support/mcp_client.rs"]
+mod mcp_client;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use fake::{FakeClaude, live_in_group};
+use mcp_client::Server;
+use serde_json::{Value, json};
+use support::{Sandbox, path_str};
+
+fn serve(sandbox: &Sandbox, fake: &FakeClaude) -> Server {
+    let mut command = sandbox.command();
+    command.env(
+        "PATH",
+        format!("{}:/usr/bin:/bin", fake.dir.path().display()),
+    );
+    Server::initialized(command)
+}
+
+fn with_agent() -> (Sandbox, FakeClaude) {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    sandbox
+        .run(&["add", "api", path_str(&dir), "-d", "API"])
+        .ok();
+    (sandbox, FakeClaude::new(&[]))
+}
+
+#[test]
+fn initialize_negotiates_the_version_and_describes_the_server() {
+    let sandbox = Sandbox::new();
+    for (asked, answered) in [
+        ("2024-11-05", "2024-11-05"),
+        ("2025-03-26", "2025-03-26"),
+        ("2025-11-25", "2025-11-25"),
+        ("1999-01-01", "2025-11-25"),
+    ] {
+        let mut server = Server::start(sandbox.command());
+        let reply = server.request(1, "initialize", json!({"protocolVersion": asked, "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}));
+        let result = &reply["result"];
+        assert_eq!(result["protocolVersion"], answered);
+        assert_eq!(
+            result["serverInfo"],
+            json!({"name": "agent-dispatch", "version": env!("CARGO_PKG_VERSION")})
+        );
+        assert_eq!(
+            result["capabilities"],
+            json!({"tools": {"listChanged": false}})
+        );
+        let instructions = result["instructions"].as_str().unwrap();
+        assert!(
+            instructions.len() <= 2048 && instructions.contains("list_agents"),
+            "{} bytes",
+            instructions.len()
+        );
+    }
+}
+
+#[test]
+fn bad_input_gets_the_right_error_and_the_server_keeps_serving() {
+    let sandbox = Sandbox::new();
+    let mut server = Server::initialized(sandbox.command());
+    let cases: Vec<(&str, Value, i64)> = vec![
+        ("{not json", Value::Null, -32700),
+        ("\u{7f}\u{1}garbage", Value::Null, -32700),
+        ("42", Value::Null, -32600),
+        (r#"{"jsonrpc":"2.0","id":5}"#, json!(5), -32600),
+        (
+            r#"{"jsonrpc":"1.0","id":6,"method":"ping"}"#,
+            json!(6),
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":7,"method":"server/discover"}"#,
+            json!(7),
+            -32601,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":8,"method":"resources/list"}"#,
+            json!(8),
+            -32601,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"no_such_tool","arguments":{}}}"#,
+            json!(9),
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"inspect_agent","arguments":{}}}"#,
+            json!(10),
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"inspect_agent","arguments":{"name":5}}}"#,
+            json!(11),
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"list_agents","arguments":{"bogus":1}}}"#,
+            json!(12),
+            -32602,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":13,"method":"tools/call","params":{"name":"dispatch","arguments":{"agent":"a","task":"t","timeout_seconds":"soon"}}}"#,
+            json!(13),
+            -32602,
+        ),
+        ("[]", Value::Null, -32600),
+        (
+            r#"[{"jsonrpc":"2.0","id":14,"method":"ping"}]"#,
+            Value::Null,
+            -32600,
+        ),
+    ];
+    for (line, id, code) in cases {
+        server.send_raw(line);
+        let reply = server
+            .next(Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("no reply to {line}"));
+        assert_eq!(reply["error"]["code"], code, "{line} → {reply}");
+        assert_eq!(reply["id"], id, "{line} → {reply}");
+    }
+    // Notifications never get a response; the next request still works.
+    server.send_raw(r#"{"jsonrpc":"2.0","method":"notifications/whatever"}"#);
+    assert_eq!(server.request(99, "ping", json!({}))["result"], json!({}));
+}
+
+#[test]
+fn requests_before_initialize_are_refused_except_ping() {
+    let sandbox = Sandbox::new();
+    let mut server = Server::start(sandbox.command());
+    assert_eq!(server.request(1, "ping", json!({}))["result"], json!({}));
+    assert_eq!(
+        server.request(2, "tools/list", json!({}))["error"]["code"],
+        -32600
+    );
+}
+
+#[test]
+fn tools_list_has_every_tool_with_schema_and_annotations_within_budget() {
+    let sandbox = Sandbox::new();
+    let mut server = Server::initialized(sandbox.command());
+    let reply = server.request(1, "tools/list", json!({}));
+    let bytes = reply["result"].to_string().len();
+    assert!(bytes <= 12 * 1024, "tools/list is {bytes} bytes");
+    let tools = reply["result"]["tools"].as_array().unwrap();
+    for tool in tools {
+        assert!(tool["description"].as_str().unwrap().len() <= 2048);
+        assert_eq!(tool["inputSchema"]["type"], "object", "{tool}");
+        assert!(tool["annotations"].is_object(), "{tool}");
+    }
+    let annotation = |name: &str, key: &str| {
+        tools.iter().find(|t| t["name"] == name).unwrap()["annotations"][key].clone()
+    };
+    assert_eq!(annotation("list_agents", "readOnlyHint"), true);
+    assert_eq!(annotation("dispatch", "openWorldHint"), true);
+    assert_eq!(annotation("cache_clear", "destructiveHint"), true);
+    let dispatch = tools.iter().find(|t| t["name"] == "dispatch").unwrap();
+    assert_eq!(
+        dispatch["inputSchema"]["required"],
+        json!(["agent", "task"])
+    );
+}
+
+#[test]
+fn stdin_eof_exits_promptly_and_kills_running_dispatches() {
+    let (sandbox, _) = with_agent();
+    let fake = FakeClaude::new(&[]);
+    let started = fake.file("started");
+    let fake = FakeClaude::new(&[
+        ("FAKE_CLAUDE_MODE", "hang"),
+        ("FAKE_CLAUDE_STARTED", started.to_str().unwrap()),
+    ]);
+    let mut server = serve(&sandbox, &fake);
+    server.send(
+        5,
+        "tools/call",
+        json!({"name": "dispatch", "arguments": {"agent": "api", "task": "wait forever"}}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the stand-in never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let closed = Instant::now();
+    let status = server
+        .close(Duration::from_secs(5))
+        .expect("serve exited after stdin EOF");
+    assert!(
+        closed.elapsed() <= Duration::from_secs(1),
+        "exit took {:?}",
+        closed.elapsed()
+    );
+    assert!(status.success());
+    let pgid = fake.invocations()[0].pgid;
+    assert!(
+        live_in_group(pgid).is_empty(),
+        "group {pgid} survived the server"
+    );
+}
+
+#[test]
+fn stdout_carries_only_protocol_messages() {
+    let (sandbox, fake) = with_agent();
+    let mut server = serve(&sandbox, &fake);
+    let (result, is_error) = server.call(1, "dispatch", json!({"agent": "api", "task": "hi"}));
+    assert!(!is_error, "{result}");
+    server.close(Duration::from_secs(5));
+    // Every line the reader thread parsed was JSON (it panics otherwise);
+    // nothing else is pending.
+    assert!(server.next(Duration::from_millis(100)).is_none());
+}

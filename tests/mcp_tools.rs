@@ -1,0 +1,356 @@
+//! The tools through a real `serve` with the stand-in `claude`: results and
+//! envelopes, the cache, progress notifications, cancellation, and the
+//! shared concurrency limit.
+
+#[path = "support/fake.rs"]
+mod fake;
+#[path = "support/mcp_client.rs"]
+mod mcp_client;
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+use fake::{FakeClaude, live_in_group};
+use mcp_client::{Server, tool_payload};
+use serde_json::{Value, json};
+use support::{Sandbox, path_str};
+
+fn serve_with_path(sandbox: &Sandbox, bin_dir: &std::path::Path) -> Server {
+    let mut command = sandbox.command();
+    command.env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()));
+    Server::initialized(command)
+}
+
+fn setup(env: &[(&str, &str)]) -> (Sandbox, FakeClaude, Server) {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    std::fs::write(
+        dir.join("CLAUDE.md"),
+        "# API\nThe shop API.\nOrders live here.\n",
+    )
+    .unwrap();
+    sandbox
+        .run(&["add", "api", path_str(&dir), "-d", "Shop API"])
+        .ok();
+    let fake = FakeClaude::new(env);
+    let server = serve_with_path(&sandbox, fake.dir.path());
+    (sandbox, fake, server)
+}
+
+#[test]
+fn discovery_tools_return_the_views() {
+    let (sandbox, _fake, mut server) = setup(&[]);
+    let (agents, is_error) = server.call(1, "list_agents", json!({}));
+    assert!(!is_error);
+    assert_eq!(agents[0]["name"], "api");
+    assert_eq!(agents[0]["has_claude_md"], true);
+    let (detail, _) = server.call(
+        2,
+        "inspect_agent",
+        json!({"name": "api", "preview_lines": "2"}),
+    );
+    assert_eq!(detail["claude_md_preview"], "# API\nThe shop API.");
+    assert_eq!(detail["claude_md_truncated"], true);
+    let (unknown, is_error) = server.call(3, "inspect_agent", json!({"name": "nope"}));
+    assert!(is_error);
+    assert_eq!(
+        unknown,
+        json!({"error": "Unknown agent: 'nope'. Available: api"})
+    );
+    let (groups, is_error) = server.call(4, "list_groups", json!({}));
+    assert!(is_error, "{groups}");
+    sandbox
+        .run(&[
+            "group",
+            "add",
+            "shop",
+            "-d",
+            "Shop",
+            "--shared-context",
+            "UTC only",
+            "--member",
+            "api",
+        ])
+        .ok();
+    let (groups, is_error) = server.call(5, "list_groups", json!({}));
+    assert!(!is_error);
+    assert_eq!(groups[0]["member_count"], 1);
+    let (group, _) = server.call(6, "inspect_group", json!({"name": "shop"}));
+    assert_eq!(group["shared_context"], "UTC only");
+}
+
+#[test]
+fn a_broken_config_gives_every_tool_the_guard_envelope() {
+    let (sandbox, _fake, mut server) = setup(&[]);
+    sandbox.write_config("agents: [\n");
+    for (id, tool, args) in [
+        (1, "list_agents", json!({})),
+        (2, "dispatch", json!({"agent": "api", "task": "x"})),
+        (3, "cache_stats", json!({})),
+    ] {
+        let (payload, is_error) = server.call(id, tool, args);
+        assert!(is_error, "{tool}");
+        assert!(
+            payload["error"]
+                .as_str()
+                .unwrap()
+                .contains("could not be loaded"),
+            "{tool}: {payload}"
+        );
+        assert!(payload["hint"].is_string(), "{tool}: {payload}");
+    }
+}
+
+#[test]
+fn dispatch_returns_the_result_and_caches_clean_answers() {
+    let (_sandbox, fake, mut server) = setup(&[]);
+    let (first, is_error) = server.call(
+        1,
+        "dispatch",
+        json!({"agent": "api", "task": "Count rows", "caller": "web", "goal": "sizing"}),
+    );
+    assert!(!is_error, "{first}");
+    assert_eq!(first["result"], "fake answer");
+    assert_eq!(first.get("cached"), None);
+    let (second, _) = server.call(
+        2,
+        "dispatch",
+        json!({"agent": "api", "task": "Count rows", "caller": "web", "goal": "sizing"}),
+    );
+    assert_eq!(second["cached"], true);
+    assert_eq!(second["result"], "fake answer");
+    assert_eq!(
+        fake.invocations().len(),
+        1,
+        "the second answer came from the cache"
+    );
+    let (stats, _) = server.call(3, "cache_stats", json!({}));
+    assert_eq!(
+        (
+            stats["size"].clone(),
+            stats["hits"].clone(),
+            stats["misses"].clone()
+        ),
+        (json!(1), json!(1), json!(1))
+    );
+    let (cleared, _) = server.call(4, "cache_clear", json!({}));
+    assert_eq!(cleared, json!({"cleared": 1}));
+    server.call(
+        5,
+        "dispatch",
+        json!({"agent": "api", "task": "Count rows", "caller": "web", "goal": "sizing"}),
+    );
+    assert_eq!(fake.invocations().len(), 2);
+}
+
+#[test]
+fn a_failed_dispatch_is_an_error_result_with_its_type() {
+    let (_sandbox, _fake, mut server) = setup(&[("FAKE_CLAUDE_MODE", "not-logged-in")]);
+    let (result, is_error) = server.call(1, "dispatch", json!({"agent": "api", "task": "x"}));
+    assert!(is_error);
+    assert_eq!(result["success"], false);
+    assert_eq!(result["error_type"], "auth");
+    let (unknown, is_error) = server.call(2, "dispatch", json!({"agent": "web", "task": "x"}));
+    assert!(is_error);
+    assert_eq!(unknown["error"], "Unknown agent: 'web'. Available: api");
+}
+
+#[test]
+fn dispatch_with_a_group_prepends_the_shared_context() {
+    let (sandbox, fake, mut server) = setup(&[("FAKE_CLAUDE_ECHO_PROMPT", "1")]);
+    sandbox
+        .run(&[
+            "group",
+            "add",
+            "shop",
+            "--shared-context",
+            "Times are UTC.",
+            "--member",
+            "api",
+        ])
+        .ok();
+    sandbox.run(&["group", "add", "other"]).ok();
+    let (result, _) = server.call(
+        1,
+        "dispatch",
+        json!({"agent": "api", "task": "T", "context": "C", "group": "shop"}),
+    );
+    assert_eq!(
+        result["result"],
+        "Context:\nShared context (group 'shop'):\nTimes are UTC.\n\nC\n\nTask:\nT"
+    );
+    let (err, is_error) = server.call(
+        2,
+        "dispatch",
+        json!({"agent": "api", "task": "T", "group": "other"}),
+    );
+    assert!(
+        is_error
+            && err["error"]
+                .as_str()
+                .unwrap()
+                .contains("has no members yet"),
+        "{err}"
+    );
+    let (err, _) = server.call(
+        3,
+        "dispatch",
+        json!({"agent": "api", "task": "T", "group": "nope"}),
+    );
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Unknown group: 'nope'"),
+        "{err}"
+    );
+    assert_eq!(fake.invocations().len(), 1);
+}
+
+#[test]
+fn dispatch_session_resumes_and_timeout_seconds_is_clamped() {
+    let (_sandbox, fake, mut server) = setup(&[]);
+    let (first, _) = server.call(
+        1,
+        "dispatch_session",
+        json!({"agent": "api", "task": "start"}),
+    );
+    let session = first["session_id"].as_str().unwrap().to_owned();
+    server.call(
+        2,
+        "dispatch_session",
+        json!({"agent": "api", "task": "more", "session_id": session, "timeout_seconds": 3}),
+    );
+    let calls = fake.invocations();
+    assert!(
+        calls[1]
+            .argv
+            .windows(2)
+            .any(|w| w == ["--resume", session.as_str()]),
+        "{:?}",
+        calls[1].argv
+    );
+    let (refused, is_error) = server.call(
+        3,
+        "dispatch_session",
+        json!({"agent": "api", "task": "x", "session_id": "--fork-session"}),
+    );
+    assert!(is_error);
+    assert_eq!(refused["error_type"], "invalid_argument");
+}
+
+#[test]
+fn stream_progress_arrives_in_order_and_never_after_the_response() {
+    let (_sandbox, _fake, mut server) = setup(&[("FAKE_CLAUDE_STREAM_STEPS", "3")]);
+    server.send(7, "tools/call", json!({"name": "dispatch_stream", "arguments": {"agent": "api", "task": "work"}, "_meta": {"progressToken": "tok"}}));
+    let (reply, before) = server.response(&json!(7), Duration::from_secs(30));
+    let (result, is_error) = tool_payload(&reply);
+    assert!(!is_error, "{result}");
+    let progress: Vec<&Value> = before
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .collect();
+    assert!(progress.len() >= 4, "{before:?}");
+    let values: Vec<u64> = progress
+        .iter()
+        .map(|m| m["params"]["progress"].as_u64().unwrap())
+        .collect();
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
+    assert!(
+        progress
+            .iter()
+            .all(|m| m["params"]["progressToken"] == "tok")
+    );
+    assert!(
+        progress
+            .iter()
+            .any(|m| m["params"]["message"] == "[api] Using tool: Read"),
+        "{progress:?}"
+    );
+    assert!(
+        server.next(Duration::from_millis(300)).is_none(),
+        "a message after the response"
+    );
+    // Without a token there is no progress at all.
+    server.send(
+        8,
+        "tools/call",
+        json!({"name": "dispatch_stream", "arguments": {"agent": "api", "task": "work"}}),
+    );
+    let (_, before) = server.response(&json!(8), Duration::from_secs(30));
+    assert!(before.is_empty(), "{before:?}");
+}
+
+#[test]
+fn a_cancelled_request_gets_no_response_and_its_process_group_dies() {
+    let fake = FakeClaude::new(&[]);
+    let started = fake.file("started");
+    let (_sandbox, fake, mut server) = setup(&[
+        ("FAKE_CLAUDE_MODE", "hang"),
+        ("FAKE_CLAUDE_STARTED", started.to_str().unwrap()),
+    ]);
+    server.send(
+        3,
+        "tools/call",
+        json!({"name": "dispatch", "arguments": {"agent": "api", "task": "forever"}}),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !started.exists() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.send_raw(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3, "reason": "user"}}).to_string());
+    let pgid = fake.invocations()[0].pgid;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !live_in_group(pgid).is_empty() {
+        assert!(Instant::now() < deadline, "group {pgid} still alive");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.request(4, "ping", json!({}))["result"], json!({}));
+    assert!(
+        server.next(Duration::from_millis(500)).is_none(),
+        "the cancelled request was answered"
+    );
+}
+
+#[test]
+fn twenty_concurrent_dispatches_never_run_more_than_max_concurrency() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    sandbox
+        .run(&["add", "api", path_str(&dir), "-d", "API"])
+        .ok();
+    let text = sandbox
+        .read_config()
+        .replace("max_concurrency: 5", "max_concurrency: 3");
+    sandbox.write_config(&text);
+    // A claude that logs its start and end around the stand-in.
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "0.3")]);
+    let bin = tempfile::tempdir().unwrap();
+    let log = bin.path().join("log");
+    let wrapper = bin.path().join("claude");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\necho start >> '{log}'\n'{fake}' \"$@\"\nrc=$?\necho end >> '{log}'\nexit $rc\n", log = log.display(), fake = fake.path.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut server = serve_with_path(&sandbox, bin.path());
+    for id in 1..=20u64 {
+        server.send(id, "tools/call", json!({"name": "dispatch_session", "arguments": {"agent": "api", "task": format!("job {id}")}}));
+    }
+    for id in 1..=20u64 {
+        let (reply, _) = server.response(&json!(id), Duration::from_secs(60));
+        let (result, is_error) = tool_payload(&reply);
+        assert!(!is_error, "{id}: {result}");
+    }
+    let events = std::fs::read_to_string(&log).unwrap();
+    let (mut running, mut peak) = (0i32, 0i32);
+    for line in events.lines() {
+        running += if line == "start" { 1 } else { -1 };
+        peak = peak.max(running);
+    }
+    assert_eq!(events.lines().filter(|l| *l == "start").count(), 20);
+    assert_eq!(peak, 3, "peak concurrency {peak}");
+}

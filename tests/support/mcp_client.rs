@@ -1,0 +1,164 @@
+#![allow(dead_code)] // each test crate uses a different subset
+//! A raw JSON-RPC client for `agent-dispatch serve`: writes lines to its
+//! stdin, reads its stdout on a thread, and hands back responses by id with
+//! the notifications that came before them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub struct Server {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Value>,
+    /// Messages read but not yet claimed.
+    pending: Vec<Value>,
+}
+
+impl Server {
+    /// Starts `serve` with `command`'s environment.
+    pub fn start(mut command: Command) -> Server {
+        let mut child = command
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let value: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {line}"));
+                if tx.send(value).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Server {
+            child,
+            stdin,
+            lines,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Starts `serve` and completes the initialize handshake.
+    pub fn initialized(command: Command) -> Server {
+        let mut server = Server::start(command);
+        let reply = server.request(0, "initialize", json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}));
+        assert!(reply.get("result").is_some(), "{reply}");
+        server.send_raw(
+            &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string(),
+        );
+        server
+    }
+
+    pub fn send_raw(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn send(&mut self, id: u64, method: &str, params: Value) {
+        self.send_raw(
+            &json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string(),
+        );
+    }
+
+    /// Sends a request and waits for its response.
+    pub fn request(&mut self, id: u64, method: &str, params: Value) -> Value {
+        self.send(id, method, params);
+        self.response(&json!(id), Duration::from_secs(60)).0
+    }
+
+    /// Calls a tool; returns the parsed JSON text and `isError`.
+    pub fn call(&mut self, id: u64, tool: &str, arguments: Value) -> (Value, bool) {
+        let reply = self.request(
+            id,
+            "tools/call",
+            json!({"name": tool, "arguments": arguments}),
+        );
+        tool_payload(&reply)
+    }
+
+    /// The next message from the server, or `None` after `wait`.
+    pub fn next(&mut self, wait: Duration) -> Option<Value> {
+        if !self.pending.is_empty() {
+            return Some(self.pending.remove(0));
+        }
+        self.lines.recv_timeout(wait).ok()
+    }
+
+    /// Waits for the response with `id`; returns it and the notifications
+    /// that arrived before it. Responses to other ids stay pending.
+    pub fn response(&mut self, id: &Value, wait: Duration) -> (Value, Vec<Value>) {
+        let is_reply = |m: &Value| m.get("id") == Some(id) && m.get("method").is_none();
+        if let Some(at) = self.pending.iter().position(is_reply) {
+            return (self.pending.remove(at), Vec::new());
+        }
+        let deadline = Instant::now() + wait;
+        let mut before = Vec::new();
+        let mut others = Vec::new();
+        let found = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Ok(message) = self.lines.recv_timeout(left) else {
+                break None;
+            };
+            if message.get("method").is_some() {
+                before.push(message);
+            } else if is_reply(&message) {
+                break Some(message);
+            } else {
+                others.push(message);
+            }
+        };
+        self.pending.extend(others);
+        let message =
+            found.unwrap_or_else(|| panic!("no response to {id} within {wait:?}; saw {before:?}"));
+        (message, before)
+    }
+
+    /// Closes stdin and waits for the process to exit.
+    pub fn close(&mut self, wait: Duration) -> Option<std::process::ExitStatus> {
+        self.stdin = None;
+        let deadline = Instant::now() + wait;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The JSON inside a `tools/call` result's text content, and `isError`.
+pub fn tool_payload(reply: &Value) -> (Value, bool) {
+    let result = reply
+        .get("result")
+        .unwrap_or_else(|| panic!("not a result: {reply}"));
+    let text = result["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no text: {reply}"));
+    let payload =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("text is not JSON ({e}): {text}"));
+    (payload, result["isError"].as_bool().expect("isError"))
+}
