@@ -18,7 +18,7 @@ use crate::runner::{self, Ask, Dispatch, DispatchResult, ErrorType, OutputMode};
 const MIN_TIMEOUT: i64 = 10;
 const MAX_TIMEOUT: i64 = 7200;
 
-fn ask_properties() -> Value {
+pub(super) fn ask_properties() -> Value {
     json!({
         "agent": {"type": "string", "description": "Agent name from list_agents."},
         "task": {"type": "string", "description": "What the agent should do, in plain words."},
@@ -65,17 +65,17 @@ pub fn tools() -> Vec<Tool> {
 }
 
 /// The fields every dispatch tool takes.
-struct AskArgs {
-    agent: String,
-    task: String,
-    context: String,
-    caller: String,
-    goal: String,
-    response_format: String,
-    timeout: Option<u64>,
+pub(super) struct AskArgs {
+    pub(super) agent: String,
+    pub(super) task: String,
+    pub(super) context: String,
+    pub(super) caller: String,
+    pub(super) goal: String,
+    pub(super) response_format: String,
+    pub(super) timeout: Option<u64>,
 }
 
-fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
+pub(super) fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
     Ok(AskArgs {
         agent: args.string("agent")?,
         task: args.string("task")?,
@@ -88,13 +88,17 @@ fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
 }
 
 /// `0` or less: the agent's own timeout; otherwise clamped to 10-7200.
-fn per_call_timeout(seconds: i64) -> Option<u64> {
+pub(super) fn per_call_timeout(seconds: i64) -> Option<u64> {
     (seconds > 0).then(|| seconds.clamp(MIN_TIMEOUT, MAX_TIMEOUT) as u64)
 }
 
 /// Runs one dispatch under the shared limiter. The slot is held until the
 /// runner returns, i.e. until its `claude` process has been reaped.
-fn run_limited(call: &Call, d: &Dispatch, progress: Option<runner::Progress>) -> DispatchResult {
+pub(super) fn run_limited(
+    call: &Call,
+    d: &Dispatch,
+    progress: Option<runner::Progress>,
+) -> DispatchResult {
     let Some(slot) = call.state.limiter.acquire(call.cancel) else {
         return DispatchResult::failure(
             d.agent_name,
@@ -121,28 +125,9 @@ fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
     let Some(agent) = config.agents.get(&ask.agent) else {
         return Ok(unknown_agent(&ask.agent, &config));
     };
-    let context = if group_name.is_empty() {
-        ask.context.clone()
-    } else {
-        let Some(group) = config.groups.get(&group_name) else {
-            return Ok(unknown_group(&group_name, &config));
-        };
-        if group.members.is_empty() {
-            return Ok(ToolResult::error(format!(
-                "Group {} has no members yet. Add some with 'agent-dispatch group add' or by editing agents.yaml.",
-                repr_str(&group_name)
-            )));
-        }
-        if !group.has_member(&ask.agent) {
-            let members: Vec<&str> = group.members.iter().map(|m| m.agent.as_str()).collect();
-            return Ok(ToolResult::error(format!(
-                "Agent {} is not a member of group {}. Members: {}",
-                repr_str(&ask.agent),
-                repr_str(&group_name),
-                members.join(", ")
-            )));
-        }
-        group.merge_context(&group_name, &ask.context)
+    let context = match group_context(&config, &group_name, &ask.agent, &ask.context) {
+        Ok(context) => context,
+        Err(envelope) => return Ok(envelope),
     };
     let cache_settings = &config.settings.cache;
     let key = cache_key(&KeyInputs {
@@ -184,6 +169,38 @@ fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
             .put(&key, &ask.agent, &result, cache_settings);
     }
     Ok(ToolResult::dispatch(&result))
+}
+
+/// The context a dispatch gets: with a group, the group's shared facts
+/// merged in after checking the agent belongs to it; without, as given.
+pub(super) fn group_context(
+    config: &crate::config::Config,
+    group_name: &str,
+    agent: &str,
+    context: &str,
+) -> Result<String, ToolResult> {
+    if group_name.is_empty() {
+        return Ok(context.to_owned());
+    }
+    let Some(group) = config.groups.get(group_name) else {
+        return Err(unknown_group(group_name, config));
+    };
+    if group.members.is_empty() {
+        return Err(ToolResult::error(format!(
+            "Group {} has no members yet. Add some with 'agent-dispatch group add' or by editing agents.yaml.",
+            repr_str(group_name)
+        )));
+    }
+    if !group.has_member(agent) {
+        let members: Vec<&str> = group.members.iter().map(|m| m.agent.as_str()).collect();
+        return Err(ToolResult::error(format!(
+            "Agent {} is not a member of group {}. Members: {}",
+            repr_str(agent),
+            repr_str(group_name),
+            members.join(", ")
+        )));
+    }
+    Ok(group.merge_context(group_name, context))
 }
 
 fn dispatch_session(mut call: Call) -> Result<ToolResult, ArgError> {
