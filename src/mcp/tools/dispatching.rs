@@ -129,24 +129,6 @@ fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
         Ok(context) => context,
         Err(envelope) => return Ok(envelope),
     };
-    let cache_settings = &config.settings.cache;
-    let key = cache_key(&KeyInputs {
-        agent_name: &ask.agent,
-        agent,
-        settings: &config.settings,
-        task: &ask.task,
-        context: &context,
-        caller: &ask.caller,
-        goal: &ask.goal,
-        response_format: &ask.response_format,
-        timeout_override: ask.timeout,
-    });
-    // A disabled cache answers nothing and stores nothing.
-    if let Some(hit) = call.state.cache.get(&key, cache_settings) {
-        let mut value = ToolResult::dispatch(&hit);
-        value.value["cached"] = json!(true);
-        return Ok(value);
-    }
     let d = Dispatch {
         agent_name: &ask.agent,
         agent,
@@ -162,13 +144,62 @@ fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
         timeout_secs: ask.timeout,
         mode: OutputMode::Json,
     };
-    let result = run_limited(&call, &d, None);
+    Ok(run_cached(&call, &d).to_tool_result())
+}
+
+/// A one-shot dispatch's answer, and whether the result cache gave it.
+pub(super) struct CachedRun {
+    pub(super) result: DispatchResult,
+    pub(super) cached: bool,
+}
+
+impl CachedRun {
+    /// The answer as the client sees it: a cache hit ends with
+    /// `"cached": true`.
+    pub(super) fn to_tool_result(&self) -> ToolResult {
+        let mut value = ToolResult::dispatch(&self.result);
+        if self.cached {
+            value.value["cached"] = json!(true);
+        }
+        value
+    }
+}
+
+/// Runs a one-shot JSON dispatch (`dispatch`, a `dispatch_parallel` item)
+/// through the result cache: a stored answer if there is one, else a run
+/// under the limiter whose clean success is stored. The key is taken from
+/// `d` once, before the run, so an answer produced under an old config
+/// cannot fill the entry of an edited one.
+pub(super) fn run_cached(call: &Call, d: &Dispatch) -> CachedRun {
+    let cache_settings = &d.settings.cache;
+    let key = cache_key(&KeyInputs {
+        agent_name: d.agent_name,
+        agent: d.agent,
+        settings: d.settings,
+        task: d.ask.task,
+        context: d.ask.context,
+        caller: d.ask.caller,
+        goal: d.ask.goal,
+        response_format: d.ask.response_format,
+        timeout_override: d.timeout_secs,
+    });
+    // A disabled cache answers nothing and stores nothing.
+    if let Some(hit) = call.state.cache.get(&key, cache_settings) {
+        return CachedRun {
+            result: hit,
+            cached: true,
+        };
+    }
+    let result = run_limited(call, d, None);
     if cache_settings.enabled {
         call.state
             .cache
-            .put(&key, &ask.agent, &result, cache_settings);
+            .put(&key, d.agent_name, &result, cache_settings);
     }
-    Ok(ToolResult::dispatch(&result))
+    CachedRun {
+        result,
+        cached: false,
+    }
 }
 
 /// The context a dispatch gets: with a group, the group's shared facts

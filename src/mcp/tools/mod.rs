@@ -7,6 +7,8 @@ pub mod args;
 mod cache_tools;
 mod discovery;
 mod dispatching;
+mod manage;
+mod multi;
 
 use std::sync::{Arc, OnceLock};
 
@@ -120,6 +122,8 @@ pub fn all() -> &'static [Tool] {
         let mut tools = Vec::new();
         tools.extend(discovery::tools());
         tools.extend(dispatching::tools());
+        tools.extend(multi::tools());
+        tools.extend(manage::tools());
         tools.extend(cache_tools::tools());
         tools
     })

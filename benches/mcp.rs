@@ -1,0 +1,321 @@
+//! `cargo bench --bench mcp [-- --vs "<server command>"]`: measures the
+//! figures of SPEC §8 on the release binary with the stand-in `claude` and
+//! 50 agents, and prints each next to its target. With `--vs`, the same MCP
+//! figures are measured for another server (e.g. the Python original:
+//! `--vs "/path/venv/bin/agent-dispatch serve"`) and printed with ratios.
+//! Benchmarks measure; they never fail on a slow figure.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agent-dispatch");
+const AGENTS: usize = 50;
+
+/// A fixture home: 50 agents with realistic project files, and the
+/// stand-in `claude` first on PATH.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-claude");
+        symlink(&fake, bin.join("claude")).unwrap();
+        let mut yaml = String::from("agents:\n");
+        for i in 0..AGENTS {
+            let project = dir.path().join(format!("projects/project-{i:02}"));
+            std::fs::create_dir_all(&project).unwrap();
+            std::fs::write(project.join("CLAUDE.md"), format!("# Project {i}\nService number {i} of the shop.\n")).unwrap();
+            std::fs::write(project.join(".mcp.json"), r#"{"mcpServers": {"postgres": {}, "sentry": {}}}"#).unwrap();
+            std::fs::write(project.join("pyproject.toml"), "[project]\nname = \"x\"\n").unwrap();
+            yaml.push_str(&format!(
+                "  agent-{i:02}:\n    directory: {}\n    description: Service number {i} of the shop, with its database and logs\n    timeout: 300\n    capabilities: [sql, logs]\n",
+                project.display()
+            ));
+        }
+        yaml.push_str("settings:\n  max_concurrency: 5\n");
+        std::fs::create_dir_all(dir.path().join("cfg")).unwrap();
+        std::fs::write(dir.path().join("cfg/agents.yaml"), yaml).unwrap();
+        Fixture { dir }
+    }
+
+    fn env(&self, command: &mut Command) {
+        command
+            .env("AGENT_DISPATCH_CONFIG", self.dir.path().join("cfg/agents.yaml"))
+            .env("AGENT_DISPATCH_JOBS_DIR", self.dir.path().join("jobs"))
+            .env("AGENT_DISPATCH_USAGE_LOG", self.dir.path().join("usage.jsonl"))
+            .env("AGENT_DISPATCH_SERVERS_DIR", self.dir.path().join("servers"))
+            .env("PATH", format!("{}:/usr/bin:/bin", self.dir.path().join("bin").display()))
+            .env("NO_COLOR", "1");
+    }
+
+    fn fake_claude(&self) -> PathBuf {
+        self.dir.path().join("bin/claude")
+    }
+}
+
+/// A server under test, spoken to over its stdio.
+struct Server {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    next_id: u64,
+}
+
+impl Server {
+    fn spawn(argv: &[String], fixture: &Fixture, extra_env: &[(&str, &str)]) -> Server {
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+        fixture.env(&mut command);
+        for (key, value) in extra_env {
+            command.env(key, value);
+        }
+        let mut child = command.spawn().expect("start server");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Server { child, stdin, stdout, next_id: 1 }
+    }
+
+    /// Sends a request and returns its response and the raw bytes of it.
+    fn request(&mut self, method: &str, params: Value) -> (Value, usize) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let line = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
+        self.stdin.write_all(line.as_bytes()).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+        let mut buf = String::new();
+        loop {
+            buf.clear();
+            if self.stdout.read_line(&mut buf).unwrap() == 0 {
+                panic!("server closed stdout while waiting for {method}");
+            }
+            let Ok(value) = serde_json::from_str::<Value>(&buf) else { continue };
+            if value.get("id") == Some(&json!(id)) {
+                return (value, buf.trim_end().len());
+            }
+        }
+    }
+
+    fn initialize(&mut self) -> Value {
+        let (reply, _) = self.request(
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}),
+        );
+        let note = json!({"jsonrpc": "2.0", "method": "notifications/initialized"}).to_string();
+        self.stdin.write_all(note.as_bytes()).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+        reply
+    }
+
+    fn call(&mut self, tool: &str, arguments: Value) -> (Value, usize) {
+        let (reply, _) = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
+        let text = reply["result"]["content"][0]["text"].as_str().unwrap_or_else(|| panic!("{tool}: {reply}")).to_owned();
+        let bytes = text.len();
+        (serde_json::from_str(&text).unwrap_or(Value::String(text)), bytes)
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn median(mut samples: Vec<Duration>) -> Duration {
+    samples.sort();
+    samples[samples.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One server's MCP figures.
+#[derive(Default)]
+struct Figures {
+    start_ms: f64,
+    tools_list_ms: f64,
+    list_agents_ms: f64,
+    dispatch_overhead_ms: f64,
+    parallel_s: Option<f64>,
+    idle_rss_mib: f64,
+    tools_list_bytes: usize,
+    instructions_bytes: usize,
+    list_agents_bytes: usize,
+}
+
+fn measure(argv: &[String], fixture: &Fixture) -> Figures {
+    let mut figures = Figures::default();
+    let starts: Vec<Duration> = (0..15)
+        .map(|_| {
+            let started = Instant::now();
+            let mut server = Server::spawn(argv, fixture, &[]);
+            server.initialize();
+            started.elapsed()
+        })
+        .collect();
+    figures.start_ms = ms(median(starts));
+
+    let mut server = Server::spawn(argv, fixture, &[]);
+    let init = server.initialize();
+    figures.instructions_bytes = init["result"]["instructions"].as_str().map_or(0, str::len);
+    std::thread::sleep(Duration::from_millis(300));
+    figures.idle_rss_mib = server.rss_kib() as f64 / 1024.0;
+
+    let (list, _) = server.request("tools/list", json!({}));
+    figures.tools_list_bytes = list["result"].to_string().len();
+    let rounds: Vec<Duration> = (0..300)
+        .map(|_| {
+            let started = Instant::now();
+            server.request("tools/list", json!({}));
+            started.elapsed()
+        })
+        .collect();
+    figures.tools_list_ms = ms(median(rounds));
+
+    let (_, bytes) = server.call("list_agents", json!({}));
+    figures.list_agents_bytes = bytes;
+    let rounds: Vec<Duration> = (0..200)
+        .map(|_| {
+            let started = Instant::now();
+            server.call("list_agents", json!({}));
+            started.elapsed()
+        })
+        .collect();
+    figures.list_agents_ms = ms(median(rounds));
+
+    // Overhead = a dispatch through the server minus a bare fork/exec of
+    // the same stand-in with the same kind of command line.
+    let bare: Vec<Duration> = (0..40)
+        .map(|_| {
+            let started = Instant::now();
+            let status = Command::new(fixture.fake_claude())
+                .args(["-p", "--output-format", "json", "--", "bare"])
+                .current_dir(fixture.dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+            started.elapsed()
+        })
+        .collect();
+    let through: Vec<Duration> = (0..40)
+        .map(|i| {
+            let started = Instant::now();
+            let (result, _) = server.call("dispatch_session", json!({"agent": "agent-00", "task": format!("task {i}")}));
+            assert_eq!(result["success"], true, "{result}");
+            started.elapsed()
+        })
+        .collect();
+    figures.dispatch_overhead_ms = ms(median(through)) - ms(median(bare));
+
+    let items: Vec<Value> = (0..100)
+        .map(|i| json!({"agent": format!("agent-{:02}", i % AGENTS), "task": format!("[fake:sleep] item {i}")}))
+        .collect();
+    let dispatches = Value::Array(items).to_string();
+    drop(server);
+    let mut server = Server::spawn(argv, fixture, &[("FAKE_CLAUDE_SLEEP", "0.05")]);
+    server.initialize();
+    let started = Instant::now();
+    let (result, _) = server.call("dispatch_parallel", json!({"dispatches": dispatches}));
+    if result.as_array().is_some_and(|items| items.len() == 100) {
+        figures.parallel_s = Some(started.elapsed().as_secs_f64());
+    }
+    figures
+}
+
+/// Median wall time and peak RSS of `agent-dispatch list` (50 agents).
+fn measure_cli(argv: &[String], fixture: &Fixture) -> (f64, f64) {
+    let runs: Vec<Duration> = (0..30)
+        .map(|_| {
+            let mut command = Command::new(&argv[0]);
+            command.args(&argv[1..]).stdout(Stdio::null()).stderr(Stdio::null());
+            fixture.env(&mut command);
+            let started = Instant::now();
+            let status = command.status().unwrap();
+            assert!(status.success(), "{argv:?} failed");
+            started.elapsed()
+        })
+        .collect();
+    // SAFETY: getrusage writes only into the struct we pass.
+    let peak_kib = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage.ru_maxrss
+    };
+    (ms(median(runs)), peak_kib as f64 / 1024.0)
+}
+
+fn row(name: &str, ours: String, target: &str, theirs: Option<String>, ratio: Option<f64>) {
+    let vs = match (theirs, ratio) {
+        (Some(theirs), Some(ratio)) => format!("  | other {theirs:>11}  ({ratio:.1}x)"),
+        (Some(theirs), None) => format!("  | other {theirs:>11}"),
+        _ => String::new(),
+    };
+    println!("{name:<48} {ours:>12}   target {target:<10}{vs}");
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mut vs: Option<Vec<String>> = None;
+    while let Some(arg) = args.next() {
+        if arg == "--vs" {
+            let command = args.next().expect("--vs needs a command");
+            vs = Some(command.split_whitespace().map(str::to_owned).collect());
+        }
+    }
+    let fixture = Fixture::new();
+    // The CLI figure first: its peak RSS is read from the children waited
+    // for so far, so nothing bigger may have run before it.
+    let (cli_ms, cli_rss) = measure_cli(&[BIN.to_owned(), "list".to_owned()], &fixture);
+    let ours = measure(&[BIN.to_owned(), "serve".to_owned()], &fixture);
+    let theirs = vs.as_ref().map(|argv| measure(argv, &fixture));
+    let their_cli = vs.as_ref().and_then(|argv| {
+        let mut cli = argv.clone();
+        (cli.last().map(String::as_str) == Some("serve")).then(|| {
+            *cli.last_mut().unwrap() = "list".into();
+            measure_cli(&cli, &fixture)
+        })
+    });
+    let binary = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
+
+    println!("agent-dispatch {} — {} agents, stand-in claude, release build", env!("CARGO_PKG_VERSION"), AGENTS);
+    let t = theirs.as_ref();
+    let ratio = |a: f64, b: Option<f64>| b.map(|b| b / a);
+    let fmt_ms = |v: f64| format!("{v:.3} ms");
+    row("serve spawn -> initialize answered", fmt_ms(ours.start_ms), "<= 5 ms", t.map(|f| fmt_ms(f.start_ms)), ratio(ours.start_ms, t.map(|f| f.start_ms)));
+    row("tools/list round trip", fmt_ms(ours.tools_list_ms), "<= 0.1 ms", t.map(|f| fmt_ms(f.tools_list_ms)), ratio(ours.tools_list_ms, t.map(|f| f.tools_list_ms)));
+    row("list_agents round trip (50 agents)", fmt_ms(ours.list_agents_ms), "<= 1 ms", t.map(|f| fmt_ms(f.list_agents_ms)), ratio(ours.list_agents_ms, t.map(|f| f.list_agents_ms)));
+    row("dispatch overhead over bare fork/exec", fmt_ms(ours.dispatch_overhead_ms), "<= 1 ms", t.map(|f| fmt_ms(f.dispatch_overhead_ms)), None);
+    let fmt_s = |v: Option<f64>| v.map_or("n/a".to_owned(), |s| format!("{s:.3} s"));
+    row("dispatch_parallel 100 x 50 ms, concurrency 5", fmt_s(ours.parallel_s), "<= 1.08 s", t.map(|f| fmt_s(f.parallel_s)), None);
+    row("idle RSS after initialize", format!("{:.1} MiB", ours.idle_rss_mib), "<= 5 MB", t.map(|f| format!("{:.1} MiB", f.idle_rss_mib)), ratio(ours.idle_rss_mib, t.map(|f| f.idle_rss_mib)));
+    row("CLI list (50 agents) wall", fmt_ms(cli_ms), "<= 10 ms", their_cli.map(|c| fmt_ms(c.0)), ratio(cli_ms, their_cli.map(|c| c.0)));
+    row("CLI list (50 agents) peak RSS", format!("{cli_rss:.1} MiB"), "<= 8 MiB", their_cli.map(|c| format!("{:.1} MiB", c.1)), None);
+    row("release binary size", format!("{:.2} MB", binary as f64 / 1e6), "<= 3 MB", None, None);
+    let context = |f: &Figures| format!("{:.1}+{:.1} KB", f.tools_list_bytes as f64 / 1024.0, f.instructions_bytes as f64 / 1024.0);
+    row("context: tools/list + instructions", context(&ours), "12+2 KB", t.map(context), None);
+    row("list_agents response bytes (50 agents)", format!("{:.1} KB", ours.list_agents_bytes as f64 / 1024.0), "<= 11.4 KB", t.map(|f| format!("{:.1} KB", f.list_agents_bytes as f64 / 1024.0)), None);
+}

@@ -1,0 +1,723 @@
+//! `add_agent`, `update_agent`, `remove_agent`: an orchestrator changing
+//! `agents.yaml`. Each tool decodes its arguments and checks them in full
+//! (names, directory, bounds, values that will become `claude` flags)
+//! before anything is read; the change itself is one `store::mutate` —
+//! lock, reload, change, save — and afterwards that agent's cached
+//! dispatch results are dropped, because they answered the old config.
+//! The rules shared with the CLI live in `config::rules`.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::args::{ArgError, Args};
+use super::{Call, Kind, Tool, ToolResult, schema};
+use crate::config::directory::{self, DirectoryError};
+use crate::config::project;
+use crate::config::rules::{self, FlagValueProblem, InvalidName, NameKind};
+use crate::config::schema::{DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
+use crate::config::store::{self, LoadError, MutateError, SaveError};
+use crate::config::{Agent, Config};
+use crate::pyfmt::{repr_float, repr_str};
+use crate::state::flock::LockError;
+
+pub fn tools() -> Vec<Tool> {
+    vec![
+        Tool {
+            name: "add_agent",
+            description: "Register a project directory as an agent to dispatch to. Without a description one is guessed from its CLAUDE.md, README and project files. timeout 0 means 300 s; max_budget_usd 0 inherits the settings default. Lists are comma-separated. An unknown permission_mode is saved and reported in `warnings`.",
+            schema: || schema(agent_properties(Which::Add), &["name", "directory"]),
+            kind: Kind::Changes,
+            run: add_agent,
+        },
+        Tool {
+            name: "update_agent",
+            description: "Change an agent's settings; only non-empty arguments count, and timeout 0 / max_budget_usd 0 change nothing. A negative budget removes the agent's own cap. \"none\" clears model, permission_mode and instructions, makes a tool list inherit the settings default again, and empties a capability list. Returns the changed fields.",
+            schema: || schema(agent_properties(Which::Update), &["name"]),
+            kind: Kind::Changes,
+            run: update_agent,
+        },
+        Tool {
+            name: "remove_agent",
+            description: "Remove an agent from the config. Its project directory is not touched; groups that still list it are named in `warnings`.",
+            schema: || {
+                schema(
+                    json!({"name": {"type": "string", "description": "Agent name from list_agents."}}),
+                    &["name"],
+                )
+            },
+            kind: Kind::Destructive,
+            run: remove_agent,
+        },
+    ]
+}
+
+/// Which of the two tools a parameter list is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Which {
+    Add,
+    Update,
+}
+
+/// The parameters of `add_agent` (which alone takes `directory`) or
+/// `update_agent` (which alone takes `model`), in the original's order.
+/// Kept terse: every tool's schema is sent on each `tools/list`.
+fn agent_properties(which: Which) -> Value {
+    let text = |about: &str| json!({"type": "string", "default": "", "description": about});
+    let mut props = Map::new();
+    let (name, description) = match which {
+        Which::Add => (
+            "New name: letters, digits, '-', '_'; starts with a letter or digit.",
+            "What it is for; guessed from the project if empty.",
+        ),
+        Which::Update => ("Agent name from list_agents.", "What it is for."),
+    };
+    props.insert(
+        "name".into(),
+        json!({"type": "string", "description": name}),
+    );
+    if which == Which::Add {
+        props.insert(
+            "directory".into(),
+            json!({"type": "string", "description": "The project's directory ('~' expanded)."}),
+        );
+    }
+    props.insert("description".into(), text(description));
+    props.insert(
+        "timeout".into(),
+        json!({"type": "integer", "default": 0, "description": "Seconds per dispatch, at most 604800."}),
+    );
+    props.insert(
+        "max_budget_usd".into(),
+        json!({"type": "number", "default": 0, "description": "Spend cap per dispatch in USD."}),
+    );
+    if which == Which::Update {
+        props.insert("model".into(), text("e.g. sonnet or opus."));
+    }
+    for (param, about) in [
+        ("permission_mode", "default, plan or bypassPermissions."),
+        (
+            "allowed_tools",
+            "Tools it may use, e.g. 'Read,Bash(git *)'.",
+        ),
+        ("disallowed_tools", "Tools it may not use."),
+        ("capabilities", "Labels for what it can do."),
+        (
+            "risky_capabilities",
+            "Labels for what it can do that is risky.",
+        ),
+        ("instructions", "Standing orders for every dispatch."),
+    ] {
+        props.insert(param.into(), text(about));
+    }
+    Value::Object(props)
+}
+
+/// An argument that decoded fine but breaks a config rule. Found before the
+/// config is touched, so nothing has been written.
+#[derive(Debug)]
+enum Invalid {
+    Name(InvalidName),
+    BlankDirectory,
+    UnresolvableDirectory {
+        given: String,
+        reason: DirectoryError,
+    },
+    NoSuchDirectory(PathBuf),
+    DirectoryNotUtf8(PathBuf),
+    /// Below 1 (0 is "not given" and never gets here).
+    TimeoutNotPositive {
+        got: i64,
+        zero_means: &'static str,
+    },
+    TimeoutTooLong(i64),
+    NegativeBudget(f64),
+    BudgetTooLarge(f64),
+    FlagValue {
+        field: &'static str,
+        value: String,
+        problem: FlagValueProblem,
+    },
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Invalid::Name(err) => err.fmt(f),
+            Invalid::BlankDirectory => f.write_str(
+                "directory must not be empty; pass the project's path (absolute, or starting with '~').",
+            ),
+            Invalid::UnresolvableDirectory { given, reason } => {
+                write!(f, "Invalid directory {}: {reason}", repr_str(given))
+            }
+            Invalid::NoSuchDirectory(path) => {
+                write!(f, "Directory does not exist: {}", path.display())
+            }
+            Invalid::DirectoryNotUtf8(path) => write!(
+                f,
+                "Directory {} is not valid UTF-8, which agents.yaml cannot store; rename it or pass a path through a symlink with a UTF-8 name.",
+                repr_str(&path.to_string_lossy())
+            ),
+            Invalid::TimeoutNotPositive { got, zero_means } => write!(
+                f,
+                "timeout must be a positive number of seconds (got {got}); pass 0 {zero_means}."
+            ),
+            Invalid::TimeoutTooLong(got) => write!(
+                f,
+                "timeout must be at most {MAX_TIMEOUT_SECS} seconds, one week (got {got})."
+            ),
+            Invalid::NegativeBudget(got) => write!(
+                f,
+                "max_budget_usd must be >= 0 (got {}); 0 inherits defaults.",
+                repr_float(*got)
+            ),
+            Invalid::BudgetTooLarge(got) => write!(
+                f,
+                "max_budget_usd must be at most {MAX_BUDGET_USD} (got {}).",
+                repr_float(*got)
+            ),
+            Invalid::FlagValue {
+                field,
+                value,
+                problem,
+            } => write!(f, "{field} {} {problem}.", repr_str(value)),
+        }
+    }
+}
+
+/// Why the change was refused once the fresh config was in hand.
+#[derive(Debug)]
+enum Refused {
+    Exists(String),
+    NotFound {
+        name: String,
+        available: Vec<String>,
+    },
+    NothingToUpdate,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::Exists(name) => {
+                write!(
+                    f,
+                    "Agent {} already exists. Remove it first.",
+                    repr_str(name)
+                )
+            }
+            Refused::NotFound { name, available } => {
+                let available = if available.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    available.join(", ")
+                };
+                write!(
+                    f,
+                    "Agent {} not found. Available: {available}",
+                    repr_str(name)
+                )
+            }
+            Refused::NothingToUpdate => {
+                f.write_str("Nothing to update. Pass at least one non-empty field.")
+            }
+        }
+    }
+}
+
+fn names(config: &Config) -> Vec<String> {
+    config.agents.keys().cloned().collect()
+}
+
+/// `update_agent`'s word for "back to unset"; whitespace around it and its
+/// case do not matter.
+fn is_none(value: &str) -> bool {
+    value.trim().eq_ignore_ascii_case("none")
+}
+
+/// A model or permission mode: trimmed, and refused if it could be read as
+/// a `claude` option (or is blank once trimmed).
+fn flag_value(field: &'static str, value: &str) -> Result<String, Invalid> {
+    let trimmed = value.trim();
+    rules::check_flag_value(trimmed).map_err(|problem| Invalid::FlagValue {
+        field,
+        value: value.to_owned(),
+        problem,
+    })?;
+    Ok(trimmed.to_owned())
+}
+
+/// A comma list of tool names, each of which becomes a `claude` flag value.
+fn tool_list(field: &'static str, csv: &str) -> Result<Vec<String>, Invalid> {
+    let tools = rules::split_csv(csv);
+    for tool in &tools {
+        rules::check_flag_value(tool).map_err(|problem| Invalid::FlagValue {
+            field,
+            value: tool.clone(),
+            problem,
+        })?;
+    }
+    Ok(tools)
+}
+
+/// `0` is "not given"; anything else must be 1..=MAX_TIMEOUT_SECS.
+fn timeout(seconds: i64, zero_means: &'static str) -> Result<Option<u64>, Invalid> {
+    match u64::try_from(seconds) {
+        Ok(0) => Ok(None),
+        Ok(secs) if secs <= MAX_TIMEOUT_SECS => Ok(Some(secs)),
+        Ok(_) => Err(Invalid::TimeoutTooLong(seconds)),
+        Err(_) => Err(Invalid::TimeoutNotPositive {
+            got: seconds,
+            zero_means,
+        }),
+    }
+}
+
+fn check_budget_ceiling(usd: f64) -> Result<(), Invalid> {
+    if usd > MAX_BUDGET_USD {
+        return Err(Invalid::BudgetTooLarge(usd));
+    }
+    Ok(())
+}
+
+/// Expands, resolves and checks the directory of a new agent.
+fn project_directory(given: &str) -> Result<PathBuf, Invalid> {
+    // Python resolves "" to the working directory; for a server that is an
+    // arbitrary place, never what the caller meant.
+    if given.trim().is_empty() {
+        return Err(Invalid::BlankDirectory);
+    }
+    let resolved =
+        directory::resolve(Path::new(given)).map_err(|reason| Invalid::UnresolvableDirectory {
+            given: given.to_owned(),
+            reason,
+        })?;
+    if !resolved.is_dir() {
+        return Err(Invalid::NoSuchDirectory(resolved));
+    }
+    if resolved.to_str().is_none() {
+        return Err(Invalid::DirectoryNotUtf8(resolved));
+    }
+    Ok(resolved)
+}
+
+/// The envelope for a mutation that did not happen: refused on the fresh
+/// config (exists, not found, nothing to update), or stopped by the config
+/// file or its lock.
+fn not_changed<E: fmt::Display>(call: &Call, tool: &str, err: MutateError<E>) -> ToolResult {
+    match err {
+        MutateError::Rejected(reason) => ToolResult::error(reason.to_string()),
+        // Word for word what every config-reading tool says (`Call::config`).
+        MutateError::Load(err) => unloadable(call, &err),
+        MutateError::Lock(ref lock) => {
+            let hint = match lock {
+                LockError::TimedOut { .. } => {
+                    "Another agent-dispatch (CLI, server or the Python original) is changing agents.yaml; retry in a few seconds."
+                }
+                LockError::Open { .. } => {
+                    "Check that the config directory exists and is writable by this user (~/.config/agent-dispatch, or AGENT_DISPATCH_CONFIG)."
+                }
+            };
+            ToolResult::error_with_hint(format!("{tool}: {err}"), hint)
+        }
+        MutateError::Save(ref save) => {
+            let hint = match save {
+                SaveError::Write { .. } => {
+                    "Check free space and permissions on the config directory (~/.config/agent-dispatch, or AGENT_DISPATCH_CONFIG)."
+                }
+                SaveError::Render { .. } => {
+                    "This is a bug: please report which agent field could not be written."
+                }
+            };
+            ToolResult::error_with_hint(format!("{tool}: {err}"), hint)
+        }
+    }
+}
+
+fn unloadable(call: &Call, err: &LoadError) -> ToolResult {
+    ToolResult::error_with_hint(
+        format!(
+            "Config at {} could not be loaded: {err}",
+            call.state.paths.config.display()
+        ),
+        "Fix the file (or restore a backup), then retry; 'agent-dispatch list' shows the error with the offending key.",
+    )
+}
+
+/// `add_agent`'s arguments as given.
+struct AddArgs {
+    name: String,
+    directory: String,
+    description: String,
+    timeout: i64,
+    max_budget_usd: f64,
+    permission_mode: String,
+    allowed_tools: String,
+    disallowed_tools: String,
+    capabilities: String,
+    risky_capabilities: String,
+    instructions: String,
+}
+
+impl AddArgs {
+    fn decode(args: &mut Args) -> Result<AddArgs, ArgError> {
+        Ok(AddArgs {
+            name: args.string("name")?,
+            directory: args.string("directory")?,
+            description: args.string_or_empty("description")?,
+            timeout: args.integer("timeout", 0, i64::MIN, i64::MAX)?,
+            max_budget_usd: args.number("max_budget_usd", 0.0)?,
+            permission_mode: args.string_or_empty("permission_mode")?,
+            allowed_tools: args.string_or_empty("allowed_tools")?,
+            disallowed_tools: args.string_or_empty("disallowed_tools")?,
+            capabilities: args.string_or_empty("capabilities")?,
+            risky_capabilities: args.string_or_empty("risky_capabilities")?,
+            instructions: args.string_or_empty("instructions")?,
+        })
+    }
+
+    /// The agent to store, in the original's order of checks. Its
+    /// description is left empty when none was given: guessing one reads
+    /// the project's files, which waits until every argument passed.
+    fn check(self) -> Result<Agent, Invalid> {
+        rules::check_name(NameKind::Agent, &self.name).map_err(Invalid::Name)?;
+        let mut agent = Agent::new(project_directory(&self.directory)?);
+        agent.timeout = timeout(self.timeout, "for the default of 300 seconds")?
+            .unwrap_or(DEFAULT_AGENT_TIMEOUT);
+        let budget = self.max_budget_usd;
+        if budget < 0.0 {
+            return Err(Invalid::NegativeBudget(budget));
+        }
+        check_budget_ceiling(budget)?;
+        agent.max_budget_usd = (budget > 0.0).then_some(budget);
+        if !self.permission_mode.is_empty() {
+            agent.permission_mode = Some(flag_value("permission_mode", &self.permission_mode)?);
+        }
+        // Tool lists are tri-state: "" inherits the settings default (None),
+        // while "," is an explicit empty list.
+        if !self.allowed_tools.is_empty() {
+            agent.allowed_tools = Some(tool_list("allowed_tools", &self.allowed_tools)?);
+        }
+        if !self.disallowed_tools.is_empty() {
+            agent.disallowed_tools = Some(tool_list("disallowed_tools", &self.disallowed_tools)?);
+        }
+        agent.capabilities = rules::split_csv(&self.capabilities);
+        agent.risky_capabilities = rules::split_csv(&self.risky_capabilities);
+        agent.instructions = self.instructions.trim().to_owned();
+        agent.description = self.description;
+        Ok(agent)
+    }
+}
+
+fn add_agent(mut call: Call) -> Result<ToolResult, ArgError> {
+    let args = AddArgs::decode(&mut call.args)?;
+    call.args.finish()?;
+    let name = args.name.clone();
+    let mut agent = match args.check() {
+        Ok(agent) => agent,
+        Err(invalid) => return Ok(ToolResult::error(invalid.to_string())),
+    };
+    if agent.description.is_empty() {
+        agent.description = project::auto_description(&agent.directory);
+    }
+    let warnings: Vec<String> = agent
+        .permission_mode
+        .as_deref()
+        .and_then(rules::permission_mode_warning)
+        .into_iter()
+        .collect();
+    let answer = added(&name, &agent, &warnings);
+
+    let outcome = store::mutate(&call.state.paths, |config: &mut Config| {
+        if config.agents.contains_key(&name) {
+            return Err(Refused::Exists(name.clone()));
+        }
+        config.agents.insert(name.clone(), agent);
+        Ok(())
+    });
+    if let Err(err) = outcome {
+        return Ok(not_changed(&call, "add_agent", err));
+    }
+    // A removed agent of the same name may have left answers behind.
+    call.state.cache.invalidate_agent(&name);
+    Ok(ToolResult::ok(answer))
+}
+
+/// The `add_agent` answer: what was stored, optional keys only when set.
+fn added(name: &str, agent: &Agent, warnings: &[String]) -> Value {
+    let mut out = Map::new();
+    out.insert("added".into(), json!(name));
+    // The directory was checked to be UTF-8.
+    out.insert("directory".into(), json!(agent.directory.to_string_lossy()));
+    out.insert("description".into(), json!(agent.description));
+    if let Some(mode) = &agent.permission_mode {
+        out.insert("permission_mode".into(), json!(mode));
+    }
+    for (key, list) in [
+        (
+            "allowed_tools",
+            agent.allowed_tools.as_deref().unwrap_or(&[]),
+        ),
+        (
+            "disallowed_tools",
+            agent.disallowed_tools.as_deref().unwrap_or(&[]),
+        ),
+        ("capabilities", agent.capabilities.as_slice()),
+        ("risky_capabilities", agent.risky_capabilities.as_slice()),
+    ] {
+        if !list.is_empty() {
+            out.insert(key.into(), json!(list));
+        }
+    }
+    if !agent.instructions.is_empty() {
+        out.insert("instructions".into(), json!(agent.instructions));
+    }
+    if !warnings.is_empty() {
+        out.insert("warnings".into(), json!(warnings));
+    }
+    Value::Object(out)
+}
+
+/// What `update_agent` will set, each field `None` when not given. Values
+/// are final: "none" and CSV text are already turned into what is stored.
+#[derive(Debug)]
+struct Changes {
+    description: Option<String>,
+    timeout: Option<u64>,
+    /// `Some(None)` clears the agent's own cap.
+    max_budget_usd: Option<Option<f64>>,
+    model: Option<Option<String>>,
+    permission_mode: Option<Option<String>>,
+    allowed_tools: Option<Option<Vec<String>>>,
+    disallowed_tools: Option<Option<Vec<String>>>,
+    capabilities: Option<Vec<String>>,
+    risky_capabilities: Option<Vec<String>>,
+    instructions: Option<String>,
+}
+
+impl Changes {
+    /// Applies the given fields in the original's order and returns their
+    /// names in that order.
+    fn apply(&self, agent: &mut Agent) -> Vec<&'static str> {
+        let mut fields = Vec::new();
+        if let Some(text) = &self.description {
+            agent.description = text.clone();
+            fields.push("description");
+        }
+        if let Some(secs) = self.timeout {
+            agent.timeout = secs;
+            fields.push("timeout");
+        }
+        if let Some(usd) = self.max_budget_usd {
+            agent.max_budget_usd = usd;
+            fields.push("max_budget_usd");
+        }
+        if let Some(model) = &self.model {
+            agent.model = model.clone();
+            fields.push("model");
+        }
+        if let Some(mode) = &self.permission_mode {
+            agent.permission_mode = mode.clone();
+            fields.push("permission_mode");
+        }
+        if let Some(tools) = &self.allowed_tools {
+            agent.allowed_tools = tools.clone();
+            fields.push("allowed_tools");
+        }
+        if let Some(tools) = &self.disallowed_tools {
+            agent.disallowed_tools = tools.clone();
+            fields.push("disallowed_tools");
+        }
+        if let Some(labels) = &self.capabilities {
+            agent.capabilities = labels.clone();
+            fields.push("capabilities");
+        }
+        if let Some(labels) = &self.risky_capabilities {
+            agent.risky_capabilities = labels.clone();
+            fields.push("risky_capabilities");
+        }
+        if let Some(text) = &self.instructions {
+            agent.instructions = text.clone();
+            fields.push("instructions");
+        }
+        fields
+    }
+}
+
+/// `""` is "not given"; `"none"` clears (`None`); anything else is checked
+/// as a `claude` flag value.
+fn optional_flag(field: &'static str, value: &str) -> Result<Option<Option<String>>, Invalid> {
+    if value.is_empty() {
+        Ok(None)
+    } else if is_none(value) {
+        Ok(Some(None))
+    } else {
+        flag_value(field, value).map(|v| Some(Some(v)))
+    }
+}
+
+/// `""` is "not given"; `"none"` inherits the settings default again.
+fn optional_tools(field: &'static str, csv: &str) -> Result<Option<Option<Vec<String>>>, Invalid> {
+    if csv.is_empty() {
+        Ok(None)
+    } else if is_none(csv) {
+        Ok(Some(None))
+    } else {
+        tool_list(field, csv).map(|tools| Some(Some(tools)))
+    }
+}
+
+/// `""` is "not given"; `"none"` empties the list.
+fn optional_labels(csv: &str) -> Option<Vec<String>> {
+    if csv.is_empty() {
+        None
+    } else if is_none(csv) {
+        Some(Vec::new())
+    } else {
+        Some(rules::split_csv(csv))
+    }
+}
+
+/// `update_agent`'s arguments as given.
+struct UpdateArgs {
+    name: String,
+    description: String,
+    timeout: i64,
+    max_budget_usd: f64,
+    model: String,
+    permission_mode: String,
+    allowed_tools: String,
+    disallowed_tools: String,
+    capabilities: String,
+    risky_capabilities: String,
+    instructions: String,
+}
+
+impl UpdateArgs {
+    fn decode(args: &mut Args) -> Result<UpdateArgs, ArgError> {
+        Ok(UpdateArgs {
+            name: args.string("name")?,
+            description: args.string_or_empty("description")?,
+            timeout: args.integer("timeout", 0, i64::MIN, i64::MAX)?,
+            max_budget_usd: args.number("max_budget_usd", 0.0)?,
+            model: args.string_or_empty("model")?,
+            permission_mode: args.string_or_empty("permission_mode")?,
+            allowed_tools: args.string_or_empty("allowed_tools")?,
+            disallowed_tools: args.string_or_empty("disallowed_tools")?,
+            capabilities: args.string_or_empty("capabilities")?,
+            risky_capabilities: args.string_or_empty("risky_capabilities")?,
+            instructions: args.string_or_empty("instructions")?,
+        })
+    }
+
+    /// What to change. The name is not checked against the naming rule: an
+    /// agent with an unusual hand-written name must stay reachable.
+    fn check(self) -> Result<Changes, Invalid> {
+        let timeout = timeout(self.timeout, "to keep the agent's current value")?;
+        let budget = self.max_budget_usd;
+        check_budget_ceiling(budget)?;
+        let instructions = self.instructions.trim();
+        Ok(Changes {
+            description: (!self.description.is_empty()).then_some(self.description),
+            timeout,
+            // A negative budget is this tool's way to clear the cap.
+            max_budget_usd: (budget != 0.0).then(|| (budget > 0.0).then_some(budget)),
+            model: optional_flag("model", &self.model)?,
+            permission_mode: optional_flag("permission_mode", &self.permission_mode)?,
+            allowed_tools: optional_tools("allowed_tools", &self.allowed_tools)?,
+            disallowed_tools: optional_tools("disallowed_tools", &self.disallowed_tools)?,
+            capabilities: optional_labels(&self.capabilities),
+            risky_capabilities: optional_labels(&self.risky_capabilities),
+            instructions: (!instructions.is_empty()).then(|| {
+                if is_none(instructions) {
+                    String::new()
+                } else {
+                    instructions.to_owned()
+                }
+            }),
+        })
+    }
+}
+
+fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
+    let args = UpdateArgs::decode(&mut call.args)?;
+    call.args.finish()?;
+    let name = args.name.clone();
+    let changes = match args.check() {
+        Ok(changes) => changes,
+        Err(invalid) => return Ok(ToolResult::error(invalid.to_string())),
+    };
+    let warnings: Vec<String> = changes
+        .permission_mode
+        .as_ref()
+        .and_then(Option::as_deref)
+        .and_then(rules::permission_mode_warning)
+        .into_iter()
+        .collect();
+
+    let outcome = store::mutate(&call.state.paths, |config: &mut Config| {
+        let Some(agent) = config.agents.get_mut(&name) else {
+            return Err(Refused::NotFound {
+                name: name.clone(),
+                available: names(config),
+            });
+        };
+        let fields = changes.apply(agent);
+        if fields.is_empty() {
+            return Err(Refused::NothingToUpdate);
+        }
+        Ok(fields)
+    });
+    let fields = match outcome {
+        Ok(fields) => fields,
+        Err(err) => return Ok(not_changed(&call, "update_agent", err)),
+    };
+    call.state.cache.invalidate_agent(&name);
+    let mut answer = json!({"updated": name, "fields": fields});
+    if !warnings.is_empty() {
+        answer["warnings"] = json!(warnings);
+    }
+    Ok(ToolResult::ok(answer))
+}
+
+fn remove_agent(mut call: Call) -> Result<ToolResult, ArgError> {
+    let name = call.args.string("name")?;
+    call.args.finish()?;
+    let outcome = store::mutate(&call.state.paths, |config: &mut Config| {
+        if config.agents.shift_remove(&name).is_none() {
+            return Err(Refused::NotFound {
+                name: name.clone(),
+                available: names(config),
+            });
+        }
+        // Memberships are left as they are (a group may outlive a member
+        // being re-added); the caller is told so it can tidy up.
+        Ok(config
+            .groups
+            .iter()
+            .filter(|(_, group)| group.has_member(&name))
+            .map(|(group, _)| group.clone())
+            .collect::<Vec<_>>())
+    });
+    let groups = match outcome {
+        Ok(groups) => groups,
+        Err(err) => return Ok(not_changed(&call, "remove_agent", err)),
+    };
+    call.state.cache.invalidate_agent(&name);
+    let mut answer = json!({"removed": name});
+    if !groups.is_empty() {
+        let warnings: Vec<String> = groups
+            .iter()
+            .map(|group| {
+                format!(
+                    "group {} still lists {} as a member; update the group or edit agents.yaml",
+                    repr_str(group),
+                    repr_str(&name)
+                )
+            })
+            .collect();
+        answer["warnings"] = json!(warnings);
+    }
+    Ok(ToolResult::ok(answer))
+}
