@@ -33,8 +33,16 @@ impl Fixture {
         for i in 0..AGENTS {
             let project = dir.path().join(format!("projects/project-{i:02}"));
             std::fs::create_dir_all(&project).unwrap();
-            std::fs::write(project.join("CLAUDE.md"), format!("# Project {i}\nService number {i} of the shop.\n")).unwrap();
-            std::fs::write(project.join(".mcp.json"), r#"{"mcpServers": {"postgres": {}, "sentry": {}}}"#).unwrap();
+            std::fs::write(
+                project.join("CLAUDE.md"),
+                format!("# Project {i}\nService number {i} of the shop.\n"),
+            )
+            .unwrap();
+            std::fs::write(
+                project.join(".mcp.json"),
+                r#"{"mcpServers": {"postgres": {}, "sentry": {}}}"#,
+            )
+            .unwrap();
             std::fs::write(project.join("pyproject.toml"), "[project]\nname = \"x\"\n").unwrap();
             yaml.push_str(&format!(
                 "  agent-{i:02}:\n    directory: {}\n    description: Service number {i} of the shop, with its database and logs\n    timeout: 300\n    capabilities: [sql, logs]\n",
@@ -49,11 +57,23 @@ impl Fixture {
 
     fn env(&self, command: &mut Command) {
         command
-            .env("AGENT_DISPATCH_CONFIG", self.dir.path().join("cfg/agents.yaml"))
+            .env(
+                "AGENT_DISPATCH_CONFIG",
+                self.dir.path().join("cfg/agents.yaml"),
+            )
             .env("AGENT_DISPATCH_JOBS_DIR", self.dir.path().join("jobs"))
-            .env("AGENT_DISPATCH_USAGE_LOG", self.dir.path().join("usage.jsonl"))
-            .env("AGENT_DISPATCH_SERVERS_DIR", self.dir.path().join("servers"))
-            .env("PATH", format!("{}:/usr/bin:/bin", self.dir.path().join("bin").display()))
+            .env(
+                "AGENT_DISPATCH_USAGE_LOG",
+                self.dir.path().join("usage.jsonl"),
+            )
+            .env(
+                "AGENT_DISPATCH_SERVERS_DIR",
+                self.dir.path().join("servers"),
+            )
+            .env(
+                "PATH",
+                format!("{}:/usr/bin:/bin", self.dir.path().join("bin").display()),
+            )
             .env("NO_COLOR", "1");
     }
 
@@ -73,7 +93,11 @@ struct Server {
 impl Server {
     fn spawn(argv: &[String], fixture: &Fixture, extra_env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(&argv[0]);
-        command.args(&argv[1..]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+        command
+            .args(&argv[1..])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         fixture.env(&mut command);
         for (key, value) in extra_env {
             command.env(key, value);
@@ -81,14 +105,20 @@ impl Server {
         let mut child = command.spawn().expect("start server");
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        Server { child, stdin, stdout, next_id: 1 }
+        Server {
+            child,
+            stdin,
+            stdout,
+            next_id: 1,
+        }
     }
 
     /// Sends a request and returns its response and the raw bytes of it.
     fn request(&mut self, method: &str, params: Value) -> (Value, usize) {
         let id = self.next_id;
         self.next_id += 1;
-        let line = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
+        let line =
+            json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string();
         self.stdin.write_all(line.as_bytes()).unwrap();
         self.stdin.write_all(b"\n").unwrap();
         self.stdin.flush().unwrap();
@@ -98,7 +128,9 @@ impl Server {
             if self.stdout.read_line(&mut buf).unwrap() == 0 {
                 panic!("server closed stdout while waiting for {method}");
             }
-            let Ok(value) = serde_json::from_str::<Value>(&buf) else { continue };
+            let Ok(value) = serde_json::from_str::<Value>(&buf) else {
+                continue;
+            };
             if value.get("id") == Some(&json!(id)) {
                 return (value, buf.trim_end().len());
             }
@@ -119,13 +151,20 @@ impl Server {
 
     fn call(&mut self, tool: &str, arguments: Value) -> (Value, usize) {
         let (reply, _) = self.request("tools/call", json!({"name": tool, "arguments": arguments}));
-        let text = reply["result"]["content"][0]["text"].as_str().unwrap_or_else(|| panic!("{tool}: {reply}")).to_owned();
+        let text = reply["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{tool}: {reply}"))
+            .to_owned();
         let bytes = text.len();
-        (serde_json::from_str(&text).unwrap_or(Value::String(text)), bytes)
+        (
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            bytes,
+        )
     }
 
     fn rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmRSS:"))
@@ -224,7 +263,10 @@ fn measure(argv: &[String], fixture: &Fixture) -> Figures {
     let through: Vec<Duration> = (0..40)
         .map(|i| {
             let started = Instant::now();
-            let (result, _) = server.call("dispatch_session", json!({"agent": "agent-00", "task": format!("task {i}")}));
+            let (result, _) = server.call(
+                "dispatch_session",
+                json!({"agent": "agent-00", "task": format!("task {i}")}),
+            );
             assert_eq!(result["success"], true, "{result}");
             started.elapsed()
         })
@@ -251,7 +293,10 @@ fn measure_cli(argv: &[String], fixture: &Fixture) -> (f64, f64) {
     let runs: Vec<Duration> = (0..30)
         .map(|_| {
             let mut command = Command::new(&argv[0]);
-            command.args(&argv[1..]).stdout(Stdio::null()).stderr(Stdio::null());
+            command
+                .args(&argv[1..])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
             fixture.env(&mut command);
             let started = Instant::now();
             let status = command.status().unwrap();
@@ -301,21 +346,97 @@ fn main() {
     });
     let binary = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
 
-    println!("agent-dispatch {} — {} agents, stand-in claude, release build", env!("CARGO_PKG_VERSION"), AGENTS);
+    println!(
+        "agent-dispatch {} — {} agents, stand-in claude, release build",
+        env!("CARGO_PKG_VERSION"),
+        AGENTS
+    );
     let t = theirs.as_ref();
     let ratio = |a: f64, b: Option<f64>| b.map(|b| b / a);
     let fmt_ms = |v: f64| format!("{v:.3} ms");
-    row("serve spawn -> initialize answered", fmt_ms(ours.start_ms), "<= 5 ms", t.map(|f| fmt_ms(f.start_ms)), ratio(ours.start_ms, t.map(|f| f.start_ms)));
-    row("tools/list round trip", fmt_ms(ours.tools_list_ms), "<= 0.1 ms", t.map(|f| fmt_ms(f.tools_list_ms)), ratio(ours.tools_list_ms, t.map(|f| f.tools_list_ms)));
-    row("list_agents round trip (50 agents)", fmt_ms(ours.list_agents_ms), "<= 1 ms", t.map(|f| fmt_ms(f.list_agents_ms)), ratio(ours.list_agents_ms, t.map(|f| f.list_agents_ms)));
-    row("dispatch overhead over bare fork/exec", fmt_ms(ours.dispatch_overhead_ms), "<= 1 ms", t.map(|f| fmt_ms(f.dispatch_overhead_ms)), None);
+    row(
+        "serve spawn -> initialize answered",
+        fmt_ms(ours.start_ms),
+        "<= 5 ms",
+        t.map(|f| fmt_ms(f.start_ms)),
+        ratio(ours.start_ms, t.map(|f| f.start_ms)),
+    );
+    row(
+        "tools/list round trip",
+        fmt_ms(ours.tools_list_ms),
+        "<= 0.1 ms",
+        t.map(|f| fmt_ms(f.tools_list_ms)),
+        ratio(ours.tools_list_ms, t.map(|f| f.tools_list_ms)),
+    );
+    row(
+        "list_agents round trip (50 agents)",
+        fmt_ms(ours.list_agents_ms),
+        "<= 1 ms",
+        t.map(|f| fmt_ms(f.list_agents_ms)),
+        ratio(ours.list_agents_ms, t.map(|f| f.list_agents_ms)),
+    );
+    row(
+        "dispatch overhead over bare fork/exec",
+        fmt_ms(ours.dispatch_overhead_ms),
+        "<= 1 ms",
+        t.map(|f| fmt_ms(f.dispatch_overhead_ms)),
+        None,
+    );
     let fmt_s = |v: Option<f64>| v.map_or("n/a".to_owned(), |s| format!("{s:.3} s"));
-    row("dispatch_parallel 100 x 50 ms, concurrency 5", fmt_s(ours.parallel_s), "<= 1.08 s", t.map(|f| fmt_s(f.parallel_s)), None);
-    row("idle RSS after initialize", format!("{:.1} MiB", ours.idle_rss_mib), "<= 5 MB", t.map(|f| format!("{:.1} MiB", f.idle_rss_mib)), ratio(ours.idle_rss_mib, t.map(|f| f.idle_rss_mib)));
-    row("CLI list (50 agents) wall", fmt_ms(cli_ms), "<= 10 ms", their_cli.map(|c| fmt_ms(c.0)), ratio(cli_ms, their_cli.map(|c| c.0)));
-    row("CLI list (50 agents) peak RSS", format!("{cli_rss:.1} MiB"), "<= 8 MiB", their_cli.map(|c| format!("{:.1} MiB", c.1)), None);
-    row("release binary size", format!("{:.2} MB", binary as f64 / 1e6), "<= 3 MB", None, None);
-    let context = |f: &Figures| format!("{:.1}+{:.1} KB", f.tools_list_bytes as f64 / 1024.0, f.instructions_bytes as f64 / 1024.0);
-    row("context: tools/list + instructions", context(&ours), "12+2 KB", t.map(context), None);
-    row("list_agents response bytes (50 agents)", format!("{:.1} KB", ours.list_agents_bytes as f64 / 1024.0), "<= 11.4 KB", t.map(|f| format!("{:.1} KB", f.list_agents_bytes as f64 / 1024.0)), None);
+    row(
+        "dispatch_parallel 100 x 50 ms, concurrency 5",
+        fmt_s(ours.parallel_s),
+        "<= 1.08 s",
+        t.map(|f| fmt_s(f.parallel_s)),
+        None,
+    );
+    row(
+        "idle RSS after initialize",
+        format!("{:.1} MiB", ours.idle_rss_mib),
+        "<= 5 MB",
+        t.map(|f| format!("{:.1} MiB", f.idle_rss_mib)),
+        ratio(ours.idle_rss_mib, t.map(|f| f.idle_rss_mib)),
+    );
+    row(
+        "CLI list (50 agents) wall",
+        fmt_ms(cli_ms),
+        "<= 10 ms",
+        their_cli.map(|c| fmt_ms(c.0)),
+        ratio(cli_ms, their_cli.map(|c| c.0)),
+    );
+    row(
+        "CLI list (50 agents) peak RSS",
+        format!("{cli_rss:.1} MiB"),
+        "<= 8 MiB",
+        their_cli.map(|c| format!("{:.1} MiB", c.1)),
+        None,
+    );
+    row(
+        "release binary size",
+        format!("{:.2} MB", binary as f64 / 1e6),
+        "<= 3 MB",
+        None,
+        None,
+    );
+    let context = |f: &Figures| {
+        format!(
+            "{:.1}+{:.1} KB",
+            f.tools_list_bytes as f64 / 1024.0,
+            f.instructions_bytes as f64 / 1024.0
+        )
+    };
+    row(
+        "context: tools/list + instructions",
+        context(&ours),
+        "12+2 KB",
+        t.map(context),
+        None,
+    );
+    row(
+        "list_agents response bytes (50 agents)",
+        format!("{:.1} KB", ours.list_agents_bytes as f64 / 1024.0),
+        "<= 11.4 KB",
+        t.map(|f| format!("{:.1} KB", f.list_agents_bytes as f64 / 1024.0)),
+        None,
+    );
 }

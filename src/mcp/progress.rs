@@ -26,7 +26,6 @@ struct State {
 struct Inner {
     token: Value,
     writer: Writer,
-    total: Option<u64>,
     state: Mutex<State>,
     wake: Condvar,
 }
@@ -37,11 +36,10 @@ pub struct Progress(Arc<Inner>);
 
 impl Progress {
     /// Starts reporting for `token`, with a heartbeat while the call runs.
-    pub fn start(token: Value, writer: Writer, total: Option<u64>) -> Progress {
+    pub fn start(token: Value, writer: Writer) -> Progress {
         let progress = Progress(Arc::new(Inner {
             token,
             writer,
-            total,
             state: Mutex::new(State {
                 sent: 0,
                 closed: false,
@@ -60,23 +58,23 @@ impl Progress {
         self.send(message, None);
     }
 
-    /// Reports `done` of the call's `total` items.
-    pub fn report_count(&self, done: u64, message: &str) {
-        self.send(message, Some(done));
+    /// Reports `done` of `total` items.
+    pub fn report_count(&self, done: u64, total: u64, message: &str) {
+        self.send(message, Some((done, total)));
     }
 
-    fn send(&self, message: &str, count: Option<u64>) {
+    fn send(&self, message: &str, count: Option<(u64, u64)>) {
         let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
         if state.closed {
             return;
         }
         // Counts may repeat (a heartbeat between two items); progress must
         // still increase, so it is never below the last value sent.
-        let value = count.map_or(state.sent + 1, |c| c.max(state.sent + 1));
+        let value = count.map_or(state.sent + 1, |(done, _)| done.max(state.sent + 1));
         state.sent = value;
         let text: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
         let mut params = json!({"progressToken": self.0.token, "progress": value, "message": text});
-        if let Some(total) = self.0.total {
+        if let Some((_, total)) = count {
             params["total"] = json!(total.max(value));
         }
         // Sent under the state lock so `close` cannot slip in between.

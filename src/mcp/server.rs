@@ -288,7 +288,7 @@ impl Server {
             .get("_meta")
             .and_then(|meta| meta.get("progressToken"))
             .filter(|token| token.is_string() || token.is_i64() || token.is_u64())
-            .map(|token| Progress::start(token.clone(), self.writer.clone(), None));
+            .map(|token| Progress::start(token.clone(), self.writer.clone()));
         let outcome = (tool.run)(Call {
             state: &self.state,
             args,

@@ -18,15 +18,18 @@ use crate::runner::{self, Ask, Dispatch, DispatchResult, ErrorType, OutputMode};
 const MIN_TIMEOUT: i64 = 10;
 const MAX_TIMEOUT: i64 = 7200;
 
+/// The arguments every dispatch tool takes. Optional strings carry no
+/// `default` (empty is implied): every byte here is resent to the model on
+/// each `tools/list`.
 pub(super) fn ask_properties() -> Value {
     json!({
-        "agent": {"type": "string", "description": "Agent name from list_agents."},
-        "task": {"type": "string", "description": "What the agent should do, in plain words."},
-        "context": {"type": "string", "default": "", "description": "Facts the agent needs that its project does not have."},
-        "caller": {"type": "string", "default": "", "description": "Who is asking (your project's name)."},
-        "goal": {"type": "string", "default": "", "description": "Why: the larger goal this task serves."},
-        "response_format": {"type": "string", "default": "", "description": "\"json\" to get a JSON answer parsed into parsed_result."},
-        "timeout_seconds": {"type": "integer", "default": 0, "description": "Time limit for this call, 10-7200; 0 uses the agent's."},
+        "agent": {"type": "string", "description": "Agent name (see list_agents)."},
+        "task": {"type": "string", "description": "What to do, in plain words."},
+        "context": {"type": "string", "description": "Facts it needs that its project lacks."},
+        "caller": {"type": "string", "description": "Your project's name."},
+        "goal": {"type": "string", "description": "The larger goal this serves."},
+        "response_format": {"type": "string", "description": "\"json\" for a parsed JSON answer."},
+        "timeout_seconds": {"type": "integer", "default": 0, "description": "10-7200; 0 = the agent's timeout."},
     })
 }
 
@@ -37,7 +40,7 @@ pub fn tools() -> Vec<Tool> {
             description: "Delegate a task to an agent: a separate Claude Code session runs in that project's directory with its own CLAUDE.md, MCP servers and tools, and returns its answer. Check `outcome` (done/partial/blocked) and `hint`. Identical repeated calls are answered from a cache (`cached: true`). On timeout the result carries a session_id: continue with dispatch_session. `group` adds that group's shared context.",
             schema: || {
                 let mut props = ask_properties();
-                props["group"] = json!({"type": "string", "default": "", "description": "A group the agent belongs to; its shared context is prepended."});
+                props["group"] = json!({"type": "string", "description": "A group of the agent's; its shared context is added."});
                 schema(props, &["agent", "task"])
             },
             kind: Kind::Dispatch,
@@ -48,7 +51,7 @@ pub fn tools() -> Vec<Tool> {
             description: "Multi-turn conversation with an agent. Without session_id a new session starts; pass the returned session_id to continue it (also the way to resume a timed-out dispatch: task='Continue where you left off'). Never cached.",
             schema: || {
                 let mut props = ask_properties();
-                props["session_id"] = json!({"type": "string", "default": "", "description": "Session to continue; empty starts a new one."});
+                props["session_id"] = json!({"type": "string", "description": "Session to continue; empty starts one."});
                 schema(props, &["agent", "task"])
             },
             kind: Kind::Dispatch,

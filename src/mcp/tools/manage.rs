@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::args::{ArgError, Args};
-use super::{Call, Kind, Tool, ToolResult, schema};
+use super::{Call, Kind, Tool, ToolResult, config_unloadable, schema};
 use crate::config::directory::{self, DirectoryError};
 use crate::config::project;
 use crate::config::rules::{self, FlagValueProblem, InvalidName, NameKind};
 use crate::config::schema::{DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
-use crate::config::store::{self, LoadError, MutateError, SaveError};
+use crate::config::store::{self, MutateError, SaveError};
 use crate::config::{Agent, Config};
 use crate::pyfmt::{repr_float, repr_str};
 use crate::state::flock::LockError;
@@ -64,7 +64,7 @@ enum Which {
 /// `update_agent` (which alone takes `model`), in the original's order.
 /// Kept terse: every tool's schema is sent on each `tools/list`.
 fn agent_properties(which: Which) -> Value {
-    let text = |about: &str| json!({"type": "string", "default": "", "description": about});
+    let text = |about: &str| json!({"type": "string", "description": about});
     let mut props = Map::new();
     let (name, description) = match which {
         Which::Add => (
@@ -309,7 +309,7 @@ fn not_changed<E: fmt::Display>(call: &Call, tool: &str, err: MutateError<E>) ->
     match err {
         MutateError::Rejected(reason) => ToolResult::error(reason.to_string()),
         // Word for word what every config-reading tool says (`Call::config`).
-        MutateError::Load(err) => unloadable(call, &err),
+        MutateError::Load(err) => config_unloadable(call.state, &err),
         MutateError::Lock(ref lock) => {
             let hint = match lock {
                 LockError::TimedOut { .. } => {
@@ -333,16 +333,6 @@ fn not_changed<E: fmt::Display>(call: &Call, tool: &str, err: MutateError<E>) ->
             ToolResult::error_with_hint(format!("{tool}: {err}"), hint)
         }
     }
-}
-
-fn unloadable(call: &Call, err: &LoadError) -> ToolResult {
-    ToolResult::error_with_hint(
-        format!(
-            "Config at {} could not be loaded: {err}",
-            call.state.paths.config.display()
-        ),
-        "Fix the file (or restore a backup), then retry; 'agent-dispatch list' shows the error with the offending key.",
-    )
 }
 
 /// `add_agent`'s arguments as given.

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use super::progress::Progress;
 use super::state::State;
 use crate::config::Config;
+use crate::config::store::LoadError;
 use crate::pyfmt::repr_str;
 use crate::runner::{CancelToken, DispatchResult};
 use args::{ArgError, Args};
@@ -74,13 +75,22 @@ impl Call<'_> {
     /// The config, or the envelope every config-reading tool returns when
     /// the file cannot be loaded.
     pub fn config(&self) -> Result<Arc<Config>, ToolResult> {
-        self.state.config().map_err(|err| {
-            ToolResult::error_with_hint(
-                format!("Config at {} could not be loaded: {err}", self.state.paths.config.display()),
-                "Fix the file (or restore a backup), then retry; 'agent-dispatch list' shows the error with the offending key.",
-            )
-        })
+        self.state
+            .config()
+            .map_err(|err| config_unloadable(self.state, &err))
     }
+}
+
+/// The envelope every config-reading tool returns when the file cannot be
+/// loaded.
+pub fn config_unloadable(state: &State, err: &LoadError) -> ToolResult {
+    ToolResult::error_with_hint(
+        format!(
+            "Config at {} could not be loaded: {err}",
+            state.paths.config.display()
+        ),
+        "Fix the file (or restore a backup), then retry; 'agent-dispatch list' shows the error with the offending key.",
+    )
 }
 
 /// `Unknown agent: 'x'. Available: a, b`
@@ -158,7 +168,13 @@ pub fn list() -> &'static Value {
     })
 }
 
-/// An input schema: an object of the given properties, `required` first.
+/// An input schema: an object of the given properties. It does not say
+/// `additionalProperties: false` — the server refuses unknown arguments
+/// anyway, and every byte of `tools/list` is resent to the model.
 pub fn schema(properties: Value, required: &[&str]) -> Value {
-    json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
+    let mut schema = json!({"type": "object", "properties": properties});
+    if !required.is_empty() {
+        schema["required"] = json!(required);
+    }
+    schema
 }

@@ -49,7 +49,7 @@ pub fn tools() -> Vec<Tool> {
                 schema(
                     json!({
                         "dispatches": {"type": "string", "description": "JSON array of dispatch items, as a string."},
-                        "aggregate": {"type": "string", "default": "", "description": "Agent that combines the results; empty for none."},
+                        "aggregate": {"type": "string", "description": "Agent that combines the results; empty for none."},
                     }),
                     &["dispatches"],
                 )
@@ -283,7 +283,7 @@ fn run_items(call: &Call, config: &Config, items: &[Item]) -> Vec<CachedRun> {
             let run = run_caught(&item.agent_name, || run_item(call, config, item));
             if let Some(progress) = call.progress {
                 let done = finished.fetch_add(1, Ordering::Relaxed) + 1;
-                progress.report_count(done, &item_progress(done, total, &run));
+                progress.report_count(done, total as u64, &item_progress(done, total, &run));
             }
             let _ = slots[i].set(run);
         }
