@@ -1,13 +1,19 @@
 //! `cargo bench --bench mcp [-- --vs "<server command>"]`: measures the
-//! figures of SPEC §8 on the release binary with the stand-in `claude` and
+//! figures of SPEC §8 on the release binary with a stand-in `claude` and
 //! 50 agents, and prints each next to its target. With `--vs`, the same MCP
 //! figures are measured for another server (e.g. the Python original:
 //! `--vs "/path/venv/bin/agent-dispatch serve"`) and printed with ratios.
 //! Benchmarks measure; they never fail on a slow figure.
+//!
+//! The stand-in here is this bench binary itself, run as `claude`: it
+//! answers at once (or after `BENCH_CLAUDE_SLEEP_MS` when the prompt says
+//! `[sleep]`). The test stand-in (`fixtures/fake-claude`, bash) spends
+//! several milliseconds starting up, which would drown the overhead being
+//! measured; both servers get the same stand-in, so ratios stay fair.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -27,8 +33,8 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("tempdir");
         let bin = dir.path().join("bin");
         std::fs::create_dir_all(&bin).unwrap();
-        let fake = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-claude");
-        symlink(&fake, bin.join("claude")).unwrap();
+        let me = std::env::current_exe().expect("bench executable");
+        symlink(&me, bin.join("claude")).unwrap();
         let mut yaml = String::from("agents:\n");
         for i in 0..AGENTS {
             let project = dir.path().join(format!("projects/project-{i:02}"));
@@ -244,41 +250,50 @@ fn measure(argv: &[String], fixture: &Fixture) -> Figures {
     figures.list_agents_ms = ms(median(rounds));
 
     // Overhead = a dispatch through the server minus a bare fork/exec of
-    // the same stand-in with the same kind of command line.
-    let bare: Vec<Duration> = (0..40)
-        .map(|_| {
-            let started = Instant::now();
-            let status = Command::new(fixture.fake_claude())
-                .args(["-p", "--output-format", "json", "--", "bare"])
-                .current_dir(fixture.dir.path())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap();
-            assert!(status.success());
-            started.elapsed()
-        })
-        .collect();
-    let through: Vec<Duration> = (0..40)
-        .map(|i| {
-            let started = Instant::now();
-            let (result, _) = server.call(
-                "dispatch_session",
-                json!({"agent": "agent-00", "task": format!("task {i}")}),
-            );
-            assert_eq!(result["success"], true, "{result}");
-            started.elapsed()
-        })
-        .collect();
+    // the same stand-in with a command line of the same shape and size.
+    // The two are interleaved so drift in machine load hits both alike.
+    let protocol = "## Dispatch protocol\n".to_owned() + &"x".repeat(1200);
+    let bare_args = [
+        "-p",
+        "--output-format",
+        "json",
+        "--append-system-prompt",
+        &protocol,
+        "--session-id",
+        "0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21",
+        "--",
+        "task",
+    ];
+    let (mut bare, mut through) = (Vec::new(), Vec::new());
+    for i in 0..60 {
+        let started = Instant::now();
+        let status = Command::new(fixture.fake_claude())
+            .args(bare_args)
+            .current_dir(fixture.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.success());
+        bare.push(started.elapsed());
+        let started = Instant::now();
+        let (result, _) = server.call(
+            "dispatch_session",
+            json!({"agent": "agent-00", "task": format!("task {i}")}),
+        );
+        assert_eq!(result["success"], true, "{result}");
+        through.push(started.elapsed());
+    }
     figures.dispatch_overhead_ms = ms(median(through)) - ms(median(bare));
 
     let items: Vec<Value> = (0..100)
-        .map(|i| json!({"agent": format!("agent-{:02}", i % AGENTS), "task": format!("[fake:sleep] item {i}")}))
+        .map(|i| json!({"agent": format!("agent-{:02}", i % AGENTS), "task": format!("[sleep] item {i}")}))
         .collect();
     let dispatches = Value::Array(items).to_string();
     drop(server);
-    let mut server = Server::spawn(argv, fixture, &[("FAKE_CLAUDE_SLEEP", "0.05")]);
+    let mut server = Server::spawn(argv, fixture, &[("BENCH_CLAUDE_SLEEP_MS", "50")]);
     server.initialize();
     let started = Instant::now();
     let (result, _) = server.call("dispatch_parallel", json!({"dispatches": dispatches}));
@@ -322,7 +337,30 @@ fn row(name: &str, ours: String, target: &str, theirs: Option<String>, ratio: Op
     println!("{name:<48} {ours:>12}   target {target:<10}{vs}");
 }
 
+/// Answers like `claude -p --output-format json` when invoked as `claude`.
+fn stand_in(args: &[String]) {
+    let session = args
+        .windows(2)
+        .find(|w| w[0] == "--session-id" || w[0] == "--resume")
+        .map_or("0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21", |w| w[1].as_str());
+    if args.iter().any(|a| a.contains("[sleep]")) {
+        let ms = std::env::var("BENCH_CLAUDE_SLEEP_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(50);
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    let answer = json!({"type": "result", "subtype": "success", "is_error": false, "result": "bench answer",
+        "session_id": session, "total_cost_usd": 0.001, "duration_ms": 1, "num_turns": 1});
+    println!("{answer}");
+}
+
 fn main() {
+    let invoked_as = std::env::args().next().unwrap_or_default();
+    if invoked_as.ends_with("/claude") {
+        stand_in(&std::env::args().skip(1).collect::<Vec<_>>());
+        return;
+    }
     let mut args = std::env::args().skip(1);
     let mut vs: Option<Vec<String>> = None;
     while let Some(arg) = args.next() {

@@ -3,9 +3,11 @@
 //! Claude Code files it has, which MCP servers, stacks and databases it
 //! shows, a description guessed from its files, and text previews.
 
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The files `describe` reports as present, in this order.
 pub const PROJECT_FILES: [&str; 5] = [
@@ -42,16 +44,22 @@ pub fn health(directory: &Path) -> Health {
     match fs::metadata(directory) {
         Ok(meta) if meta.is_dir() => Health::Ok,
         Ok(_) => Health::Missing,
-        Err(err)
-            if err.kind() == io::ErrorKind::NotFound
-                || matches!(
-                    err.raw_os_error(),
-                    Some(libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG)
-                ) =>
-        {
-            Health::Missing
-        }
-        Err(err) => Health::Unreadable(err),
+        Err(err) => health_of_error(err),
+    }
+}
+
+/// A directory that is gone (or not a directory) is missing; anything
+/// else — permissions, I/O — means we could not tell.
+fn health_of_error(err: io::Error) -> Health {
+    if err.kind() == io::ErrorKind::NotFound
+        || matches!(
+            err.raw_os_error(),
+            Some(libc::ENOTDIR | libc::ELOOP | libc::ENAMETOOLONG)
+        )
+    {
+        Health::Missing
+    } else {
+        Health::Unreadable(err)
     }
 }
 
@@ -65,14 +73,68 @@ pub struct ProjectScan {
     pub dbs: Vec<&'static str>,
 }
 
-pub fn scan(directory: &Path) -> ProjectScan {
-    ProjectScan {
-        has_claude_md: directory.join("CLAUDE.md").exists(),
-        has_mcp_config: directory.join(".mcp.json").exists(),
-        has_readme: directory.join("README.md").exists(),
-        mcp_servers: mcp_servers(directory),
-        stacks: stacks(directory),
-        dbs: dbs(directory),
+/// Health and project facts from one listing of the directory: a listing
+/// that succeeds proves the directory is there, so the health check costs
+/// nothing extra.
+pub fn survey(directory: &Path) -> (Health, ProjectScan) {
+    let listing = match Listing::read(directory) {
+        Ok(listing) => listing,
+        Err(err) => return (health_of_error(err), ProjectScan::default()),
+    };
+    let scan = ProjectScan {
+        has_claude_md: listing.has("CLAUDE.md"),
+        has_mcp_config: listing.has(".mcp.json"),
+        has_readme: listing.has("README.md"),
+        mcp_servers: mcp_servers_in(&listing),
+        stacks: stacks_in(&listing),
+        dbs: dbs_in(&listing),
+    };
+    (Health::Ok, scan)
+}
+
+/// The top-level entries of a project directory, read once: listing a
+/// directory is one system call where checking each interesting name is
+/// one each, and discovery looks at every agent on every call.
+struct Listing {
+    directory: PathBuf,
+    entries: HashMap<OsString, fs::FileType>,
+}
+
+impl Listing {
+    fn read(directory: &Path) -> io::Result<Listing> {
+        let entries = fs::read_dir(directory)?
+            .flatten()
+            .filter_map(|entry| entry.file_type().ok().map(|kind| (entry.file_name(), kind)))
+            .collect();
+        Ok(Listing {
+            directory: directory.to_path_buf(),
+            entries,
+        })
+    }
+
+    /// An unreadable directory lists as empty.
+    fn read_or_empty(directory: &Path) -> Listing {
+        Listing::read(directory).unwrap_or_else(|_| Listing {
+            directory: directory.to_path_buf(),
+            entries: HashMap::new(),
+        })
+    }
+
+    /// Exists, following a symlink as `Path::exists` does.
+    fn has(&self, name: &str) -> bool {
+        match self.entries.get(OsStr::new(name)) {
+            Some(kind) if kind.is_symlink() => self.directory.join(name).exists(),
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    fn has_dir(&self, name: &str) -> bool {
+        match self.entries.get(OsStr::new(name)) {
+            Some(kind) if kind.is_symlink() => self.directory.join(name).is_dir(),
+            Some(kind) => kind.is_dir(),
+            None => false,
+        }
     }
 }
 
@@ -80,10 +142,21 @@ pub fn scan(directory: &Path) -> ProjectScan {
 /// de-duplicated in order. A file that is missing or not shaped as
 /// `{"mcpServers": {...}}` contributes nothing.
 pub fn mcp_servers(directory: &Path) -> Vec<String> {
+    mcp_servers_in(&Listing::read_or_empty(directory))
+}
+
+fn mcp_servers_in(listing: &Listing) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for file in [".mcp.json", ".claude/settings.local.json"] {
-        let Some(text) =
-            read_prefix(&directory.join(file)).and_then(|(t, complete)| complete.then_some(t))
+    // Only files the listing shows are opened: most projects have neither.
+    for (present, file) in [
+        (listing.has(".mcp.json"), ".mcp.json"),
+        (listing.has_dir(".claude"), ".claude/settings.local.json"),
+    ] {
+        if !present {
+            continue;
+        }
+        let Some(text) = read_prefix(&listing.directory.join(file))
+            .and_then(|(t, complete)| complete.then_some(t))
         else {
             continue;
         };
@@ -102,9 +175,12 @@ pub fn mcp_servers(directory: &Path) -> Vec<String> {
 }
 
 pub fn stacks(directory: &Path) -> Vec<&'static str> {
-    let has = |name: &str| directory.join(name).exists();
-    let mut out = Vec::new();
-    for (present, label) in [
+    stacks_in(&Listing::read_or_empty(directory))
+}
+
+fn stacks_in(listing: &Listing) -> Vec<&'static str> {
+    let has = |name: &str| listing.has(name);
+    [
         (has("Dockerfile"), "Docker"),
         (
             has("docker-compose.yaml") || has("docker-compose.yml"),
@@ -114,28 +190,31 @@ pub fn stacks(directory: &Path) -> Vec<&'static str> {
         (has("go.mod"), "Go"),
         (has("requirements.txt") || has("pyproject.toml"), "Python"),
         (has("package.json"), "Node.js"),
-    ] {
-        if present {
-            out.push(label);
-        }
-    }
-    out
+    ]
+    .into_iter()
+    .filter_map(|(present, label)| present.then_some(label))
+    .collect()
 }
 
 pub fn dbs(directory: &Path) -> Vec<&'static str> {
-    let dir = |name: &str| directory.join(name).is_dir();
-    let has = |name: &str| directory.join(name).exists();
-    let mut out = Vec::new();
-    for (present, label) in [
-        (dir("prisma") || has("schema.prisma"), "Prisma"),
-        (dir("alembic") || has("alembic.ini"), "Alembic"),
-        (dir("migrations"), "migrations"),
-    ] {
-        if present {
-            out.push(label);
-        }
-    }
-    out
+    dbs_in(&Listing::read_or_empty(directory))
+}
+
+fn dbs_in(listing: &Listing) -> Vec<&'static str> {
+    [
+        (
+            listing.has_dir("prisma") || listing.has("schema.prisma"),
+            "Prisma",
+        ),
+        (
+            listing.has_dir("alembic") || listing.has("alembic.ini"),
+            "Alembic",
+        ),
+        (listing.has_dir("migrations"), "migrations"),
+    ]
+    .into_iter()
+    .filter_map(|(present, label)| present.then_some(label))
+    .collect()
 }
 
 /// Guesses a one-line description from the project's files, in the
@@ -346,7 +425,8 @@ mod tests {
             ("migrations/", ""),
             ("schema.prisma", ""),
         ]);
-        let scan = scan(tmp.path());
+        let (health, scan) = survey(tmp.path());
+        assert!(matches!(health, Health::Ok));
         assert_eq!(scan.mcp_servers, ["postgres", "sentry", "redis"]);
         assert_eq!(
             scan.stacks,

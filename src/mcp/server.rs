@@ -102,7 +102,7 @@ impl Server {
             Incoming::Batch(items) => self.handle_batch(items),
             message => {
                 if let Some(reply) = self.handle(message) {
-                    self.writer.send(&reply);
+                    self.writer.send_line(reply);
                 }
             }
         }
@@ -110,7 +110,7 @@ impl Server {
 
     /// Handles one message; returns the reply to send now, if any. Tool
     /// calls reply later, from their worker.
-    fn handle(self: &Arc<Self>, message: Incoming) -> Option<Value> {
+    fn handle(self: &Arc<Self>, message: Incoming) -> Option<String> {
         match message {
             Incoming::Request { id, method, params } => self.request(id, &method, params),
             Incoming::Notification { method, params } => {
@@ -118,12 +118,17 @@ impl Server {
                 None
             }
             Incoming::Response => None,
-            Incoming::Invalid { id, code, message } => Some(jsonrpc::error(&id, code, &message)),
-            Incoming::Batch(_) => Some(jsonrpc::error(
-                &Value::Null,
-                jsonrpc::INVALID_REQUEST,
-                "batches cannot be nested",
-            )),
+            Incoming::Invalid { id, code, message } => {
+                Some(jsonrpc::error(&id, code, &message).to_string())
+            }
+            Incoming::Batch(_) => Some(
+                jsonrpc::error(
+                    &Value::Null,
+                    jsonrpc::INVALID_REQUEST,
+                    "batches cannot be nested",
+                )
+                .to_string(),
+            ),
         }
     }
 
@@ -148,36 +153,44 @@ impl Server {
         // one worker instead of replying one by one.
         let server = Arc::clone(self);
         self.pool.submit(move || {
-            let replies: Vec<Value> = items
+            let replies: Vec<String> = items
                 .into_iter()
                 .filter_map(|item| match jsonrpc::classify(item) {
                     Incoming::Request { id, method, params } if method == "tools/call" => {
-                        Some(server.call_tool(&id, params))
+                        Some(server.call_tool(&id, params).to_string())
                     }
                     other => server.handle(other),
                 })
                 .collect();
             if !replies.is_empty() {
-                server.writer.send(&Value::Array(replies));
+                server.writer.send_line(format!("[{}]", replies.join(",")));
             }
         });
     }
 
-    fn request(self: &Arc<Self>, id: Value, method: &str, params: Value) -> Option<Value> {
+    fn request(self: &Arc<Self>, id: Value, method: &str, params: Value) -> Option<String> {
         let initialized = self
             .version
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .is_some();
         match method {
-            "initialize" => Some(jsonrpc::response(&id, self.initialize(&params))),
-            "ping" => Some(jsonrpc::response(&id, json!({}))),
-            _ if !initialized => Some(jsonrpc::error(
-                &id,
-                jsonrpc::INVALID_REQUEST,
-                "the session is not initialized: send initialize first",
+            "initialize" => Some(jsonrpc::response(&id, self.initialize(&params)).to_string()),
+            "ping" => Some(jsonrpc::response(&id, json!({})).to_string()),
+            _ if !initialized => Some(
+                jsonrpc::error(
+                    &id,
+                    jsonrpc::INVALID_REQUEST,
+                    "the session is not initialized: send initialize first",
+                )
+                .to_string(),
+            ),
+            // Spliced as text: cloning and re-serializing ~10 KB of schema
+            // on every request would dominate its cost.
+            "tools/list" => Some(format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{}}}"#,
+                tools::list_json()
             )),
-            "tools/list" => Some(jsonrpc::response(&id, tools::list().clone())),
             "tools/call" => {
                 let key = id.to_string();
                 let cancel = CancelToken::new();
@@ -203,11 +216,14 @@ impl Server {
                 });
                 None
             }
-            _ => Some(jsonrpc::error(
-                &id,
-                jsonrpc::METHOD_NOT_FOUND,
-                &format!("method not found: {method}"),
-            )),
+            _ => Some(
+                jsonrpc::error(
+                    &id,
+                    jsonrpc::METHOD_NOT_FOUND,
+                    &format!("method not found: {method}"),
+                )
+                .to_string(),
+            ),
         }
     }
 

@@ -25,7 +25,11 @@ impl Writer {
     pub fn send(&self, message: &Value) {
         // serde_json escapes control characters, so the line never holds a
         // raw newline.
-        let mut line = message.to_string();
+        self.send_line(message.to_string());
+    }
+
+    /// Sends an already serialized message (one line of compact JSON).
+    pub fn send_line(&self, mut line: String) {
         line.push('\n');
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         let written = out.write_all(line.as_bytes()).and_then(|()| out.flush());

@@ -29,12 +29,8 @@ pub fn summary(name: &str, agent: &Agent) -> Value {
     m.insert("name".into(), json!(name));
     m.insert("directory".into(), path_text(agent));
     m.insert("description".into(), json!(agent.description));
-    let health = project::health(&agent.directory);
+    let (health, scan) = project::survey(&agent.directory);
     m.insert("healthy".into(), health_json(&health));
-    let scan = match health {
-        Health::Ok => project::scan(&agent.directory),
-        _ => project::ProjectScan::default(),
-    };
     m.insert("has_claude_md".into(), json!(scan.has_claude_md));
     m.insert("has_mcp_config".into(), json!(scan.has_mcp_config));
     for (key, items) in [
@@ -76,12 +72,11 @@ pub fn detail(name: &str, agent: &Agent, preview_lines: usize) -> Value {
     if !agent.instructions.is_empty() {
         m.insert("instructions".into(), json!(agent.instructions));
     }
-    let health = project::health(&agent.directory);
+    let (health, scan) = project::survey(&agent.directory);
     m.insert("healthy".into(), health_json(&health));
     if !matches!(health, Health::Ok) {
         return Value::Object(m);
     }
-    let scan = project::scan(&agent.directory);
     m.insert("mcp_servers".into(), strings(&scan.mcp_servers));
     m.insert("stacks".into(), strings(&scan.stacks));
     m.insert("dbs".into(), strings(&scan.dbs));

@@ -143,6 +143,13 @@ pub fn find(name: &str) -> Option<&'static Tool> {
     all().iter().find(|tool| tool.name == name)
 }
 
+/// The `tools/list` result, built and serialized once: it is the same for
+/// every request, and Claude Code asks for it at every session start.
+pub fn list_json() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| list().to_string())
+}
+
 /// The `tools/list` result, built once.
 pub fn list() -> &'static Value {
     static LIST: OnceLock<Value> = OnceLock::new();
