@@ -50,6 +50,15 @@ impl Fixture {
             )
             .unwrap();
             std::fs::write(project.join("pyproject.toml"), "[project]\nname = \"x\"\n").unwrap();
+            // Real projects were not created a moment ago; caches that
+            // distrust just-modified files must see settled ones here.
+            let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+            for path in [project.join(".mcp.json"), project.clone()] {
+                std::fs::File::open(&path)
+                    .unwrap()
+                    .set_modified(an_hour_ago)
+                    .unwrap();
+            }
             yaml.push_str(&format!(
                 "  agent-{i:02}:\n    directory: {}\n    description: Service number {i} of the shop, with its database and logs\n    timeout: 300\n    capabilities: [sql, logs]\n",
                 project.display()

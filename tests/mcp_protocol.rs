@@ -217,3 +217,61 @@ fn stdout_carries_only_protocol_messages() {
     // nothing else is pending.
     assert!(server.next(Duration::from_millis(100)).is_none());
 }
+
+#[test]
+fn requests_piped_in_before_eof_are_all_answered() {
+    let (sandbox, _) = with_agent();
+    let mut input = String::new();
+    input.push_str(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}).to_string());
+    input.push('\n');
+    for id in 1..=60 {
+        input.push_str(&json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": "list_agents", "arguments": {}}}).to_string());
+        input.push('\n');
+    }
+    let mut child = sandbox
+        .command()
+        .arg("serve")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let ids: std::collections::BTreeSet<i64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(ids.len(), 61, "replies lost at EOF: got {ids:?}");
+}
+
+#[test]
+fn a_batch_is_answered_as_one_array_in_2025_03_26() {
+    let sandbox = Sandbox::new();
+    let mut server = Server::start(sandbox.command());
+    server.request(1, "initialize", json!({"protocolVersion": "2025-03-26", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}));
+    server.send_raw(&json!([
+        {"jsonrpc": "2.0", "id": 2, "method": "ping"},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 3, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "cache_stats", "arguments": {}}},
+    ])
+    .to_string());
+    let reply = server.next(Duration::from_secs(10)).expect("batch reply");
+    let items = reply
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {reply}"));
+    let ids: Vec<&Value> = items.iter().map(|m| &m["id"]).collect();
+    assert_eq!(ids, [&json!(2), &json!(3), &json!(4)]);
+    assert!(items[1]["result"]["tools"].is_array());
+}

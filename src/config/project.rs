@@ -3,7 +3,6 @@
 //! Claude Code files it has, which MCP servers, stacks and databases it
 //! shows, a description guessed from its files, and text previews.
 
-use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
@@ -97,7 +96,8 @@ pub fn survey(directory: &Path) -> (Health, ProjectScan) {
 /// one each, and discovery looks at every agent on every call.
 struct Listing {
     directory: PathBuf,
-    entries: HashMap<OsString, fs::FileType>,
+    /// A project root has tens of entries: a linear scan beats hashing.
+    entries: Vec<(OsString, fs::FileType)>,
 }
 
 impl Listing {
@@ -116,13 +116,20 @@ impl Listing {
     fn read_or_empty(directory: &Path) -> Listing {
         Listing::read(directory).unwrap_or_else(|_| Listing {
             directory: directory.to_path_buf(),
-            entries: HashMap::new(),
+            entries: Vec::new(),
         })
+    }
+
+    fn kind(&self, name: &str) -> Option<&fs::FileType> {
+        self.entries
+            .iter()
+            .find(|(entry, _)| entry == OsStr::new(name))
+            .map(|(_, kind)| kind)
     }
 
     /// Exists, following a symlink as `Path::exists` does.
     fn has(&self, name: &str) -> bool {
-        match self.entries.get(OsStr::new(name)) {
+        match self.kind(name) {
             Some(kind) if kind.is_symlink() => self.directory.join(name).exists(),
             Some(_) => true,
             None => false,
@@ -130,7 +137,7 @@ impl Listing {
     }
 
     fn has_dir(&self, name: &str) -> bool {
-        match self.entries.get(OsStr::new(name)) {
+        match self.kind(name) {
             Some(kind) if kind.is_symlink() => self.directory.join(name).is_dir(),
             Some(kind) => kind.is_dir(),
             None => false,

@@ -157,7 +157,7 @@ impl Server {
                 .into_iter()
                 .filter_map(|item| match jsonrpc::classify(item) {
                     Incoming::Request { id, method, params } if method == "tools/call" => {
-                        Some(server.call_tool(&id, params).to_string())
+                        Some(server.call_tool(&id, params))
                     }
                     other => server.handle(other),
                 })
@@ -211,7 +211,7 @@ impl Server {
                         .remove(&key);
                     // A cancelled request gets no response at all.
                     if !call.is_some_and(|c| c.cancelled) {
-                        server.writer.send(&reply);
+                        server.writer.send_line(reply);
                     }
                 });
                 None
@@ -264,33 +264,37 @@ impl Server {
         // notifications/initialized and anything else need no action.
     }
 
-    /// Runs one `tools/call` and builds its reply.
-    fn call_tool(&self, id: &Value, params: Value) -> Value {
+    /// Runs one `tools/call` and builds its reply line.
+    fn call_tool(&self, id: &Value, params: Value) -> String {
         let Value::Object(mut params) = params else {
             return jsonrpc::error(
                 id,
                 jsonrpc::INVALID_PARAMS,
                 "tools/call params must be an object",
-            );
+            )
+            .to_string();
         };
         let Some(Value::String(name)) = params.remove("name") else {
             return jsonrpc::error(
                 id,
                 jsonrpc::INVALID_PARAMS,
                 "tools/call needs a tool \"name\"",
-            );
+            )
+            .to_string();
         };
         let Some(tool) = tools::find(&name) else {
             return jsonrpc::error(
                 id,
                 jsonrpc::INVALID_PARAMS,
                 &format!("Unknown tool: {name}"),
-            );
+            )
+            .to_string();
         };
         let args = match Args::new(params.remove("arguments")) {
             Ok(args) => args,
             Err(err) => {
-                return jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}"));
+                return jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}"))
+                    .to_string();
             }
         };
         let cancel = self
@@ -315,29 +319,33 @@ impl Server {
             progress.close();
         }
         match outcome {
-            Ok(result) => jsonrpc::response(
-                id,
-                json!({
-                    "content": [{"type": "text", "text": result.value.to_string()}],
-                    "isError": result.is_error,
-                }),
-            ),
-            Err(err) => jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}")),
+            // Spliced as text: the payload (often tens of KB) is serialized
+            // once and escaped once, never copied into a second tree.
+            Ok(result) => {
+                let text = Value::String(result.value.to_string());
+                let reply = format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":{text}}}],"isError":{}}}}}"#,
+                    result.is_error
+                );
+                reply
+            }
+            Err(err) => {
+                jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}")).to_string()
+            }
         }
     }
 
     /// Cancels every running call (their supervisors kill the process
-    /// groups) and waits briefly for them to finish.
+    /// groups) and waits briefly for them to finish. Their replies are still
+    /// written: a client that sent a file of requests and closed stdin still
+    /// reads the answers.
     fn shutdown(&self) {
         let running: Vec<CancelToken> = self
             .calls
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .values_mut()
-            .map(|call| {
-                call.cancelled = true;
-                call.cancel.clone()
-            })
+            .values()
+            .map(|call| call.cancel.clone())
             .collect();
         for cancel in &running {
             cancel.cancel();

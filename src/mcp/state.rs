@@ -11,6 +11,7 @@ use crate::cache::ResultCache;
 use crate::config::store::{self, LoadError};
 use crate::config::{Config, Paths};
 use crate::limiter::Limiter;
+use crate::views::summary_cache::SummaryCache;
 
 /// Identifies one version of the config file on disk. An atomic save
 /// always produces a new inode, and an in-place edit changes size or
@@ -41,6 +42,8 @@ pub struct State {
     config: Mutex<Option<(Option<FileStamp>, Arc<Config>)>>,
     pub limiter: Arc<Limiter>,
     pub cache: ResultCache,
+    /// `list_agents` entries, rebuilt only for projects that changed.
+    pub summaries: SummaryCache,
 }
 
 impl State {
@@ -50,6 +53,7 @@ impl State {
             config: Mutex::new(None),
             limiter: Limiter::new(crate::config::Settings::default().max_concurrency as usize),
             cache: ResultCache::new(),
+            summaries: SummaryCache::new(),
         }
     }
 

@@ -5,6 +5,7 @@
 
 pub mod agents;
 pub mod groups;
+pub mod summary_cache;
 
 use serde_json::Value;
 

@@ -65,10 +65,12 @@ fn list_agents(call: Call) -> Result<ToolResult, ArgError> {
             "No agents configured. Run: agent-dispatch add <name> <directory>",
         ));
     }
+    let summaries = &call.state.summaries;
+    summaries.retain(|name| config.agents.contains_key(name));
     let agents: Vec<Value> = config
         .agents
         .iter()
-        .map(|(name, agent)| views::agents::summary(name, agent))
+        .map(|(name, agent)| summaries.summary(name, agent))
         .collect();
     Ok(ToolResult::ok(Value::Array(agents)))
 }

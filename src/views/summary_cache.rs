@@ -1,0 +1,175 @@
+//! Remembers each agent's `list_agents` entry between calls of a long-lived
+//! server, and rebuilds it only when something it shows could have changed:
+//! the agent's config, the project directory's entries (its mtime moves
+//! when a file is created, removed or renamed in it) or the two MCP config
+//! files whose contents it reads. Three `stat`s per agent replace a
+//! directory listing, file reads and JSON parsing.
+//!
+//! Stamps younger than two seconds are not trusted (file times are
+//! coarse). Not noticed: a symlinked file at the top of a project whose target
+//! appears or disappears without the directory itself changing.
+
+use std::collections::HashMap;
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use crate::config::Agent;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileStamp {
+    inode: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+fn file_stamp(path: &Path) -> Option<FileStamp> {
+    fs::metadata(path).ok().map(|m| FileStamp {
+        inode: m.ino(),
+        size: m.size(),
+        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ProjectStamp {
+    directory: FileStamp,
+    mcp_json: Option<FileStamp>,
+    local_settings: Option<FileStamp>,
+}
+
+/// File times tick coarsely (a few milliseconds), so a second change in the
+/// same tick as the one we saw would leave the stamp equal. A stamp younger
+/// than this is therefore never trusted for a cache entry.
+const SETTLE_NS: i128 = 2_000_000_000;
+
+impl ProjectStamp {
+    fn settled(&self) -> bool {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        [Some(self.directory), self.mcp_json, self.local_settings]
+            .into_iter()
+            .flatten()
+            .all(|stamp| now - stamp.mtime_ns >= SETTLE_NS)
+    }
+}
+
+/// `None` when the directory is not there: such entries are cheap to build
+/// and are never cached.
+fn project_stamp(directory: &Path) -> Option<ProjectStamp> {
+    let meta = fs::metadata(directory).ok().filter(fs::Metadata::is_dir)?;
+    Some(ProjectStamp {
+        directory: FileStamp {
+            inode: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+        },
+        mcp_json: file_stamp(&directory.join(".mcp.json")),
+        local_settings: file_stamp(&directory.join(".claude/settings.local.json")),
+    })
+}
+
+#[derive(Default)]
+pub struct SummaryCache {
+    entries: Mutex<HashMap<String, (Agent, ProjectStamp, Value)>>,
+}
+
+impl SummaryCache {
+    pub fn new() -> SummaryCache {
+        SummaryCache::default()
+    }
+
+    /// The `list_agents` entry of `name`, from the cache when still valid.
+    pub fn summary(&self, name: &str, agent: &Agent) -> Value {
+        let Some(stamp) = project_stamp(&agent.directory) else {
+            return super::agents::summary(name, agent);
+        };
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((seen_agent, seen_stamp, value)) = entries.get(name)
+            && seen_agent == agent
+            && *seen_stamp == stamp
+        {
+            return value.clone();
+        }
+        drop(entries);
+        let value = super::agents::summary(name, agent);
+        if stamp.settled() {
+            self.entries
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(name.to_owned(), (agent.clone(), stamp, value.clone()));
+        }
+        value
+    }
+
+    /// Drops entries of agents no longer configured.
+    pub fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|name, _| keep(name));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_is_rebuilt_when_the_project_or_the_agent_changes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        let cache = SummaryCache::new();
+        let mut agent = Agent::new(dir.clone());
+        assert_eq!(cache.summary("a", &agent)["has_claude_md"], false);
+        std::fs::write(dir.join("CLAUDE.md"), "x").unwrap();
+        assert_eq!(
+            cache.summary("a", &agent)["has_claude_md"],
+            true,
+            "a new file changes the directory"
+        );
+        std::fs::write(dir.join(".mcp.json"), r#"{"mcpServers": {"db": {}}}"#).unwrap();
+        assert_eq!(
+            cache.summary("a", &agent)["mcp_servers"],
+            serde_json::json!(["db"])
+        );
+        // Rewritten in place: the directory is unchanged, the file is not.
+        std::fs::write(
+            dir.join(".mcp.json"),
+            r#"{"mcpServers": {"db": {}, "logs": {}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            cache.summary("a", &agent)["mcp_servers"],
+            serde_json::json!(["db", "logs"])
+        );
+        agent.description = "changed".into();
+        assert_eq!(cache.summary("a", &agent)["description"], "changed");
+    }
+
+    #[test]
+    fn settled_projects_are_cached_and_fresh_ones_are_not() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().canonicalize().unwrap();
+        let cache = SummaryCache::new();
+        let agent = Agent::new(dir.clone());
+        cache.summary("a", &agent);
+        assert!(
+            cache.entries.lock().unwrap().is_empty(),
+            "a just-changed directory is not trusted"
+        );
+        let an_hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        std::fs::File::open(&dir)
+            .unwrap()
+            .set_modified(an_hour_ago)
+            .unwrap();
+        cache.summary("a", &agent);
+        assert_eq!(cache.entries.lock().unwrap().len(), 1);
+        cache.retain(|name| name != "a");
+        assert!(cache.entries.lock().unwrap().is_empty());
+    }
+}
