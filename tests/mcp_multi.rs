@@ -9,7 +9,6 @@ mod fake;
 mod mcp_client;
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use fake::FakeClaude;
@@ -102,21 +101,12 @@ fn parallel_items_run_concurrently_but_never_beyond_max_concurrency() {
     sandbox.write_config(&text);
     // A claude that logs its start and end around the stand-in.
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "0.3")]);
-    let bin = tempfile::tempdir().unwrap();
-    let log = bin.path().join("log");
-    let wrapper = bin.path().join("claude");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\necho start >> '{log}'\n'{fake}' \"$@\"\nrc=$?\necho end >> '{log}'\nexit $rc\n",
-            log = log.display(),
-            fake = fake.path.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let logging = fake::LoggingClaude::around(&fake);
     let mut command = sandbox.command();
-    command.env("PATH", format!("{}:/usr/bin:/bin", bin.path().display()));
+    command.env(
+        "PATH",
+        format!("{}:/usr/bin:/bin", logging.dir.path().display()),
+    );
     let mut server = Server::initialized(command);
     let items: Vec<Value> = (1..=6)
         .map(|n| json!({"agent": "api", "task": format!("job {n}")}))
@@ -131,13 +121,8 @@ fn parallel_items_run_concurrently_but_never_beyond_max_concurrency() {
             .all(|r| r["success"] == true),
         "{results}"
     );
-    let events = std::fs::read_to_string(&log).unwrap();
-    let (mut running, mut peak) = (0i32, 0i32);
-    for line in events.lines() {
-        running += if line == "start" { 1 } else { -1 };
-        peak = peak.max(running);
-    }
-    assert_eq!(events.lines().filter(|l| *l == "start").count(), 6);
+    let (runs, peak) = logging.runs_and_peak();
+    assert_eq!(runs, 6);
     assert_eq!(peak, 2, "peak concurrency {peak}");
 }
 

@@ -8,7 +8,6 @@ mod fake;
 mod mcp_client;
 mod support;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use fake::{FakeClaude, live_in_group};
@@ -327,16 +326,8 @@ fn twenty_concurrent_dispatches_never_run_more_than_max_concurrency() {
     sandbox.write_config(&text);
     // A claude that logs its start and end around the stand-in.
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "0.3")]);
-    let bin = tempfile::tempdir().unwrap();
-    let log = bin.path().join("log");
-    let wrapper = bin.path().join("claude");
-    std::fs::write(
-        &wrapper,
-        format!("#!/bin/sh\necho start >> '{log}'\n'{fake}' \"$@\"\nrc=$?\necho end >> '{log}'\nexit $rc\n", log = log.display(), fake = fake.path.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let mut server = serve_with_path(&sandbox, bin.path());
+    let logging = fake::LoggingClaude::around(&fake);
+    let mut server = serve_with_path(&sandbox, logging.dir.path());
     for id in 1..=20u64 {
         server.send(id, "tools/call", json!({"name": "dispatch_session", "arguments": {"agent": "api", "task": format!("job {id}")}}));
     }
@@ -345,12 +336,7 @@ fn twenty_concurrent_dispatches_never_run_more_than_max_concurrency() {
         let (result, is_error) = tool_payload(&reply);
         assert!(!is_error, "{id}: {result}");
     }
-    let events = std::fs::read_to_string(&log).unwrap();
-    let (mut running, mut peak) = (0i32, 0i32);
-    for line in events.lines() {
-        running += if line == "start" { 1 } else { -1 };
-        peak = peak.max(running);
-    }
-    assert_eq!(events.lines().filter(|l| *l == "start").count(), 20);
+    let (runs, peak) = logging.runs_and_peak();
+    assert_eq!(runs, 20);
     assert_eq!(peak, 3, "peak concurrency {peak}");
 }

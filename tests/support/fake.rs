@@ -133,3 +133,47 @@ pub fn kill_pid_file(path: &Path) {
         }
     }
 }
+
+/// A `claude` (in its own directory, for PATH) that appends `start` and
+/// `end` lines to a log around each run of `fake`: the log shows how many
+/// runs overlapped.
+pub struct LoggingClaude {
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+}
+
+impl LoggingClaude {
+    pub fn around(fake: &FakeClaude) -> LoggingClaude {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let wrapper = dir.path().join("claude");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\necho start >> '{log}'\n'{fake}' \"$@\"\nrc=$?\necho end >> '{log}'\nexit $rc\n",
+                log = log.display(),
+                fake = fake.path.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        LoggingClaude { dir, log }
+    }
+
+    /// (runs started, most runs at once)
+    pub fn runs_and_peak(&self) -> (usize, i32) {
+        let events = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let (mut running, mut peak, mut starts) = (0i32, 0i32, 0usize);
+        for line in events.lines() {
+            if line == "start" {
+                starts += 1;
+                running += 1;
+            } else {
+                running -= 1;
+            }
+            peak = peak.max(running);
+        }
+        (starts, peak)
+    }
+}

@@ -335,10 +335,8 @@ fn not_changed<E: fmt::Display>(call: &Call, tool: &str, err: MutateError<E>) ->
     }
 }
 
-/// `add_agent`'s arguments as given.
-struct AddArgs {
-    name: String,
-    directory: String,
+/// The agent fields `add_agent` and `update_agent` both take, as given.
+struct AgentFields {
     description: String,
     timeout: i64,
     max_budget_usd: f64,
@@ -350,11 +348,9 @@ struct AddArgs {
     instructions: String,
 }
 
-impl AddArgs {
-    fn decode(args: &mut Args) -> Result<AddArgs, ArgError> {
-        Ok(AddArgs {
-            name: args.string("name")?,
-            directory: args.string("directory")?,
+impl AgentFields {
+    fn decode(args: &mut Args) -> Result<AgentFields, ArgError> {
+        Ok(AgentFields {
             description: args.string_or_empty("description")?,
             timeout: args.integer("timeout", 0, i64::MIN, i64::MAX)?,
             max_budget_usd: args.number("max_budget_usd", 0.0)?,
@@ -366,6 +362,23 @@ impl AddArgs {
             instructions: args.string_or_empty("instructions")?,
         })
     }
+}
+
+/// `add_agent`'s arguments as given.
+struct AddArgs {
+    name: String,
+    directory: String,
+    fields: AgentFields,
+}
+
+impl AddArgs {
+    fn decode(args: &mut Args) -> Result<AddArgs, ArgError> {
+        Ok(AddArgs {
+            name: args.string("name")?,
+            directory: args.string("directory")?,
+            fields: AgentFields::decode(args)?,
+        })
+    }
 
     /// The agent to store, in the original's order of checks. Its
     /// description is left empty when none was given: guessing one reads
@@ -373,29 +386,33 @@ impl AddArgs {
     fn check(self) -> Result<Agent, Invalid> {
         rules::check_name(NameKind::Agent, &self.name).map_err(Invalid::Name)?;
         let mut agent = Agent::new(project_directory(&self.directory)?);
-        agent.timeout = timeout(self.timeout, "for the default of 300 seconds")?
+        agent.timeout = timeout(self.fields.timeout, "for the default of 300 seconds")?
             .unwrap_or(DEFAULT_AGENT_TIMEOUT);
-        let budget = self.max_budget_usd;
+        let budget = self.fields.max_budget_usd;
         if budget < 0.0 {
             return Err(Invalid::NegativeBudget(budget));
         }
         check_budget_ceiling(budget)?;
         agent.max_budget_usd = (budget > 0.0).then_some(budget);
-        if !self.permission_mode.is_empty() {
-            agent.permission_mode = Some(flag_value("permission_mode", &self.permission_mode)?);
+        if !self.fields.permission_mode.is_empty() {
+            agent.permission_mode =
+                Some(flag_value("permission_mode", &self.fields.permission_mode)?);
         }
         // Tool lists are tri-state: "" inherits the settings default (None),
         // while "," is an explicit empty list.
-        if !self.allowed_tools.is_empty() {
-            agent.allowed_tools = Some(tool_list("allowed_tools", &self.allowed_tools)?);
+        if !self.fields.allowed_tools.is_empty() {
+            agent.allowed_tools = Some(tool_list("allowed_tools", &self.fields.allowed_tools)?);
         }
-        if !self.disallowed_tools.is_empty() {
-            agent.disallowed_tools = Some(tool_list("disallowed_tools", &self.disallowed_tools)?);
+        if !self.fields.disallowed_tools.is_empty() {
+            agent.disallowed_tools = Some(tool_list(
+                "disallowed_tools",
+                &self.fields.disallowed_tools,
+            )?);
         }
-        agent.capabilities = rules::split_csv(&self.capabilities);
-        agent.risky_capabilities = rules::split_csv(&self.risky_capabilities);
-        agent.instructions = self.instructions.trim().to_owned();
-        agent.description = self.description;
+        agent.capabilities = rules::split_csv(&self.fields.capabilities);
+        agent.risky_capabilities = rules::split_csv(&self.fields.risky_capabilities);
+        agent.instructions = self.fields.instructions.trim().to_owned();
+        agent.description = self.fields.description;
         Ok(agent)
     }
 }
@@ -572,53 +589,37 @@ fn optional_labels(csv: &str) -> Option<Vec<String>> {
 /// `update_agent`'s arguments as given.
 struct UpdateArgs {
     name: String,
-    description: String,
-    timeout: i64,
-    max_budget_usd: f64,
     model: String,
-    permission_mode: String,
-    allowed_tools: String,
-    disallowed_tools: String,
-    capabilities: String,
-    risky_capabilities: String,
-    instructions: String,
+    fields: AgentFields,
 }
 
 impl UpdateArgs {
     fn decode(args: &mut Args) -> Result<UpdateArgs, ArgError> {
         Ok(UpdateArgs {
             name: args.string("name")?,
-            description: args.string_or_empty("description")?,
-            timeout: args.integer("timeout", 0, i64::MIN, i64::MAX)?,
-            max_budget_usd: args.number("max_budget_usd", 0.0)?,
             model: args.string_or_empty("model")?,
-            permission_mode: args.string_or_empty("permission_mode")?,
-            allowed_tools: args.string_or_empty("allowed_tools")?,
-            disallowed_tools: args.string_or_empty("disallowed_tools")?,
-            capabilities: args.string_or_empty("capabilities")?,
-            risky_capabilities: args.string_or_empty("risky_capabilities")?,
-            instructions: args.string_or_empty("instructions")?,
+            fields: AgentFields::decode(args)?,
         })
     }
 
     /// What to change. The name is not checked against the naming rule: an
     /// agent with an unusual hand-written name must stay reachable.
     fn check(self) -> Result<Changes, Invalid> {
-        let timeout = timeout(self.timeout, "to keep the agent's current value")?;
-        let budget = self.max_budget_usd;
+        let timeout = timeout(self.fields.timeout, "to keep the agent's current value")?;
+        let budget = self.fields.max_budget_usd;
         check_budget_ceiling(budget)?;
-        let instructions = self.instructions.trim();
+        let instructions = self.fields.instructions.trim();
         Ok(Changes {
-            description: (!self.description.is_empty()).then_some(self.description),
+            description: (!self.fields.description.is_empty()).then_some(self.fields.description),
             timeout,
             // A negative budget is this tool's way to clear the cap.
             max_budget_usd: (budget != 0.0).then(|| (budget > 0.0).then_some(budget)),
             model: optional_flag("model", &self.model)?,
-            permission_mode: optional_flag("permission_mode", &self.permission_mode)?,
-            allowed_tools: optional_tools("allowed_tools", &self.allowed_tools)?,
-            disallowed_tools: optional_tools("disallowed_tools", &self.disallowed_tools)?,
-            capabilities: optional_labels(&self.capabilities),
-            risky_capabilities: optional_labels(&self.risky_capabilities),
+            permission_mode: optional_flag("permission_mode", &self.fields.permission_mode)?,
+            allowed_tools: optional_tools("allowed_tools", &self.fields.allowed_tools)?,
+            disallowed_tools: optional_tools("disallowed_tools", &self.fields.disallowed_tools)?,
+            capabilities: optional_labels(&self.fields.capabilities),
+            risky_capabilities: optional_labels(&self.fields.risky_capabilities),
             instructions: (!instructions.is_empty()).then(|| {
                 if is_none(instructions) {
                     String::new()
