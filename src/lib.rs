@@ -1,14 +1,16 @@
 //! agent-dispatch: hand a task from one Claude Code session to a Claude Code
 //! session running in another project's directory. This crate is both the
 //! CLI (`cli`) and the MCP stdio server (`mcp`). Layers, top to bottom: the
-//! surfaces `cli` and `mcp` → the services `runner`, `limiter`, `cache`,
-//! `views`, `config` → the file primitives `state` → the OS.
+//! surfaces `cli` and `mcp` → the services `runner`, `jobs`, `limiter`,
+//! `cache`, `views`, `config` → the file primitives `state` → the OS.
 
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod ids;
+pub mod jobs;
 pub mod limiter;
+pub mod log;
 pub mod mcp;
 pub mod pyfmt;
 pub mod runner;

@@ -224,15 +224,6 @@ fn parallel_rejects_bad_input_up_front_and_runs_nothing() {
             item(json!({"summary_chars": "lots"})),
             number_error("summary_chars", "'lots'"),
         ),
-        (
-            item(json!({"return_ref": true})),
-            "dispatches[0].return_ref is not supported".into(),
-        ),
-        // Python truthiness: the string "false" is true.
-        (
-            item(json!({"return_ref": "false"})),
-            "dispatches[0].return_ref is not supported".into(),
-        ),
     ];
     for (n, (dispatches, expected)) in cases.iter().enumerate() {
         let (payload, is_error) = server.call(

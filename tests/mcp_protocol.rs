@@ -149,8 +149,35 @@ fn tools_list_has_every_tool_with_schema_and_annotations_within_budget() {
     let mut server = Server::initialized(sandbox.command());
     let reply = server.request(1, "tools/list", json!({}));
     let bytes = reply["result"].to_string().len();
-    assert!(bytes <= 12 * 1024, "tools/list is {bytes} bytes");
+    assert!(bytes <= 12_000, "tools/list is {bytes} bytes");
     let tools = reply["result"]["tools"].as_array().unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "list_agents",
+            "inspect_agent",
+            "list_groups",
+            "inspect_group",
+            "dispatch",
+            "dispatch_session",
+            "dispatch_stream",
+            "dispatch_parallel",
+            "dispatch_dialogue",
+            "add_agent",
+            "update_agent",
+            "remove_agent",
+            "dispatch_async",
+            "dispatch_status",
+            "dispatch_wait",
+            "dispatch_cancel",
+            "dispatch_jobs",
+            "fetch_result",
+            "dispatch_gc",
+            "cache_stats",
+            "cache_clear",
+        ]
+    );
     for tool in tools {
         assert!(tool["description"].as_str().unwrap().len() <= 2048);
         assert_eq!(tool["inputSchema"]["type"], "object", "{tool}");

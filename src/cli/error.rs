@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use crate::config::rules::{FlagValueProblem, InvalidName};
 use crate::config::store::{LoadError, MutateError, SaveError};
+use crate::jobs::store::StoreError;
 use crate::pyfmt::repr_str;
 use crate::state::flock::LockError;
 
@@ -40,6 +41,27 @@ pub enum UsageError {
         reason: String,
     },
     NothingToUpdate(&'static str),
+    /// Two options that exclude each other were both given.
+    Conflict(&'static str, &'static str),
+    /// Not 32 lowercase hex characters; rejected before any file access.
+    InvalidJobId(String),
+    /// `gc --days` of zero or less (`--all` is the deliberate spelling).
+    DaysNotPositive(String),
+}
+
+impl UsageError {
+    /// A remedy more specific than "read the --help", where there is one.
+    fn hint(&self) -> Option<String> {
+        match self {
+            UsageError::InvalidJobId(_) => {
+                Some("job ids are listed by 'agent-dispatch jobs'".into())
+            }
+            UsageError::DaysNotPositive(_) => {
+                Some("use --all to delete every finished job on purpose".into())
+            }
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for UsageError {
@@ -90,6 +112,15 @@ impl fmt::Display for UsageError {
                 repr_str(&path.to_string_lossy())
             ),
             UsageError::NothingToUpdate(what) => write!(f, "nothing to update: pass {what}"),
+            UsageError::Conflict(first, second) => {
+                write!(f, "{first} and {second} cannot be used together")
+            }
+            UsageError::InvalidJobId(id) => write!(
+                f,
+                "invalid job id {} (expected 32 lowercase hex characters)",
+                repr_str(id)
+            ),
+            UsageError::DaysNotPositive(days) => write!(f, "--days must be > 0 (got {days})"),
         }
     }
 }
@@ -120,6 +151,16 @@ pub enum CliError {
         message: String,
         hint: Option<String>,
     },
+    /// The jobs directory could not be read or changed.
+    JobStorage {
+        /// `read` or `access`, for the message.
+        action: &'static str,
+        error: StoreError,
+    },
+    JobNotFound(String),
+    /// `cancel` of a running job: only the MCP server that owns its
+    /// process may kill it, and the CLI never kills processes.
+    JobRunning(String),
     /// Ctrl-C or SIGTERM: the dispatch was cancelled and its processes
     /// killed.
     Interrupted,
@@ -130,6 +171,12 @@ pub enum CliError {
 impl CliError {
     pub fn usage(command: &'static str, error: UsageError) -> CliError {
         CliError::Usage { command, error }
+    }
+
+    /// Wraps a job-store failure of a command that tried to `action`
+    /// (`read` or `access`) the jobs directory.
+    pub fn job_storage(action: &'static str) -> impl Fn(StoreError) -> CliError {
+        move |error| CliError::JobStorage { action, error }
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -143,6 +190,7 @@ impl CliError {
 
     pub fn hint(&self) -> Option<String> {
         match self {
+            CliError::Usage { error, .. } if error.hint().is_some() => error.hint(),
             CliError::Usage { command, .. } => {
                 let command = if command.is_empty() {
                     String::new()
@@ -173,6 +221,22 @@ impl CliError {
                 "add the agent first ('agent-dispatch add NAME DIRECTORY') or check the name with 'agent-dispatch list'".into(),
             ),
             CliError::DispatchFailed { hint, .. } => hint.clone(),
+            CliError::JobStorage {
+                error: StoreError::Lock(LockError::TimedOut { .. }),
+                ..
+            } => Some("another agent-dispatch is changing jobs; retry in a moment".into()),
+            CliError::JobStorage { .. } => Some(
+                "check the jobs directory's permissions, or point $AGENT_DISPATCH_JOBS_DIR elsewhere"
+                    .into(),
+            ),
+            CliError::JobNotFound(_) => Some(
+                "'agent-dispatch jobs' lists jobs; finished ones may have been deleted by 'gc'"
+                    .into(),
+            ),
+            CliError::JobRunning(_) => Some(
+                "cancel it with the dispatch_cancel tool of the server that started it, or wait for it to finish"
+                    .into(),
+            ),
             CliError::Interrupted | CliError::Output(_) => None,
         }
     }
@@ -201,6 +265,14 @@ impl fmt::Display for CliError {
                 write!(f, "--member {}: no such agent", repr_str(name))
             }
             CliError::DispatchFailed { message, .. } => f.write_str(message),
+            CliError::JobStorage { action, error } => {
+                write!(f, "could not {action} job storage: {error}")
+            }
+            CliError::JobNotFound(id) => write!(f, "job {id} not found"),
+            CliError::JobRunning(id) => write!(
+                f,
+                "job {id} is running; its subprocess belongs to the MCP server that started it, which alone can stop it"
+            ),
             CliError::Interrupted => {
                 f.write_str("interrupted; the dispatch was cancelled and its processes killed")
             }

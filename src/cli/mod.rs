@@ -8,6 +8,7 @@ pub mod agents;
 pub mod error;
 pub mod groups;
 pub mod interrupt;
+pub mod job_commands;
 pub mod listing;
 pub mod output;
 pub mod test_command;
@@ -21,6 +22,7 @@ use crate::config::Paths;
 use agents::{AddArgs, UpdateArgs};
 use error::{CliError, UsageError};
 use groups::GroupArgs;
+use job_commands::{GcArgs, JobsArgs};
 use output::Ui;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -40,6 +42,12 @@ Agents:
 
 Groups:
   group                add, list, inspect, update or remove groups
+
+Jobs:
+  jobs                 list async jobs and stored results, newest first
+  job ID               show one job in full
+  cancel ID            cancel a job that has not started yet
+  gc                   delete old finished jobs
 
 Server:
   serve                run the MCP server on stdio (Claude Code starts it)
@@ -79,6 +87,10 @@ pub enum Command {
     GroupUpdate(GroupArgs),
     GroupRemove(String),
     Test(test_command::TestArgs),
+    Jobs(JobsArgs),
+    Job { id: String, json: bool },
+    Cancel(String),
+    Gc(GcArgs),
     Serve,
 }
 
@@ -186,6 +198,30 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
                 .map_err(usage("test"))?
                 .map(Command::Test),
         ),
+        "jobs" => help_or(
+            job_commands::JOBS_HELP,
+            job_commands::parse_jobs(parser)
+                .map_err(usage("jobs"))?
+                .map(Command::Jobs),
+        ),
+        "job" => help_or(
+            job_commands::JOB_HELP,
+            job_commands::parse_job(parser)
+                .map_err(usage("job"))?
+                .map(|(id, json)| Command::Job { id, json }),
+        ),
+        "cancel" => help_or(
+            job_commands::CANCEL_HELP,
+            job_commands::parse_cancel(parser)
+                .map_err(usage("cancel"))?
+                .map(Command::Cancel),
+        ),
+        "gc" => help_or(
+            job_commands::GC_HELP,
+            job_commands::parse_gc(parser)
+                .map_err(usage("gc"))?
+                .map(Command::Gc),
+        ),
         "group" => parse_group(parser)?,
         "serve" => help_or(
             SERVE_HELP,
@@ -269,6 +305,10 @@ pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::GroupUpdate(args) => groups::run_update(ctx, args),
         Command::GroupRemove(name) => groups::run_remove(ctx, name),
         Command::Test(args) => test_command::run(ctx, args),
+        Command::Jobs(args) => job_commands::run_jobs(ctx, args),
+        Command::Job { id, json } => job_commands::run_job(ctx, id, json),
+        Command::Cancel(id) => job_commands::run_cancel(ctx, id),
+        Command::Gc(args) => job_commands::run_gc(ctx, args),
         Command::Serve => {
             let code = crate::mcp::server::serve(
                 std::io::stdin().lock(),

@@ -1,11 +1,10 @@
 //! The MCP stdio server (`agent-dispatch serve`): JSON-RPC framing
 //! (`jsonrpc`), the server loop and lifecycle (`server`), the shared state
 //! (`state`), progress notifications (`progress`), the worker pool
-//! (`pool`), the single stdout writer (`writer`), stderr logs (`log`) and
-//! the tools (`tools`, one file per family).
+//! (`pool`), the single stdout writer (`writer`) and the tools (`tools`,
+//! one file per family). Logs go to stderr through `crate::log`.
 
 pub mod jsonrpc;
-pub mod log;
 pub mod pool;
 pub mod progress;
 pub mod server;

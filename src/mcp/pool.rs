@@ -48,7 +48,7 @@ impl Pool {
         if spawned.is_err() {
             // Out of threads: the queued job waits for an existing worker.
             lock.lock().unwrap_or_else(|p| p.into_inner()).workers -= 1;
-            crate::mcp::log::warn("could not start a worker thread; the call waits for a free one");
+            crate::log::warn("could not start a worker thread; the call waits for a free one");
         }
     }
 }

@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::jsonrpc::{self, Incoming, Line};
-use super::log;
 use super::pool::Pool;
 use super::progress::Progress;
 use super::state::State;
@@ -21,6 +20,7 @@ use super::tools::{self, Call, args::Args};
 use super::writer::Writer;
 use crate::cli::VERSION;
 use crate::config::Paths;
+use crate::log;
 use crate::runner::CancelToken;
 
 /// Versions we speak, oldest first; we answer with the client's when it is
@@ -59,6 +59,7 @@ pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Pa
         calls: Mutex::new(HashMap::new()),
     });
     log::info(&format!("serving MCP on stdio (version {VERSION})"));
+    server.state.maintain_jobs();
     let mut reader = BufReader::with_capacity(64 * 1024, input);
     loop {
         match jsonrpc::read_line(&mut reader) {
@@ -340,6 +341,7 @@ impl Server {
     /// written: a client that sent a file of requests and closed stdin still
     /// reads the answers.
     fn shutdown(&self) {
+        self.state.jobs.shutdown(EXIT_GRACE);
         let running: Vec<CancelToken> = self
             .calls
             .lock()

@@ -10,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use crate::cache::ResultCache;
 use crate::config::store::{self, LoadError};
 use crate::config::{Config, Paths};
+use crate::jobs::store::JobStore;
+use crate::jobs::worker::Jobs;
 use crate::limiter::Limiter;
 use crate::views::summary_cache::SummaryCache;
 
@@ -44,16 +46,47 @@ pub struct State {
     pub cache: ResultCache,
     /// `list_agents` entries, rebuilt only for projects that changed.
     pub summaries: SummaryCache,
+    /// Async jobs and `return_ref` records, and the workers this server runs.
+    pub jobs: Arc<Jobs>,
 }
 
 impl State {
     pub fn new(paths: Paths) -> State {
+        let limiter = Limiter::new(crate::config::Settings::default().max_concurrency as usize);
+        let jobs = Jobs::new(JobStore::new(paths.jobs_dir.clone()), Arc::clone(&limiter));
         State {
             paths,
             config: Mutex::new(None),
-            limiter: Limiter::new(crate::config::Settings::default().max_concurrency as usize),
+            limiter,
             cache: ResultCache::new(),
             summaries: SummaryCache::new(),
+            jobs,
+        }
+    }
+
+    /// Start-up housekeeping of the job store, best effort: the retention
+    /// sweep (`job_retention_days`) and recovery of records a dead server
+    /// left `running` or `pending`. Problems are logged, never fatal.
+    pub fn maintain_jobs(&self) {
+        let store = self.jobs.store();
+        let now = crate::jobs::now();
+        // An unreadable config must never delete anything: no retention.
+        let retention_days = self.config().map_or(0, |c| c.settings.job_retention_days);
+        if retention_days > 0 {
+            match store.gc(retention_days as f64 * 86_400.0, now) {
+                Ok(0) => {}
+                Ok(purged) => crate::log::info(&format!(
+                    "retention: deleted {purged} finished jobs older than {retention_days} days"
+                )),
+                Err(err) => crate::log::warn(&format!("retention sweep failed: {err}")),
+            }
+        }
+        match store.recover_stale(now) {
+            Ok(0) => {}
+            Ok(recovered) => {
+                crate::log::info(&format!("marked {recovered} abandoned jobs as failed"))
+            }
+            Err(err) => crate::log::warn(&format!("stale job recovery failed: {err}")),
         }
     }
 

@@ -37,7 +37,7 @@ impl Writer {
             && !self.broken.swap(true, Ordering::SeqCst)
             && err.kind() != io::ErrorKind::BrokenPipe
         {
-            crate::mcp::log::warn(&format!("could not write to the client: {err}"));
+            crate::log::warn(&format!("could not write to the client: {err}"));
         }
     }
 

@@ -23,6 +23,8 @@ EXPECTED_TOOLS = {
     "list_agents", "inspect_agent", "list_groups", "inspect_group",
     "dispatch", "dispatch_session", "dispatch_parallel", "dispatch_stream", "dispatch_dialogue",
     "add_agent", "update_agent", "remove_agent", "cache_stats", "cache_clear",
+    "dispatch_async", "dispatch_status", "dispatch_wait", "dispatch_cancel", "dispatch_jobs",
+    "fetch_result", "dispatch_gc",
 }
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,7 +55,7 @@ async def run(binary: str, home: Path) -> None:
             assert init.serverInfo.name == "agent-dispatch", init
             tools = await session.list_tools()
             names = {tool.name for tool in tools.tools}
-            assert EXPECTED_TOOLS <= names, f"missing tools: {EXPECTED_TOOLS - names}"
+            assert names == EXPECTED_TOOLS, f"tools differ: {names ^ EXPECTED_TOOLS}"
             print(f"tools/list: {len(names)} tools")
 
             added = await session.call_tool("add_agent", {"name": "api", "directory": str(project), "description": "Shop API"})
@@ -77,9 +79,13 @@ async def run(binary: str, home: Path) -> None:
             stats = payload(await session.call_tool("cache_stats", {}))
             assert stats["hits"] == 1 and stats["size"] == 1, stats
 
+            job = payload(await session.call_tool("dispatch_async", {"agent": "api", "task": "In the background"}))
+            waited = payload(await session.call_tool("dispatch_wait", {"job_id": job["job_id"], "timeout_seconds": 60}))
+            assert waited["status"] == "done" and waited["result"]["result"] == "fake answer", waited
+
             unknown = await session.call_tool("dispatch", {"agent": "nope", "task": "x"})
             assert unknown.isError and "Unknown agent" in payload(unknown)["error"], unknown
-            print("list_agents, inspect_agent, dispatch, cache_stats: ok")
+            print("list_agents, inspect_agent, dispatch, cache_stats, dispatch_async, dispatch_wait: ok")
 
 
 def main() -> None:

@@ -12,14 +12,14 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "list_agents",
-            description: "List the configured agents (other projects' Claude Code sessions you can delegate to): name, directory, description, health, detected MCP servers, stacks and databases, tool permissions and capability labels. Call this first; use the names with dispatch.",
+            description: "List the agents (other projects' Claude Code sessions you can delegate to): directory, description, health, MCP servers, stacks, databases, permissions, capabilities. Call this first.",
             schema: || schema(json!({}), &[]),
             kind: Kind::ReadOnly,
             run: list_agents,
         },
         Tool {
             name: "inspect_agent",
-            description: "Look at one agent's project without starting a session: its configuration, MCP servers, stack, databases and the first lines of its CLAUDE.md and README.md. Cheap; use it to decide whether and how to dispatch.",
+            description: "Look at one agent's project without starting a session: config, MCP servers, stack, databases, and the start of its CLAUDE.md and README.md.",
             schema: || {
                 schema(
                     json!({

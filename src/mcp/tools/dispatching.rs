@@ -23,13 +23,13 @@ const MAX_TIMEOUT: i64 = 7200;
 /// each `tools/list`.
 pub(super) fn ask_properties() -> Value {
     json!({
-        "agent": {"type": "string", "description": "Agent name (see list_agents)."},
-        "task": {"type": "string", "description": "What to do, in plain words."},
-        "context": {"type": "string", "description": "Facts it needs that its project lacks."},
-        "caller": {"type": "string", "description": "Your project's name."},
-        "goal": {"type": "string", "description": "The larger goal this serves."},
-        "response_format": {"type": "string", "description": "\"json\" for a parsed JSON answer."},
-        "timeout_seconds": {"type": "integer", "default": 0, "description": "10-7200; 0 = the agent's timeout."},
+        "agent": {"type": "string", "description": "From list_agents."},
+        "task": {"type": "string", "description": "What to do."},
+        "context": {"type": "string", "description": "Facts it lacks."},
+        "caller": {"type": "string", "description": "Your project."},
+        "goal": {"type": "string", "description": "Why you ask."},
+        "response_format": {"type": "string", "description": "\"json\": parse the answer."},
+        "timeout_seconds": {"type": "integer", "default": 0, "description": "10-7200; 0 = agent's."},
     })
 }
 
@@ -37,10 +37,14 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "dispatch",
-            description: "Delegate a task to an agent: a separate Claude Code session runs in that project's directory with its own CLAUDE.md, MCP servers and tools, and returns its answer. Check `outcome` (done/partial/blocked) and `hint`. Identical repeated calls are answered from a cache (`cached: true`). On timeout the result carries a session_id: continue with dispatch_session. `group` adds that group's shared context.",
+            description: "Delegate a task to an agent: a Claude Code session in that project's directory (its CLAUDE.md, MCP servers, tools) returns its answer. Check `outcome` (done/partial/blocked) and `hint`. Identical repeats come from a cache (`cached: true`). A timeout returns a session_id for dispatch_session.",
             schema: || {
                 let mut props = ask_properties();
-                props["group"] = json!({"type": "string", "description": "A group of the agent's; its shared context is added."});
+                props["group"] =
+                    json!({"type": "string", "description": "Adds the group's shared context."});
+                props["return_ref"] = json!({"type": "boolean", "default": false, "description": "Return a ref + summary; fetch_result has the rest."});
+                props["summary_chars"] =
+                    json!({"type": "integer", "default": 500, "description": "With return_ref."});
                 schema(props, &["agent", "task"])
             },
             kind: Kind::Dispatch,
@@ -51,7 +55,8 @@ pub fn tools() -> Vec<Tool> {
             description: "Multi-turn conversation with an agent. Without session_id a new session starts; pass the returned session_id to continue it (also the way to resume a timed-out dispatch: task='Continue where you left off'). Never cached.",
             schema: || {
                 let mut props = ask_properties();
-                props["session_id"] = json!({"type": "string", "description": "Session to continue; empty starts one."});
+                props["session_id"] =
+                    json!({"type": "string", "description": "To continue; empty starts one."});
                 schema(props, &["agent", "task"])
             },
             kind: Kind::Dispatch,
@@ -117,9 +122,21 @@ pub(super) fn run_limited(
     result
 }
 
+/// The `return_ref` summary length: default 500, clamped to 0-100000.
+pub(super) fn summary_chars(requested: Option<i64>) -> usize {
+    requested.unwrap_or(500).clamp(0, 100_000) as usize
+}
+
 fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
     let ask = ask_args(&mut call.args)?;
     let group_name = call.args.string_or_empty("group")?;
+    let return_ref = call.args.boolean("return_ref", false)?;
+    let chars = summary_chars(Some(call.args.integer(
+        "summary_chars",
+        500,
+        i64::MIN,
+        i64::MAX,
+    )?));
     call.args.finish()?;
     let config = match call.config() {
         Ok(config) => config,
@@ -147,7 +164,52 @@ fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
         timeout_secs: ask.timeout,
         mode: OutputMode::Json,
     };
-    Ok(run_cached(&call, &d).to_tool_result())
+    let run = run_cached(&call, &d);
+    Ok(answer(&call, &run, &d, return_ref.then_some(chars)))
+}
+
+/// The client's answer to a one-shot dispatch: the result itself, or with
+/// `return_ref` (`Some(summary_chars)`) a stored record of it and a short
+/// ref payload. A cache hit gets a record of its own, as a fresh run would.
+pub(super) fn answer(
+    call: &Call,
+    run: &CachedRun,
+    d: &Dispatch,
+    return_ref: Option<usize>,
+) -> ToolResult {
+    let Some(chars) = return_ref else {
+        return run.to_tool_result();
+    };
+    let given = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+    let stored = call.state.jobs.store().create_completed(
+        d.agent_name,
+        d.ask.task,
+        &run.result,
+        given(d.ask.context),
+        given(d.ask.caller),
+        given(d.ask.goal),
+    );
+    match stored {
+        Ok(job) => {
+            let mut payload = super::jobs::ref_payload(&job.id, &run.result, chars);
+            if run.cached {
+                payload["cached"] = json!(true);
+            }
+            ToolResult {
+                value: payload,
+                is_error: !run.result.success,
+            }
+        }
+        // The paid answer is not lost to a storage failure: it is returned
+        // in full, with the reason it has no ref.
+        Err(err) => {
+            let mut full = run.to_tool_result();
+            full.value["ref_error"] = json!(format!(
+                "the result could not be stored for return_ref: {err}"
+            ));
+            full
+        }
+    }
 }
 
 /// A one-shot dispatch's answer, and whether the result cache gave it.

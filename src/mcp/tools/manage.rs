@@ -26,14 +26,14 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "add_agent",
-            description: "Register a project directory as an agent to dispatch to. Without a description one is guessed from its CLAUDE.md, README and project files. timeout 0 means 300 s; max_budget_usd 0 inherits the settings default. Lists are comma-separated. An unknown permission_mode is saved and reported in `warnings`.",
+            description: "Register a project directory as an agent. Without a description one is guessed from its files. timeout 0 = 300 s; max_budget_usd 0 = settings default. Lists are comma-separated.",
             schema: || schema(agent_properties(Which::Add), &["name", "directory"]),
             kind: Kind::Changes,
             run: add_agent,
         },
         Tool {
             name: "update_agent",
-            description: "Change an agent's settings; only non-empty arguments count, and timeout 0 / max_budget_usd 0 change nothing. A negative budget removes the agent's own cap. \"none\" clears model, permission_mode and instructions, makes a tool list inherit the settings default again, and empties a capability list. Returns the changed fields.",
+            description: "Change an agent; only non-empty arguments count (timeout/max_budget_usd 0 = no change; a negative budget removes the cap). \"none\" clears a field (tool lists then inherit the defaults). Returns the changed fields.",
             schema: || schema(agent_properties(Which::Update), &["name"]),
             kind: Kind::Changes,
             run: update_agent,

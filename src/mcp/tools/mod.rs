@@ -7,6 +7,7 @@ pub mod args;
 mod cache_tools;
 mod discovery;
 mod dispatching;
+mod jobs;
 mod manage;
 mod multi;
 
@@ -134,6 +135,7 @@ pub fn all() -> &'static [Tool] {
         tools.extend(dispatching::tools());
         tools.extend(multi::tools());
         tools.extend(manage::tools());
+        tools.extend(jobs::tools());
         tools.extend(cache_tools::tools());
         tools
     })

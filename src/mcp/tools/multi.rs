@@ -16,7 +16,9 @@ use std::thread;
 use serde_json::{Map, Value, json};
 
 use super::args::ArgError;
-use super::dispatching::{CachedRun, group_context, per_call_timeout, run_cached, run_limited};
+use super::dispatching::{
+    CachedRun, answer, group_context, per_call_timeout, run_cached, run_limited, summary_chars,
+};
 use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
 use crate::config::{Agent, Config};
 use crate::pyfmt::{repr_float, repr_str};
@@ -44,7 +46,7 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "dispatch_parallel",
-            description: "Run several dispatches concurrently (bounded by max_concurrency); results come back in input order. `dispatches` is a JSON array string of items {agent, task, context?, caller?, goal?, response_format?, timeout_seconds?, group?}, e.g. '[{\"agent\": \"api\", \"task\": \"List endpoints\"}]'. All items are validated before any runs; items are cached like dispatch. `aggregate`: an agent that synthesizes the results.",
+            description: "Run several dispatches at once (within max_concurrency); results in input order. `dispatches`: a JSON array string of {agent, task, context?, caller?, goal?, response_format?, timeout_seconds?, group?, return_ref?, summary_chars?}. All are validated before any runs. `aggregate`: an agent that synthesizes the results.",
             schema: || {
                 schema(
                     json!({
@@ -59,7 +61,7 @@ pub fn tools() -> Vec<Tool> {
         },
         Tool {
             name: "dispatch_dialogue",
-            description: "Two agents work a topic out: the responder answers first, then they alternate, each in its own session, until a reply ends with [RESOLVED] or max_rounds rounds pass (up to 2 dispatches per round). Never cached. Returns resolved, final_answer, totals and the conversation.",
+            description: "Two agents work a topic out: the responder first, then they alternate (each in its own session) until a reply says [RESOLVED] or max_rounds pass. Returns resolved, final_answer, totals and the conversation.",
             schema: || {
                 schema(
                     json!({
@@ -91,6 +93,8 @@ struct Item<'c> {
     goal: String,
     response_format: String,
     timeout: Option<u64>,
+    /// `return_ref`: answer with a stored ref and this long a summary.
+    reference: Option<usize>,
 }
 
 fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
@@ -119,7 +123,11 @@ fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
     };
 
     let runs = run_items(&call, &config, &items);
-    let individual: Vec<Value> = runs.iter().map(|run| run.to_tool_result().value).collect();
+    let individual: Vec<Value> = runs
+        .iter()
+        .zip(&items)
+        .map(|(run, item)| answer(&call, run, &item_dispatch(&config, item), item.reference).value)
+        .collect();
     let Some(aggregator) = aggregator else {
         return Ok(ToolResult::ok(Value::Array(individual)));
     };
@@ -212,14 +220,11 @@ fn validate_item<'c>(config: &'c Config, i: usize, value: &Value) -> Result<Item
     let group = truthy_text(fields, "group");
     let context = group_context(config, &group, agent_name, &truthy_text(fields, "context"))?;
     let timeout = number_field(fields, i, "timeout_seconds")?.unwrap_or(0);
-    // Checked like the original so a bad value is reported the same way,
-    // but otherwise unused: it only shapes the `return_ref` summary.
-    number_field(fields, i, "summary_chars")?;
-    if fields.get("return_ref").is_some_and(py_truthy) {
-        return Err(ToolResult::error(format!(
-            "dispatches[{i}].return_ref is not supported by this version of agent-dispatch; drop it to get the full result inline."
-        )));
-    }
+    let chars = summary_chars(number_field(fields, i, "summary_chars")?);
+    let reference = fields
+        .get("return_ref")
+        .is_some_and(py_truthy)
+        .then_some(chars);
     Ok(Item {
         agent_name: agent_name.clone(),
         agent,
@@ -229,6 +234,7 @@ fn validate_item<'c>(config: &'c Config, i: usize, value: &Value) -> Result<Item
         goal: truthy_text(fields, "goal"),
         response_format: truthy_text(fields, "response_format"),
         timeout: per_call_timeout(timeout),
+        reference,
     })
 }
 
@@ -317,7 +323,11 @@ fn run_items(call: &Call, config: &Config, items: &[Item]) -> Vec<CachedRun> {
 }
 
 fn run_item(call: &Call, config: &Config, item: &Item) -> CachedRun {
-    let d = Dispatch {
+    run_cached(call, &item_dispatch(config, item))
+}
+
+fn item_dispatch<'a>(config: &'a Config, item: &'a Item) -> Dispatch<'a> {
+    Dispatch {
         agent_name: &item.agent_name,
         agent: item.agent,
         settings: &config.settings,
@@ -331,8 +341,7 @@ fn run_item(call: &Call, config: &Config, item: &Item) -> CachedRun {
         resume: None,
         timeout_secs: item.timeout,
         mode: OutputMode::Json,
-    };
-    run_cached(call, &d)
+    }
 }
 
 /// Runs one item so that a panic becomes that item's failed result (as an

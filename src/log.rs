@@ -1,5 +1,6 @@
-//! Server logs: one line each on stderr (`agent-dispatch: LEVEL message`),
-//! never on stdout, which carries only protocol messages.
+//! Logs of the long-running parts (the server, job workers): one line each
+//! on stderr (`agent-dispatch: LEVEL message`), never on stdout, which
+//! carries only protocol messages.
 
 use std::io::Write;
 

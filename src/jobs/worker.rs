@@ -1,0 +1,301 @@
+//! Runs async jobs in the background of one server process and keeps the
+//! registry of the jobs it owns, so `dispatch_cancel` can kill a running
+//! job's process group and `dispatch_wait` wakes the moment a job ends.
+//!
+//! A job's life here: queued for a limiter slot (still `pending` on disk),
+//! `mark_running`, the streaming runner with a progress tail written at
+//! most once a second, then `finish`. A cancel is persisted before the kill,
+//! so the worker's late `finish` is refused by the store and can never
+//! resurrect the job.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::record::{Job, ProgressTail, Status};
+use super::store::{CancelOutcome, JobStore, StoreError};
+use crate::limiter::Limiter;
+use crate::runner::{self, CancelToken, DispatchResult};
+
+/// Progress reaches the job file at most this often.
+const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The work of one job: run the dispatch with this cancel token, reporting
+/// progress.
+pub type Work = Box<dyn FnOnce(&CancelToken, runner::Progress) -> DispatchResult + Send>;
+
+/// What `dispatch_cancel` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CancelReply {
+    pub outcome: &'static str,
+    pub status: Option<Status>,
+    pub message: Option<&'static str>,
+}
+
+pub struct Jobs {
+    store: JobStore,
+    limiter: Arc<Limiter>,
+    /// Jobs whose worker lives in this process, with their cancel tokens.
+    owned: Mutex<HashMap<String, CancelToken>>,
+    /// Notified whenever an owned job ends, for `dispatch_wait`.
+    ended: Condvar,
+}
+
+impl Jobs {
+    pub fn new(store: JobStore, limiter: Arc<Limiter>) -> Arc<Jobs> {
+        Arc::new(Jobs {
+            store,
+            limiter,
+            owned: Mutex::new(HashMap::new()),
+            ended: Condvar::new(),
+        })
+    }
+
+    pub fn store(&self) -> &JobStore {
+        &self.store
+    }
+
+    fn owned(&self) -> MutexGuard<'_, HashMap<String, CancelToken>> {
+        self.owned.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts the worker of a freshly created `pending` job and returns at
+    /// once. Ownership is claimed before the thread starts, so a cancel that
+    /// arrives while the job waits for a slot can still stop it.
+    pub fn start(self: &Arc<Self>, job_id: String, work: Work) -> Result<(), StoreError> {
+        let cancel = CancelToken::new();
+        self.owned().insert(job_id.clone(), cancel.clone());
+        let jobs = Arc::clone(self);
+        let id = job_id.clone();
+        let spawned = thread::Builder::new()
+            .name("async-job".into())
+            .spawn(move || jobs.run(&id, &cancel, work));
+        if let Err(err) = spawned {
+            self.owned().remove(&job_id);
+            let _ = self
+                .store
+                .fail(&job_id, &format!("Worker could not start: {err}"));
+            return Err(StoreError::Spawn(err));
+        }
+        Ok(())
+    }
+
+    fn run(&self, id: &str, cancel: &CancelToken, work: Work) {
+        // Queued for a slot, the job stays `pending`; a cancel then leaves
+        // the queue without ever starting a process.
+        if let Some(slot) = self.limiter.acquire(cancel) {
+            match self.store.mark_running(id) {
+                Ok(Some(_)) => self.work(id, cancel, work),
+                Ok(None) => {}
+                Err(err) => {
+                    crate::log::warn(&format!("job {id}: could not mark it running: {err}"))
+                }
+            }
+            drop(slot);
+        }
+        self.owned().remove(id);
+        self.ended.notify_all();
+    }
+
+    fn work(&self, id: &str, cancel: &CancelToken, work: Work) {
+        let tail = Arc::new(ProgressWriter::new(self.store.clone(), id.to_owned()));
+        let reporter = Arc::clone(&tail);
+        let progress: runner::Progress = Arc::new(move |message: &str| reporter.push(message));
+        let outcome = catch_unwind(AssertUnwindSafe(|| work(cancel, progress)));
+        tail.flush();
+        let stored = match outcome {
+            Ok(result) => self.store.finish(id, &result).map(|_| ()),
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into());
+                self.store
+                    .fail(id, &format!("Worker crashed: {what}"))
+                    .map(|_| ())
+            }
+        };
+        // A refused finish (the job was cancelled meanwhile) is not an
+        // error; a storage failure is left to stale recovery.
+        if let Err(err) = stored {
+            crate::log::warn(&format!("job {id}: could not store its result: {err}"));
+        }
+    }
+
+    /// Cancels a pending job, or a running one this server owns (persisted
+    /// first, then its process group is killed).
+    pub fn cancel(&self, id: &str) -> Result<CancelReply, StoreError> {
+        let reply = |outcome, status, message| CancelReply {
+            outcome,
+            status,
+            message,
+        };
+        match self.store.cancel(id, false)? {
+            CancelOutcome::Cancelled => {
+                // Queued in our limiter: leave the queue now.
+                if let Some(token) = self.owned().get(id) {
+                    token.cancel();
+                }
+                Ok(reply("cancelled", Some(Status::Cancelled), None))
+            }
+            CancelOutcome::AlreadyTerminal(status) => {
+                Ok(reply("already_terminal", Some(status), None))
+            }
+            CancelOutcome::NotFound => Ok(reply("not_found", None, None)),
+            CancelOutcome::CancelledRunning => {
+                Ok(reply("cancelled_running", Some(Status::Cancelled), None))
+            }
+            CancelOutcome::Running => {
+                let owned = self.owned().get(id).cloned();
+                let Some(token) = owned else {
+                    return Ok(match self.store.get(id)? {
+                        Some(job) if job.status.is_terminal() => {
+                            reply("already_terminal", Some(job.status), None)
+                        }
+                        _ => reply(
+                            "running",
+                            Some(Status::Running),
+                            Some(
+                                "Job is running but was not started by this server instance, so its subprocess cannot be killed safely. Poll dispatch_status until it finishes.",
+                            ),
+                        ),
+                    });
+                };
+                match self.store.cancel(id, true)? {
+                    CancelOutcome::CancelledRunning => {
+                        token.cancel();
+                        Ok(reply(
+                            "cancelled_running",
+                            Some(Status::Cancelled),
+                            Some("Job was running; its process group has been killed."),
+                        ))
+                    }
+                    CancelOutcome::AlreadyTerminal(status) => {
+                        Ok(reply("already_terminal", Some(status), None))
+                    }
+                    CancelOutcome::NotFound => Ok(reply("not_found", None, None)),
+                    CancelOutcome::Cancelled | CancelOutcome::Running => {
+                        token.cancel();
+                        Ok(reply("cancelled", Some(Status::Cancelled), None))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until the job is terminal or `timeout` passes. Own jobs wake
+    /// the waiter the moment they end; jobs of other servers sharing the
+    /// directory are re-read a few times a second.
+    pub fn wait(&self, id: &str, timeout: Duration) -> Result<Option<(Job, bool)>, StoreError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let Some(job) = self.store.get(id)? else {
+                return Ok(None);
+            };
+            if job.status.is_terminal() {
+                return Ok(Some((job, false)));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Some((job, true)));
+            }
+            let owned = self.owned();
+            let _ = self
+                .ended
+                .wait_timeout(owned, (deadline - now).min(Duration::from_millis(250)));
+        }
+    }
+
+    /// Called when the server exits: every job it still runs is recorded as
+    /// failed (never left `running`), its process group killed, and the
+    /// workers are given up to `grace` to reap their processes.
+    pub fn shutdown(&self, grace: Duration) {
+        let owned: Vec<(String, CancelToken)> = self
+            .owned()
+            .iter()
+            .map(|(id, t)| (id.clone(), t.clone()))
+            .collect();
+        for (id, token) in owned {
+            if let Err(err) = self
+                .store
+                .fail(&id, "server exited before the job finished")
+            {
+                crate::log::warn(&format!(
+                    "job {id}: could not record the server's exit: {err}"
+                ));
+            }
+            token.cancel();
+        }
+        let deadline = Instant::now() + grace;
+        let mut owned = self.owned();
+        while !owned.is_empty() {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            owned = self
+                .ended
+                .wait_timeout(owned, deadline - now)
+                .map_or_else(|p| p.into_inner().0, |(g, _)| g);
+        }
+    }
+}
+
+/// Writes a job's progress tail to its file at most once a second (the
+/// first message at once), plus a final flush.
+struct ProgressWriter {
+    store: JobStore,
+    id: String,
+    state: Mutex<WriterState>,
+}
+
+struct WriterState {
+    tail: ProgressTail,
+    last_write: Option<Instant>,
+    unwritten: bool,
+}
+
+impl ProgressWriter {
+    fn new(store: JobStore, id: String) -> ProgressWriter {
+        ProgressWriter {
+            store,
+            id,
+            state: Mutex::new(WriterState {
+                tail: ProgressTail::new(),
+                last_write: None,
+                unwritten: false,
+            }),
+        }
+    }
+
+    fn push(&self, message: &str) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.tail.push(message);
+        state.unwritten = true;
+        if state
+            .last_write
+            .is_none_or(|at| at.elapsed() >= PROGRESS_WRITE_INTERVAL)
+        {
+            self.write(&mut state);
+        }
+    }
+
+    fn flush(&self) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if state.unwritten {
+            self.write(&mut state);
+        }
+    }
+
+    /// A failed progress write never costs the result: it is only logged.
+    fn write(&self, state: &mut WriterState) {
+        if let Err(err) = self.store.update_progress(&self.id, &state.tail.lines()) {
+            crate::log::warn(&format!("job {}: could not write progress: {err}", self.id));
+        }
+        state.last_write = Some(Instant::now());
+        state.unwritten = false;
+    }
+}

@@ -1,0 +1,376 @@
+//! The async-job tools: `dispatch_async` starts a dispatch in the
+//! background and returns a job id at once; `dispatch_status`,
+//! `dispatch_wait`, `dispatch_cancel`, `dispatch_jobs`, `fetch_result` and
+//! `dispatch_gc` read and manage the job records (which also hold
+//! `return_ref` results).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::args::ArgError;
+use super::dispatching::{ask_args, ask_properties};
+use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use crate::ids;
+use crate::jobs::record::{Job, Status};
+use crate::jobs::store::StoreError;
+use crate::pyfmt::repr_str;
+use crate::runner::{self, Ask, Dispatch, DispatchResult, OutputMode};
+
+const MAX_WAIT_SECS: i64 = 3600;
+const MAX_LIST: i64 = 1000;
+
+fn id_property(what: &str) -> Value {
+    json!({"type": "string", "description": what})
+}
+
+pub fn tools() -> Vec<Tool> {
+    vec![
+        Tool {
+            name: "dispatch_async",
+            description: "Start a dispatch in the background and get a job_id at once; follow it with dispatch_status (live progress tail) or dispatch_wait. The job survives on disk.",
+            schema: || schema(ask_properties(), &["agent", "task"]),
+            kind: Kind::Dispatch,
+            run: dispatch_async,
+        },
+        Tool {
+            name: "dispatch_status",
+            description: "A job's state now: status, progress tail, and the result once done.",
+            schema: || {
+                schema(
+                    json!({"job_id": id_property("From dispatch_async.")}),
+                    &["job_id"],
+                )
+            },
+            kind: Kind::ReadOnly,
+            run: dispatch_status,
+        },
+        Tool {
+            name: "dispatch_wait",
+            description: "Wait until a job ends or timeout_seconds pass (then `timed_out_waiting: true`; the job keeps running).",
+            schema: || {
+                schema(
+                    json!({"job_id": id_property("From dispatch_async."),
+                           "timeout_seconds": {"type": "integer", "default": 60, "description": "1-3600."}}),
+                    &["job_id"],
+                )
+            },
+            kind: Kind::ReadOnly,
+            run: dispatch_wait,
+        },
+        Tool {
+            name: "dispatch_cancel",
+            description: "Cancel a pending job, or kill a running one this server started.",
+            schema: || {
+                schema(
+                    json!({"job_id": id_property("From dispatch_async.")}),
+                    &["job_id"],
+                )
+            },
+            kind: Kind::Changes,
+            run: dispatch_cancel,
+        },
+        Tool {
+            name: "dispatch_jobs",
+            description: "Recent jobs, newest first.",
+            schema: || {
+                schema(
+                    json!({"status": {"type": "string", "description": "pending, running, done, failed or cancelled."},
+                           "agent": {"type": "string", "description": "Only this agent's jobs."},
+                           "limit": {"type": "integer", "default": 50, "description": "1-1000."}}),
+                    &[],
+                )
+            },
+            kind: Kind::ReadOnly,
+            run: dispatch_jobs,
+        },
+        Tool {
+            name: "fetch_result",
+            description: "The full result behind a return_ref ref or a job id; max_chars > 0 cuts the text.",
+            schema: || {
+                schema(
+                    json!({"ref": id_property("A ref or job id."),
+                           "max_chars": {"type": "integer", "default": 0, "description": "0 = all."}}),
+                    &["ref"],
+                )
+            },
+            kind: Kind::ReadOnly,
+            run: fetch_result,
+        },
+        Tool {
+            name: "dispatch_gc",
+            description: "Delete finished jobs older than max_age_days; dry_run lists them instead.",
+            schema: || {
+                schema(
+                    json!({"max_age_days": {"type": "number", "default": 7},
+                           "dry_run": {"type": "boolean", "default": false}}),
+                    &[],
+                )
+            },
+            kind: Kind::Destructive,
+            run: dispatch_gc,
+        },
+    ]
+}
+
+/// The envelope for an I/O failure of the job store.
+fn storage_error(tool: &str, err: &StoreError) -> ToolResult {
+    ToolResult::error_with_hint(
+        format!("{tool} failed on I/O: {err}"),
+        "Check free space and permissions of the jobs directory (AGENT_DISPATCH_JOBS_DIR, or jobs/ beside agents.yaml).",
+    )
+}
+
+fn invalid_id(id: &str) -> ToolResult {
+    ToolResult::error(format!(
+        "Invalid ref/job_id format: {} (expected a 32-char hex id)",
+        repr_str(id)
+    ))
+}
+
+/// What `return_ref` returns instead of the full result: a ref to fetch it
+/// with, its size in characters, and the first `summary_chars` of it.
+pub(super) fn ref_payload(job_id: &str, result: &DispatchResult, summary_chars: usize) -> Value {
+    let size = result.result.chars().count();
+    let shown = if summary_chars > 0 {
+        size.min(summary_chars)
+    } else {
+        0
+    };
+    let mut payload = json!({
+        "ref": job_id,
+        "agent": result.agent,
+        "success": result.success,
+        "size": size,
+        "summary_chars": shown,
+        "summary": result.result.chars().take(shown).collect::<String>(),
+    });
+    let full = serde_json::to_value(result).unwrap_or_default();
+    for key in [
+        "session_id",
+        "cost_usd",
+        "duration_ms",
+        "num_turns",
+        "error",
+        "error_type",
+        "denied_tools",
+        "outcome",
+        "hint",
+        "parsed_result",
+    ] {
+        if let Some(value) = full.get(key) {
+            payload[key] = value.clone();
+        }
+    }
+    payload
+}
+
+fn job_json(job: &Job) -> Value {
+    job.to_value()
+}
+
+fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
+    let ask = ask_args(&mut call.args)?;
+    call.args.finish()?;
+    let config = match call.config() {
+        Ok(config) => config,
+        Err(envelope) => return Ok(envelope),
+    };
+    if !config.agents.contains_key(&ask.agent) {
+        return Ok(unknown_agent(&ask.agent, &config));
+    }
+    let jobs = &call.state.jobs;
+    let given = |text: &str| (!text.is_empty()).then(|| text.to_owned());
+    let job = match jobs.store().create(
+        &ask.agent,
+        &ask.task,
+        given(&ask.context),
+        given(&ask.caller),
+        given(&ask.goal),
+    ) {
+        Ok(job) => job,
+        Err(err) => return Ok(storage_error("dispatch_async", &err)),
+    };
+    let agent_name = ask.agent.clone();
+    let work = Box::new(
+        move |cancel: &runner::CancelToken, progress: runner::Progress| {
+            // The same config snapshot that was checked above, so present.
+            let Some(agent) = config.agents.get(&ask.agent) else {
+                return DispatchResult::failure(
+                    &ask.agent,
+                    runner::ErrorType::NotFound,
+                    format!("Unknown agent: {}", repr_str(&ask.agent)),
+                );
+            };
+            let d = Dispatch {
+                agent_name: &ask.agent,
+                agent,
+                settings: &config.settings,
+                ask: Ask {
+                    task: &ask.task,
+                    context: &ask.context,
+                    caller: &ask.caller,
+                    goal: &ask.goal,
+                    response_format: &ask.response_format,
+                },
+                resume: None,
+                timeout_secs: ask.timeout,
+                mode: OutputMode::Stream,
+            };
+            runner::dispatch(&d, cancel, Some(progress))
+        },
+    );
+    if let Err(err) = Arc::clone(jobs).start(job.id.clone(), work) {
+        return Ok(ToolResult::error(format!(
+            "dispatch_async could not start a worker: {err}"
+        )));
+    }
+    Ok(ToolResult::ok(
+        json!({"job_id": job.id, "status": "pending", "agent": agent_name}),
+    ))
+}
+
+fn dispatch_status(mut call: Call) -> Result<ToolResult, ArgError> {
+    let id = call.args.string("job_id")?;
+    call.args.finish()?;
+    if !ids::is_hex32(&id) {
+        return Ok(invalid_id(&id));
+    }
+    Ok(match call.state.jobs.store().get(&id) {
+        Ok(Some(job)) => ToolResult::ok(job_json(&job)),
+        Ok(None) => ToolResult::error(format!("Job not found: {id}")),
+        Err(err) => storage_error("dispatch_status", &err),
+    })
+}
+
+fn dispatch_wait(mut call: Call) -> Result<ToolResult, ArgError> {
+    let id = call.args.string("job_id")?;
+    let seconds = call
+        .args
+        .integer("timeout_seconds", 60, i64::MIN, i64::MAX)?;
+    call.args.finish()?;
+    if !ids::is_hex32(&id) {
+        return Ok(invalid_id(&id));
+    }
+    let wait = Duration::from_secs(seconds.clamp(1, MAX_WAIT_SECS) as u64);
+    Ok(match call.state.jobs.wait(&id, wait) {
+        Ok(Some((job, timed_out))) => {
+            let mut value = job_json(&job);
+            if timed_out {
+                value["timed_out_waiting"] = json!(true);
+            }
+            ToolResult::ok(value)
+        }
+        Ok(None) => ToolResult::error(format!("Job not found: {id}")),
+        Err(err) => storage_error("dispatch_wait", &err),
+    })
+}
+
+fn dispatch_cancel(mut call: Call) -> Result<ToolResult, ArgError> {
+    let id = call.args.string("job_id")?;
+    call.args.finish()?;
+    if !ids::is_hex32(&id) {
+        return Ok(invalid_id(&id));
+    }
+    let reply = match call.state.jobs.cancel(&id) {
+        Ok(reply) => reply,
+        Err(err) => return Ok(storage_error("dispatch_cancel", &err)),
+    };
+    if reply.outcome == "not_found" {
+        return Ok(ToolResult::error(format!("Job not found: {id}")));
+    }
+    let mut value = json!({"job_id": id, "outcome": reply.outcome});
+    if let Some(status) = reply.status {
+        value["status"] = json!(status.as_str());
+    }
+    if let Some(message) = reply.message {
+        value["message"] = json!(message);
+    }
+    Ok(ToolResult::ok(value))
+}
+
+fn dispatch_jobs(mut call: Call) -> Result<ToolResult, ArgError> {
+    let status = call.args.string_or_empty("status")?;
+    let limit = call.args.integer("limit", 50, i64::MIN, i64::MAX)?;
+    let agent = call.args.string_or_empty("agent")?;
+    call.args.finish()?;
+    let status_filter = match status.trim().to_lowercase().as_str() {
+        "" => None,
+        word => match Status::parse(word) {
+            Some(status) => Some(status),
+            None => {
+                return Ok(ToolResult::error(format!(
+                    "Invalid status: {}. Use one of: cancelled, done, failed, pending, running or empty.",
+                    repr_str(&status)
+                )));
+            }
+        },
+    };
+    let agent_filter = (!agent.is_empty()).then_some(agent.as_str());
+    let jobs = match call.state.jobs.store().list(status_filter, agent_filter) {
+        Ok(jobs) => jobs,
+        Err(err) => return Ok(storage_error("dispatch_jobs", &err)),
+    };
+    let limit = limit.clamp(1, MAX_LIST) as usize;
+    Ok(ToolResult::ok(Value::Array(
+        jobs.iter().take(limit).map(Job::summary).collect(),
+    )))
+}
+
+fn fetch_result(mut call: Call) -> Result<ToolResult, ArgError> {
+    let id = call.args.string("ref")?;
+    let max_chars = call.args.integer("max_chars", 0, i64::MIN, i64::MAX)?;
+    call.args.finish()?;
+    if !ids::is_hex32(&id) {
+        return Ok(invalid_id(&id));
+    }
+    let job = match call.state.jobs.store().get(&id) {
+        Ok(Some(job)) => job,
+        Ok(None) => return Ok(ToolResult::error(format!("Ref not found: {id}"))),
+        Err(err) => return Ok(storage_error("fetch_result", &err)),
+    };
+    let Some(result) = &job.result else {
+        return Ok(ToolResult::ok(job_json(&job)));
+    };
+    let mut value = ToolResult::dispatch(result);
+    let full_size = result.result.chars().count();
+    let cap = max_chars.max(0) as usize;
+    if cap > 0 && full_size > cap {
+        value.value["result"] = json!(result.result.chars().take(cap).collect::<String>());
+        value.value["truncated"] = json!(true);
+        value.value["full_size"] = json!(full_size);
+    }
+    Ok(value)
+}
+
+fn dispatch_gc(mut call: Call) -> Result<ToolResult, ArgError> {
+    let days = call.args.number("max_age_days", 7.0)?;
+    let dry_run = call.args.boolean("dry_run", false)?;
+    call.args.finish()?;
+    if days <= 0.0 {
+        return Ok(ToolResult::error("max_age_days must be > 0"));
+    }
+    let max_age = days * 86_400.0;
+    if !max_age.is_finite() {
+        return Ok(ToolResult::error("max_age_days is too large (non-finite)"));
+    }
+    let store = call.state.jobs.store();
+    let now = crate::jobs::now();
+    if dry_run {
+        return Ok(match store.gc_candidates(max_age, now) {
+            Ok(candidates) => ToolResult::ok(json!({
+                "dry_run": true,
+                "purged": 0,
+                "would_purge": candidates.len(),
+                "job_ids": candidates.iter().map(|job| job.id.clone()).collect::<Vec<_>>(),
+                "max_age_days": days,
+            })),
+            Err(err) => storage_error("dispatch_gc", &err),
+        });
+    }
+    Ok(match store.gc(max_age, now) {
+        Ok(purged) => ToolResult::ok(json!({"purged": purged, "max_age_days": days})),
+        Err(err) => storage_error("dispatch_gc", &err),
+    })
+}
