@@ -297,3 +297,73 @@ fn both_tools_adding_at_once_lose_nothing() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs the Python original; .ci/run installs it and runs this"]
+fn job_history_is_shared_both_ways() {
+    use agent_dispatch::jobs::JobStore;
+    use agent_dispatch::runner::DispatchResult;
+
+    let sandbox = Sandbox::new();
+    let jobs_dir = sandbox.config().parent().unwrap().join("jobs");
+    // Ours, read by the original.
+    let store = JobStore::new(jobs_dir.clone());
+    let mut result = DispatchResult::new("api", true);
+    result.result = "данные ok".into();
+    result.cost_usd = Some(0.25);
+    let ours = store
+        .create_completed("api", "count rows", &result, Some("ctx".into()), None, None)
+        .unwrap();
+    let pending = store
+        .create("web", "later", None, Some("caller".into()), None)
+        .unwrap();
+    let listed: Value = serde_json::from_str(&original(&sandbox, &["jobs", "--json"]))
+        .expect("original lists our jobs");
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&ours.id.as_str()) && ids.contains(&pending.id.as_str()),
+        "{listed}"
+    );
+    let shown: Value =
+        serde_json::from_str(&original(&sandbox, &["job", &ours.id, "--json"])).unwrap();
+    assert_eq!(shown["result"]["result"], "данные ok");
+    assert_eq!(shown["status"], "done");
+
+    // Theirs, read by us.
+    let script = "import sys; from pathlib import Path; from agent_dispatch.jobs import JobStore; \
+                  from agent_dispatch.models import DispatchResult; \
+                  s = JobStore(Path(sys.argv[1])); j = s.create('api', 'from python', context='c', caller='k', goal='g'); \
+                  s.mark_running(j.id); s.finish(j.id, DispatchResult(agent='api', success=True, result='py answer', cost_usd=0.5)); \
+                  print(j.id)";
+    let out = Command::new(original_bin().join("python"))
+        .args(["-c", script, path_str(&jobs_dir)])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let job = store
+        .get(&theirs)
+        .unwrap()
+        .expect("we read the original's record");
+    assert_eq!(job.status.as_str(), "done");
+    assert_eq!(job.result.as_ref().unwrap().result, "py answer");
+    assert_eq!(
+        (
+            job.context.as_deref(),
+            job.caller.as_deref(),
+            job.goal.as_deref()
+        ),
+        (Some("c"), Some("k"), Some("g"))
+    );
+    let cli = sandbox.run(&["job", &theirs, "--json"]).json();
+    assert_eq!(cli["result"]["cost_usd"], 0.5);
+}
