@@ -11,6 +11,7 @@ use super::args::{ArgError, Args};
 use super::discovery::unknown_group;
 use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
 use crate::cache::{KeyInputs, cache_key};
+use crate::config::{Agent, Settings};
 use crate::pyfmt::repr_str;
 use crate::runner::{self, Ask, Dispatch, DispatchResult, ErrorType, OutputMode};
 
@@ -83,6 +84,35 @@ pub(super) struct AskArgs {
     pub(super) timeout: Option<u64>,
 }
 
+impl AskArgs {
+    /// The dispatch these arguments ask for, with `context` as the
+    /// effective context (a group's shared facts already merged in).
+    pub(super) fn dispatch<'a>(
+        &'a self,
+        agent: &'a Agent,
+        settings: &'a Settings,
+        context: &'a str,
+        resume: Option<&'a str>,
+        mode: OutputMode,
+    ) -> Dispatch<'a> {
+        Dispatch {
+            agent_name: &self.agent,
+            agent,
+            settings,
+            ask: Ask {
+                task: &self.task,
+                context,
+                caller: &self.caller,
+                goal: &self.goal,
+                response_format: &self.response_format,
+            },
+            resume,
+            timeout_secs: self.timeout,
+            mode,
+        }
+    }
+}
+
 pub(super) fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
     Ok(AskArgs {
         agent: args.string("agent")?,
@@ -149,21 +179,7 @@ fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
         Ok(context) => context,
         Err(envelope) => return Ok(envelope),
     };
-    let d = Dispatch {
-        agent_name: &ask.agent,
-        agent,
-        settings: &config.settings,
-        ask: Ask {
-            task: &ask.task,
-            context: &context,
-            caller: &ask.caller,
-            goal: &ask.goal,
-            response_format: &ask.response_format,
-        },
-        resume: None,
-        timeout_secs: ask.timeout,
-        mode: OutputMode::Json,
-    };
+    let d = ask.dispatch(agent, &config.settings, &context, None, OutputMode::Json);
     let run = run_cached(&call, &d);
     Ok(answer(&call, &run, &d, return_ref.then_some(chars)))
 }
@@ -330,21 +346,7 @@ fn run_uncached(
     let Some(agent) = config.agents.get(&ask.agent) else {
         return Ok(unknown_agent(&ask.agent, &config));
     };
-    let d = Dispatch {
-        agent_name: &ask.agent,
-        agent,
-        settings: &config.settings,
-        ask: Ask {
-            task: &ask.task,
-            context: &ask.context,
-            caller: &ask.caller,
-            goal: &ask.goal,
-            response_format: &ask.response_format,
-        },
-        resume,
-        timeout_secs: ask.timeout,
-        mode,
-    };
+    let d = ask.dispatch(agent, &config.settings, &ask.context, resume, mode);
     let progress = match (mode, call.progress) {
         (OutputMode::Stream, Some(progress)) => {
             let progress = progress.clone();

@@ -16,7 +16,7 @@ use crate::ids;
 use crate::jobs::record::{Job, Status};
 use crate::jobs::store::StoreError;
 use crate::pyfmt::repr_str;
-use crate::runner::{self, Ask, Dispatch, DispatchResult, OutputMode};
+use crate::runner::{self, DispatchResult, OutputMode};
 
 const MAX_WAIT_SECS: i64 = 3600;
 const MAX_LIST: i64 = 1000;
@@ -203,21 +203,13 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
                     format!("Unknown agent: {}", repr_str(&ask.agent)),
                 );
             };
-            let d = Dispatch {
-                agent_name: &ask.agent,
+            let d = ask.dispatch(
                 agent,
-                settings: &config.settings,
-                ask: Ask {
-                    task: &ask.task,
-                    context: &ask.context,
-                    caller: &ask.caller,
-                    goal: &ask.goal,
-                    response_format: &ask.response_format,
-                },
-                resume: None,
-                timeout_secs: ask.timeout,
-                mode: OutputMode::Stream,
-            };
+                &config.settings,
+                &ask.context,
+                None,
+                OutputMode::Stream,
+            );
             runner::dispatch(&d, cancel, Some(progress))
         },
     );
