@@ -412,3 +412,46 @@ fn gc_previews_and_deletes_only_old_finished_jobs() {
     let (bad, is_error) = server.call(6, "dispatch_gc", json!({"max_age_days": 0}));
     assert!(is_error && bad["error"] == "max_age_days must be > 0");
 }
+
+#[test]
+fn retention_at_start_prunes_only_old_finished_jobs_and_only_when_configured() {
+    let (sandbox, fake) = setup(&[]);
+    let mut server = serve(&sandbox, &fake);
+    let (old, _) = server.call(
+        1,
+        "dispatch",
+        json!({"agent": "api", "task": "old", "return_ref": true}),
+    );
+    let (recent, _) = server.call(
+        2,
+        "dispatch",
+        json!({"agent": "api", "task": "recent", "return_ref": true}),
+    );
+    drop(server);
+    let old_id = old["ref"].as_str().unwrap().to_owned();
+    let old_path = jobs_dir(&sandbox).join(format!("{old_id}.json"));
+    let mut record = read_job(&sandbox, &old_id);
+    let three_days_ago = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        - 3.0 * 86_400.0;
+    record["completed_at"] = json!(three_days_ago);
+    std::fs::write(&old_path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+
+    // Retention is off by default: nothing is deleted.
+    drop(serve(&sandbox, &fake));
+    assert!(old_path.exists());
+
+    let text = sandbox
+        .read_config()
+        .replace("job_retention_days: 0", "job_retention_days: 2");
+    sandbox.write_config(&text);
+    drop(serve(&sandbox, &fake));
+    assert!(
+        !old_path.exists(),
+        "a 3-day-old job survived a 2-day retention"
+    );
+    let recent_path = jobs_dir(&sandbox).join(format!("{}.json", recent["ref"].as_str().unwrap()));
+    assert!(recent_path.exists());
+}
