@@ -11,7 +11,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use fake::{FakeClaude, live_in_group};
+use fake::{FakeClaude, group_gone, live_in_group};
 use mcp_client::Server;
 use serde_json::{Value, json};
 use support::{Sandbox, path_str};
@@ -235,7 +235,7 @@ fn a_server_exit_records_its_running_jobs_as_failed_and_kills_them() {
     let record = read_job(&sandbox, &id);
     assert_eq!(record["status"], "failed", "{record}");
     assert_eq!(record["error"], "server exited before the job finished");
-    assert!(live_in_group(fake.invocations()[0].pgid).is_empty());
+    assert!(group_gone(fake.invocations()[0].pgid));
 }
 
 /// Makes a job file look an hour and more old, as after a long outage.

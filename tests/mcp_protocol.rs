@@ -10,7 +10,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use fake::{FakeClaude, live_in_group};
+use fake::{FakeClaude, group_gone};
 use mcp_client::Server;
 use serde_json::{Value, json};
 use support::{Sandbox, path_str};
@@ -227,10 +227,7 @@ fn stdin_eof_exits_promptly_and_kills_running_dispatches() {
     );
     assert!(status.success());
     let pgid = fake.invocations()[0].pgid;
-    assert!(
-        live_in_group(pgid).is_empty(),
-        "group {pgid} survived the server"
-    );
+    assert!(group_gone(pgid), "group {pgid} survived the server");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use agent_dispatch::config::{Agent, Settings};
 use agent_dispatch::runner::{
     self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode, Progress,
 };
-use fake::{FakeClaude, alive, kill_pid_file, live_in_group};
+use fake::{FakeClaude, alive, group_gone, kill_pid_file, live_in_group};
 
 fn dispatch_with(
     fake: &FakeClaude,
@@ -103,7 +103,7 @@ fn a_grandchild_holding_stdout_is_killed_at_the_timeout_and_the_complete_answer_
         );
         let pgid = fake.invocations()[0].pgid;
         assert!(
-            live_in_group(pgid).is_empty(),
+            group_gone(pgid),
             "{mode:?}: group {pgid} still has {:?}",
             live_in_group(pgid)
         );
@@ -129,7 +129,7 @@ fn a_timeout_with_a_silent_parent_kills_the_whole_group() {
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
     assert_eq!(r.error_type, Some(ErrorType::Timeout), "{r:?}");
     assert!(r.session_id.is_some(), "a timed-out run stays resumable");
-    assert!(live_in_group(fake.invocations()[0].pgid).is_empty());
+    assert!(group_gone(fake.invocations()[0].pgid));
     thread::sleep(Duration::from_millis(2500));
     assert!(!marker.exists(), "the grandchild survived the group kill");
 }
@@ -149,7 +149,7 @@ fn a_grandchild_holding_only_stderr_does_not_delay_completion() {
             "{mode:?}: took {elapsed:?}"
         );
         assert!(
-            live_in_group(fake.invocations()[0].pgid).is_empty(),
+            group_gone(fake.invocations()[0].pgid),
             "{mode:?}: the stderr holder is killed after a short wait"
         );
     }
@@ -237,7 +237,7 @@ fn a_hang_times_out_and_leaves_no_process_of_its_group() {
         );
         let pgid = fake.invocations()[0].pgid;
         assert!(
-            pgid > 0 && live_in_group(pgid).is_empty(),
+            pgid > 0 && group_gone(pgid),
             "{mode:?}: {:?} alive",
             live_in_group(pgid)
         );
@@ -273,7 +273,7 @@ fn cancelling_kills_the_run_promptly_and_says_so() {
             r.error.as_deref().unwrap().contains("cancelled"),
             "{mode:?}: {r:?}"
         );
-        assert!(live_in_group(fake.invocations()[0].pgid).is_empty());
+        assert!(group_gone(fake.invocations()[0].pgid));
     }
 }
 

@@ -177,3 +177,20 @@ impl LoggingClaude {
         (starts, peak)
     }
 }
+
+/// Waits (up to 2 s) until group `pgid` has no live process. A SIGKILLed
+/// process has closed its pipes a moment before it stops showing as
+/// running, so "killed" is checked as "gone shortly", never as "gone at
+/// this instant".
+pub fn group_gone(pgid: i32) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        if live_in_group(pgid).is_empty() {
+            return true;
+        }
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
