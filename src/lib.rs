@@ -7,12 +7,15 @@
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod doctor;
 pub mod ids;
 pub mod jobs;
 pub mod limiter;
 pub mod log;
 pub mod mcp;
 pub mod pyfmt;
+pub mod registry;
 pub mod runner;
 pub mod state;
+pub mod usage;
 pub mod views;

@@ -39,6 +39,7 @@ fn dispatch_with(
         },
         resume: None,
         timeout_secs: Some(timeout),
+        suggested_timeout: None,
         mode,
     };
     let started = Instant::now();

@@ -11,6 +11,7 @@ use crate::config::store::{LoadError, MutateError, SaveError};
 use crate::jobs::store::StoreError;
 use crate::pyfmt::repr_str;
 use crate::state::flock::LockError;
+use crate::usage::ReadError;
 
 /// The command line is wrong; `command` names the `--help` to read.
 #[derive(Debug)]
@@ -166,6 +167,19 @@ pub enum CliError {
     Interrupted,
     /// Writing our own output failed (a closed or full stdout).
     Output(io::Error),
+    /// The usage journal exists but could not be read (`stats`).
+    UsageJournal(ReadError),
+    /// `doctor` found failures (or, with `--strict`, only warnings).
+    ChecksFailed {
+        issues: usize,
+        warnings: usize,
+    },
+    /// `init`: `claude mcp add-json` did not succeed; `manual` is the
+    /// command to run by hand.
+    RegistrationFailed {
+        reason: String,
+        manual: String,
+    },
 }
 
 impl CliError {
@@ -237,7 +251,13 @@ impl CliError {
                 "cancel it with the dispatch_cancel tool of the server that started it, or wait for it to finish"
                     .into(),
             ),
-            CliError::Interrupted | CliError::Output(_) => None,
+            CliError::UsageJournal(_) => Some(
+                "check the journal's permissions, or point $AGENT_DISPATCH_USAGE_LOG elsewhere".into(),
+            ),
+            CliError::RegistrationFailed { manual, .. } => {
+                Some(format!("the config is in place; register by hand: {manual}"))
+            }
+            CliError::Interrupted | CliError::Output(_) | CliError::ChecksFailed { .. } => None,
         }
     }
 }
@@ -277,6 +297,24 @@ impl fmt::Display for CliError {
                 f.write_str("interrupted; the dispatch was cancelled and its processes killed")
             }
             CliError::Output(err) => write!(f, "could not write output: {err}"),
+            CliError::UsageJournal(err) => err.fmt(f),
+            CliError::ChecksFailed { issues, warnings } => {
+                let plural =
+                    |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+                if *issues == 0 {
+                    write!(
+                        f,
+                        "doctor found {} (--strict)",
+                        plural(*warnings, "warning")
+                    )
+                } else {
+                    write!(f, "doctor found {}", plural(*issues, "issue"))
+                }
+            }
+            CliError::RegistrationFailed { reason, .. } => write!(
+                f,
+                "could not register the MCP server with Claude Code: claude mcp add-json {reason}"
+            ),
         }
     }
 }

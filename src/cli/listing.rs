@@ -55,13 +55,29 @@ pub fn parse_no_options(parser: &mut lexopt::Parser) -> Result<bool, UsageError>
     }
 }
 
+/// Run profiles from the usage journal, for the `--json` views; none when
+/// the journal is off.
+fn journal_profiles(
+    ctx: &Context,
+    usage_log: bool,
+) -> std::sync::Arc<std::collections::HashMap<String, crate::usage::Profile>> {
+    if usage_log {
+        crate::usage::Profiles::new().get(&ctx.paths.usage_log)
+    } else {
+        std::sync::Arc::default()
+    }
+}
+
 pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
     let config = store::load(&ctx.paths.config)?;
     if json {
+        let profiles = journal_profiles(ctx, config.settings.usage_log);
         let items: Vec<Value> = config
             .agents
             .iter()
-            .map(|(name, agent)| views::agents::summary(name, agent))
+            .map(|(name, agent)| {
+                views::agents::with_typical(views::agents::summary(name, agent), profiles.get(name))
+            })
             .collect();
         return output::json(&ctx.ui, &Value::Array(items));
     }
@@ -126,7 +142,11 @@ pub fn run_describe(ctx: &Context, name: String, json: bool) -> Result<(), CliEr
         });
     };
     if json {
-        return output::json(&ctx.ui, &views::agents::detail(&name, agent, 0));
+        let profiles = journal_profiles(ctx, config.settings.usage_log);
+        return output::json(
+            &ctx.ui,
+            &views::agents::detail(&name, agent, profiles.get(&name), 0),
+        );
     }
     ctx.ui.line(&describe_text(ctx, &name, agent))
 }

@@ -5,12 +5,15 @@
 
 pub mod agent_options;
 pub mod agents;
+pub mod doctor_command;
 pub mod error;
 pub mod groups;
+pub mod init_command;
 pub mod interrupt;
 pub mod job_commands;
 pub mod listing;
 pub mod output;
+pub mod stats_command;
 pub mod test_command;
 
 use std::ffi::OsString;
@@ -48,9 +51,14 @@ Jobs:
   job ID               show one job in full
   cancel ID            cancel a job that has not started yet
   gc                   delete old finished jobs
+  stats                dispatch counts, spend and durations per agent
 
 Server:
   serve                run the MCP server on stdio (Claude Code starts it)
+
+Setup:
+  init                 create the config and register with Claude Code
+  doctor               check claude, the config, agents and registration
 
 Options:
   -h, --help           show help (also after any command)
@@ -87,6 +95,9 @@ pub enum Command {
     GroupUpdate(GroupArgs),
     GroupRemove(String),
     Test(test_command::TestArgs),
+    Init,
+    Doctor(doctor_command::DoctorArgs),
+    Stats(stats_command::StatsArgs),
     Jobs(JobsArgs),
     Job { id: String, json: bool },
     Cancel(String),
@@ -192,11 +203,29 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
                 .map_err(usage("describe"))?
                 .map(|(name, json)| Command::Describe { name, json }),
         ),
+        "init" => help_or(
+            init_command::HELP,
+            listing::parse_no_options(parser)
+                .map_err(usage("init"))?
+                .then_some(Command::Init),
+        ),
+        "doctor" => help_or(
+            doctor_command::HELP,
+            doctor_command::parse(parser)
+                .map_err(usage("doctor"))?
+                .map(Command::Doctor),
+        ),
         "test" => help_or(
             test_command::HELP,
             test_command::parse(parser)
                 .map_err(usage("test"))?
                 .map(Command::Test),
+        ),
+        "stats" => help_or(
+            stats_command::HELP,
+            stats_command::parse(parser)
+                .map_err(usage("stats"))?
+                .map(Command::Stats),
         ),
         "jobs" => help_or(
             job_commands::JOBS_HELP,
@@ -305,6 +334,9 @@ pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::GroupUpdate(args) => groups::run_update(ctx, args),
         Command::GroupRemove(name) => groups::run_remove(ctx, name),
         Command::Test(args) => test_command::run(ctx, args),
+        Command::Init => init_command::run(ctx),
+        Command::Doctor(args) => doctor_command::run(ctx, args),
+        Command::Stats(args) => stats_command::run(ctx, args),
         Command::Jobs(args) => job_commands::run_jobs(ctx, args),
         Command::Job { id, json } => job_commands::run_job(ctx, id, json),
         Command::Cancel(id) => job_commands::run_cancel(ctx, id),

@@ -11,6 +11,7 @@ use super::output::Color;
 use super::{Context, Token, next_token, wants_help};
 use crate::config::store;
 use crate::runner::{self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode};
+use crate::usage;
 
 pub const HELP: &str = "\
 Dispatch one task to an agent and show the answer: a quick check that the
@@ -98,13 +99,25 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
         },
         resume: None,
         timeout_secs: args.timeout,
+        suggested_timeout: usage::Profiles::new()
+            .get(&ctx.paths.usage_log)
+            .get(&args.name)
+            .and_then(usage::suggested_timeout),
         mode: if args.stream {
             OutputMode::Stream
         } else {
             OutputMode::Json
         },
     };
+    let started = std::time::Instant::now();
     let result = runner::dispatch(&dispatch, &cancel, progress);
+    if config.settings.usage_log {
+        let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        usage::append(
+            &ctx.paths.usage_log,
+            &usage::Record::from_result(&result, wall_ms, ""),
+        );
+    }
     if interrupt::interrupted() {
         return Err(CliError::Interrupted);
     }

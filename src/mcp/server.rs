@@ -60,6 +60,12 @@ pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Pa
     });
     log::info(&format!("serving MCP on stdio (version {VERSION})"));
     server.state.maintain_jobs();
+    // Held until exit: its lock is how `doctor` sees this server alive.
+    let registration =
+        crate::registry::register(&server.state.paths.servers_dir, &server.state.paths.config);
+    if registration.is_none() {
+        log::warn("could not register in the server registry; doctor will not list this server");
+    }
     let mut reader = BufReader::with_capacity(64 * 1024, input);
     loop {
         match jsonrpc::read_line(&mut reader) {
@@ -80,6 +86,7 @@ pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Pa
         }
     }
     server.shutdown();
+    drop(registration);
     0
 }
 

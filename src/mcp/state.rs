@@ -13,6 +13,7 @@ use crate::config::{Config, Paths};
 use crate::jobs::store::JobStore;
 use crate::jobs::worker::Jobs;
 use crate::limiter::Limiter;
+use crate::usage::Profiles;
 use crate::views::summary_cache::SummaryCache;
 
 /// Identifies one version of the config file on disk. An atomic save
@@ -48,6 +49,9 @@ pub struct State {
     pub summaries: SummaryCache,
     /// Async jobs and `return_ref` records, and the workers this server runs.
     pub jobs: Arc<Jobs>,
+    /// Per-agent run profiles from the usage journal, re-read only when it
+    /// changed.
+    pub profiles: Profiles,
 }
 
 impl State {
@@ -61,6 +65,7 @@ impl State {
             cache: ResultCache::new(),
             summaries: SummaryCache::new(),
             jobs,
+            profiles: Profiles::new(),
         }
     }
 

@@ -46,6 +46,9 @@ pub struct Dispatch<'a> {
     pub resume: Option<&'a str>,
     /// A per-call timeout replacing the agent's, already bounded.
     pub timeout_secs: Option<u64>,
+    /// A timeout measured from this agent's recent runs, offered in the
+    /// message when the run times out.
+    pub suggested_timeout: Option<u64>,
     pub mode: OutputMode,
 }
 
@@ -202,7 +205,7 @@ fn run_once(
         response_format_json: d.ask.wants_json(),
         timeout_secs: d.timeout_secs(),
         budget_usd: d.budget_usd(),
-        suggested_timeout: None,
+        suggested_timeout: d.suggested_timeout,
     };
     let deadline = Instant::now() + Duration::from_secs(d.timeout_secs());
     match d.mode {

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::health_json;
 use crate::config::Agent;
 use crate::config::project::{self, Health};
+use crate::usage::Profile;
 
 /// Most lines an inspection preview may show.
 pub const MAX_PREVIEW_LINES: usize = 200;
@@ -50,9 +51,19 @@ pub fn summary(name: &str, agent: &Agent) -> Value {
     Value::Object(m)
 }
 
-/// `inspect_agent` / `describe --json`: configuration, then project facts
-/// and up to `preview_lines` lines of CLAUDE.md and README.md.
-pub fn detail(name: &str, agent: &Agent, preview_lines: usize) -> Value {
+/// Adds the agent's `typical` run figures (median/p90 seconds, median cost)
+/// to a `summary` entry, when the journal has a profile for it.
+pub fn with_typical(mut summary: Value, profile: Option<&Profile>) -> Value {
+    if let Some(typical) = profile.and_then(Profile::typical_json) {
+        summary["typical"] = typical;
+    }
+    summary
+}
+
+/// `inspect_agent` / `describe --json`: configuration (with the agent's
+/// full run `profile` when the journal has one), then project facts and up
+/// to `preview_lines` lines of CLAUDE.md and README.md.
+pub fn detail(name: &str, agent: &Agent, profile: Option<&Profile>, preview_lines: usize) -> Value {
     let mut m = Map::new();
     m.insert("name".into(), json!(name));
     m.insert("directory".into(), path_text(agent));
@@ -71,6 +82,9 @@ pub fn detail(name: &str, agent: &Agent, preview_lines: usize) -> Value {
     insert_capabilities(&mut m, agent);
     if !agent.instructions.is_empty() {
         m.insert("instructions".into(), json!(agent.instructions));
+    }
+    if let Some(profile) = profile {
+        m.insert("typical".into(), profile.full_json());
     }
     let (health, scan) = project::survey(&agent.directory);
     m.insert("healthy".into(), health_json(&health));

@@ -1,11 +1,15 @@
 //! `list_agents`, `inspect_agent`, `list_groups`, `inspect_group`: cheap,
 //! read-only looks at the configured agents and groups. Nothing is spawned.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 
 use super::args::ArgError;
 use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
 use crate::pyfmt::repr_str;
+use crate::usage::Profile;
 use crate::views;
 
 pub fn tools() -> Vec<Tool> {
@@ -67,10 +71,13 @@ fn list_agents(call: Call) -> Result<ToolResult, ArgError> {
     }
     let summaries = &call.state.summaries;
     summaries.retain(|name| config.agents.contains_key(name));
+    let profiles = profiles(&call, config.settings.usage_log);
     let agents: Vec<Value> = config
         .agents
         .iter()
-        .map(|(name, agent)| summaries.summary(name, agent))
+        .map(|(name, agent)| {
+            views::agents::with_typical(summaries.summary(name, agent), profiles.get(name))
+        })
         .collect();
     Ok(ToolResult::ok(Value::Array(agents)))
 }
@@ -87,7 +94,13 @@ fn inspect_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         return Ok(unknown_agent(&name, &config));
     };
     let lines = lines.clamp(0, views::agents::MAX_PREVIEW_LINES as i64) as usize;
-    Ok(ToolResult::ok(views::agents::detail(&name, agent, lines)))
+    let profiles = profiles(&call, config.settings.usage_log);
+    Ok(ToolResult::ok(views::agents::detail(
+        &name,
+        agent,
+        profiles.get(&name),
+        lines,
+    )))
 }
 
 fn list_groups(call: Call) -> Result<ToolResult, ArgError> {
@@ -119,6 +132,15 @@ fn inspect_group(mut call: Call) -> Result<ToolResult, ArgError> {
     match config.groups.get(&name) {
         Some(group) => Ok(ToolResult::ok(views::groups::detail(&name, group, &config))),
         None => Ok(unknown_group(&name, &config)),
+    }
+}
+
+/// Run profiles from the usage journal; none when the journal is off.
+fn profiles(call: &Call, usage_log: bool) -> Arc<HashMap<String, Profile>> {
+    if usage_log {
+        call.state.profiles.get(&call.state.paths.usage_log)
+    } else {
+        Arc::default()
     }
 }
 

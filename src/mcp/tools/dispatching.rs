@@ -10,10 +10,13 @@ use serde_json::{Value, json};
 use super::args::{ArgError, Args};
 use super::discovery::unknown_group;
 use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use std::time::Instant;
+
 use crate::cache::{KeyInputs, cache_key};
 use crate::config::{Agent, Settings};
 use crate::pyfmt::repr_str;
 use crate::runner::{self, Ask, Dispatch, DispatchResult, ErrorType, OutputMode};
+use crate::usage;
 
 /// The bounds of a per-call `timeout_seconds`.
 const MIN_TIMEOUT: i64 = 10;
@@ -108,6 +111,7 @@ impl AskArgs {
             },
             resume,
             timeout_secs: self.timeout,
+            suggested_timeout: None,
             mode,
         }
     }
@@ -131,24 +135,48 @@ pub(super) fn per_call_timeout(seconds: i64) -> Option<u64> {
 }
 
 /// Runs one dispatch under the shared limiter. The slot is held until the
-/// runner returns, i.e. until its `claude` process has been reaped.
+/// runner returns, i.e. until its `claude` process has been reaped. Every
+/// return is journaled (when `usage_log` is on), and a timeout message can
+/// offer a limit measured from the agent's recent runs.
 pub(super) fn run_limited(
     call: &Call,
     d: &Dispatch,
     progress: Option<runner::Progress>,
 ) -> DispatchResult {
-    let Some(slot) = call.state.limiter.acquire(call.cancel) else {
-        return DispatchResult::failure(
+    let journal = &call.state.paths.usage_log;
+    let suggestion = call
+        .state
+        .profiles
+        .get(journal)
+        .get(d.agent_name)
+        .and_then(usage::suggested_timeout);
+    let d = Dispatch {
+        suggested_timeout: suggestion,
+        ..*d
+    };
+    let started = Instant::now();
+    let result = match call.state.limiter.acquire(call.cancel) {
+        Some(slot) => {
+            let result = runner::dispatch(&d, call.cancel, progress);
+            drop(slot);
+            result
+        }
+        None => DispatchResult::failure(
             d.agent_name,
             ErrorType::CliError,
             format!(
                 "Dispatch to agent {} was cancelled before it started.",
                 repr_str(d.agent_name)
             ),
-        );
+        ),
     };
-    let result = runner::dispatch(d, call.cancel, progress);
-    drop(slot);
+    if d.settings.usage_log {
+        let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        usage::append(
+            journal,
+            &usage::Record::from_result(&result, wall_ms, d.ask.caller),
+        );
+    }
     result
 }
 
@@ -266,6 +294,12 @@ pub(super) fn run_cached(call: &Call, d: &Dispatch) -> CachedRun {
     });
     // A disabled cache answers nothing and stores nothing.
     if let Some(hit) = call.state.cache.get(&key, cache_settings) {
+        if d.settings.usage_log {
+            usage::append(
+                &call.state.paths.usage_log,
+                &usage::Record::cache_hit(d.agent_name, d.ask.caller),
+            );
+        }
         return CachedRun {
             result: hit,
             cached: true,

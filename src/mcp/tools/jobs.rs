@@ -5,7 +5,7 @@
 //! `return_ref` results).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -17,6 +17,7 @@ use crate::jobs::record::{Job, Status};
 use crate::jobs::store::StoreError;
 use crate::pyfmt::repr_str;
 use crate::runner::{self, DispatchResult, OutputMode};
+use crate::usage;
 
 const MAX_WAIT_SECS: i64 = 3600;
 const MAX_LIST: i64 = 1000;
@@ -193,6 +194,13 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(err) => return Ok(storage_error("dispatch_async", &err)),
     };
     let agent_name = ask.agent.clone();
+    let journal = call.state.paths.usage_log.clone();
+    let suggestion = call
+        .state
+        .profiles
+        .get(&journal)
+        .get(&ask.agent)
+        .and_then(usage::suggested_timeout);
     let work = Box::new(
         move |cancel: &runner::CancelToken, progress: runner::Progress| {
             // The same config snapshot that was checked above, so present.
@@ -203,14 +211,26 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
                     format!("Unknown agent: {}", repr_str(&ask.agent)),
                 );
             };
-            let d = ask.dispatch(
-                agent,
-                &config.settings,
-                &ask.context,
-                None,
-                OutputMode::Stream,
-            );
-            runner::dispatch(&d, cancel, Some(progress))
+            let d = runner::Dispatch {
+                suggested_timeout: suggestion,
+                ..ask.dispatch(
+                    agent,
+                    &config.settings,
+                    &ask.context,
+                    None,
+                    OutputMode::Stream,
+                )
+            };
+            let started = Instant::now();
+            let result = runner::dispatch(&d, cancel, Some(progress));
+            if config.settings.usage_log {
+                let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                usage::append(
+                    &journal,
+                    &usage::Record::from_result(&result, wall_ms, &ask.caller),
+                );
+            }
+            result
         },
     );
     if let Err(err) = Arc::clone(jobs).start(job.id.clone(), work) {

@@ -148,6 +148,7 @@ fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
         },
         resume: None,
         timeout_secs: None,
+        suggested_timeout: None,
         mode: OutputMode::Json,
     };
     // The aggregator is never cached: its input is this call's fresh (or
@@ -340,6 +341,7 @@ fn item_dispatch<'a>(config: &'a Config, item: &'a Item) -> Dispatch<'a> {
         },
         resume: None,
         timeout_secs: item.timeout,
+        suggested_timeout: None,
         mode: OutputMode::Json,
     }
 }
@@ -475,6 +477,7 @@ fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
                 },
                 resume: speaker.session.as_deref(),
                 timeout_secs: None,
+                suggested_timeout: None,
                 mode: OutputMode::Json,
             };
             let result = run_limited(&call, &d, None);

@@ -1,0 +1,124 @@
+//! The usage journal as the server writes it, and what it feeds back:
+//! `typical` figures in the discovery tools and a measured timeout in the
+//! timeout message.
+
+#[path = "support/fake.rs"]
+mod fake;
+#[path = "support/mcp_client.rs"]
+mod mcp_client;
+mod support;
+
+use fake::FakeClaude;
+use mcp_client::Server;
+use serde_json::{Value, json};
+use support::{Sandbox, path_str};
+
+fn setup(env: &[(&str, &str)]) -> (Sandbox, FakeClaude, Server) {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    sandbox
+        .run(&["add", "api", path_str(&dir), "-d", "API"])
+        .ok();
+    let fake = FakeClaude::new(env);
+    let mut command = sandbox.command();
+    command.env(
+        "PATH",
+        format!("{}:/usr/bin:/bin", fake.dir.path().display()),
+    );
+    let server = Server::initialized(command);
+    (sandbox, fake, server)
+}
+
+fn journal(sandbox: &Sandbox) -> Vec<Value> {
+    let path = sandbox.config().parent().unwrap().join("usage.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[test]
+fn every_dispatch_and_cache_hit_is_journaled_once() {
+    let (sandbox, _fake, mut server) = setup(&[]);
+    server.call(
+        1,
+        "dispatch",
+        json!({"agent": "api", "task": "t", "caller": "web"}),
+    );
+    server.call(
+        2,
+        "dispatch",
+        json!({"agent": "api", "task": "t", "caller": "web"}),
+    );
+    server.call(3, "dispatch_session", json!({"agent": "api", "task": "s"}));
+    let records = journal(&sandbox);
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert_eq!(records[0]["agent"], "api");
+    assert_eq!(records[0]["ok"], true);
+    assert_eq!(records[0]["caller"], "web");
+    assert_eq!(records[0]["cost"], 0.0123);
+    assert_eq!(records[1]["cached"], true);
+    assert!(records[1].get("ms").is_none());
+    assert!(records[2].get("cached").is_none());
+}
+
+#[test]
+fn the_journal_is_off_when_usage_log_is_false() {
+    let (sandbox, _fake, mut server) = setup(&[]);
+    let text = sandbox
+        .read_config()
+        .replace("usage_log: true", "usage_log: false");
+    sandbox.write_config(&text);
+    server.call(1, "dispatch_session", json!({"agent": "api", "task": "t"}));
+    assert!(journal(&sandbox).is_empty());
+}
+
+#[test]
+fn three_runs_make_a_typical_profile() {
+    let (_sandbox, _fake, mut server) = setup(&[]);
+    for id in 1..=2 {
+        server.call(id, "dispatch_session", json!({"agent": "api", "task": "t"}));
+    }
+    let (agents, _) = server.call(10, "list_agents", json!({}));
+    assert!(
+        agents[0].get("typical").is_none(),
+        "two runs are not a profile yet"
+    );
+    server.call(3, "dispatch_session", json!({"agent": "api", "task": "t"}));
+    let (agents, _) = server.call(11, "list_agents", json!({}));
+    let typical = &agents[0]["typical"];
+    assert_eq!(typical["median_cost_usd"], 0.0123, "{agents}");
+    assert!(
+        typical["median_seconds"].is_number() && typical["p90_seconds"].is_number(),
+        "{typical}"
+    );
+    let (detail, _) = server.call(12, "inspect_agent", json!({"name": "api"}));
+    assert_eq!(detail["typical"]["dispatches"], 3, "{detail}");
+}
+
+#[test]
+fn a_timeout_offers_the_limit_measured_from_recent_runs() {
+    let (sandbox, _fake, mut server) = setup(&[]);
+    // Three 100-second runs on record: p90 100 s × 1.5 → 150 s.
+    let path = sandbox.config().parent().unwrap().join("usage.jsonl");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let lines: String = (0..3)
+        .map(|_| format!("{{\"t\":{now},\"agent\":\"api\",\"ok\":true,\"ms\":100000}}\n"))
+        .collect();
+    std::fs::write(&path, lines).unwrap();
+    let (result, _) = server.call(
+        1,
+        "dispatch_session",
+        json!({"agent": "api", "task": "[fake:hang] wait", "timeout_seconds": 10}),
+    );
+    let error = result["error"].as_str().unwrap();
+    assert!(error.contains("--timeout 150"), "{error}");
+    assert!(
+        error.contains("Recent runs of this agent suggest timeout_seconds=150"),
+        "{error}"
+    );
+}
