@@ -14,6 +14,7 @@ pub mod limiter;
 pub mod log;
 pub mod mcp;
 pub mod pyfmt;
+pub mod pyvalue;
 pub mod registry;
 pub mod runner;
 pub mod state;

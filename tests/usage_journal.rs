@@ -7,9 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use agent_dispatch::pyvalue;
 use agent_dispatch::runner::{DispatchResult, Outcome};
 use agent_dispatch::usage::journal::{MAX_LINE_BYTES, ROTATE_AT_BYTES, rotated_path};
-use agent_dispatch::usage::read::as_float;
 use agent_dispatch::usage::summary::percentile;
 use agent_dispatch::usage::{Entry, Query, Record, append, load, summarize};
 use serde_json::Value;
@@ -237,6 +237,6 @@ fn nearest_rank_percentiles_round_half_to_even() {
 
 #[test]
 fn numbers_from_files_are_coerced_like_python_float() {
-    assert_eq!(as_float(&serde_json::json!("2.5")), Some(2.5));
-    assert_eq!(as_float(&serde_json::json!("nan")), None);
+    assert_eq!(pyvalue::float(&serde_json::json!("2.5")), Some(2.5));
+    assert_eq!(pyvalue::float(&serde_json::json!("nan")), None);
 }

@@ -7,8 +7,9 @@
 
 use serde_json::{Map, Value};
 
-use super::result::{ErrorType, Outcome, is_truthy, text_of};
+use super::result::{ErrorType, Outcome, text_of};
 use crate::pyfmt::format_g;
+use crate::pyvalue::truthy as is_truthy;
 
 /// Python's `text[:limit]`: the first `limit` characters, never bytes.
 pub fn first_chars(text: &str, limit: usize) -> &str {

@@ -13,10 +13,9 @@ use serde_json::{Map, Value};
 
 use super::classify::{self, FailedMcpServer, first_chars};
 use super::lenient_json;
-use super::result::{
-    DispatchResult, ErrorType, coerce_cost, coerce_count, is_truthy, result_text, text_of,
-};
+use super::result::{DispatchResult, ErrorType, coerce_cost, coerce_count, result_text, text_of};
 use super::status_line::{lift_status, parse_json_answer};
+use crate::pyvalue::truthy as is_truthy;
 
 /// How the `claude` process ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

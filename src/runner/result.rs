@@ -11,6 +11,8 @@ use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::pyvalue;
+
 /// One dispatch's answer. Serialized field order is part of the contract;
 /// `None` fields are omitted, while nulls nested inside `parsed_result`
 /// stay (they are the agent's data).
@@ -207,7 +209,7 @@ impl Outcome {
 /// finite (`true` counts as 1.0, a Python quirk kept for parity). Anything
 /// else is dropped rather than failing the whole result.
 pub fn coerce_cost(value: &Value) -> Option<f64> {
-    to_python_float(value).filter(|cost| cost.is_finite())
+    pyvalue::float(value)
 }
 
 /// A duration or turn count: finite, not negative, truncated toward zero
@@ -216,24 +218,10 @@ pub fn coerce_count(value: &Value) -> Option<u64> {
     if value.is_boolean() {
         return None;
     }
-    let number = to_python_float(value)?;
+    let number = pyvalue::float(value)?;
     // `as` saturates, so a count beyond u64 (never seen in practice) stays
     // a large count instead of wrapping.
     (number.is_finite() && number >= 0.0).then_some(number.trunc() as u64)
-}
-
-/// Python truthiness of a decoded JSON value, as the original tests
-/// `is_error` and picks `tool_name`/`tool`: `false`, `null`, zero and empty
-/// strings, arrays and objects are false.
-pub fn is_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
-    }
 }
 
 /// A value as text: a string as-is, anything else as compact JSON. (The
@@ -249,40 +237,9 @@ pub fn text_of(value: &Value) -> String {
 /// The `result` field of a CLI payload as text: empty when absent or falsy.
 pub fn result_text(value: Option<&Value>) -> String {
     value
-        .filter(|value| is_truthy(value))
+        .filter(|value| pyvalue::truthy(value))
         .map(text_of)
         .unwrap_or_default()
-}
-
-/// Python's `float(value)` for a decoded JSON value; `None` where Python
-/// would raise.
-fn to_python_float(value: &Value) -> Option<f64> {
-    match value {
-        Value::Bool(flag) => Some(if *flag { 1.0 } else { 0.0 }),
-        Value::Number(number) => number.as_f64(),
-        Value::String(text) => parse_python_float(text),
-        Value::Null | Value::Array(_) | Value::Object(_) => None,
-    }
-}
-
-/// Python's `float(str)`: surrounding whitespace and single `_` separators
-/// between digits are accepted, which Rust's parser rejects.
-fn parse_python_float(text: &str) -> Option<f64> {
-    let text = text.trim();
-    if !text.contains('_') {
-        return text.parse().ok();
-    }
-    let bytes = text.as_bytes();
-    let separators_ok = bytes.iter().enumerate().all(|(i, byte)| {
-        *byte != b'_'
-            || (i > 0
-                && bytes[i - 1].is_ascii_digit()
-                && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
-    });
-    if !separators_ok {
-        return None;
-    }
-    text.replace('_', "").parse().ok()
 }
 
 fn is_false(flag: &bool) -> bool {
@@ -448,30 +405,6 @@ mod tests {
         assert_eq!(coerce_count(&json!(null)), None);
         assert_eq!(coerce_count(&json!("Infinity")), None);
         assert_eq!(coerce_count(&json!("ten")), None);
-    }
-
-    #[test]
-    fn truthiness_follows_python() {
-        for value in [
-            json!(null),
-            json!(false),
-            json!(0),
-            json!(0.0),
-            json!(""),
-            json!([]),
-            json!({}),
-        ] {
-            assert!(!is_truthy(&value), "{value}");
-        }
-        for value in [
-            json!(true),
-            json!(-1),
-            json!("x"),
-            json!([0]),
-            json!({"a": 0}),
-        ] {
-            assert!(is_truthy(&value), "{value}");
-        }
     }
 
     #[test]

@@ -13,6 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+use crate::pyvalue;
+
 use super::journal::rotated_path;
 use crate::runner::lenient_json;
 
@@ -79,12 +81,12 @@ impl Entry {
             _ => None,
         };
         Some(Entry {
-            t: object.get("t").and_then(as_float).unwrap_or(0.0),
+            t: object.get("t").and_then(pyvalue::float).unwrap_or(0.0),
             agent: agent.clone(),
-            ok: object.get("ok").is_some_and(truthy),
-            cached: object.get("cached").is_some_and(truthy),
-            cost: object.get("cost").and_then(as_float),
-            ms: object.get("ms").and_then(as_float),
+            ok: object.get("ok").is_some_and(pyvalue::truthy),
+            cached: object.get("cached").is_some_and(pyvalue::truthy),
+            cost: object.get("cost").and_then(pyvalue::float),
+            ms: object.get("ms").and_then(pyvalue::float),
             outcome: text("outcome"),
             err: text("err"),
         })
@@ -167,81 +169,9 @@ fn read_tail(path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
     Ok(bytes.split_off(cut))
 }
 
-/// A number from a loosely typed value, as Python's `float(x)` reads it:
-/// numbers, booleans, and numeric strings (surrounding whitespace, `inf`,
-/// `nan` and `_` separators included). `None` for anything else and for
-/// non-finite results.
-pub fn as_float(value: &Value) -> Option<f64> {
-    let number = match value {
-        Value::Number(number) => number.as_f64(),
-        Value::Bool(flag) => Some(f64::from(u8::from(*flag))),
-        Value::String(text) => parse_python_float(text),
-        _ => None,
-    }?;
-    number.is_finite().then_some(number)
-}
-
-fn parse_python_float(text: &str) -> Option<f64> {
-    let text = text.trim();
-    let valid_underscores = !text.starts_with('_')
-        && !text.ends_with('_')
-        && !text.contains("__")
-        && text
-            .char_indices()
-            .filter(|(_, c)| *c == '_')
-            .all(|(i, _)| {
-                let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
-                digit(text[..i].chars().next_back()) && digit(text[i + 1..].chars().next())
-            });
-    if !valid_underscores {
-        return None;
-    }
-    let cleaned = text.replace('_', "");
-    // Rust also reads "infinity" and "nan" in any case, as Python does;
-    // both are non-finite and rejected by the caller anyway.
-    cleaned.parse().ok()
-}
-
-/// Python truthiness of a JSON value.
-pub fn truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(fields) => !fields.is_empty(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn as_float_reads_what_python_float_reads() {
-        assert_eq!(as_float(&json!(12)), Some(12.0));
-        assert_eq!(as_float(&json!(" 1.5 ")), Some(1.5));
-        assert_eq!(as_float(&json!("1_000")), Some(1000.0));
-        assert_eq!(as_float(&json!(true)), Some(1.0));
-        assert_eq!(as_float(&json!("1__0")), None);
-        assert_eq!(as_float(&json!("_1")), None);
-        assert_eq!(as_float(&json!("inf")), None);
-        assert_eq!(as_float(&json!("abc")), None);
-        assert_eq!(as_float(&json!(null)), None);
-        assert_eq!(as_float(&json!([1])), None);
-    }
-
-    #[test]
-    fn truthiness_follows_python() {
-        assert!(truthy(&json!(1)));
-        assert!(truthy(&json!("x")));
-        assert!(!truthy(&json!(0)));
-        assert!(!truthy(&json!("")));
-        assert!(!truthy(&json!([])));
-        assert!(!truthy(&json!(null)));
-    }
 
     #[test]
     fn entry_skips_lines_without_a_string_agent() {

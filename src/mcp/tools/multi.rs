@@ -22,6 +22,7 @@ use super::dispatching::{
 use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
 use crate::config::{Agent, Config};
 use crate::pyfmt::{repr_float, repr_str};
+use crate::pyvalue;
 use crate::runner::{Ask, Dispatch, DispatchResult, ErrorType, Outcome, OutputMode};
 
 /// Items allowed per call: at least this many, more with a higher
@@ -224,7 +225,7 @@ fn validate_item<'c>(config: &'c Config, i: usize, value: &Value) -> Result<Item
     let chars = summary_chars(number_field(fields, i, "summary_chars")?);
     let reference = fields
         .get("return_ref")
-        .is_some_and(py_truthy)
+        .is_some_and(pyvalue::truthy)
         .then_some(chars);
     Ok(Item {
         agent_name: agent_name.clone(),
@@ -263,7 +264,7 @@ fn number_field(
 fn truthy_text(fields: &Map<String, Value>, name: &str) -> String {
     match fields.get(name) {
         Some(Value::String(text)) => text.clone(),
-        Some(value) if py_truthy(value) => py_repr(value),
+        Some(value) if pyvalue::truthy(value) => py_repr(value),
         _ => String::new(),
     }
 }
@@ -606,18 +607,6 @@ fn py_int_text(text: &str) -> Option<i64> {
             .saturating_add(i64::from(digit));
     }
     Some(if negative { -magnitude } else { magnitude })
-}
-
-/// Python's truthiness of a decoded JSON value.
-fn py_truthy(value: &Value) -> bool {
-    match value {
-        Value::Null => false,
-        Value::Bool(b) => *b,
-        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(list) => !list.is_empty(),
-        Value::Object(map) => !map.is_empty(),
-    }
 }
 
 /// Python's `repr()` of what `json.loads` would have produced.
