@@ -184,7 +184,6 @@ fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
             ask,
             resume,
             timeout_secs: Some(120),
-            suggested_timeout: None,
             mode,
         };
         let r = runner::dispatch_using(Some(&claude), &d, &CancelToken::new(), None);

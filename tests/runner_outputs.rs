@@ -54,7 +54,6 @@ fn dispatch(fake: &FakeClaude, run: Run) -> DispatchResult {
         },
         resume: run.resume,
         timeout_secs: Some(run.timeout),
-        suggested_timeout: None,
         mode: run.mode,
     };
     runner::dispatch_using(Some(&fake.path), &d, &CancelToken::new(), None)
@@ -396,7 +395,6 @@ fn missing_claude_or_directory_is_not_found() {
         },
         resume: None,
         timeout_secs: None,
-        suggested_timeout: None,
         mode: OutputMode::Json,
     };
     let r = runner::dispatch_using(Some(&fake.path), &d, &CancelToken::new(), None);

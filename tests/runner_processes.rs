@@ -39,7 +39,6 @@ fn dispatch_with(
         },
         resume: None,
         timeout_secs: Some(timeout),
-        suggested_timeout: None,
         mode,
     };
     let started = Instant::now();

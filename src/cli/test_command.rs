@@ -99,10 +99,6 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
         },
         resume: None,
         timeout_secs: args.timeout,
-        suggested_timeout: usage::Profiles::new()
-            .get(&ctx.paths.usage_log)
-            .get(&args.name)
-            .and_then(usage::suggested_timeout),
         mode: if args.stream {
             OutputMode::Stream
         } else {
@@ -110,7 +106,10 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
         },
     };
     let started = std::time::Instant::now();
-    let result = runner::dispatch(&dispatch, &cancel, progress);
+    let mut result = runner::dispatch(&dispatch, &cancel, progress);
+    runner::offer_measured_timeout(&mut result, &dispatch, || {
+        usage::measured_timeout(&usage::Profiles::new(), &ctx.paths.usage_log, &args.name)
+    });
     if config.settings.usage_log {
         let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         usage::append(

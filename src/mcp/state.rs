@@ -51,7 +51,7 @@ pub struct State {
     pub jobs: Arc<Jobs>,
     /// Per-agent run profiles from the usage journal, re-read only when it
     /// changed.
-    pub profiles: Profiles,
+    pub profiles: Arc<Profiles>,
 }
 
 impl State {
@@ -65,7 +65,7 @@ impl State {
             cache: ResultCache::new(),
             summaries: SummaryCache::new(),
             jobs,
-            profiles: Profiles::new(),
+            profiles: Arc::new(Profiles::new()),
         }
     }
 

@@ -70,8 +70,6 @@ pub struct Context<'a> {
     pub timeout_secs: u64,
     /// The effective spend cap; `None` = no cap.
     pub budget_usd: Option<f64>,
-    /// A timeout measured from this agent's recent runs, if any.
-    pub suggested_timeout: Option<u64>,
 }
 
 /// What to do with a finished run.
@@ -432,12 +430,7 @@ fn killed_before_result(ctx: &Context, kill: Kill) -> DispatchResult {
         Kill::Timeout => DispatchResult::failure(
             ctx.agent,
             ErrorType::Timeout,
-            classify::timeout_message(
-                ctx.agent,
-                ctx.timeout_secs,
-                ctx.suggested_timeout,
-                session_id,
-            ),
+            classify::timeout_message(ctx.agent, ctx.timeout_secs, None, session_id),
         ),
         // Not a failure of the agent or the CLI, but callers only branch on
         // the documented types, and `cli_error` is the catch-all.
@@ -537,7 +530,6 @@ mod tests {
             response_format_json: false,
             timeout_secs: 300,
             budget_usd: None,
-            suggested_timeout: None,
         }
     }
 
@@ -1171,20 +1163,15 @@ mod tests {
     }
 
     #[test]
-    fn timeout_error_suggests_longer_timeout_and_resume() {
-        let ctx = Context {
-            suggested_timeout: Some(450),
-            ..ctx()
-        };
-        let result = done(interpret_json(&ctx, &killed("", Kill::Timeout)));
+    fn timeout_error_suggests_a_longer_timeout_and_resume() {
+        let result = done(interpret_json(&ctx(), &killed("", Kill::Timeout)));
         assert_eq!(
             result.error.as_deref(),
             Some(
                 "Agent 'web' timed out after 300s. Options: pass timeout_seconds= for a longer \
                  one-off run, use dispatch_async for fire-and-forget, or raise the agent default \
-                 (agent-dispatch update web --timeout 450). Recent runs of this agent suggest \
-                 timeout_seconds=450 (50% over its measured p90). Partial work may be \
-                 resumable: dispatch_session(agent='web', task='Continue where you left off', \
+                 (agent-dispatch update web --timeout 600). Partial work may be resumable: \
+                 dispatch_session(agent='web', task='Continue where you left off', \
                  session_id='gen-0000')."
             )
         );

@@ -46,9 +46,6 @@ pub struct Dispatch<'a> {
     pub resume: Option<&'a str>,
     /// A per-call timeout replacing the agent's, already bounded.
     pub timeout_secs: Option<u64>,
-    /// A timeout measured from this agent's recent runs, offered in the
-    /// message when the run times out.
-    pub suggested_timeout: Option<u64>,
     pub mode: OutputMode,
 }
 
@@ -71,6 +68,27 @@ impl Dispatch<'_> {
             .filter(|cap| *cap > 0.0)
             .or(self.settings.default_max_budget_usd)
             .filter(|cap| *cap > 0.0)
+    }
+}
+
+/// Offers a timeout measured from the agent's recent runs in the message of
+/// a run that timed out. Callers look the measurement up only for such runs:
+/// it comes from the usage journal, which is not free to read.
+pub fn offer_measured_timeout(
+    result: &mut DispatchResult,
+    d: &Dispatch,
+    measure: impl FnOnce() -> Option<u64>,
+) {
+    if result.error_type != Some(ErrorType::Timeout) {
+        return;
+    }
+    if let Some(measured) = measure() {
+        result.error = Some(classify::timeout_message(
+            d.agent_name,
+            d.timeout_secs(),
+            Some(measured),
+            result.session_id.as_deref(),
+        ));
     }
 }
 
@@ -205,7 +223,6 @@ fn run_once(
         response_format_json: d.ask.wants_json(),
         timeout_secs: d.timeout_secs(),
         budget_usd: d.budget_usd(),
-        suggested_timeout: d.suggested_timeout,
     };
     let deadline = Instant::now() + Duration::from_secs(d.timeout_secs());
     match d.mode {

@@ -25,6 +25,16 @@ pub(crate) fn round_decimal(x: f64, digits: usize) -> f64 {
     format!("{x:.digits$}").parse().unwrap_or(x)
 }
 
+/// The timeout that `agent`'s recorded runs suggest (p90 × 1.5), if it has
+/// enough of them.
+pub fn measured_timeout(
+    profiles: &Profiles,
+    journal: &std::path::Path,
+    agent: &str,
+) -> Option<u64> {
+    profiles.get(journal).get(agent).and_then(suggested_timeout)
+}
+
 #[cfg(test)]
 mod tests {
     use super::round_decimal;

@@ -111,7 +111,6 @@ impl AskArgs {
             },
             resume,
             timeout_secs: self.timeout,
-            suggested_timeout: None,
             mode,
         }
     }
@@ -144,20 +143,10 @@ pub(super) fn run_limited(
     progress: Option<runner::Progress>,
 ) -> DispatchResult {
     let journal = &call.state.paths.usage_log;
-    let suggestion = call
-        .state
-        .profiles
-        .get(journal)
-        .get(d.agent_name)
-        .and_then(usage::suggested_timeout);
-    let d = Dispatch {
-        suggested_timeout: suggestion,
-        ..*d
-    };
     let started = Instant::now();
-    let result = match call.state.limiter.acquire(call.cancel) {
+    let mut result = match call.state.limiter.acquire(call.cancel) {
         Some(slot) => {
-            let result = runner::dispatch(&d, call.cancel, progress);
+            let result = runner::dispatch(d, call.cancel, progress);
             drop(slot);
             result
         }
@@ -170,6 +159,10 @@ pub(super) fn run_limited(
             ),
         ),
     };
+    // Measured before this run is journaled, from the runs before it.
+    runner::offer_measured_timeout(&mut result, d, || {
+        usage::measured_timeout(&call.state.profiles, journal, d.agent_name)
+    });
     if d.settings.usage_log {
         let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         usage::append(

@@ -195,12 +195,7 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
     };
     let agent_name = ask.agent.clone();
     let journal = call.state.paths.usage_log.clone();
-    let suggestion = call
-        .state
-        .profiles
-        .get(&journal)
-        .get(&ask.agent)
-        .and_then(usage::suggested_timeout);
+    let profiles = Arc::clone(&call.state.profiles);
     let work = Box::new(
         move |cancel: &runner::CancelToken, progress: runner::Progress| {
             // The same config snapshot that was checked above, so present.
@@ -211,18 +206,18 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
                     format!("Unknown agent: {}", repr_str(&ask.agent)),
                 );
             };
-            let d = runner::Dispatch {
-                suggested_timeout: suggestion,
-                ..ask.dispatch(
-                    agent,
-                    &config.settings,
-                    &ask.context,
-                    None,
-                    OutputMode::Stream,
-                )
-            };
+            let d = ask.dispatch(
+                agent,
+                &config.settings,
+                &ask.context,
+                None,
+                OutputMode::Stream,
+            );
             let started = Instant::now();
-            let result = runner::dispatch(&d, cancel, Some(progress));
+            let mut result = runner::dispatch(&d, cancel, Some(progress));
+            runner::offer_measured_timeout(&mut result, &d, || {
+                usage::measured_timeout(&profiles, &journal, &ask.agent)
+            });
             if config.settings.usage_log {
                 let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
                 usage::append(

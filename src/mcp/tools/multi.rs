@@ -149,7 +149,6 @@ fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
         },
         resume: None,
         timeout_secs: None,
-        suggested_timeout: None,
         mode: OutputMode::Json,
     };
     // The aggregator is never cached: its input is this call's fresh (or
@@ -342,7 +341,6 @@ fn item_dispatch<'a>(config: &'a Config, item: &'a Item) -> Dispatch<'a> {
         },
         resume: None,
         timeout_secs: item.timeout,
-        suggested_timeout: None,
         mode: OutputMode::Json,
     }
 }
@@ -478,7 +476,6 @@ fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
                 },
                 resume: speaker.session.as_deref(),
                 timeout_secs: None,
-                suggested_timeout: None,
                 mode: OutputMode::Json,
             };
             let result = run_limited(&call, &d, None);
