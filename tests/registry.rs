@@ -4,6 +4,8 @@
 //! when asked; corrupt entries are skipped; a mangled `started_at` sorts
 //! last instead of failing the read.
 
+mod support;
+
 use std::fs::{self, File};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -236,4 +238,57 @@ fn a_real_serve_process_is_live_until_sigkilled() {
     child.wait().unwrap();
     assert!(registry::live_servers(&dir, true).is_empty());
     assert!(!dir.join(format!("{pid}.json")).exists());
+}
+
+/// What `doctor --json` says about running servers.
+fn doctor_servers_message(sandbox: &support::Sandbox) -> String {
+    // No `claude` on PATH: doctor must not probe a real one here.
+    let out = sandbox
+        .command()
+        .env("PATH", "/usr/bin:/bin")
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("doctor --json is JSON");
+    report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["section"] == "Running servers")
+        .map(|check| check["message"].as_str().unwrap().to_owned())
+        .expect("a Running servers check")
+}
+
+#[test]
+fn a_sigkilled_server_disappears_from_doctors_live_list() {
+    let sandbox = support::Sandbox::new();
+    let mut server = sandbox
+        .command()
+        .arg("serve")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let servers_dir = sandbox.config().parent().unwrap().join("servers");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !servers_dir.join(format!("{}.json", server.id())).exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "serve never registered"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let message = doctor_servers_message(&sandbox);
+    assert!(
+        message.starts_with("1 server process(es) registered"),
+        "{message}"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+    assert_eq!(
+        doctor_servers_message(&sandbox),
+        "No agent-dispatch server is registered as running"
+    );
 }
