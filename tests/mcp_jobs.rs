@@ -284,6 +284,10 @@ fn a_sigkilled_server_leaves_a_readable_record_that_the_next_start_recovers() {
     }
     age(&path, &mut record);
     let mut next = serve(&sandbox, &fake);
+    // Recovery runs in the background after start-up.
+    wait_until("the abandoned job to be recovered", || {
+        read_job(&sandbox, &id)["status"] == "failed"
+    });
     let (status, _) = next.call(1, "dispatch_status", json!({"job_id": id}));
     assert_eq!(status["status"], "failed", "{status}");
     assert!(
@@ -439,19 +443,22 @@ fn retention_at_start_prunes_only_old_finished_jobs_and_only_when_configured() {
     record["completed_at"] = json!(three_days_ago);
     std::fs::write(&old_path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
 
-    // Retention is off by default: nothing is deleted.
-    drop(serve(&sandbox, &fake));
+    // Retention is off by default: nothing is deleted. Maintenance runs in
+    // the background, so give it the time a deletion would take.
+    let server = serve(&sandbox, &fake);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(server);
     assert!(old_path.exists());
 
     let text = sandbox
         .read_config()
         .replace("job_retention_days: 0", "job_retention_days: 2");
     sandbox.write_config(&text);
-    drop(serve(&sandbox, &fake));
-    assert!(
-        !old_path.exists(),
-        "a 3-day-old job survived a 2-day retention"
-    );
+    let server = serve(&sandbox, &fake);
+    wait_until("the 2-day retention to delete the 3-day-old job", || {
+        !old_path.exists()
+    });
+    drop(server);
     let recent_path = jobs_dir(&sandbox).join(format!("{}.json", recent["ref"].as_str().unwrap()));
     assert!(recent_path.exists());
 }

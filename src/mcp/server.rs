@@ -59,7 +59,13 @@ pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Pa
         calls: Mutex::new(HashMap::new()),
     });
     log::info(&format!("serving MCP on stdio (version {VERSION})"));
-    server.state.maintain_jobs();
+    // Off the start-up path: it reads every job record, and Claude Code
+    // starts each registered server for every `claude -p`, often only to
+    // answer `initialize`.
+    let maintenance = Arc::clone(&server);
+    let _ = thread::Builder::new()
+        .name("job-maintenance".into())
+        .spawn(move || maintenance.state.maintain_jobs());
     // Held until exit: its lock is how `doctor` sees this server alive.
     let registration =
         crate::registry::register(&server.state.paths.servers_dir, &server.state.paths.config);
