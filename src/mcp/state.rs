@@ -2,9 +2,6 @@
 //! are, the config (re-read only when the file changed), the concurrency
 //! limiter and the result cache.
 
-use std::fs;
-use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::sync::{Arc, Mutex};
 
 use crate::cache::ResultCache;
@@ -13,32 +10,9 @@ use crate::config::{Config, Paths};
 use crate::jobs::store::JobStore;
 use crate::jobs::worker::Jobs;
 use crate::limiter::Limiter;
+use crate::state::stamp::FileStamp;
 use crate::usage::Profiles;
 use crate::views::summary_cache::SummaryCache;
-
-/// Identifies one version of the config file on disk. An atomic save
-/// always produces a new inode, and an in-place edit changes size or
-/// mtime, so an unchanged stamp means an unchanged file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    dev: u64,
-    inode: u64,
-    size: u64,
-    mtime_ns: i128,
-}
-
-fn stamp(path: &std::path::Path) -> io::Result<Option<FileStamp>> {
-    match fs::metadata(path) {
-        Ok(m) => Ok(Some(FileStamp {
-            dev: m.dev(),
-            inode: m.ino(),
-            size: m.size(),
-            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        })),
-        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(err) => Err(err),
-    }
-}
 
 pub struct State {
     pub paths: Paths,
@@ -100,7 +74,7 @@ impl State {
     /// limiter, so an edited limit takes effect on the next call.
     pub fn config(&self) -> Result<Arc<Config>, LoadError> {
         let path = &self.paths.config;
-        let now = stamp(path).map_err(|source| LoadError::Read {
+        let now = FileStamp::of(path).map_err(|source| LoadError::Read {
             path: path.clone(),
             source,
         })?;

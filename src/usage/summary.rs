@@ -9,12 +9,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::UNIX_EPOCH;
 
 use serde_json::{Map, Number, Value};
 
 use super::read::{Entry, PROFILE_TAIL_BYTES, Query, load};
 use super::round_decimal;
+use crate::state::stamp::FileStamp;
 
 /// Durations at or above this (about 11.6 days) are not believed.
 const MAX_PLAUSIBLE_MS: f64 = 1e9;
@@ -322,22 +322,14 @@ pub fn suggested_timeout(profile: &Profile) -> Option<u64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct JournalState {
     path: PathBuf,
-    size: u64,
-    mtime_ns: u128,
+    stamp: FileStamp,
 }
 
 impl JournalState {
     fn of(journal: &Path) -> Option<JournalState> {
-        let meta = std::fs::metadata(journal).ok()?;
-        let mtime_ns = meta
-            .modified()
-            .ok()
-            .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
-            .map_or(0, |since| since.as_nanos());
         Some(JournalState {
             path: journal.to_path_buf(),
-            size: meta.len(),
-            mtime_ns,
+            stamp: FileStamp::of(journal).ok().flatten()?,
         })
     }
 }

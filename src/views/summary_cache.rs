@@ -11,28 +11,14 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::config::Agent;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileStamp {
-    inode: u64,
-    size: u64,
-    mtime_ns: i128,
-}
-
-fn file_stamp(path: &Path) -> Option<FileStamp> {
-    fs::metadata(path).ok().map(|m| FileStamp {
-        inode: m.ino(),
-        size: m.size(),
-        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-    })
-}
+use crate::state::stamp::FileStamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ProjectStamp {
@@ -41,20 +27,16 @@ struct ProjectStamp {
     local_settings: Option<FileStamp>,
 }
 
-/// File times tick coarsely (a few milliseconds), so a second change in the
-/// same tick as the one we saw would leave the stamp equal. A stamp younger
-/// than this is therefore never trusted for a cache entry.
-const SETTLE_NS: i128 = 2_000_000_000;
+/// A stamp younger than this is never trusted for a cache entry (see
+/// `FileStamp::settled`).
+const SETTLE: Duration = Duration::from_secs(2);
 
 impl ProjectStamp {
     fn settled(&self) -> bool {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
         [Some(self.directory), self.mcp_json, self.local_settings]
             .into_iter()
             .flatten()
-            .all(|stamp| now - stamp.mtime_ns >= SETTLE_NS)
+            .all(|stamp| stamp.settled(SETTLE))
     }
 }
 
@@ -62,14 +44,11 @@ impl ProjectStamp {
 /// and are never cached.
 fn project_stamp(directory: &Path) -> Option<ProjectStamp> {
     let meta = fs::metadata(directory).ok().filter(fs::Metadata::is_dir)?;
+    let stamp = |name: &str| FileStamp::of(&directory.join(name)).ok().flatten();
     Some(ProjectStamp {
-        directory: FileStamp {
-            inode: meta.ino(),
-            size: meta.size(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-        },
-        mcp_json: file_stamp(&directory.join(".mcp.json")),
-        local_settings: file_stamp(&directory.join(".claude/settings.local.json")),
+        directory: FileStamp::from_metadata(&meta),
+        mcp_json: stamp(".mcp.json"),
+        local_settings: stamp(".claude/settings.local.json"),
     })
 }
 
