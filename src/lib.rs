@@ -5,6 +5,7 @@
 //! `cache`, `views`, `config` → the file primitives `state` → the OS.
 
 pub mod cache;
+pub mod chars;
 pub mod cli;
 pub mod config;
 pub mod doctor;

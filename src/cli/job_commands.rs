@@ -9,8 +9,9 @@ use serde_json::Value;
 use super::error::{CliError, UsageError};
 use super::output::{self, Color};
 use super::{Context, Token, next_token, option_text, wants_help};
+use crate::chars;
 use crate::ids;
-use crate::jobs::record::{self, Job, Status, truncate_chars};
+use crate::jobs::record::{self, Job, Status};
 use crate::jobs::store::{CancelOutcome, JobStore};
 
 pub const JOBS_HELP: &str = "\
@@ -351,7 +352,7 @@ fn detail_text(ctx: &Context, job: &Job, now: f64) -> String {
     row("agent", job.agent.clone());
     row(
         "task",
-        truncate_chars(&job.task, DETAIL_TASK_CHARS).to_owned(),
+        chars::prefix(&job.task, DETAIL_TASK_CHARS).to_owned(),
     );
     row("created", format!("{} ago", age(now - job.created_at)));
     if let Some(at) = job.started_at {
@@ -364,7 +365,7 @@ fn detail_text(ctx: &Context, job: &Job, now: f64) -> String {
         row(
             "error",
             ctx.ui
-                .paint(Color::Red, truncate_chars(error, DETAIL_ERROR_CHARS)),
+                .paint(Color::Red, chars::prefix(error, DETAIL_ERROR_CHARS)),
         );
     }
     if let Some(progress) = job.progress.as_ref().filter(|p| !p.is_empty()) {
@@ -388,7 +389,7 @@ fn detail_text(ctx: &Context, job: &Job, now: f64) -> String {
         }
         if !result.result.is_empty() {
             lines.push("  result:".into());
-            let shown = truncate_chars(&result.result, DETAIL_RESULT_CHARS);
+            let shown = chars::prefix(&result.result, DETAIL_RESULT_CHARS);
             lines.extend(shown.lines().map(|line| format!("    {line}")));
             let total = result.result.chars().count();
             if total > DETAIL_RESULT_CHARS {
@@ -424,7 +425,7 @@ fn age(seconds: f64) -> String {
 
 /// The first `max` chars of `text` on one line.
 fn one_line(text: &str, max: usize) -> String {
-    truncate_chars(text, max).replace(['\n', '\r'], " ")
+    chars::prefix(text, max).replace(['\n', '\r'], " ")
 }
 
 /// Pads to `width` characters (not bytes), so non-ASCII names line up.

@@ -332,8 +332,9 @@ pub fn preview(file: &Path, lines: usize) -> Preview {
     let kept: Vec<&str> = all.by_ref().take(lines).collect();
     let mut truncated = all.next().is_some() || !complete;
     let mut text = kept.join("\n");
-    if let Some((cut, _)) = text.char_indices().nth(char_cap) {
-        text.truncate(cut);
+    let kept = crate::chars::prefix(&text, char_cap).len();
+    if kept < text.len() {
+        text.truncate(kept);
         truncated = true;
     }
     Preview { text, truncated }

@@ -4,6 +4,7 @@
 //! progress tail an async worker keeps. Pure data: reading and writing the
 //! files, locking and the transition rules live in `store`.
 
+use crate::chars;
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -205,7 +206,7 @@ impl Job {
         map.insert("status".into(), Value::from(self.status.as_str()));
         map.insert(
             "task".into(),
-            Value::from(truncate_chars(&self.task, SUMMARY_TASK_CHARS)),
+            Value::from(chars::prefix(&self.task, SUMMARY_TASK_CHARS)),
         );
         map.insert("created_at".into(), Value::from(self.created_at));
         if let Some(at) = self.started_at {
@@ -258,7 +259,7 @@ impl ProgressTail {
             self.lines.pop_front();
         }
         self.lines
-            .push_back(truncate_chars(message, PROGRESS_LINE_CHARS).to_owned());
+            .push_back(chars::prefix(message, PROGRESS_LINE_CHARS).to_owned());
     }
 
     pub fn lines(&self) -> Vec<String> {
@@ -276,16 +277,8 @@ pub fn cap_progress(lines: &[String]) -> Vec<String> {
     let skip = lines.len().saturating_sub(PROGRESS_MAX_LINES);
     lines[skip..]
         .iter()
-        .map(|line| truncate_chars(line, PROGRESS_LINE_CHARS).to_owned())
+        .map(|line| chars::prefix(line, PROGRESS_LINE_CHARS).to_owned())
         .collect()
-}
-
-/// The first `max` characters (Unicode scalar values, not bytes) of `text`.
-pub fn truncate_chars(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => &text[..end],
-        None => text,
-    }
 }
 
 /// The current time as Unix epoch seconds, the unit of every job
@@ -503,12 +496,5 @@ mod tests {
             let text = job.to_pretty_json().unwrap();
             assert_eq!(Job::from_json(text.as_bytes()).unwrap(), job);
         }
-    }
-
-    #[test]
-    fn truncate_chars_never_splits_a_character() {
-        assert_eq!(truncate_chars("héllo", 2), "hé");
-        assert_eq!(truncate_chars("hé", 5), "hé");
-        assert_eq!(truncate_chars("", 0), "");
     }
 }

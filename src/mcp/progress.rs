@@ -72,7 +72,7 @@ impl Progress {
         // still increase, so it is never below the last value sent.
         let value = count.map_or(state.sent + 1, |(done, _)| done.max(state.sent + 1));
         state.sent = value;
-        let text: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+        let text = crate::chars::prefix(message, MAX_MESSAGE_CHARS);
         let mut params = json!({"progressToken": self.0.token, "progress": value, "message": text});
         if let Some((_, total)) = count {
             params["total"] = json!(total.max(value));

@@ -11,10 +11,11 @@ use std::io;
 
 use serde_json::{Map, Value};
 
-use super::classify::{self, FailedMcpServer, first_chars};
+use super::classify::{self, FailedMcpServer};
 use super::lenient_json;
 use super::result::{DispatchResult, ErrorType, coerce_cost, coerce_count, result_text, text_of};
 use super::status_line::{lift_status, parse_json_answer};
+use crate::chars;
 use crate::pyvalue::truthy as is_truthy;
 
 /// How the `claude` process ended.
@@ -499,7 +500,7 @@ fn progress_messages(event: &Map<String, Value>) -> Vec<String> {
                 .get("text")
                 .and_then(Value::as_str)
                 .filter(|text| !text.is_empty())
-                .map(|text| first_chars(text, MAX_TEXT_CHARS).to_owned()),
+                .map(|text| chars::prefix(text, MAX_TEXT_CHARS).to_owned()),
             Some("tool_use") => {
                 let name = block.get("name").map_or_else(|| "?".to_owned(), text_of);
                 Some(format!("Using tool: {name}"))

@@ -7,6 +7,7 @@
 //! two generations. `append` never fails and never panics: a billed result
 //! must never be lost to bookkeeping.
 
+use crate::chars;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -61,7 +62,7 @@ impl Record {
     pub fn from_result(result: &DispatchResult, wall_ms: u64, caller: &str) -> Record {
         Record {
             t: unix_now(),
-            agent: cap(&result.agent, AGENT_CHARS),
+            agent: chars::prefix(&result.agent, AGENT_CHARS).to_owned(),
             ok: result.success,
             cost: result
                 .cost_usd
@@ -71,11 +72,11 @@ impl Record {
             turns: result.num_turns,
             outcome: result
                 .outcome
-                .map(|outcome| cap(outcome.as_str(), OUTCOME_CHARS)),
+                .map(|outcome| chars::prefix(outcome.as_str(), OUTCOME_CHARS).to_owned()),
             err: result
                 .error_type
                 .as_ref()
-                .map(|error_type| cap(error_type.as_str(), ERR_CHARS)),
+                .map(|error_type| chars::prefix(error_type.as_str(), ERR_CHARS).to_owned()),
             cached: false,
             caller: optional_caller(caller),
         }
@@ -85,7 +86,7 @@ impl Record {
     pub fn cache_hit(agent: &str, caller: &str) -> Record {
         Record {
             t: unix_now(),
-            agent: cap(agent, AGENT_CHARS),
+            agent: chars::prefix(agent, AGENT_CHARS).to_owned(),
             ok: true,
             cost: None,
             ms: None,
@@ -150,15 +151,7 @@ fn compact_line(record: &Record) -> String {
 }
 
 fn optional_caller(caller: &str) -> Option<String> {
-    (!caller.is_empty()).then(|| cap(caller, CALLER_CHARS))
-}
-
-/// The first `max` characters of `text`.
-fn cap(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((end, _)) => text[..end].to_owned(),
-        None => text.to_owned(),
-    }
+    (!caller.is_empty()).then(|| chars::prefix(caller, CALLER_CHARS).to_owned())
 }
 
 fn unix_now() -> i64 {

@@ -145,7 +145,7 @@ pub(super) fn ref_payload(job_id: &str, result: &DispatchResult, summary_chars: 
         "success": result.success,
         "size": size,
         "summary_chars": shown,
-        "summary": result.result.chars().take(shown).collect::<String>(),
+        "summary": crate::chars::prefix(&result.result, shown),
     });
     let full = serde_json::to_value(result).unwrap_or_default();
     for key in [
@@ -344,7 +344,7 @@ fn fetch_result(mut call: Call) -> Result<ToolResult, ArgError> {
     let full_size = result.result.chars().count();
     let cap = max_chars.max(0) as usize;
     if cap > 0 && full_size > cap {
-        value.value["result"] = json!(result.result.chars().take(cap).collect::<String>());
+        value.value["result"] = json!(crate::chars::prefix(&result.result, cap));
         value.value["truncated"] = json!(true);
         value.value["full_size"] = json!(full_size);
     }

@@ -449,7 +449,7 @@ fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
         },
     ];
 
-    let goal: String = topic.chars().take(GOAL_CHARS).collect();
+    let goal = crate::chars::prefix(&topic, GOAL_CHARS);
     let mut conversation: Vec<Value> = Vec::new();
     let mut last_message = String::new();
     let (mut resolved, mut final_answer) = (false, String::new());
@@ -471,7 +471,7 @@ fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
                     task: &task,
                     context: "",
                     caller: &other,
-                    goal: &goal,
+                    goal,
                     response_format: "",
                 },
                 resume: speaker.session.as_deref(),
@@ -489,7 +489,7 @@ fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
                 } else {
                     result.error.as_deref().unwrap_or("")
                 };
-                let preview: String = shown.chars().take(TURN_PREVIEW_CHARS).collect();
+                let preview = crate::chars::prefix(shown, TURN_PREVIEW_CHARS);
                 progress.report(&format!("[round {round}] {}: {preview}", speaker.name));
             }
             conversation.push(turn_entry(speaker, round, &result));
