@@ -429,6 +429,10 @@ fn bad_command_lines_exit_2_naming_the_field() {
             "DIRECTORY '/no/such/dir' is not an existing directory",
         ),
         (
+            vec!["add", "p", " "],
+            "DIRECTORY ' ' is not an existing directory",
+        ),
+        (
             vec!["add", "p", d, "--timeout", "0"],
             "--timeout must be between 1 and 604800 seconds (got 0)",
         ),

@@ -9,6 +9,7 @@ use lexopt::Parser;
 use super::agent_options::{AgentOptions, means_clear};
 use super::error::{CliError, UsageError};
 use super::{Context, Token, next_token, wants_help};
+use crate::config::directory::ProjectDirError;
 use crate::config::rules::{self, NameKind};
 use crate::config::{Agent, Config, directory, project, store};
 
@@ -201,19 +202,18 @@ fn tool_list(csv: &str) -> Option<Vec<String>> {
     (!csv.trim().is_empty()).then(|| rules::split_csv(csv))
 }
 
-/// Expands, resolves and checks the DIRECTORY argument.
+/// Checks the DIRECTORY argument (see `directory::project`).
 fn resolve_directory(raw: &Path) -> Result<PathBuf, UsageError> {
-    let resolved = directory::resolve(raw).map_err(|err| UsageError::UnresolvableDirectory {
-        path: raw.to_path_buf(),
-        reason: err.to_string(),
-    })?;
-    if !resolved.is_dir() {
-        return Err(UsageError::NotADirectory(raw.to_path_buf()));
-    }
-    if resolved.to_str().is_none() {
-        return Err(UsageError::NotUtf8Path(resolved));
-    }
-    Ok(resolved)
+    directory::project(raw).map_err(|problem| match problem {
+        ProjectDirError::Blank | ProjectDirError::Missing(_) => {
+            UsageError::NotADirectory(raw.to_path_buf())
+        }
+        ProjectDirError::Unresolvable(reason) => UsageError::UnresolvableDirectory {
+            path: raw.to_path_buf(),
+            reason: reason.to_string(),
+        },
+        ProjectDirError::NotUtf8(path) => UsageError::NotUtf8Path(path),
+    })
 }
 
 pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {

@@ -33,6 +33,35 @@ impl fmt::Display for DirectoryError {
 
 impl std::error::Error for DirectoryError {}
 
+/// Why a path given for a project cannot be an agent's directory.
+#[derive(Debug)]
+pub enum ProjectDirError {
+    /// Empty or blank: it would silently mean "the current directory".
+    Blank,
+    Unresolvable(DirectoryError),
+    /// Resolved, but no directory is there.
+    Missing(PathBuf),
+    /// agents.yaml is UTF-8 and cannot store this path.
+    NotUtf8(PathBuf),
+}
+
+/// Checks a directory given for a new agent (CLI `add`, MCP `add_agent`)
+/// and returns it resolved: it must be non-blank, resolvable, an existing
+/// directory, and valid UTF-8.
+pub fn project(raw: &Path) -> Result<PathBuf, ProjectDirError> {
+    if raw.as_os_str().to_string_lossy().trim().is_empty() {
+        return Err(ProjectDirError::Blank);
+    }
+    let resolved = resolve(raw).map_err(ProjectDirError::Unresolvable)?;
+    if !resolved.is_dir() {
+        return Err(ProjectDirError::Missing(resolved));
+    }
+    if resolved.to_str().is_none() {
+        return Err(ProjectDirError::NotUtf8(resolved));
+    }
+    Ok(resolved)
+}
+
 /// Expands a leading `~` / `~user`, makes the path absolute against the
 /// process's current directory, resolves symlinks in the part that exists
 /// and normalizes the rest.

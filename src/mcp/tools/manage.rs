@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::{ArgError, Args};
 use super::{Call, Kind, Tool, ToolResult, config_unloadable, schema};
-use crate::config::directory::{self, DirectoryError};
+use crate::config::directory::{self, DirectoryError, ProjectDirError};
 use crate::config::project;
 use crate::config::rules::{self, FlagValueProblem, InvalidName, NameKind};
 use crate::config::schema::{DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
@@ -281,27 +281,6 @@ fn check_budget_ceiling(usd: f64) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Expands, resolves and checks the directory of a new agent.
-fn project_directory(given: &str) -> Result<PathBuf, Invalid> {
-    // Python resolves "" to the working directory; for a server that is an
-    // arbitrary place, never what the caller meant.
-    if given.trim().is_empty() {
-        return Err(Invalid::BlankDirectory);
-    }
-    let resolved =
-        directory::resolve(Path::new(given)).map_err(|reason| Invalid::UnresolvableDirectory {
-            given: given.to_owned(),
-            reason,
-        })?;
-    if !resolved.is_dir() {
-        return Err(Invalid::NoSuchDirectory(resolved));
-    }
-    if resolved.to_str().is_none() {
-        return Err(Invalid::DirectoryNotUtf8(resolved));
-    }
-    Ok(resolved)
-}
-
 /// The envelope for a mutation that did not happen: refused on the fresh
 /// config (exists, not found, nothing to update), or stopped by the config
 /// file or its lock.
@@ -385,7 +364,17 @@ impl AddArgs {
     /// the project's files, which waits until every argument passed.
     fn check(self) -> Result<Agent, Invalid> {
         rules::check_name(NameKind::Agent, &self.name).map_err(Invalid::Name)?;
-        let mut agent = Agent::new(project_directory(&self.directory)?);
+        let directory =
+            directory::project(Path::new(&self.directory)).map_err(|problem| match problem {
+                ProjectDirError::Blank => Invalid::BlankDirectory,
+                ProjectDirError::Unresolvable(reason) => Invalid::UnresolvableDirectory {
+                    given: self.directory.clone(),
+                    reason,
+                },
+                ProjectDirError::Missing(path) => Invalid::NoSuchDirectory(path),
+                ProjectDirError::NotUtf8(path) => Invalid::DirectoryNotUtf8(path),
+            })?;
+        let mut agent = Agent::new(directory);
         agent.timeout = timeout(self.fields.timeout, "for the default of 300 seconds")?
             .unwrap_or(DEFAULT_AGENT_TIMEOUT);
         let budget = self.fields.max_budget_usd;
