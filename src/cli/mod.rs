@@ -342,16 +342,12 @@ pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Cancel(id) => job_commands::run_cancel(ctx, id),
         Command::Gc(args) => job_commands::run_gc(ctx, args),
         Command::Serve => {
-            let code = crate::mcp::server::serve(
+            crate::mcp::server::serve(
                 std::io::stdin().lock(),
                 Box::new(std::io::stdout()),
                 ctx.paths.clone(),
             );
-            if code == 0 {
-                Ok(())
-            } else {
-                Err(CliError::Interrupted)
-            }
+            Ok(())
         }
     }
 }

@@ -49,8 +49,9 @@ struct Server {
     calls: Mutex<HashMap<String, InFlight>>,
 }
 
-/// Serves MCP on `input`/`output` until `input` ends. Returns the exit code.
-pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Paths) -> i32 {
+/// Serves MCP on `input`/`output` until `input` ends (or the client stops
+/// reading). Every way out is a normal exit: problems are logged on stderr.
+pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Paths) {
     let server = Arc::new(Server {
         state: State::new(paths),
         writer: Writer::new(output),
@@ -93,7 +94,6 @@ pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Pa
     }
     server.shutdown();
     drop(registration);
-    0
 }
 
 impl Server {
