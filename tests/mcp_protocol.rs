@@ -299,3 +299,14 @@ fn a_batch_is_answered_as_one_array_in_2025_03_26() {
     assert_eq!(ids, [&json!(2), &json!(3), &json!(4)]);
     assert!(items[1]["result"]["tools"].is_array());
 }
+
+#[test]
+#[should_panic(expected = "stdout is not JSON")]
+fn the_test_client_fails_on_a_non_json_stdout_line() {
+    // Proves the "only protocol messages on stdout" checks can fail: a
+    // program that prints a log line to stdout is caught.
+    let mut command = std::process::Command::new("sh");
+    command.args(["-c", "echo 'INFO starting up'; sleep 5"]);
+    let mut server = Server::start(command);
+    server.next(Duration::from_secs(5));
+}

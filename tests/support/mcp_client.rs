@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 pub struct Server {
     pub child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<Value>,
+    /// Each stdout line, parsed; a line that is not JSON arrives as `Err`
+    /// and fails the test in the test's own thread when it is read.
+    lines: Receiver<Result<Value, String>>,
     /// Messages read but not yet claimed.
     pending: Vec<Value>,
 }
@@ -34,9 +36,9 @@ impl Server {
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let value: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {line}"));
-                if tx.send(value).is_err() {
+                let parsed = serde_json::from_str::<Value>(&line)
+                    .map_err(|e| format!("stdout is not JSON ({e}): {line}"));
+                if tx.send(parsed).is_err() {
                     break;
                 }
             }
@@ -95,7 +97,7 @@ impl Server {
         if !self.pending.is_empty() {
             return Some(self.pending.remove(0));
         }
-        self.lines.recv_timeout(wait).ok()
+        self.lines.recv_timeout(wait).ok().map(protocol_message)
     }
 
     /// Waits for the response with `id`; returns it and the notifications
@@ -113,6 +115,7 @@ impl Server {
             let Ok(message) = self.lines.recv_timeout(left) else {
                 break None;
             };
+            let message = protocol_message(message);
             if message.get("method").is_some() {
                 before.push(message);
             } else if is_reply(&message) {
@@ -148,6 +151,11 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Fails the test on a stdout line that was not a JSON protocol message.
+fn protocol_message(line: Result<Value, String>) -> Value {
+    line.unwrap_or_else(|problem| panic!("{problem}"))
 }
 
 /// The JSON inside a `tools/call` result's text content, and `isError`.
