@@ -158,8 +158,28 @@ fn a_grandchild_holding_only_stderr_does_not_delay_completion() {
 #[test]
 fn a_stderr_only_failure_survives_an_inherited_stderr() {
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "usage-limit")]);
-    let (r, _) = dispatch(&fake, OutputMode::Json, 5);
+    // Before claude runs, leave behind a process that holds only stderr
+    // (stdin and stdout on /dev/null), as a stdio MCP server would.
+    let wrapper = std::fs::read_to_string(&fake.path).unwrap();
+    std::fs::write(
+        &fake.path,
+        wrapper.replacen("exec ", "sleep 20 </dev/null >/dev/null &\nexec ", 1),
+    )
+    .unwrap();
+    let (r, elapsed) = dispatch(&fake, OutputMode::Json, 5);
     assert_eq!(r.error_type, Some(ErrorType::UsageLimit), "{r:?}");
+    assert!(
+        r.error.as_deref().unwrap().contains("session limit"),
+        "the captured stderr is the error: {r:?}"
+    );
+    assert!(
+        elapsed < Duration::from_secs(7),
+        "took {elapsed:?}: the stderr holder stretched the call"
+    );
+    assert!(
+        group_gone(fake.invocations()[0].pgid),
+        "the stderr holder outlived the call"
+    );
 }
 
 #[test]
