@@ -413,3 +413,20 @@ fn missing_claude_or_directory_is_not_found() {
         "{r:?}"
     );
 }
+
+#[test]
+fn a_task_too_long_for_one_argument_is_refused_before_anything_runs() {
+    let fake = FakeClaude::new(&[]);
+    let task = "x".repeat(200_000);
+    let r = dispatch(
+        &fake,
+        Run {
+            task: &task,
+            ..Run::default()
+        },
+    );
+    assert!(!r.success);
+    assert_eq!(r.error_type, Some(ErrorType::InvalidArgument), "{r:?}");
+    assert!(r.error.as_deref().unwrap().contains("task prompt"), "{r:?}");
+    assert!(fake.invocations().is_empty());
+}

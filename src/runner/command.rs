@@ -42,15 +42,42 @@ pub struct CommandLine<'a> {
     pub disallowed_tools: &'a [String],
 }
 
-/// A value that would have been read as a flag.
+/// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`,
+/// 32 pages), its terminating NUL included.
+pub const MAX_ARGUMENT_BYTES: usize = 32 * 4096;
+
+/// Why a command line was not built; nothing is spawned.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refused {
-    pub argument: FlagArgument,
-    pub value: String,
+pub enum Refused {
+    /// A value that would have been read as a flag.
+    FlagLike {
+        argument: FlagArgument,
+        value: String,
+    },
+    /// A text too long for one argument: `execve` would fail with E2BIG.
+    TooLong { what: &'static str, bytes: usize },
+}
+
+fn fits(what: &'static str, text: &str) -> Result<(), Refused> {
+    if text.len() < MAX_ARGUMENT_BYTES {
+        Ok(())
+    } else {
+        Err(Refused::TooLong {
+            what,
+            bytes: text.len(),
+        })
+    }
 }
 
 /// Builds the arguments after the program name.
 pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
+    fits("task prompt (task, context, caller and goal)", line.prompt)?;
+    if let Some(text) = line.system_prompt {
+        fits(
+            "system prompt (dispatch protocol and the agent's instructions)",
+            text,
+        )?;
+    }
     let mut args: Vec<OsString> = vec!["-p".into(), "--output-format".into()];
     args.push(match line.mode {
         OutputMode::Json => "json".into(),
@@ -59,7 +86,7 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
     let mut flag =
         |name: &str, value: &str, argument: Option<FlagArgument>| -> Result<(), Refused> {
             if let Some(argument) = argument {
-                check_flag_value(value).map_err(|_| Refused {
+                check_flag_value(value).map_err(|_| Refused::FlagLike {
                     argument,
                     value: value.to_owned(),
                 })?;
@@ -207,11 +234,43 @@ mod tests {
     }
 
     #[test]
+    fn a_prompt_too_long_for_one_argument_is_refused() {
+        let session = Session::Unnamed;
+        let long = "x".repeat(MAX_ARGUMENT_BYTES);
+        let err = arguments(&CommandLine {
+            prompt: &long,
+            ..line(&session)
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, Refused::TooLong { bytes, .. } if bytes == MAX_ARGUMENT_BYTES),
+            "{err:?}"
+        );
+        let just_fits = "x".repeat(MAX_ARGUMENT_BYTES - 1);
+        assert!(
+            arguments(&CommandLine {
+                prompt: &just_fits,
+                ..line(&session)
+            })
+            .is_ok()
+        );
+        let err = arguments(&CommandLine {
+            system_prompt: Some(&long),
+            ..line(&session)
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, Refused::TooLong { what, .. } if what.starts_with("system prompt")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
     fn flag_like_values_are_refused_with_their_label() {
         let evil = Session::Resume("--fork-session".into());
         assert_eq!(
             arguments(&line(&evil)).unwrap_err(),
-            Refused {
+            Refused::FlagLike {
                 argument: FlagArgument::SessionId,
                 value: "--fork-session".into()
             }
@@ -223,12 +282,30 @@ mod tests {
             ..line(&session)
         })
         .unwrap_err();
-        assert_eq!(err.argument, FlagArgument::DisallowedTool);
+        assert!(
+            matches!(
+                err,
+                Refused::FlagLike {
+                    argument: FlagArgument::DisallowedTool,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
         let err = arguments(&CommandLine {
             model: Some("-m"),
             ..line(&session)
         })
         .unwrap_err();
-        assert_eq!(err.argument, FlagArgument::Model);
+        assert!(
+            matches!(
+                err,
+                Refused::FlagLike {
+                    argument: FlagArgument::Model,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 }

@@ -139,8 +139,14 @@ pub fn dispatch_using(
             )],
         })
     };
-    let refused =
-        |r: command::Refused| preflight::flag_like_argument(d.agent_name, r.argument, &r.value);
+    let refused = |refused: command::Refused| match refused {
+        command::Refused::FlagLike { argument, value } => {
+            preflight::flag_like_argument(d.agent_name, argument, &value)
+        }
+        command::Refused::TooLong { what, bytes } => {
+            preflight::argument_too_long(d.agent_name, what, bytes)
+        }
+    };
     let first = match launch(&session) {
         Ok(first) => first,
         Err(r) => return refused(r),

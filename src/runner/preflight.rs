@@ -80,6 +80,22 @@ pub fn flag_like_argument(agent: &str, argument: FlagArgument, value: &str) -> D
     )
 }
 
+/// Refuses a text longer than the OS passes as one command-line argument,
+/// which would otherwise fail at spawn as an opaque "Argument list too
+/// long". Nothing is spawned.
+pub fn argument_too_long(agent: &str, what: &str, bytes: usize) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::InvalidArgument,
+        format!(
+            "Refusing to dispatch: the {what} is {bytes} bytes, over the {} bytes the operating \
+             system allows in one command-line argument. Shorten it, or put the material in a file \
+             in the agent's project and point the task at it.",
+            super::command::MAX_ARGUMENT_BYTES - 1
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
