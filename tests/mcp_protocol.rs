@@ -133,6 +133,39 @@ fn bad_input_gets_the_right_error_and_the_server_keeps_serving() {
 }
 
 #[test]
+fn a_line_over_either_bound_is_refused_by_name_and_the_server_keeps_serving() {
+    use agent_dispatch::mcp::jsonrpc::{MAX_LINE_BYTES, MAX_LINE_VALUES};
+    let sandbox = Sandbox::new();
+    let mut server = Server::initialized(sandbox.command());
+    let too_long = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(MAX_LINE_BYTES)
+    );
+    let too_many = format!(
+        r#"{{"jsonrpc":"2.0","id":2,"method":"ping","params":{{"pad":[{}]}}}}"#,
+        vec!["0"; MAX_LINE_VALUES].join(",")
+    );
+    for (line, names) in [
+        (too_long, format!("at most {MAX_LINE_BYTES} bytes")),
+        (too_many, format!("at most {MAX_LINE_VALUES} JSON values")),
+    ] {
+        server.send_raw(&line);
+        let reply = server.next(Duration::from_secs(30)).expect("a reply");
+        assert_eq!(reply["error"]["code"], -32600, "{reply}");
+        assert_eq!(reply["id"], Value::Null, "{reply}");
+        let message = reply["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&names), "{message}");
+    }
+    let just_under = format!(
+        r#"{{"jsonrpc":"2.0","id":3,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(MAX_LINE_BYTES - 100)
+    );
+    server.send_raw(&just_under);
+    let reply = server.next(Duration::from_secs(30)).expect("a reply");
+    assert_eq!(reply, json!({"jsonrpc": "2.0", "id": 3, "result": {}}));
+}
+
+#[test]
 fn requests_before_initialize_are_refused_except_ping() {
     let sandbox = Sandbox::new();
     let mut server = Server::start(sandbox.command());

@@ -6,10 +6,21 @@ use std::io::{self, BufRead};
 
 use serde_json::{Map, Value, json};
 
-/// A line longer than this is refused with an error instead of buffered:
-/// the largest legitimate message (a dispatch with a big context) is far
-/// smaller, and the bound keeps one hostile line from exhausting memory.
-pub const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// A line longer than this is refused with an error instead of buffered.
+/// The largest legitimate message is far smaller: a prompt cannot exceed
+/// one command-line argument (128 KiB), and even a `dispatch_parallel` at
+/// its item limit with long tasks fits.
+pub const MAX_LINE_BYTES: usize = 4 * 1024 * 1024;
+/// A line holding more JSON values than this is refused before parsing:
+/// a parsed value costs far more memory than its bytes on the line (`0,`
+/// is two bytes, its `Value` about seventy), so the byte bound alone would
+/// let one 4 MiB line cost hundreds of MiB. The largest legitimate message,
+/// a `dispatch_parallel` at its item limit (5,120 items of a dozen fields
+/// each), stays well below.
+pub const MAX_LINE_VALUES: usize = 200_000;
+/// An object counts as this many values against `MAX_LINE_VALUES`: its
+/// hash table makes a small object cost about eight times a scalar.
+pub const OBJECT_WEIGHT: usize = 8;
 
 pub const PARSE_ERROR: i64 = -32700;
 pub const INVALID_REQUEST: i64 = -32600;
@@ -88,6 +99,44 @@ pub fn read_line(input: &mut impl BufRead) -> io::Result<Line> {
             });
         }
     }
+}
+
+/// Whether `line` holds more than `MAX_LINE_VALUES` JSON values.
+pub fn holds_too_many_values(line: &[u8]) -> bool {
+    count_values_up_to(line, MAX_LINE_VALUES) > MAX_LINE_VALUES
+}
+
+/// Counts the JSON values in `line` without parsing, objects weighted by
+/// `OBJECT_WEIGHT`, stopping once past `limit`: the top-level value, plus
+/// one for every array or object opened (its first member) and every
+/// separator outside a string (the next member). Never fewer than the
+/// parser would build.
+fn count_values_up_to(line: &[u8], limit: usize) -> usize {
+    let mut values = 1;
+    let mut in_string = false;
+    let mut escaped = false;
+    for byte in line {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' | b',' => {
+                values += if *byte == b'{' { OBJECT_WEIGHT } else { 1 };
+                if values > limit {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    values
 }
 
 /// Classifies one message value (a batch element or a whole line).
@@ -182,6 +231,52 @@ mod tests {
         let mut input = vec![b'x'; MAX_LINE_BYTES + 10];
         input.extend_from_slice(b"\nok\n");
         assert_eq!(lines(&input), ["<too long>", "ok"]);
+    }
+
+    /// How many values the parser really builds, to check the estimate.
+    fn parsed_values(value: &Value) -> usize {
+        1 + match value {
+            Value::Array(items) => items.iter().map(parsed_values).sum(),
+            Value::Object(members) => members.values().map(parsed_values).sum(),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn the_value_count_never_undercounts_and_ignores_string_contents() {
+        for text in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","arguments":{"a":[1,2,{"b":null}]}}}"#,
+            r#"["a,b,[c", "\"[{,", {"k\\":[]}, [[], {}]]"#,
+            "7",
+        ] {
+            let value: Value = serde_json::from_str(text).unwrap();
+            let built = parsed_values(&value);
+            assert!(
+                count_values_up_to(text.as_bytes(), usize::MAX) >= built,
+                "{text}"
+            );
+        }
+        let commas_in_a_string = format!("[\"{}\"]", ",".repeat(MAX_LINE_VALUES * 2));
+        assert!(!holds_too_many_values(commas_in_a_string.as_bytes()));
+    }
+
+    #[test]
+    fn a_line_of_too_many_values_is_refused_before_parsing() {
+        let zeros = |n: usize| format!("[{}]", vec!["0"; n].join(","));
+        assert!(!holds_too_many_values(
+            zeros(MAX_LINE_VALUES - 1).as_bytes()
+        ));
+        assert!(holds_too_many_values(zeros(MAX_LINE_VALUES).as_bytes()));
+        assert!(holds_too_many_values(
+            "[".repeat(MAX_LINE_VALUES).as_bytes()
+        ));
+        let objects = |n: usize| format!("[{}]", vec!["{}"; n].join(","));
+        assert!(!holds_too_many_values(
+            objects(MAX_LINE_VALUES / (OBJECT_WEIGHT + 1) - 1).as_bytes()
+        ));
+        assert!(holds_too_many_values(
+            objects(MAX_LINE_VALUES / OBJECT_WEIGHT).as_bytes()
+        ));
     }
 
     #[test]

@@ -80,7 +80,10 @@ pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Pa
             Ok(Line::TooLong) => server.writer.send(&jsonrpc::error(
                 &Value::Null,
                 jsonrpc::INVALID_REQUEST,
-                &format!("message longer than {} bytes", jsonrpc::MAX_LINE_BYTES),
+                &format!(
+                    "message too long: a line may hold at most {} bytes; send less text per call",
+                    jsonrpc::MAX_LINE_BYTES
+                ),
             )),
             Ok(Line::Eof) => break,
             Err(err) => {
@@ -99,6 +102,18 @@ pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Pa
 impl Server {
     fn handle_line(self: &Arc<Self>, bytes: &[u8]) {
         if bytes.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        if jsonrpc::holds_too_many_values(bytes) {
+            self.writer.send(&jsonrpc::error(
+                &Value::Null,
+                jsonrpc::INVALID_REQUEST,
+                &format!(
+                    "message too large: a line may hold at most {} JSON values (an object counts as {}); split the call",
+                    jsonrpc::MAX_LINE_VALUES,
+                    jsonrpc::OBJECT_WEIGHT
+                ),
+            ));
             return;
         }
         let value: Value = match serde_json::from_slice(bytes) {
