@@ -1,7 +1,9 @@
-//! `cargo bench --bench mcp [-- --vs "<server command>"]`: measures the
-//! figures of SPEC §8 on the release binary with a stand-in `claude` and
-//! 50 agents, and prints each next to its target. With `--vs`, the same MCP
-//! figures are measured for another server (e.g. the Python original:
+//! `cargo bench --bench mcp [-- --bin <path>] [-- --vs "<server command>"]`:
+//! measures the figures of SPEC §8 on the release binary with a stand-in
+//! `claude` and 50 agents, and prints each next to its target. `--bin`
+//! measures another build of ours instead of the one cargo just made (the
+//! static release binary). With `--vs`, the same MCP figures are measured
+//! for another server (e.g. the Python original:
 //! `--vs "/path/venv/bin/agent-dispatch serve"`) and printed with ratios.
 //! Benchmarks measure; they never fail on a slow figure.
 //!
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_agent-dispatch");
+const CARGO_BIN: &str = env!("CARGO_BIN_EXE_agent-dispatch");
 const AGENTS: usize = 50;
 
 /// A fixture home: 50 agents with realistic project files, and the
@@ -372,17 +374,20 @@ fn main() {
     }
     let mut args = std::env::args().skip(1);
     let mut vs: Option<Vec<String>> = None;
+    let mut bin = CARGO_BIN.to_owned();
     while let Some(arg) = args.next() {
         if arg == "--vs" {
             let command = args.next().expect("--vs needs a command");
             vs = Some(command.split_whitespace().map(str::to_owned).collect());
+        } else if arg == "--bin" {
+            bin = args.next().expect("--bin needs a path");
         }
     }
     let fixture = Fixture::new();
     // The CLI figure first: its peak RSS is read from the children waited
     // for so far, so nothing bigger may have run before it.
-    let (cli_ms, cli_rss) = measure_cli(&[BIN.to_owned(), "list".to_owned()], &fixture);
-    let ours = measure(&[BIN.to_owned(), "serve".to_owned()], &fixture);
+    let (cli_ms, cli_rss) = measure_cli(&[bin.clone(), "list".to_owned()], &fixture);
+    let ours = measure(&[bin.clone(), "serve".to_owned()], &fixture);
     let theirs = vs.as_ref().map(|argv| measure(argv, &fixture));
     let their_cli = vs.as_ref().and_then(|argv| {
         let mut cli = argv.clone();
@@ -391,10 +396,10 @@ fn main() {
             measure_cli(&cli, &fixture)
         })
     });
-    let binary = std::fs::metadata(BIN).map(|m| m.len()).unwrap_or(0);
+    let binary = std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0);
 
     println!(
-        "agent-dispatch {} — {} agents, stand-in claude, release build",
+        "agent-dispatch {} — {} agents, stand-in claude, binary {bin}",
         env!("CARGO_PKG_VERSION"),
         AGENTS
     );
