@@ -21,6 +21,16 @@ struct Queue {
     idle: usize,
 }
 
+impl Queue {
+    /// Whether a new worker must start for the jobs waiting. A parked
+    /// worker counts as idle until it wakes, so two jobs submitted before
+    /// it does must not both count on it: the second would wait behind the
+    /// first, however long that one runs.
+    fn needs_worker(&self) -> bool {
+        self.jobs.len() > self.idle && self.workers < MAX_WORKERS
+    }
+}
+
 #[derive(Clone, Default)]
 pub struct Pool {
     shared: Arc<(Mutex<Queue>, Condvar)>,
@@ -35,7 +45,7 @@ impl Pool {
         let (lock, ready) = &*self.shared;
         let mut queue = lock.lock().unwrap_or_else(|p| p.into_inner());
         queue.jobs.push_back(Box::new(job));
-        if queue.idle > 0 || queue.workers >= MAX_WORKERS {
+        if !queue.needs_worker() {
             ready.notify_one();
             return;
         }
@@ -94,6 +104,54 @@ mod tests {
             .recv_timeout(Duration::from_secs(5))
             .expect("second job ran while the first blocks");
         release.send(()).unwrap();
+    }
+
+    #[test]
+    fn one_parked_worker_is_not_counted_twice() {
+        let queue = |jobs: usize, idle: usize, workers: usize| Queue {
+            jobs: (0..jobs).map(|_| Box::new(|| {}) as Job).collect(),
+            workers,
+            idle,
+        };
+        assert!(!queue(1, 1, 1).needs_worker());
+        assert!(queue(2, 1, 1).needs_worker());
+        assert!(queue(1, 0, 3).needs_worker());
+        assert!(!queue(2, 1, MAX_WORKERS).needs_worker());
+    }
+
+    #[test]
+    fn a_quick_job_submitted_right_after_a_blocking_one_runs() {
+        let pool = Pool::new();
+        for _ in 0..50 {
+            let_workers_park(&pool);
+            let (release, blocked) = mpsc::channel::<()>();
+            let (done, finished) = mpsc::channel();
+            pool.submit(move || {
+                let _ = blocked.recv();
+            });
+            pool.submit(move || done.send(()).unwrap());
+            finished
+                .recv_timeout(Duration::from_secs(5))
+                .expect("the quick job ran while the blocking one blocks");
+            release.send(()).unwrap();
+        }
+    }
+
+    /// Waits until every worker of `pool` is parked with nothing queued.
+    fn let_workers_park(pool: &Pool) {
+        let (done, finished) = mpsc::channel();
+        pool.submit(move || done.send(()).unwrap());
+        finished.recv_timeout(Duration::from_secs(5)).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let queue = pool.shared.0.lock().unwrap();
+            if queue.idle == queue.workers && queue.jobs.is_empty() {
+                return;
+            }
+            drop(queue);
+            assert!(std::time::Instant::now() < deadline, "workers never parked");
+            thread::yield_now();
+        }
     }
 
     #[test]
