@@ -136,11 +136,10 @@ fn test_without_claude_or_past_the_depth_limit_spawns_nothing() {
     assert!(fake.invocations().is_empty());
 }
 
-#[test]
-fn interrupting_test_kills_the_agent_process_group() {
-    let sandbox = sandbox_with_agent();
-    let fake = FakeClaude::new(&[]);
-    let started = fake.file("started");
+/// Starts `agent-dispatch test api` against a stand-in that hangs, and
+/// returns once the stand-in runs.
+fn test_with_a_hanging_agent(sandbox: &Sandbox) -> (std::process::Child, FakeClaude) {
+    let started = sandbox.config().with_file_name("stand-in-started");
     let fake = FakeClaude::new(&[
         ("FAKE_CLAUDE_MODE", "hang"),
         ("FAKE_CLAUDE_STARTED", started.to_str().unwrap()),
@@ -161,6 +160,13 @@ fn interrupting_test_kills_the_agent_process_group() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    (child, fake)
+}
+
+#[test]
+fn interrupting_test_kills_the_agent_process_group() {
+    let sandbox = sandbox_with_agent();
+    let (child, fake) = test_with_a_hanging_agent(&sandbox);
     // SAFETY: plain kill(2) on our own child.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGINT);
@@ -170,4 +176,26 @@ fn interrupting_test_kills_the_agent_process_group() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("error: interrupted"));
     let pgid = fake.invocations()[0].pgid;
     assert!(fake::group_gone(pgid), "agent group {pgid} survived Ctrl-C");
+}
+
+#[test]
+fn a_sigkilled_test_takes_its_agent_down_with_it() {
+    let sandbox = sandbox_with_agent();
+    let (mut child, fake) = test_with_a_hanging_agent(&sandbox);
+    // SAFETY: plain kill(2) on our own child; SIGKILL leaves it no cleanup.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    child.wait().unwrap();
+    let pgid = fake.invocations()[0].pgid;
+    // The kernel's parent-death signal, not our code, ends the agent here;
+    // the wait only tells a hang from a slow machine.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !fake::group_gone(pgid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "agent group {pgid} outlived its SIGKILLed supervisor"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }

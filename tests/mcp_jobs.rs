@@ -277,11 +277,11 @@ fn a_sigkilled_server_leaves_a_readable_record_that_the_next_start_recovers() {
     let path = jobs_dir(&sandbox).join(format!("{id}.json"));
     let mut record = read_job(&sandbox, &id);
     assert_eq!(record["status"], "running", "the record survives, readable");
-    // The orphaned stand-in is ours to clean up.
-    // SAFETY: killpg on the stand-in's own group.
-    unsafe {
-        libc::killpg(fake.invocations()[0].pgid, libc::SIGKILL);
-    }
+    // The kernel ends the stand-in with the server (parent-death signal).
+    let pgid = fake.invocations()[0].pgid;
+    wait_until("the dead server's stand-in to be killed", || {
+        group_gone(pgid)
+    });
     age(&path, &mut record);
     let mut next = serve(&sandbox, &fake);
     // Recovery runs in the background after start-up.

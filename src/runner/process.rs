@@ -158,11 +158,25 @@ pub fn run<S: StdoutSink>(
     for (key, value) in &launch.env {
         command.env(key, value);
     }
-    // SAFETY: setsid is async-signal-safe and touches no memory of ours.
+    // SAFETY: getpid is async-signal-safe.
+    let supervisor = unsafe { libc::getpid() };
+    // SAFETY: setsid, prctl and getppid are async-signal-safe and touch no
+    // memory of ours.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
+            }
+            // If we are SIGKILLed, nothing of ours can end the child: have
+            // the kernel do it when the thread that spawned it (which
+            // supervises it to the end) dies. Its descendants are not
+            // covered; the leader dying closes their pipes.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            // We died before the prctl took effect: do not start at all.
+            if libc::getppid() != supervisor {
+                return Err(io::Error::other("the supervising process is gone"));
             }
             Ok(())
         });
