@@ -511,18 +511,21 @@ fn exchange(server: &mut Server, plan: &Plan) -> HashMap<u64, Value> {
     replies
 }
 
+/// The string `key` of every object in the array `list`.
+fn field_of_each<'v>(list: &'v Value, key: &str) -> Vec<&'v str> {
+    let items = list.as_array().unwrap_or_else(|| panic!("a list: {list}"));
+    items
+        .iter()
+        .map(|item| item[key].as_str().unwrap())
+        .collect()
+}
+
 fn check(expect: &Expect, reply: &Value) {
     let (payload, is_error) = tool_payload(reply);
     assert!(!is_error, "{payload}");
     match expect {
         Expect::Agents => {
-            let names: Vec<&str> = payload
-                .as_array()
-                .expect("a list")
-                .iter()
-                .map(|a| a["name"].as_str().unwrap())
-                .collect();
-            assert_eq!(names, AGENTS);
+            assert_eq!(field_of_each(&payload, "name"), AGENTS);
         }
         Expect::Agent(name) => assert_eq!(payload["name"], *name, "{payload}"),
         Expect::Group { listed } => {
@@ -534,13 +537,7 @@ fn check(expect: &Expect, reply: &Value) {
                 &payload
             };
             assert_eq!(group["name"], GROUP, "{payload}");
-            let members: Vec<&str> = group["members"]
-                .as_array()
-                .expect("members")
-                .iter()
-                .map(|m| m["agent"].as_str().unwrap())
-                .collect();
-            assert_eq!(members, GROUP_MEMBERS);
+            assert_eq!(field_of_each(&group["members"], "agent"), GROUP_MEMBERS);
         }
         Expect::Answer { task, cached, .. } => assert_answer(&payload, task, *cached),
         Expect::Queued { agent, .. } => {
