@@ -299,17 +299,36 @@ fn measure(argv: &[String], fixture: &Fixture) -> Figures {
     }
     figures.dispatch_overhead_ms = ms(median(through)) - ms(median(bare));
 
-    let items: Vec<Value> = (0..100)
-        .map(|i| json!({"agent": format!("agent-{:02}", i % AGENTS), "task": format!("[sleep] item {i}")}))
-        .collect();
-    let dispatches = Value::Array(items).to_string();
+    // Tasks differ per run, or the result cache would answer runs 2 and 3.
+    let dispatches = |run: usize| {
+        let items: Vec<Value> = (0..100)
+            .map(|i| json!({"agent": format!("agent-{:02}", i % AGENTS), "task": format!("[sleep] run {run} item {i}")}))
+            .collect();
+        Value::Array(items).to_string()
+    };
     drop(server);
     let mut server = Server::spawn(argv, fixture, &[("BENCH_CLAUDE_SLEEP_MS", "50")]);
     server.initialize();
-    let started = Instant::now();
-    let (result, _) = server.call("dispatch_parallel", json!({"dispatches": dispatches}));
-    if result.as_array().is_some_and(|items| items.len() == 100) {
-        figures.parallel_s = Some(started.elapsed().as_secs_f64());
+    // One run is at the mercy of the scheduler on a small machine: take
+    // the median of three.
+    let runs: Vec<Duration> = (0..3)
+        .map_while(|run| {
+            let started = Instant::now();
+            let (result, _) =
+                server.call("dispatch_parallel", json!({"dispatches": dispatches(run)}));
+            // Only fresh successful runs count: a failure or a cache hit
+            // would be fast for the wrong reason.
+            let complete = result.as_array().is_some_and(|items| {
+                items.len() == 100
+                    && items
+                        .iter()
+                        .all(|item| item["success"] == true && item["cached"] != true)
+            });
+            complete.then(|| started.elapsed())
+        })
+        .collect();
+    if runs.len() == 3 {
+        figures.parallel_s = Some(median(runs).as_secs_f64());
     }
     figures
 }
