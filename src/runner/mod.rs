@@ -17,7 +17,7 @@ pub mod preflight;
 pub mod process;
 pub mod prompt;
 pub mod result;
-mod status_line;
+pub mod status_line;
 pub mod stream_sink;
 
 use std::path::Path;
