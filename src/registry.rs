@@ -49,6 +49,21 @@ pub struct ServerEntry {
     pub file: PathBuf,
 }
 
+#[cfg(test)]
+impl ServerEntry {
+    /// An entry with only what the tests look at; no file behind it.
+    pub fn for_tests(pid: i64, version: &str, started_at: Option<f64>) -> ServerEntry {
+        ServerEntry {
+            pid,
+            version: version.into(),
+            started_at,
+            config: None,
+            exe: None,
+            file: PathBuf::new(),
+        }
+    }
+}
+
 impl ServerEntry {
     /// How long the server has been up at `now` (epoch seconds), if its
     /// start time is usable.
@@ -284,14 +299,7 @@ mod tests {
     use super::*;
 
     fn entry(version: &str, started_at: Option<f64>) -> ServerEntry {
-        ServerEntry {
-            pid: 1,
-            version: version.into(),
-            started_at,
-            config: None,
-            exe: None,
-            file: PathBuf::new(),
-        }
+        ServerEntry::for_tests(1, version, started_at)
     }
 
     #[test]

@@ -128,17 +128,11 @@ pub fn format_age(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::PathBuf;
+
+    use crate::registry::ServerEntry;
 
     fn entry(pid: i64, version: &str, started_at: Option<f64>) -> ServerEntry {
-        ServerEntry {
-            pid,
-            version: version.into(),
-            started_at,
-            config: None,
-            exe: None,
-            file: PathBuf::new(),
-        }
+        ServerEntry::for_tests(pid, version, started_at)
     }
 
     #[test]

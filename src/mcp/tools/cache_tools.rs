@@ -5,6 +5,7 @@ use serde_json::json;
 
 use super::args::ArgError;
 use super::{Call, Kind, Tool, ToolResult, schema};
+use crate::config::Config;
 
 pub fn tools() -> Vec<Tool> {
     vec![
@@ -25,32 +26,33 @@ pub fn tools() -> Vec<Tool> {
     ]
 }
 
-fn disabled() -> ToolResult {
-    ToolResult::ok(json!({"enabled": false, "message": "Cache is disabled in settings"}))
-}
-
 fn cache_stats(call: Call) -> Result<ToolResult, ArgError> {
-    call.args.finish()?;
-    let config = match call.config() {
-        Ok(config) => config,
-        Err(envelope) => return Ok(envelope),
-    };
-    if !config.settings.cache.enabled {
-        return Ok(disabled());
-    }
-    Ok(ToolResult::ok(
-        call.state.cache.stats(&config.settings.cache),
-    ))
+    with_enabled_cache(call, |call, config| {
+        ToolResult::ok(call.state.cache.stats(&config.settings.cache))
+    })
 }
 
 fn cache_clear(call: Call) -> Result<ToolResult, ArgError> {
+    with_enabled_cache(call, |call, _| {
+        ToolResult::ok(json!({"cleared": call.state.cache.clear()}))
+    })
+}
+
+/// Runs `answer` once the call has no arguments, the config loads and the
+/// cache is on; otherwise returns the envelope that says which is not so.
+fn with_enabled_cache(
+    call: Call,
+    answer: impl FnOnce(&Call, &Config) -> ToolResult,
+) -> Result<ToolResult, ArgError> {
     call.args.finish()?;
     let config = match call.config() {
         Ok(config) => config,
         Err(envelope) => return Ok(envelope),
     };
     if !config.settings.cache.enabled {
-        return Ok(disabled());
+        return Ok(ToolResult::ok(
+            json!({"enabled": false, "message": "Cache is disabled in settings"}),
+        ));
     }
-    Ok(ToolResult::ok(json!({"cleared": call.state.cache.clear()})))
+    Ok(answer(&call, &config))
 }
