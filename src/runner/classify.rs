@@ -334,12 +334,17 @@ pub fn rejects_session_id_flag(stderr: &str) -> bool {
         .any(|phrase| lower.contains(phrase))
 }
 
+/// A string field of a CLI message; `None` when absent or not a string.
+pub fn str_field<'m>(message: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
+    message.get(key).and_then(Value::as_str)
+}
+
 /// An assistant message the CLI synthesized because the API refused its
 /// credentials (`"error": "authentication_failed"`): a structured auth
 /// signal that does not depend on the wording of the text.
 pub fn is_auth_failure_event(event: &Map<String, Value>) -> bool {
-    event.get("type").and_then(Value::as_str) == Some("assistant")
-        && event.get("error").and_then(Value::as_str) == Some("authentication_failed")
+    str_field(event, "type") == Some("assistant")
+        && str_field(event, "error") == Some("authentication_failed")
 }
 
 /// An MCP server of the agent's project that was not available to it.
@@ -353,8 +358,8 @@ pub struct FailedMcpServer {
 /// `connected` (entries without a status say nothing and are skipped).
 /// `None` for any other event.
 pub fn failed_mcp_servers(event: &Map<String, Value>) -> Option<Vec<FailedMcpServer>> {
-    let is_init = event.get("type").and_then(Value::as_str) == Some("system")
-        && event.get("subtype").and_then(Value::as_str) == Some("init");
+    let is_init =
+        str_field(event, "type") == Some("system") && str_field(event, "subtype") == Some("init");
     if !is_init {
         return None;
     }
@@ -364,7 +369,7 @@ pub fn failed_mcp_servers(event: &Map<String, Value>) -> Option<Vec<FailedMcpSer
         .flatten()
         .filter_map(Value::as_object)
         .filter_map(|server| {
-            let status = server.get("status").and_then(Value::as_str)?;
+            let status = str_field(server, "status")?;
             let name = server.get("name").map_or_else(|| "?".to_owned(), text_of);
             (status != "connected").then(|| FailedMcpServer {
                 name: chars::prefix(&name, 100).to_owned(),
@@ -404,7 +409,24 @@ mod tests {
     }
 
     #[test]
-    fn cuts_count_characters_not_bytes() {}
+    fn cuts_count_characters_not_bytes() {
+        let long = "д".repeat(400);
+        let names = denied_tools(Some(&json!([{"tool_name": long}]))).unwrap();
+        assert_eq!(names, ["д".repeat(100)]);
+        assert_eq!(
+            failure_detail(Some(&json!([long])), None),
+            Some("д".repeat(300))
+        );
+        let init = object(json!({"type": "system", "subtype": "init",
+            "mcp_servers": [{"name": long, "status": long}]}));
+        assert_eq!(
+            failed_mcp_servers(&init).unwrap(),
+            [FailedMcpServer {
+                name: "д".repeat(100),
+                status: "д".repeat(100)
+            }]
+        );
+    }
 
     #[test]
     fn not_logged_in_text_is_auth() {

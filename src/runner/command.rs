@@ -277,35 +277,27 @@ mod tests {
         );
         let session = Session::Unnamed;
         let tools = ["-x".to_string()];
-        let err = arguments(&CommandLine {
-            disallowed_tools: &tools,
-            ..line(&session)
-        })
-        .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Refused::FlagLike {
-                    argument: FlagArgument::DisallowedTool,
-                    ..
-                }
-            ),
-            "{err:?}"
+        assert_eq!(
+            arguments(&CommandLine {
+                disallowed_tools: &tools,
+                ..line(&session)
+            })
+            .unwrap_err(),
+            Refused::FlagLike {
+                argument: FlagArgument::DisallowedTool,
+                value: "-x".into()
+            }
         );
-        let err = arguments(&CommandLine {
-            model: Some("-m"),
-            ..line(&session)
-        })
-        .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                Refused::FlagLike {
-                    argument: FlagArgument::Model,
-                    ..
-                }
-            ),
-            "{err:?}"
+        assert_eq!(
+            arguments(&CommandLine {
+                model: Some("-m"),
+                ..line(&session)
+            })
+            .unwrap_err(),
+            Refused::FlagLike {
+                argument: FlagArgument::Model,
+                value: "-m".into()
+            }
         );
     }
 }

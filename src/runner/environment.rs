@@ -39,12 +39,13 @@ pub fn current_depth() -> i64 {
 }
 
 /// The first executable file called `name` in the `PATH` directories.
-/// Empty `PATH` entries (which a shell reads as the current directory) are
-/// skipped: a project directory must not be able to plant a `claude`.
+/// Empty and relative `PATH` entries (which resolve against the current
+/// directory) are skipped: a project directory must not be able to plant a
+/// `claude`.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .filter(|dir| !dir.as_os_str().is_empty() && dir.is_absolute())
+        .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(name))
         .find(|candidate| is_executable(candidate))
 }

@@ -11,7 +11,7 @@ use std::io;
 
 use serde_json::{Map, Value};
 
-use super::classify::{self, FailedMcpServer};
+use super::classify::{self, FailedMcpServer, str_field};
 use super::lenient_json;
 use super::result::{DispatchResult, ErrorType, coerce_cost, coerce_count, result_text, text_of};
 use super::status_line::{lift_status, parse_json_answer};
@@ -47,7 +47,9 @@ pub enum Kill {
     Cancel,
 }
 
-/// Everything the process layer captured from an ordinary (`json`) run.
+/// What the process layer captured from a run. `stdout` is what an
+/// ordinary (`json`) run printed; a `stream-json` run's stdout goes to its
+/// `StreamCollector` instead and leaves it empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Captured {
     pub stdout: Vec<u8>,
@@ -71,6 +73,16 @@ pub struct Context<'a> {
     pub timeout_secs: u64,
     /// The effective spend cap; `None` = no cap.
     pub budget_usd: Option<f64>,
+}
+
+impl Context<'_> {
+    /// Whether this run's stderr is an old CLI refusing the `--session-id`
+    /// we generated: retried once, and only on a first attempt.
+    fn may_retry_without_session_id(&self, stderr: &str) -> bool {
+        self.first_attempt
+            && self.session_id_was_generated
+            && classify::rejects_session_id_flag(stderr)
+    }
 }
 
 /// What to do with a finished run.
@@ -109,10 +121,7 @@ pub fn interpret_json(ctx: &Context, out: &Captured) -> Verdict {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stderr = stderr.trim();
     if out.exit != Exit::Code(0) && stdout.trim().is_empty() {
-        if ctx.first_attempt
-            && ctx.session_id_was_generated
-            && classify::rejects_session_id_flag(stderr)
-        {
+        if ctx.may_retry_without_session_id(stderr) {
             return Verdict::RetryWithoutSessionId;
         }
         // The CLI failed before producing anything, so no session id is
@@ -185,7 +194,7 @@ impl StreamCollector {
             self.result = Some(event);
             return Vec::new();
         }
-        if event.get("type").and_then(Value::as_str) == Some("assistant") {
+        if str_field(&event, "type") == Some("assistant") {
             return progress_messages(&event);
         }
         Vec::new()
@@ -204,10 +213,7 @@ impl StreamCollector {
         } else {
             let stderr = String::from_utf8_lossy(stderr);
             let stderr = stderr.trim();
-            if ctx.first_attempt
-                && ctx.session_id_was_generated
-                && classify::rejects_session_id_flag(stderr)
-            {
+            if ctx.may_retry_without_session_id(stderr) {
                 return Verdict::RetryWithoutSessionId;
             }
             let error = if stderr.is_empty() {
@@ -255,7 +261,7 @@ impl Transcript {
 }
 
 fn is_result_event(event: &Map<String, Value>) -> bool {
-    event.get("type").and_then(Value::as_str) == Some("result")
+    str_field(event, "type") == Some("result")
 }
 
 /// The object that carries the run's answer: the printed object itself,
@@ -292,9 +298,7 @@ fn from_payload(
     killed: Option<Kill>,
 ) -> DispatchResult {
     // A malformed session id, cost or count is dropped; never the answer.
-    let session_id = payload
-        .get("session_id")
-        .and_then(Value::as_str)
+    let session_id = str_field(payload, "session_id")
         .filter(|id| !id.trim().is_empty())
         .or(ctx.session_of_record);
     let mut result = DispatchResult {
@@ -315,9 +319,8 @@ fn from_payload(
     } else {
         text.clone()
     };
-    let str_field = |key: &str| payload.get(key).and_then(Value::as_str);
-    let stopped_by_budget = str_field("subtype") == Some("error_max_budget_usd")
-        || str_field("terminal_reason") == Some("budget_exhausted");
+    let stopped_by_budget = str_field(payload, "subtype") == Some("error_max_budget_usd")
+        || str_field(payload, "terminal_reason") == Some("budget_exhausted");
     if stopped_by_budget {
         let hint = classify::budget_hint(ctx.agent, ctx.budget_usd, result.session_id.as_deref());
         result.error = Some(error + &hint);
@@ -495,10 +498,8 @@ fn progress_messages(event: &Map<String, Value>) -> Vec<String> {
         .into_iter()
         .flatten()
         .filter_map(Value::as_object)
-        .filter_map(|block| match block.get("type").and_then(Value::as_str) {
-            Some("text") => block
-                .get("text")
-                .and_then(Value::as_str)
+        .filter_map(|block| match str_field(block, "type") {
+            Some("text") => str_field(block, "text")
                 .filter(|text| !text.is_empty())
                 .map(|text| chars::prefix(text, MAX_TEXT_CHARS).to_owned()),
             Some("tool_use") => {
@@ -557,6 +558,11 @@ mod tests {
         }
     }
 
+    /// A run's result under the standard context.
+    fn interpreted(out: &Captured) -> DispatchResult {
+        done(interpret_json(&ctx(), out))
+    }
+
     fn json_result(ctx: &Context, stdout: &str) -> DispatchResult {
         done(interpret_json(ctx, &run(stdout, "", Exit::Code(0))))
     }
@@ -591,9 +597,10 @@ mod tests {
 
     #[test]
     fn success_is_decided_by_is_error_not_exit_code() {
-        let result = done(interpret_json(
-            &ctx(),
-            &run(r#"{"result":"ok","is_error":false}"#, "warn", Exit::Code(1)),
+        let result = interpreted(&run(
+            r#"{"result":"ok","is_error":false}"#,
+            "warn",
+            Exit::Code(1),
         ));
         assert!(result.success);
         assert_eq!(result.session_id.as_deref(), Some(GENERATED));
@@ -702,7 +709,7 @@ mod tests {
             stdout: b"{\"result\":\"caf\xe9 ok\",\"is_error\":false}".to_vec(),
             ..run("", "", Exit::Code(0))
         };
-        let result = done(interpret_json(&ctx(), &out));
+        let result = interpreted(&out);
         assert!(result.success);
         assert_eq!(result.result, "caf\u{FFFD} ok");
     }
@@ -772,10 +779,7 @@ mod tests {
 
     #[test]
     fn plain_text_with_failed_exit_is_a_classified_failure() {
-        let result = done(interpret_json(
-            &ctx(),
-            &run("Permission denied for Bash", "ignored", Exit::Code(2)),
-        ));
+        let result = interpreted(&run("Permission denied for Bash", "ignored", Exit::Code(2)));
         assert!(!result.success);
         assert_eq!(result.result, "Permission denied for Bash");
         assert_eq!(result.error_type, Some(ErrorType::Permission));
@@ -790,7 +794,7 @@ mod tests {
 
     #[test]
     fn exit_zero_with_empty_stdout_is_a_failure_with_session_id() {
-        let result = done(interpret_json(&ctx(), &run(" \n", "", Exit::Code(0))));
+        let result = interpreted(&run(" \n", "", Exit::Code(0)));
         assert!(!result.success);
         assert_eq!(
             result.error.as_deref(),
@@ -799,10 +803,7 @@ mod tests {
         assert_eq!(result.error_type, Some(ErrorType::CliError));
         assert_eq!(result.session_id.as_deref(), Some(GENERATED));
 
-        let result = done(interpret_json(
-            &ctx(),
-            &run("", " went wrong \n", Exit::Code(0)),
-        ));
+        let result = interpreted(&run("", " went wrong \n", Exit::Code(0)));
         assert_eq!(result.error.as_deref(), Some("went wrong"));
         assert_eq!(result.session_id.as_deref(), Some(GENERATED));
     }
@@ -811,13 +812,10 @@ mod tests {
 
     #[test]
     fn failed_exit_with_blank_stdout_reports_stderr_without_session() {
-        let result = done(interpret_json(
-            &ctx(),
-            &run(
-                "",
-                "You've hit your session limit · resets 6pm\n",
-                Exit::Code(1),
-            ),
+        let result = interpreted(&run(
+            "",
+            "You've hit your session limit · resets 6pm\n",
+            Exit::Code(1),
         ));
         assert_eq!(result.error_type, Some(ErrorType::UsageLimit));
         let error = result.error.unwrap();
@@ -828,18 +826,18 @@ mod tests {
 
     #[test]
     fn failed_exit_without_stderr_quotes_the_exit_code_like_python() {
-        let result = done(interpret_json(&ctx(), &run("", "", Exit::Signal(9))));
+        let result = interpreted(&run("", "", Exit::Signal(9)));
         assert_eq!(result.error.as_deref(), Some("claude exited with code -9"));
-        let result = done(interpret_json(&ctx(), &run("", "", Exit::Code(3))));
+        let result = interpreted(&run("", "", Exit::Code(3)));
         assert_eq!(result.error.as_deref(), Some("claude exited with code 3"));
         assert_eq!(result.error_type, Some(ErrorType::CliError));
     }
 
     #[test]
     fn unknown_exit_status_is_not_a_success() {
-        let result = done(interpret_json(&ctx(), &run("text", "", Exit::Unknown)));
+        let result = interpreted(&run("text", "", Exit::Unknown));
         assert!(!result.success);
-        let result = done(interpret_json(&ctx(), &run("", "", Exit::Unknown)));
+        let result = interpreted(&run("", "", Exit::Unknown));
         assert_eq!(
             result.error.as_deref(),
             Some("claude exited with code unknown")
@@ -874,7 +872,7 @@ mod tests {
     fn is_error_with_empty_or_null_result_reports_no_details_with_exit_code() {
         for result_field in [r#""""#, "null", "false"] {
             let stdout = format!(r#"{{"result":{result_field},"is_error":true}}"#);
-            let result = done(interpret_json(&ctx(), &run(&stdout, "", Exit::Code(1))));
+            let result = interpreted(&run(&stdout, "", Exit::Code(1)));
             assert_eq!(result.result, "");
             assert_eq!(
                 result.error.as_deref(),
@@ -1106,12 +1104,9 @@ mod tests {
 
     #[test]
     fn complete_result_beats_timeout_with_cleanup_note() {
-        let result = done(interpret_json(
-            &ctx(),
-            &killed(
-                r#"{"type":"result","result":"paid answer","total_cost_usd":0.42}"#,
-                Kill::Timeout,
-            ),
+        let result = interpreted(&killed(
+            r#"{"type":"result","result":"paid answer","total_cost_usd":0.42}"#,
+            Kill::Timeout,
         ));
         assert!(result.success);
         assert_eq!(result.result, "paid answer");
@@ -1125,9 +1120,9 @@ mod tests {
 
     #[test]
     fn complete_result_beats_cancel_with_cleanup_note() {
-        let result = done(interpret_json(
-            &ctx(),
-            &killed(r#"{"type":"result","result":"done"}"#, Kill::Cancel),
+        let result = interpreted(&killed(
+            r#"{"type":"result","result":"done"}"#,
+            Kill::Cancel,
         ));
         assert!(result.success);
         assert_eq!(
@@ -1138,9 +1133,9 @@ mod tests {
 
     #[test]
     fn complete_verbose_array_beats_timeout() {
-        let result = done(interpret_json(
-            &ctx(),
-            &killed(r#"[{"type":"result","result":"in array"}]"#, Kill::Timeout),
+        let result = interpreted(&killed(
+            r#"[{"type":"result","result":"in array"}]"#,
+            Kill::Timeout,
         ));
         assert!(result.success);
         assert_eq!(result.result, "in array");
@@ -1155,7 +1150,7 @@ mod tests {
             r#"{"result":"no type","is_error":false}"#,
             "[]",
         ] {
-            let result = done(interpret_json(&ctx(), &killed(stdout, Kill::Timeout)));
+            let result = interpreted(&killed(stdout, Kill::Timeout));
             assert!(!result.success, "{stdout}");
             assert_eq!(result.error_type, Some(ErrorType::Timeout), "{stdout}");
             assert_eq!(result.result, "", "{stdout}");
@@ -1165,7 +1160,7 @@ mod tests {
 
     #[test]
     fn timeout_error_suggests_a_longer_timeout_and_resume() {
-        let result = done(interpret_json(&ctx(), &killed("", Kill::Timeout)));
+        let result = interpreted(&killed("", Kill::Timeout));
         assert_eq!(
             result.error.as_deref(),
             Some(
@@ -1182,7 +1177,7 @@ mod tests {
     fn budget_payload_received_before_cleanup_timeout_wins() {
         let stdout = r#"{"type":"result","is_error":true,"subtype":"error_max_budget_usd",
             "session_id":"cli-b","total_cost_usd":2.01}"#;
-        let result = done(interpret_json(&ctx(), &killed(stdout, Kill::Timeout)));
+        let result = interpreted(&killed(stdout, Kill::Timeout));
         assert_eq!(result.error_type, Some(ErrorType::Budget));
         assert!(result.budget_exceeded);
         assert_eq!(result.session_id.as_deref(), Some("cli-b"));
@@ -1191,9 +1186,9 @@ mod tests {
 
     #[test]
     fn killed_error_payload_quotes_the_observed_exit() {
-        let result = done(interpret_json(
-            &ctx(),
-            &killed(r#"{"type":"result","is_error":true}"#, Kill::Timeout),
+        let result = interpreted(&killed(
+            r#"{"type":"result","is_error":true}"#,
+            Kill::Timeout,
         ));
         assert_eq!(
             result.error.as_deref(),
@@ -1203,7 +1198,7 @@ mod tests {
 
     #[test]
     fn cancel_without_result_is_a_cli_error_with_session() {
-        let result = done(interpret_json(&ctx(), &killed("partial", Kill::Cancel)));
+        let result = interpreted(&killed("partial", Kill::Cancel));
         assert!(!result.success);
         assert_eq!(result.error_type, Some(ErrorType::CliError));
         assert_eq!(result.session_id.as_deref(), Some(GENERATED));

@@ -29,6 +29,7 @@ pub use prompt::Ask;
 pub use result::{DispatchResult, ErrorType, Outcome};
 pub use stream_sink::Progress;
 
+use crate::config::schema::MAX_TIMEOUT_SECS;
 use crate::config::{Agent, Settings};
 use command::{CommandLine, Session};
 use interpret::{Captured, Context, Verdict};
@@ -139,32 +140,37 @@ pub fn dispatch_using(
             )],
         })
     };
-    let refused = |refused: command::Refused| match refused {
-        command::Refused::FlagLike { argument, value } => {
-            preflight::flag_like_argument(d.agent_name, argument, &value)
-        }
-        command::Refused::TooLong { what, bytes } => {
-            preflight::argument_too_long(d.agent_name, what, bytes)
-        }
-    };
     let first = match launch(&session) {
         Ok(first) => first,
-        Err(r) => return refused(r),
+        Err(r) => return refused(d.agent_name, r),
     };
-    match run_once(d, &first, &session, true, cancel, progress.clone()) {
-        Verdict::Done(result) => result,
+    let retry = match run_once(d, &first, &session, true, cancel, progress.clone()) {
+        Verdict::Done(result) => return result,
         Verdict::RetryWithoutSessionId => match launch(&Session::Unnamed) {
-            Ok(retry) => match run_once(d, &retry, &Session::Unnamed, false, cancel, progress) {
-                Verdict::Done(result) => result,
-                // Not reachable: a retry is never offered twice.
-                Verdict::RetryWithoutSessionId => DispatchResult::failure(
-                    d.agent_name,
-                    ErrorType::CliError,
-                    "claude rejected --session-id twice".into(),
-                ),
-            },
-            Err(r) => refused(r),
+            Ok(retry) => retry,
+            Err(r) => return refused(d.agent_name, r),
         },
+    };
+    match run_once(d, &retry, &Session::Unnamed, false, cancel, progress) {
+        Verdict::Done(result) => result,
+        // Not reachable: a retry is never offered twice.
+        Verdict::RetryWithoutSessionId => DispatchResult::failure(
+            d.agent_name,
+            ErrorType::CliError,
+            "claude rejected --session-id twice".into(),
+        ),
+    }
+}
+
+/// The failed result of a command line that was not built.
+fn refused(agent: &str, refused: command::Refused) -> DispatchResult {
+    match refused {
+        command::Refused::FlagLike { argument, value } => {
+            preflight::flag_like_argument(agent, argument, &value)
+        }
+        command::Refused::TooLong { what, bytes } => {
+            preflight::argument_too_long(agent, what, bytes)
+        }
     }
 }
 
@@ -173,12 +179,13 @@ fn build_arguments(
     session: &Session,
 ) -> Result<Vec<std::ffi::OsString>, command::Refused> {
     let prompt = prompt::task_prompt(&d.ask);
+    let budget_usd = d.budget_usd();
     let system_prompt = prompt::system_prompt(&prompt::Protocol {
         enabled: d.settings.dispatch_protocol,
         agent: d.agent_name,
         caller: d.ask.caller,
         timeout_secs: d.timeout_secs(),
-        budget_usd: d.budget_usd(),
+        budget_usd,
         json_answer: d.ask.wants_json(),
         instructions: &d.agent.instructions,
     });
@@ -192,7 +199,7 @@ fn build_arguments(
         prompt: &prompt,
         system_prompt: system_prompt.as_deref(),
         session,
-        budget_usd: d.budget_usd(),
+        budget_usd,
         model: d.agent.model.as_deref(),
         permission_mode,
         allowed_tools: d
@@ -221,16 +228,19 @@ fn run_once(
         Session::New(id) => (Some(id.as_str()), true),
         Session::Unnamed => (None, false),
     };
+    let timeout_secs = d.timeout_secs();
     let ctx = Context {
         agent: d.agent_name,
         session_of_record,
         session_id_was_generated: generated,
         first_attempt,
         response_format_json: d.ask.wants_json(),
-        timeout_secs: d.timeout_secs(),
+        timeout_secs,
         budget_usd: d.budget_usd(),
     };
-    let deadline = Instant::now() + Duration::from_secs(d.timeout_secs());
+    // Callers bound the timeout already; the cap keeps `Dispatch`'s public
+    // fields from ever overflowing the deadline into a panic.
+    let deadline = Instant::now() + Duration::from_secs(timeout_secs.min(MAX_TIMEOUT_SECS));
     match d.mode {
         OutputMode::Json => match process::run(launch, deadline, cancel, CollectAll::default()) {
             Ok(run) => {

@@ -1,8 +1,9 @@
 //! The failed results of the checks made before `claude` is spawned:
 //! dispatch recursion, a missing `claude` executable, a missing project
-//! directory, and a value that the CLI would read as a flag. Each has a
-//! fixed type and message; none carries a session id, since no session was
-//! started. The checks themselves live with the code that builds the run.
+//! directory, a value that the CLI would read as a flag, and a text too long
+//! for one command-line argument. Each has a fixed type and message; none
+//! carries a session id, since no session was started. The checks
+//! themselves live with the code that builds the run.
 
 use std::fmt;
 use std::path::Path;

@@ -69,12 +69,18 @@ pub struct CollectAll(pub Vec<u8>);
 
 impl StdoutSink for CollectAll {
     fn chunk(&mut self, bytes: &[u8]) {
-        let room = STDOUT_KEEP_BYTES.saturating_sub(self.0.len());
-        self.0.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        append_bounded(&mut self.0, bytes, STDOUT_KEEP_BYTES);
     }
     fn explains_outcome(&self) -> bool {
         !self.0.is_empty()
     }
+}
+
+/// Appends as much of `bytes` as fits under `cap` bytes in all; the rest is
+/// dropped (it was drained, so the child never blocks on it).
+pub fn append_bounded(kept: &mut Vec<u8>, bytes: &[u8], cap: usize) {
+    let room = cap.saturating_sub(kept.len());
+    kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
 }
 
 /// A process that ran, plus its stdout sink (whatever reached it).
@@ -362,8 +368,7 @@ fn spawn_stderr_reader(
                     Ok(0) => break,
                     Ok(n) => {
                         let mut kept = keep.lock().unwrap_or_else(|p| p.into_inner());
-                        let room = STDERR_KEEP_BYTES.saturating_sub(kept.len());
-                        kept.extend_from_slice(&buf[..n.min(room)]);
+                        append_bounded(&mut kept, &buf[..n], STDERR_KEEP_BYTES);
                     }
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => break,

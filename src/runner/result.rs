@@ -138,19 +138,24 @@ impl ErrorType {
         }
     }
 
+    /// Every type this version names; `Other` holds any other name.
+    const KNOWN: [ErrorType; 9] = [
+        ErrorType::Permission,
+        ErrorType::Timeout,
+        ErrorType::Recursion,
+        ErrorType::NotFound,
+        ErrorType::Budget,
+        ErrorType::UsageLimit,
+        ErrorType::Auth,
+        ErrorType::InvalidArgument,
+        ErrorType::CliError,
+    ];
+
     fn from_name(name: String) -> Self {
-        match name.as_str() {
-            "permission" => ErrorType::Permission,
-            "timeout" => ErrorType::Timeout,
-            "recursion" => ErrorType::Recursion,
-            "not_found" => ErrorType::NotFound,
-            "budget" => ErrorType::Budget,
-            "usage_limit" => ErrorType::UsageLimit,
-            "auth" => ErrorType::Auth,
-            "invalid_argument" => ErrorType::InvalidArgument,
-            "cli_error" => ErrorType::CliError,
-            _ => ErrorType::Other(name),
-        }
+        Self::KNOWN
+            .into_iter()
+            .find(|known| known.as_str() == name)
+            .unwrap_or(ErrorType::Other(name))
     }
 }
 
@@ -183,17 +188,13 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    pub const ALL: [Outcome; 3] = [Outcome::Done, Outcome::Partial, Outcome::Blocked];
+
     /// The STATUS word, any case: `Done`, `PARTIAL`, `blocked`.
     pub fn from_word(word: &str) -> Option<Self> {
-        if word.eq_ignore_ascii_case("done") {
-            Some(Outcome::Done)
-        } else if word.eq_ignore_ascii_case("partial") {
-            Some(Outcome::Partial)
-        } else if word.eq_ignore_ascii_case("blocked") {
-            Some(Outcome::Blocked)
-        } else {
-            None
-        }
+        Self::ALL
+            .into_iter()
+            .find(|outcome| word.eq_ignore_ascii_case(outcome.as_str()))
     }
 
     pub fn as_str(self) -> &'static str {

@@ -43,14 +43,8 @@ fn match_marker(line: &str) -> Option<(Outcome, &str)> {
     let rest = strip_prefix_ignore_case(rest, "status")?;
     let rest = rest.trim_start().strip_prefix(':')?;
     let rest = skip_decoration(rest);
-    [
-        ("done", Outcome::Done),
-        ("partial", Outcome::Partial),
-        ("blocked", Outcome::Blocked),
-    ]
-    .into_iter()
-    .find_map(|(word, outcome)| {
-        let after = strip_prefix_ignore_case(rest, word)?;
+    Outcome::ALL.into_iter().find_map(|outcome| {
+        let after = strip_prefix_ignore_case(rest, outcome.as_str())?;
         // A word boundary, as `\b` in the original's pattern: `done_` or
         // `doneness` is not the marker.
         let continues_word = after

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::interpret::StreamCollector;
-use super::process::{STDOUT_KEEP_BYTES, StdoutSink};
+use super::process::{STDOUT_KEEP_BYTES, StdoutSink, append_bounded};
 
 /// Receives progress messages ("Using tool: Bash", assistant text) live.
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
@@ -48,9 +48,7 @@ impl StdoutSink for StreamSink {
         }
         // An endless line is cut rather than allowed to exhaust memory; a
         // cut line fails to parse and is skipped like any malformed event.
-        let room = STDOUT_KEEP_BYTES.saturating_sub(self.partial.len());
-        self.partial
-            .extend_from_slice(&rest[..rest.len().min(room)]);
+        append_bounded(&mut self.partial, rest, STDOUT_KEEP_BYTES);
     }
 
     fn end(&mut self) {
