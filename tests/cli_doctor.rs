@@ -40,11 +40,12 @@ fn listed_here() -> String {
     )
 }
 
-/// PATH with the stand-in first and this binary's directory on it.
-fn full_path(fake: &FakeClaude) -> String {
+/// PATH with the `claude` in `claude_dir` first and this binary's
+/// directory on it.
+fn full_path(claude_dir: &Path) -> String {
     format!(
         "{}:{}:/usr/bin:/bin",
-        fake.dir.path().display(),
+        claude_dir.display(),
         this_binary().parent().unwrap().display()
     )
 }
@@ -69,6 +70,17 @@ fn doctor(sandbox: &Sandbox, path: &str, args: &[&str]) -> support::Run {
             .output()
             .unwrap(),
     )
+}
+
+/// `doctor --json` with a stand-in `claude` that lists this binary as
+/// registered: asserts the exit code and a complete report.
+fn registered_report(sandbox: &Sandbox, code: i32) -> (support::Run, Value) {
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())]);
+    let run = doctor(sandbox, &full_path(fake.dir.path()), &["--json"]);
+    let report = report(&run);
+    assert_eq!(run.code(), code);
+    assert_complete(&report);
+    (run, report)
 }
 
 fn report(run: &support::Run) -> Value {
@@ -118,7 +130,11 @@ fn a_healthy_setup_passes_every_section_even_when_strict() {
     let sandbox = Sandbox::new();
     healthy(&sandbox);
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())]);
-    let run = doctor(&sandbox, &full_path(&fake), &["--json", "--strict"]);
+    let run = doctor(
+        &sandbox,
+        &full_path(fake.dir.path()),
+        &["--json", "--strict"],
+    );
     let report = report(&run);
     assert_eq!(run.code(), 0, "{report:#}");
     assert_complete(&report);
@@ -140,7 +156,9 @@ fn a_healthy_setup_passes_every_section_even_when_strict() {
     );
     find(&report, "Groups", "backend: 1 member");
     // Probes never read our stdin.
-    for invocation in fake.invocations() {
+    let invocations = fake.invocations();
+    assert!(!invocations.is_empty(), "doctor never probed claude");
+    for invocation in invocations {
         assert_eq!(invocation.stdin, "/dev/null");
     }
 }
@@ -150,7 +168,7 @@ fn the_text_report_has_sections_tags_and_a_summary() {
     let sandbox = Sandbox::new();
     healthy(&sandbox);
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())]);
-    let out = doctor(&sandbox, &full_path(&fake), &[]).ok();
+    let out = doctor(&sandbox, &full_path(fake.dir.path()), &[]).ok();
     for section in SECTIONS {
         assert!(out.contains(&format!("\n{section}\n  [")), "{out}");
     }
@@ -166,11 +184,7 @@ fn a_missing_agent_directory_fails() {
     let sandbox = Sandbox::new();
     healthy(&sandbox);
     std::fs::remove_dir_all(sandbox.project("api")).unwrap();
-    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())]);
-    let run = doctor(&sandbox, &full_path(&fake), &["--json"]);
-    let report = report(&run);
-    assert_eq!(run.code(), 1);
-    assert_complete(&report);
+    let (run, report) = registered_report(&sandbox, 1);
     assert_eq!(report["status"], "fail");
     let check = find(&report, "Agents", "api: directory missing - ");
     assert_eq!(check["status"], "fail");
@@ -181,11 +195,7 @@ fn a_missing_agent_directory_fails() {
 fn bad_yaml_fails_the_config_and_skips_agents_and_groups() {
     let sandbox = Sandbox::new();
     sandbox.write_config("agents: [unclosed\n");
-    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())]);
-    let run = doctor(&sandbox, &full_path(&fake), &["--json"]);
-    let report = report(&run);
-    assert_eq!(run.code(), 1);
-    assert_complete(&report);
+    let (_, report) = registered_report(&sandbox, 1);
     assert_eq!(
         find(&report, "Config", "Config not valid YAML: ")["status"],
         "fail"
@@ -202,11 +212,7 @@ fn a_dangling_group_member_fails_with_the_fix() {
         "agents:\n  api:\n    directory: {}\ngroups:\n  g:\n    members:\n      - agent: api\n      - agent: ghost\n",
         dir.display()
     ));
-    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())]);
-    let run = doctor(&sandbox, &full_path(&fake), &["--json"]);
-    let report = report(&run);
-    assert_eq!(run.code(), 1);
-    assert_complete(&report);
+    let (_, report) = registered_report(&sandbox, 1);
     let check = find(&report, "Groups", "g: unknown member(s): ghost");
     assert_eq!(check["status"], "fail");
     assert!(
@@ -245,11 +251,7 @@ fn a_config_with_invalid_utf8_fails_without_crashing() {
     let sandbox = Sandbox::new();
     sandbox.write_config("");
     std::fs::write(sandbox.config(), b"agents:\n  caf\xe9: {directory: /tmp}\n").unwrap();
-    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())]);
-    let run = doctor(&sandbox, &full_path(&fake), &["--json"]);
-    let report = report(&run);
-    assert_eq!(run.code(), 1);
-    assert_complete(&report);
+    let (_, report) = registered_report(&sandbox, 1);
     let check = find(&report, "Config", "Config is not valid UTF-8: ");
     assert_eq!(check["remediation"], "Re-save the file as UTF-8.");
 }
@@ -262,7 +264,7 @@ fn an_unreadable_config_fails_as_unreadable() {
     let cfg_dir = sandbox.config().parent().unwrap().to_path_buf();
     std::fs::set_permissions(&cfg_dir, std::fs::Permissions::from_mode(0o000)).unwrap();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())]);
-    let run = doctor(&sandbox, &full_path(&fake), &["--json"]);
+    let run = doctor(&sandbox, &full_path(fake.dir.path()), &["--json"]);
     std::fs::set_permissions(&cfg_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let report = report(&run);
     assert_complete(&report);
@@ -286,7 +288,7 @@ fn invalid_utf8_from_mcp_list_still_reads_as_registered_in_text_and_json() {
         support::Run(
             sandbox
                 .command()
-                .env("PATH", full_path(&fake))
+                .env("PATH", full_path(fake.dir.path()))
                 .env("FAKE_CLAUDE_MCP_LIST", listing)
                 .arg("doctor")
                 .args(args)
@@ -334,7 +336,7 @@ fn warnings_fail_only_with_strict_and_failures_always_fail() {
         ("FAKE_CLAUDE_MCP_LIST", &listed_here()),
         ("FAKE_CLAUDE_AUTH", "logged-out"),
     ]);
-    let relaxed = doctor(&sandbox, &full_path(&fake), &["--json"]);
+    let relaxed = doctor(&sandbox, &full_path(fake.dir.path()), &["--json"]);
     let report = report(&relaxed);
     assert_eq!(relaxed.code(), 0, "{report:#}");
     assert_eq!(report["status"], "warn");
@@ -344,7 +346,11 @@ fn warnings_fail_only_with_strict_and_failures_always_fail() {
         "Run: claude auth login"
     );
 
-    let strict = doctor(&sandbox, &full_path(&fake), &["--json", "--strict"]);
+    let strict = doctor(
+        &sandbox,
+        &full_path(fake.dir.path()),
+        &["--json", "--strict"],
+    );
     assert_eq!(strict.code(), 1);
     assert_eq!(strict.stdout(), relaxed.stdout());
     assert!(
@@ -356,7 +362,7 @@ fn warnings_fail_only_with_strict_and_failures_always_fail() {
     );
 
     std::fs::remove_dir_all(sandbox.project("api")).unwrap();
-    let failing = doctor(&sandbox, &full_path(&fake), &[]);
+    let failing = doctor(&sandbox, &full_path(fake.dir.path()), &[]);
     assert_eq!(failing.code(), 1);
     assert!(
         failing.stdout().trim_end().ends_with("1 issue, 1 warning"),
@@ -384,15 +390,10 @@ fn an_old_cli_without_the_flag_warns_that_every_dispatch_will_fail() {
         &copy,
     )
     .unwrap();
-    let path = format!(
-        "{}:{}:/usr/bin:/bin",
-        copy_dir.path().display(),
-        this_binary().parent().unwrap().display()
-    );
     let run = support::Run(
         sandbox
             .command()
-            .env("PATH", path)
+            .env("PATH", full_path(copy_dir.path()))
             .env("FAKE_CLAUDE_HELP_FILE", help.path())
             .env("FAKE_CLAUDE_MCP_LIST", listed_here())
             .args(["doctor", "--json"])
@@ -433,7 +434,7 @@ fn a_server_running_another_version_is_reported_as_drift() {
     // SAFETY: flock on a descriptor this test owns.
     assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())]);
-    let run = doctor(&sandbox, &full_path(&fake), &["--json"]);
+    let run = doctor(&sandbox, &full_path(fake.dir.path()), &["--json"]);
     let report = report(&run);
     assert_complete(&report);
     find(
@@ -464,7 +465,7 @@ fn a_hanging_claude_costs_one_time_limit_and_leaves_nothing_running() {
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_SUBCMD_HANG", "1")]);
     let mut child = sandbox
         .command()
-        .env("PATH", full_path(&fake))
+        .env("PATH", full_path(fake.dir.path()))
         .args(["doctor", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

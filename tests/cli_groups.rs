@@ -8,10 +8,7 @@ use support::{Sandbox, path_str};
 fn sandbox_with_agents(names: &[&str]) -> Sandbox {
     let sandbox = Sandbox::new();
     for name in names {
-        let dir = sandbox.project(name);
-        sandbox
-            .run(&["add", name, path_str(&dir), "-d", &format!("{name} agent")])
-            .ok();
+        sandbox.add_agent(name, &format!("{name} agent"));
     }
     sandbox
 }

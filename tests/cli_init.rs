@@ -10,11 +10,7 @@ mod support;
 use std::path::PathBuf;
 
 use fake::FakeClaude;
-use support::{BIN, Sandbox};
-
-fn path_with(fake: &FakeClaude) -> String {
-    format!("{}:/usr/bin:/bin", fake.dir.path().display())
-}
+use support::{BIN, Sandbox, path_with};
 
 fn this_binary() -> String {
     PathBuf::from(BIN)
@@ -51,7 +47,7 @@ fn argvs(fake: &FakeClaude) -> Vec<Vec<String>> {
 fn init_creates_the_default_config_and_registers_this_binary_for_the_user() {
     let sandbox = Sandbox::new();
     let fake = FakeClaude::new(&[]);
-    let out = init(&sandbox, &path_with(&fake)).ok();
+    let out = init(&sandbox, &path_with(fake.dir.path())).ok();
     assert!(
         out.starts_with(&format!("Created config: {}\n", sandbox.config().display())),
         "{out}"
@@ -85,7 +81,7 @@ fn init_creates_the_default_config_and_registers_this_binary_for_the_user() {
 #[test]
 fn a_second_init_keeps_the_config_and_leaves_a_registration_of_this_binary_alone() {
     let sandbox = Sandbox::new();
-    init(&sandbox, &path_with(&FakeClaude::new(&[]))).ok();
+    init(&sandbox, &path_with(FakeClaude::new(&[]).dir.path())).ok();
     let before = std::fs::read(sandbox.config()).unwrap();
 
     let listed = format!(
@@ -93,7 +89,7 @@ fn a_second_init_keeps_the_config_and_leaves_a_registration_of_this_binary_alone
         this_binary()
     );
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed)]);
-    let out = init(&sandbox, &path_with(&fake)).ok();
+    let out = init(&sandbox, &path_with(fake.dir.path())).ok();
     assert!(out.contains("Config already exists"), "{out}");
     assert!(out.contains("Already registered with Claude Code"), "{out}");
     assert_eq!(argvs(&fake), [["mcp", "list"]]);
@@ -107,7 +103,7 @@ fn init_re_registers_when_the_registration_starts_another_program() {
         "FAKE_CLAUDE_MCP_LIST",
         "agent-dispatch: /home/u/.local/bin/agent-dispatch serve - ✓ Connected",
     )]);
-    let out = init(&sandbox, &path_with(&fake)).ok();
+    let out = init(&sandbox, &path_with(fake.dir.path())).ok();
     assert!(
         out.contains("starts /home/u/.local/bin/agent-dispatch serve; re-registering"),
         "{out}"
@@ -148,7 +144,7 @@ fn init_never_overwrites_an_existing_config_even_a_broken_one() {
     let text = "# mine\nagents: [this is: not valid\n";
     sandbox.write_config(text);
     let fake = FakeClaude::new(&[]);
-    let out = init(&sandbox, &path_with(&fake)).ok();
+    let out = init(&sandbox, &path_with(fake.dir.path())).ok();
     assert!(out.contains("Config already exists"), "{out}");
     assert_eq!(sandbox.read_config(), text);
 }
@@ -157,7 +153,7 @@ fn init_never_overwrites_an_existing_config_even_a_broken_one() {
 fn a_refused_registration_fails_with_the_manual_command_and_keeps_the_config() {
     let sandbox = Sandbox::new();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_ADD_FAIL", "settings file is read-only")]);
-    let run = init(&sandbox, &path_with(&fake));
+    let run = init(&sandbox, &path_with(fake.dir.path()));
     let stderr = run.fails(1);
     assert!(stderr.contains("settings file is read-only"), "{stderr}");
     assert!(

@@ -6,7 +6,6 @@
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 use std::thread;
 use std::time::Duration;
 
@@ -17,14 +16,8 @@ use support::Sandbox;
 
 const DAY: f64 = 86_400.0;
 
-/// The jobs directory the binary uses by default: beside the sandbox's
-/// config.
-fn jobs_dir(sandbox: &Sandbox) -> PathBuf {
-    sandbox.config().parent().unwrap().join("jobs")
-}
-
 fn store(sandbox: &Sandbox) -> JobStore {
-    JobStore::new(jobs_dir(sandbox))
+    JobStore::new(sandbox.jobs_dir())
 }
 
 fn answer(agent: &str, text: &str) -> DispatchResult {
@@ -96,8 +89,8 @@ fn original_record() -> String {
 }
 
 fn plant_original(sandbox: &Sandbox) -> String {
-    fs::create_dir_all(jobs_dir(sandbox)).unwrap();
-    let path = jobs_dir(sandbox).join(format!("{ORIGINAL_ID}.json"));
+    fs::create_dir_all(sandbox.jobs_dir()).unwrap();
+    let path = sandbox.jobs_dir().join(format!("{ORIGINAL_ID}.json"));
     fs::write(path, original_record()).unwrap();
     ORIGINAL_ID.to_owned()
 }
@@ -227,14 +220,14 @@ fn jobs_with_no_jobs_directory_lists_nothing_and_creates_nothing() {
     let sandbox = Sandbox::new();
     assert_eq!(sandbox.run(&["jobs"]).ok(), "No jobs found.\n");
     assert_eq!(sandbox.run(&["jobs", "--json"]).ok(), "[]\n");
-    assert!(!jobs_dir(&sandbox).exists());
+    assert!(!sandbox.jobs_dir().exists());
 }
 
 #[test]
 fn job_storage_that_is_not_a_directory_is_reported_with_a_hint() {
     let sandbox = Sandbox::new();
     fs::create_dir_all(sandbox.config().parent().unwrap()).unwrap();
-    fs::write(jobs_dir(&sandbox), "a file").unwrap();
+    fs::write(sandbox.jobs_dir(), "a file").unwrap();
     let err = sandbox.run(&["jobs"]).fails(1);
     assert!(
         err.starts_with("error: could not read job storage: "),
@@ -327,7 +320,7 @@ fn job_rejects_invalid_ids_as_usage_errors_and_reports_missing_ones() {
         err.starts_with(&format!("error: job {id} not found\nhint: ")),
         "{err}"
     );
-    assert!(!jobs_dir(&sandbox).exists());
+    assert!(!sandbox.jobs_dir().exists());
 }
 
 #[test]
@@ -589,8 +582,13 @@ fn cancel_racing_finish_ends_cancelled_or_done_and_never_overwrites_a_cancel() {
             other => panic!("round {round}: ended {other}"),
         }
     }
-    assert_eq!(cancelled + done, 40);
-    let leftovers: Vec<_> = fs::read_dir(jobs_dir(&sandbox))
+    // Every round's record is still there, whole and listed.
+    assert_eq!(
+        store.list(None, None).unwrap().len(),
+        40,
+        "{cancelled} cancelled, {done} done"
+    );
+    let leftovers: Vec<_> = fs::read_dir(sandbox.jobs_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".tmp"))

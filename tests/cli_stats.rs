@@ -4,16 +4,10 @@
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 use support::Sandbox;
-
-/// The journal the binary uses by default: beside the sandbox's config.
-fn journal(sandbox: &Sandbox) -> PathBuf {
-    sandbox.config().parent().unwrap().join("usage.jsonl")
-}
 
 fn now() -> u64 {
     SystemTime::now()
@@ -23,7 +17,7 @@ fn now() -> u64 {
 }
 
 fn plant(sandbox: &Sandbox, lines: &[String]) {
-    let path = journal(sandbox);
+    let path = sandbox.usage_log();
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, lines.join("\n") + "\n").unwrap();
 }
@@ -71,7 +65,7 @@ fn empty_journal_text_says_where_it_looked() {
     let out = sandbox
         .run(&["stats", "--agent", "web", "--days", "3"])
         .ok();
-    let path = journal(&sandbox);
+    let path = sandbox.usage_log();
     assert_eq!(
         out,
         format!(
@@ -156,7 +150,7 @@ Per agent
 
 Journal: {}
 ",
-        journal(&sandbox).display()
+        sandbox.usage_log().display()
     );
     assert_eq!(out, expected);
 }
@@ -219,7 +213,7 @@ fn journal_path_follows_the_environment() {
 fn unreadable_journal_fails_with_a_hint() {
     let sandbox = Sandbox::new();
     // A directory where the journal should be.
-    fs::create_dir_all(journal(&sandbox)).unwrap();
+    fs::create_dir_all(sandbox.usage_log()).unwrap();
     let err = sandbox.run(&["stats", "--json"]).fails(1);
     assert!(err.contains("could not read usage journal"), "{err}");
     assert!(err.contains("hint: "), "{err}");

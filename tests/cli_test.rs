@@ -5,20 +5,25 @@
 mod fake;
 mod support;
 
-use fake::FakeClaude;
-use support::{Sandbox, path_str};
+use std::process::Output;
+use std::time::Duration;
 
-fn path_with(fake: &FakeClaude) -> String {
-    format!("{}:/usr/bin:/bin", fake.dir.path().display())
-}
+use fake::FakeClaude;
+use support::{Sandbox, wait_until};
 
 fn sandbox_with_agent() -> Sandbox {
     let sandbox = Sandbox::new();
-    let dir = sandbox.project("api");
+    sandbox.add_agent("api", "API");
     sandbox
-        .run(&["add", "api", path_str(&dir), "-d", "API"])
-        .ok();
+}
+
+/// `agent-dispatch ARGS` with `fake` as the `claude` on PATH.
+fn run_with(sandbox: &Sandbox, fake: &FakeClaude, args: &[&str]) -> Output {
     sandbox
+        .command_with_claude(fake.dir.path())
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -28,12 +33,7 @@ fn test_prints_the_answer_and_a_verdict() {
         ("FAKE_CLAUDE_MODE", "status"),
         ("FAKE_CLAUDE_STATUS", "done"),
     ]);
-    let out = sandbox
-        .command()
-        .env("PATH", path_with(&fake))
-        .args(["test", "api", "Count rows"])
-        .output()
-        .unwrap();
+    let out = run_with(&sandbox, &fake, &["test", "api", "Count rows"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -53,12 +53,7 @@ fn test_prints_the_answer_and_a_verdict() {
 fn test_stream_shows_progress_on_stderr() {
     let sandbox = sandbox_with_agent();
     let fake = FakeClaude::new(&[]);
-    let out = sandbox
-        .command()
-        .env("PATH", path_with(&fake))
-        .args(["test", "api", "--stream"])
-        .output()
-        .unwrap();
+    let out = run_with(&sandbox, &fake, &["test", "api", "--stream"]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("  -> Using tool: Read\n"), "{stderr}");
@@ -74,12 +69,7 @@ fn test_stream_shows_progress_on_stderr() {
 fn test_failures_exit_1_with_error_and_hint() {
     let sandbox = sandbox_with_agent();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "not-logged-in")]);
-    let out = sandbox
-        .command()
-        .env("PATH", path_with(&fake))
-        .args(["test", "api"])
-        .output()
-        .unwrap();
+    let out = run_with(&sandbox, &fake, &["test", "api"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -89,12 +79,7 @@ fn test_failures_exit_1_with_error_and_hint() {
     assert!(stderr.contains("ANTHROPIC_API_KEY"), "{stderr}");
 
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let out = sandbox
-        .command()
-        .env("PATH", path_with(&fake))
-        .args(["test", "api", "--timeout", "1"])
-        .output()
-        .unwrap();
+    let out = run_with(&sandbox, &fake, &["test", "api", "--timeout", "1"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -121,8 +106,7 @@ fn test_without_claude_or_past_the_depth_limit_spawns_nothing() {
 
     let fake = FakeClaude::new(&[]);
     let out = sandbox
-        .command()
-        .env("PATH", path_with(&fake))
+        .command_with_claude(fake.dir.path())
         .env("AGENT_DISPATCH_DEPTH", "3")
         .args(["test", "api"])
         .output()
@@ -145,21 +129,15 @@ fn test_with_a_hanging_agent(sandbox: &Sandbox) -> (std::process::Child, FakeCla
         ("FAKE_CLAUDE_STARTED", started.to_str().unwrap()),
     ]);
     let child = sandbox
-        .command()
-        .env("PATH", path_with(&fake))
+        .command_with_claude(fake.dir.path())
         .args(["test", "api"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !started.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the stand-in never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_until("the stand-in to start", Duration::from_secs(10), || {
+        started.exists()
+    });
     (child, fake)
 }
 
@@ -190,12 +168,9 @@ fn a_sigkilled_test_takes_its_agent_down_with_it() {
     let pgid = fake.invocations()[0].pgid;
     // The kernel's parent-death signal, not our code, ends the agent here;
     // the wait only tells a hang from a slow machine.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !fake::group_gone(pgid) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "agent group {pgid} outlived its SIGKILLed supervisor"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    wait_until(
+        &format!("agent group {pgid} to die with its SIGKILLed supervisor"),
+        Duration::from_secs(10),
+        || fake::live_in_group(pgid).is_empty(),
+    );
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use agent_dispatch::config::store;
 use agent_dispatch::ids::is_hex32;
@@ -24,7 +24,7 @@ use agent_dispatch::registry;
 use fake::{FakeClaude, LoggingClaude, group_gone, live_in_group};
 use mcp_client::{Server, tool_payload};
 use serde_json::{Value, json};
-use support::{Sandbox, path_str};
+use support::{Sandbox, age_job_record, job_record, path_str, wait_until};
 
 /// Anything still unfinished after this is hung, however loaded the
 /// machine.
@@ -67,9 +67,8 @@ fn servers_dir(sandbox: &Sandbox) -> PathBuf {
 /// An initialized `serve` over the sandbox's shared state, with the
 /// `claude` of `claude_dir` first on PATH.
 fn serve(sandbox: &Sandbox, claude_dir: &Path) -> Server {
-    let mut command = sandbox.command();
+    let mut command = sandbox.command_with_claude(claude_dir);
     command
-        .env("PATH", format!("{}:/usr/bin:/bin", claude_dir.display()))
         .env("AGENT_DISPATCH_JOBS_DIR", jobs_dir(sandbox))
         .env("AGENT_DISPATCH_USAGE_LOG", usage_log(sandbox))
         .env("AGENT_DISPATCH_SERVERS_DIR", servers_dir(sandbox));
@@ -98,14 +97,6 @@ fn close_all(servers: impl IntoIterator<Item = Server>) {
             status.is_some_and(|s| s.success()),
             "serve ended with {status:?}"
         );
-    }
-}
-
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + HANG;
-    while !done() {
-        assert!(Instant::now() < deadline, "hung waiting for {what}");
-        thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -560,12 +551,6 @@ fn check(expect: &Expect, reply: &Value) {
     }
 }
 
-fn set_max_concurrency(sandbox: &Sandbox, limit: i32) {
-    let text = sandbox.read_config();
-    assert!(text.contains("max_concurrency: 5"), "{text}");
-    sandbox.write_config(&text.replace("max_concurrency: 5", &format!("max_concurrency: {limit}")));
-}
-
 /// 500 tool calls (and pings) written to one server without waiting for
 /// any answer: every request gets exactly one well-formed answer of its
 /// own, claude never runs more often than `max_concurrency` at once nor
@@ -583,7 +568,10 @@ fn five_hundred_concurrent_mixed_calls_on_one_server() {
         group.extend(["--member", member]);
     }
     sandbox.run(&group).ok();
-    set_max_concurrency(&sandbox, MAX_CONCURRENCY);
+    sandbox.edit_config(
+        "max_concurrency: 5",
+        &format!("max_concurrency: {MAX_CONCURRENCY}"),
+    );
     let fake = FakeClaude::new(&[ECHO]);
     // Logs each run's start and end: the peak number of live claudes.
     let logging = LoggingClaude::around(&fake);
@@ -999,7 +987,7 @@ fn start_victim(sandbox: &Sandbox, fake: &FakeClaude) -> (Server, StartedJob, Ed
     let arguments = json!({"name": "victim", "directory": path_str(&dir), "description": "doomed"});
     ok_call(&mut server, "add_agent", arguments);
     let job = start_job(&mut server, "victim", "[fake:sleep] victim job");
-    wait_until("the victim's job to run", || {
+    wait_until("the victim's job to run", HANG, || {
         job_file(sandbox, &job.id)["status"] == "running" && !fake.invocations().is_empty()
     });
     let edits = Edits {
@@ -1010,23 +998,7 @@ fn start_victim(sandbox: &Sandbox, fake: &FakeClaude) -> (Server, StartedJob, Ed
 }
 
 fn job_file(sandbox: &Sandbox, id: &str) -> Value {
-    let path = jobs_dir(sandbox).join(format!("{id}.json"));
-    serde_json::from_slice(&std::fs::read(path).unwrap()).expect("a whole record")
-}
-
-/// Makes a job's record look started two hours ago and untouched since,
-/// as after a long outage: what stale recovery waits for.
-fn age_job(sandbox: &Sandbox, id: &str) {
-    let path = jobs_dir(sandbox).join(format!("{id}.json"));
-    let mut record = job_file(sandbox, id);
-    let two_hours = Duration::from_secs(7200);
-    let then = SystemTime::now() - two_hours;
-    let epoch = then.duration_since(SystemTime::UNIX_EPOCH).unwrap();
-    record["created_at"] = json!(epoch.as_secs_f64());
-    record["started_at"] = json!(epoch.as_secs_f64());
-    std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
-    let file = std::fs::File::options().write(true).open(&path).unwrap();
-    file.set_modified(then).unwrap();
+    job_record(&jobs_dir(sandbox), id)
 }
 
 /// The job of a SIGKILLed server, as a live `witness` sees it: still
@@ -1045,13 +1017,15 @@ fn recover_orphaned_job(
     let reply = ok_call(witness, "dispatch_cancel", json!({"job_id": job.id}));
     assert_eq!(reply["outcome"], "running", "{reply}");
     let pgid = job_claude.invocations()[0].pgid;
-    wait_until("the orphaned claude to be killed with its server", || {
-        live_in_group(pgid).is_empty()
-    });
+    wait_until(
+        "the orphaned claude to be killed with its server",
+        HANG,
+        || live_in_group(pgid).is_empty(),
+    );
     assert_eq!(job_file(sandbox, &job.id)["status"], "running");
-    age_job(sandbox, &job.id);
+    age_job_record(&jobs_dir(sandbox), &job.id);
     let recovering = serve(sandbox, claude_dir);
-    wait_until("stale recovery", || {
+    wait_until("stale recovery", HANG, || {
         job_file(sandbox, &job.id)["status"] == "failed"
     });
     let record = ok_call(witness, "dispatch_status", json!({"job_id": job.id}));
@@ -1078,7 +1052,7 @@ fn a_server_sigkilled_mid_job_among_ten_leaves_its_job_to_stale_recovery() {
     let (mut victim, victim_job, victim_edits) = start_victim(&sandbox, &victim_fake);
     let (mut worked, cli) = run_fleet(&sandbox, &fake, 1..SERVERS, || {
         // Killed mid-flight: once another server's claude has run.
-        wait_until("another server's dispatch", || {
+        wait_until("another server's dispatch", HANG, || {
             !fake.invocations().is_empty()
         });
         victim.child.kill().unwrap();

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use agent_dispatch::mcp::jsonrpc::{MAX_LINE_BYTES, MAX_LINE_VALUES};
 use fake::FakeClaude;
 use serde_json::{Map, Value, json};
-use support::{Sandbox, path_str};
+use support::Sandbox;
 
 /// Hostile lines sent, not counting sentinel pings and the final ping.
 const TOTAL_LINES: usize = 10_000;
@@ -1491,10 +1491,7 @@ fn sandbox_with_agents() -> Sandbox {
         ("web", "Shop front"),
         ("docs", "Manuals"),
     ] {
-        let dir = sandbox.project(name);
-        sandbox
-            .run(&["add", name, path_str(&dir), "-d", description])
-            .ok();
+        sandbox.add_agent(name, description);
     }
     sandbox
         .run(&[
@@ -1518,11 +1515,7 @@ impl Serve {
     fn start(sandbox: &Sandbox, fake: &FakeClaude) -> Serve {
         let log = sandbox.dir.path().join("serve.log");
         let mut child = sandbox
-            .command()
-            .env(
-                "PATH",
-                format!("{}:/usr/bin:/bin", fake.dir.path().display()),
-            )
+            .command_with_claude(fake.dir.path())
             .current_dir(sandbox.dir.path())
             .arg("serve")
             .stdin(Stdio::piped())

@@ -8,53 +8,70 @@ mod fake;
 mod mcp_client;
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::path::PathBuf;
+use std::time::Duration;
 
+use agent_dispatch::jobs::now;
 use fake::{FakeClaude, group_gone, live_in_group};
-use mcp_client::Server;
+use mcp_client::{Server, serve};
 use serde_json::{Value, json};
-use support::{Sandbox, path_str};
+use support::{Sandbox, age_job_record, job_record, wait_until};
 
-fn jobs_dir(sandbox: &Sandbox) -> PathBuf {
-    sandbox.config().parent().unwrap().join("jobs")
-}
+/// Anything still unfinished after this is hung.
+const HANG: Duration = Duration::from_secs(15);
 
 fn setup(env: &[(&str, &str)]) -> (Sandbox, FakeClaude) {
     let sandbox = Sandbox::new();
-    let dir = sandbox.project("api");
-    sandbox
-        .run(&["add", "api", path_str(&dir), "-d", "API"])
-        .ok();
+    sandbox.add_agent("api", "API");
     (sandbox, FakeClaude::new(env))
 }
 
-fn serve(sandbox: &Sandbox, fake: &FakeClaude) -> Server {
-    let mut command = sandbox.command();
-    command.env(
-        "PATH",
-        format!("{}:/usr/bin:/bin", fake.dir.path().display()),
-    );
-    Server::initialized(command)
-}
-
 fn read_job(sandbox: &Sandbox, id: &str) -> Value {
-    let text = std::fs::read_to_string(jobs_dir(sandbox).join(format!("{id}.json"))).unwrap();
-    serde_json::from_str(&text).unwrap()
+    job_record(&sandbox.jobs_dir(), id)
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn job_id(started: &Value) -> String {
+    started["job_id"].as_str().unwrap().to_owned()
+}
+
+/// Starts an async job whose stand-in hangs and returns its id once the
+/// job runs.
+fn start_hanging_job(server: &mut Server, sandbox: &Sandbox, fake: &FakeClaude) -> String {
+    let (started, _) = server.call(
+        1,
+        "dispatch_async",
+        json!({"agent": "api", "task": "forever"}),
+    );
+    let id = job_id(&started);
+    wait_until("the job to run", HANG, || {
+        read_job(sandbox, &id)["status"] == "running" && !fake.invocations().is_empty()
+    });
+    id
+}
+
+/// Dispatches `task` with `return_ref` and returns the ref (a job id).
+fn ref_of(server: &mut Server, id: u64, task: &str) -> String {
+    let (payload, _) = server.call(
+        id,
+        "dispatch",
+        json!({"agent": "api", "task": task, "return_ref": true}),
+    );
+    payload["ref"].as_str().unwrap().to_owned()
+}
+
+/// Rewrites job `id`'s `completed_at` in its file; returns the file.
+fn complete_at(sandbox: &Sandbox, id: &str, when: f64) -> PathBuf {
+    let path = sandbox.jobs_dir().join(format!("{id}.json"));
+    let mut record = read_job(sandbox, id);
+    record["completed_at"] = json!(when);
+    std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+    path
 }
 
 #[test]
 fn an_async_job_runs_in_the_background_and_its_result_can_be_fetched() {
     let (sandbox, fake) = setup(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "0.5")]);
-    let mut server = serve(&sandbox, &fake);
+    let mut server = serve(&sandbox, fake.dir.path());
     let (started, is_error) = server.call(
         1,
         "dispatch_async",
@@ -63,7 +80,7 @@ fn an_async_job_runs_in_the_background_and_its_result_can_be_fetched() {
     assert!(!is_error, "{started}");
     assert_eq!(started["status"], "pending");
     assert_eq!(started["agent"], "api");
-    let id = started["job_id"].as_str().unwrap().to_owned();
+    let id = job_id(&started);
     assert_eq!(id.len(), 32);
     let (waited, _) = server.call(
         2,
@@ -91,7 +108,7 @@ fn an_async_job_runs_in_the_background_and_its_result_can_be_fetched() {
     assert_eq!(listed[0]["id"], id.as_str());
     let on_disk = read_job(&sandbox, &id);
     assert_eq!(on_disk["id"], id.as_str());
-    let mode = std::fs::metadata(jobs_dir(&sandbox).join(format!("{id}.json"))).unwrap();
+    let mode = std::fs::metadata(sandbox.jobs_dir().join(format!("{id}.json"))).unwrap();
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(mode.permissions().mode() & 0o777, 0o600);
 }
@@ -99,9 +116,9 @@ fn an_async_job_runs_in_the_background_and_its_result_can_be_fetched() {
 #[test]
 fn dispatch_wait_times_out_without_stopping_the_job() {
     let (sandbox, fake) = setup(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "3")]);
-    let mut server = serve(&sandbox, &fake);
+    let mut server = serve(&sandbox, fake.dir.path());
     let (started, _) = server.call(1, "dispatch_async", json!({"agent": "api", "task": "x"}));
-    let id = started["job_id"].as_str().unwrap().to_owned();
+    let id = job_id(&started);
     let (waited, _) = server.call(
         2,
         "dispatch_wait",
@@ -119,7 +136,7 @@ fn dispatch_wait_times_out_without_stopping_the_job() {
 #[test]
 fn hostile_ids_are_refused_without_touching_the_file_system() {
     let (sandbox, fake) = setup(&[]);
-    let mut server = serve(&sandbox, &fake);
+    let mut server = serve(&sandbox, fake.dir.path());
     let good = "0123456789abcdef0123456789abcdef";
     for id in [
         "../../x",
@@ -151,7 +168,7 @@ fn hostile_ids_are_refused_without_touching_the_file_system() {
         }
     }
     // Start-up recovery takes `.jobs.lock`; nothing else may appear.
-    let entries: Vec<String> = std::fs::read_dir(jobs_dir(&sandbox))
+    let entries: Vec<String> = std::fs::read_dir(sandbox.jobs_dir())
         .map(|dir| {
             dir.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
                 .collect()
@@ -167,20 +184,12 @@ fn hostile_ids_are_refused_without_touching_the_file_system() {
 #[test]
 fn cancelling_a_running_job_kills_its_process_group_and_it_stays_cancelled() {
     let (sandbox, fake) = setup(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let mut server = serve(&sandbox, &fake);
-    let (started, _) = server.call(
-        1,
-        "dispatch_async",
-        json!({"agent": "api", "task": "forever"}),
-    );
-    let id = started["job_id"].as_str().unwrap().to_owned();
-    wait_until("the job to run", || {
-        read_job(&sandbox, &id)["status"] == "running" && !fake.invocations().is_empty()
-    });
+    let mut server = serve(&sandbox, fake.dir.path());
+    let id = start_hanging_job(&mut server, &sandbox, &fake);
     let (cancelled, _) = server.call(2, "dispatch_cancel", json!({"job_id": id}));
     assert_eq!(cancelled["outcome"], "cancelled_running", "{cancelled}");
     let pgid = fake.invocations()[0].pgid;
-    wait_until("the group to die", || live_in_group(pgid).is_empty());
+    wait_until("the group to die", HANG, || live_in_group(pgid).is_empty());
     std::thread::sleep(Duration::from_millis(300));
     let record = read_job(&sandbox, &id);
     assert_eq!(record["status"], "cancelled", "{record}");
@@ -195,17 +204,9 @@ fn cancelling_a_running_job_kills_its_process_group_and_it_stays_cancelled() {
 #[test]
 fn a_job_running_in_another_server_is_reported_not_killed() {
     let (sandbox, fake) = setup(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let mut owner = serve(&sandbox, &fake);
-    let mut other = serve(&sandbox, &fake);
-    let (started, _) = owner.call(
-        1,
-        "dispatch_async",
-        json!({"agent": "api", "task": "forever"}),
-    );
-    let id = started["job_id"].as_str().unwrap().to_owned();
-    wait_until("the job to run", || {
-        read_job(&sandbox, &id)["status"] == "running"
-    });
+    let mut owner = serve(&sandbox, fake.dir.path());
+    let mut other = serve(&sandbox, fake.dir.path());
+    let id = start_hanging_job(&mut owner, &sandbox, &fake);
     let (reply, _) = other.call(2, "dispatch_cancel", json!({"job_id": id}));
     assert_eq!(reply["outcome"], "running", "{reply}");
     assert!(
@@ -221,16 +222,8 @@ fn a_job_running_in_another_server_is_reported_not_killed() {
 #[test]
 fn a_server_exit_records_its_running_jobs_as_failed_and_kills_them() {
     let (sandbox, fake) = setup(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let mut server = serve(&sandbox, &fake);
-    let (started, _) = server.call(
-        1,
-        "dispatch_async",
-        json!({"agent": "api", "task": "forever"}),
-    );
-    let id = started["job_id"].as_str().unwrap().to_owned();
-    wait_until("the job to run", || {
-        read_job(&sandbox, &id)["status"] == "running" && !fake.invocations().is_empty()
-    });
+    let mut server = serve(&sandbox, fake.dir.path());
+    let id = start_hanging_job(&mut server, &sandbox, &fake);
     server.close(Duration::from_secs(5)).expect("exit");
     let record = read_job(&sandbox, &id);
     assert_eq!(record["status"], "failed", "{record}");
@@ -238,54 +231,27 @@ fn a_server_exit_records_its_running_jobs_as_failed_and_kills_them() {
     assert!(group_gone(fake.invocations()[0].pgid));
 }
 
-/// Makes a job file look an hour and more old, as after a long outage.
-fn age(path: &Path, record: &mut Value) {
-    let old = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-        - 7200.0;
-    record["created_at"] = json!(old);
-    record["started_at"] = json!(old);
-    std::fs::write(path, serde_json::to_string_pretty(record).unwrap()).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(SystemTime::now() - Duration::from_secs(7200))
-        .unwrap();
-}
-
 #[test]
 fn a_sigkilled_server_leaves_a_readable_record_that_the_next_start_recovers() {
     let (sandbox, fake) = setup(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let mut server = serve(&sandbox, &fake);
-    let (started, _) = server.call(
-        1,
-        "dispatch_async",
-        json!({"agent": "api", "task": "forever"}),
-    );
-    let id = started["job_id"].as_str().unwrap().to_owned();
-    wait_until("the job to run", || {
-        read_job(&sandbox, &id)["status"] == "running" && !fake.invocations().is_empty()
-    });
+    let mut server = serve(&sandbox, fake.dir.path());
+    let id = start_hanging_job(&mut server, &sandbox, &fake);
     // SAFETY: plain kill(2) on our own child.
     unsafe {
         libc::kill(server.child.id() as i32, libc::SIGKILL);
     }
     server.child.wait().unwrap();
-    let path = jobs_dir(&sandbox).join(format!("{id}.json"));
-    let mut record = read_job(&sandbox, &id);
+    let record = read_job(&sandbox, &id);
     assert_eq!(record["status"], "running", "the record survives, readable");
     // The kernel ends the stand-in with the server (parent-death signal).
     let pgid = fake.invocations()[0].pgid;
-    wait_until("the dead server's stand-in to be killed", || {
+    wait_until("the dead server's stand-in to be killed", HANG, || {
         group_gone(pgid)
     });
-    age(&path, &mut record);
-    let mut next = serve(&sandbox, &fake);
+    age_job_record(&sandbox.jobs_dir(), &id);
+    let mut next = serve(&sandbox, fake.dir.path());
     // Recovery runs in the background after start-up.
-    wait_until("the abandoned job to be recovered", || {
+    wait_until("the abandoned job to be recovered", HANG, || {
         read_job(&sandbox, &id)["status"] == "failed"
     });
     let (status, _) = next.call(1, "dispatch_status", json!({"job_id": id}));
@@ -302,8 +268,8 @@ fn a_sigkilled_server_leaves_a_readable_record_that_the_next_start_recovers() {
 #[test]
 fn two_servers_sharing_one_jobs_dir_keep_every_record_whole() {
     let (sandbox, fake) = setup(&[]);
-    let mut first = serve(&sandbox, &fake);
-    let mut second = serve(&sandbox, &fake);
+    let mut first = serve(&sandbox, fake.dir.path());
+    let mut second = serve(&sandbox, fake.dir.path());
     let mut ids = Vec::new();
     for n in 0..10u64 {
         for (server, offset) in [(&mut first, 0u64), (&mut second, 100)] {
@@ -312,7 +278,7 @@ fn two_servers_sharing_one_jobs_dir_keep_every_record_whole() {
                 "dispatch_async",
                 json!({"agent": "api", "task": format!("job {n}")}),
             );
-            ids.push(started["job_id"].as_str().unwrap().to_owned());
+            ids.push(job_id(&started));
         }
     }
     for (n, id) in ids.iter().enumerate() {
@@ -323,7 +289,7 @@ fn two_servers_sharing_one_jobs_dir_keep_every_record_whole() {
         );
         assert_eq!(done["status"], "done", "{done}");
     }
-    let files = std::fs::read_dir(jobs_dir(&sandbox))
+    let files = std::fs::read_dir(sandbox.jobs_dir())
         .unwrap()
         .filter(|e| {
             e.as_ref()
@@ -342,7 +308,7 @@ fn two_servers_sharing_one_jobs_dir_keep_every_record_whole() {
 fn return_ref_stores_the_result_and_fetch_result_returns_it_in_full() {
     let long = "данные ".repeat(300);
     let (sandbox, fake) = setup(&[("FAKE_CLAUDE_RESULT", &long)]);
-    let mut server = serve(&sandbox, &fake);
+    let mut server = serve(&sandbox, fake.dir.path());
     let (payload, is_error) = server.call(
         1,
         "dispatch",
@@ -384,22 +350,10 @@ fn return_ref_stores_the_result_and_fetch_result_returns_it_in_full() {
 #[test]
 fn gc_previews_and_deletes_only_old_finished_jobs() {
     let (sandbox, fake) = setup(&[]);
-    let mut server = serve(&sandbox, &fake);
-    let (old, _) = server.call(
-        1,
-        "dispatch",
-        json!({"agent": "api", "task": "old", "return_ref": true}),
-    );
-    let (new, _) = server.call(
-        2,
-        "dispatch",
-        json!({"agent": "api", "task": "new", "return_ref": true}),
-    );
-    let old_id = old["ref"].as_str().unwrap().to_owned();
-    let path = jobs_dir(&sandbox).join(format!("{old_id}.json"));
-    let mut record = read_job(&sandbox, &old_id);
-    record["completed_at"] = json!(1_000_000.0);
-    std::fs::write(&path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+    let mut server = serve(&sandbox, fake.dir.path());
+    let old_id = ref_of(&mut server, 1, "old");
+    let new_id = ref_of(&mut server, 2, "new");
+    let path = complete_at(&sandbox, &old_id, 1_000_000.0);
     let (preview, _) = server.call(
         3,
         "dispatch_gc",
@@ -411,7 +365,7 @@ fn gc_previews_and_deletes_only_old_finished_jobs() {
     let (purged, _) = server.call(4, "dispatch_gc", json!({"max_age_days": 7}));
     assert_eq!(purged["purged"], 1);
     assert!(!path.exists());
-    let (kept, _) = server.call(5, "fetch_result", json!({"ref": new["ref"]}));
+    let (kept, _) = server.call(5, "fetch_result", json!({"ref": new_id}));
     assert_eq!(kept["success"], true);
     let (bad, is_error) = server.call(6, "dispatch_gc", json!({"max_age_days": 0}));
     assert!(is_error && bad["error"] == "max_age_days must be > 0");
@@ -420,45 +374,31 @@ fn gc_previews_and_deletes_only_old_finished_jobs() {
 #[test]
 fn retention_at_start_prunes_only_old_finished_jobs_and_only_when_configured() {
     let (sandbox, fake) = setup(&[]);
-    let mut server = serve(&sandbox, &fake);
-    let (old, _) = server.call(
-        1,
-        "dispatch",
-        json!({"agent": "api", "task": "old", "return_ref": true}),
-    );
-    let (recent, _) = server.call(
-        2,
-        "dispatch",
-        json!({"agent": "api", "task": "recent", "return_ref": true}),
-    );
+    let mut server = serve(&sandbox, fake.dir.path());
+    let old_id = ref_of(&mut server, 1, "old");
+    let recent_id = ref_of(&mut server, 2, "recent");
     drop(server);
-    let old_id = old["ref"].as_str().unwrap().to_owned();
-    let old_path = jobs_dir(&sandbox).join(format!("{old_id}.json"));
-    let mut record = read_job(&sandbox, &old_id);
-    let three_days_ago = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64()
-        - 3.0 * 86_400.0;
-    record["completed_at"] = json!(three_days_ago);
-    std::fs::write(&old_path, serde_json::to_string_pretty(&record).unwrap()).unwrap();
+    let old_path = complete_at(&sandbox, &old_id, now() - 3.0 * 86_400.0);
 
     // Retention is off by default: nothing is deleted. Maintenance runs in
     // the background, so give it the time a deletion would take.
-    let server = serve(&sandbox, &fake);
+    let server = serve(&sandbox, fake.dir.path());
     std::thread::sleep(Duration::from_millis(500));
     drop(server);
     assert!(old_path.exists());
 
-    let text = sandbox
-        .read_config()
-        .replace("job_retention_days: 0", "job_retention_days: 2");
-    sandbox.write_config(&text);
-    let server = serve(&sandbox, &fake);
-    wait_until("the 2-day retention to delete the 3-day-old job", || {
-        !old_path.exists()
-    });
+    sandbox.edit_config("job_retention_days: 0", "job_retention_days: 2");
+    let server = serve(&sandbox, fake.dir.path());
+    wait_until(
+        "the 2-day retention to delete the 3-day-old job",
+        HANG,
+        || !old_path.exists(),
+    );
     drop(server);
-    let recent_path = jobs_dir(&sandbox).join(format!("{}.json", recent["ref"].as_str().unwrap()));
-    assert!(recent_path.exists());
+    assert!(
+        sandbox
+            .jobs_dir()
+            .join(format!("{recent_id}.json"))
+            .exists()
+    );
 }

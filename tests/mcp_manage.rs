@@ -559,12 +559,7 @@ fn remove_agent_names_groups_that_still_list_it() {
 fn a_change_drops_only_that_agents_cached_answers() {
     let sandbox = Sandbox::new();
     let fake = FakeClaude::new(&[]);
-    let mut command = sandbox.command();
-    command.env(
-        "PATH",
-        format!("{}:/usr/bin:/bin", fake.dir.path().display()),
-    );
-    let mut server = Server::initialized(command);
+    let mut server = mcp_client::serve(&sandbox, fake.dir.path());
     add_api(&mut server, &sandbox);
     let web = sandbox.project("web");
     server.call(

@@ -12,25 +12,19 @@ mod support;
 use std::time::Duration;
 
 use fake::FakeClaude;
-use mcp_client::{Server, tool_payload};
+use mcp_client::{Server, serve, tool_payload};
 use serde_json::{Value, json};
-use support::{Sandbox, path_str};
+use support::Sandbox;
 
 /// Two agents, `api` and `web`, and a server whose `claude` is the
 /// stand-in configured with `env`.
 fn setup(env: &[(&str, &str)]) -> (Sandbox, FakeClaude, Server) {
     let sandbox = Sandbox::new();
     for name in ["api", "web"] {
-        let dir = sandbox.project(name);
-        sandbox.run(&["add", name, path_str(&dir), "-d", name]).ok();
+        sandbox.add_agent(name, name);
     }
     let fake = FakeClaude::new(env);
-    let mut command = sandbox.command();
-    command.env(
-        "PATH",
-        format!("{}:/usr/bin:/bin", fake.dir.path().display()),
-    );
-    let server = Server::initialized(command);
+    let server = serve(&sandbox, fake.dir.path());
     (sandbox, fake, server)
 }
 
@@ -91,23 +85,12 @@ fn parallel_results_keep_input_order_with_failures_in_place() {
 #[test]
 fn parallel_items_run_concurrently_but_never_beyond_max_concurrency() {
     let sandbox = Sandbox::new();
-    let dir = sandbox.project("api");
-    sandbox
-        .run(&["add", "api", path_str(&dir), "-d", "API"])
-        .ok();
-    let text = sandbox
-        .read_config()
-        .replace("max_concurrency: 5", "max_concurrency: 2");
-    sandbox.write_config(&text);
+    sandbox.add_agent("api", "API");
+    sandbox.edit_config("max_concurrency: 5", "max_concurrency: 2");
     // A claude that logs its start and end around the stand-in.
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "0.3")]);
     let logging = fake::LoggingClaude::around(&fake);
-    let mut command = sandbox.command();
-    command.env(
-        "PATH",
-        format!("{}:/usr/bin:/bin", logging.dir.path().display()),
-    );
-    let mut server = Server::initialized(command);
+    let mut server = serve(&sandbox, logging.dir.path());
     let items: Vec<Value> = (1..=6)
         .map(|n| json!({"agent": "api", "task": format!("job {n}")}))
         .collect();
@@ -261,10 +244,7 @@ fn parallel_item_limit_is_twenty_per_concurrency_slot_but_at_least_100() {
         payload["error"],
         "Too many dispatches: 101 > 100. Split into multiple calls or raise settings.max_concurrency."
     );
-    let text = sandbox
-        .read_config()
-        .replace("max_concurrency: 5", "max_concurrency: 6");
-    sandbox.write_config(&text);
+    sandbox.edit_config("max_concurrency: 5", "max_concurrency: 6");
     let (payload, _) = parallel(&mut server, 2, items(121));
     assert_eq!(
         payload["error"],

@@ -11,26 +11,14 @@ mod support;
 use std::time::{Duration, Instant};
 
 use fake::{FakeClaude, group_gone};
-use mcp_client::Server;
+use mcp_client::{Server, serve};
 use serde_json::{Value, json};
-use support::{Sandbox, path_str};
+use support::{Sandbox, wait_until};
 
-fn serve(sandbox: &Sandbox, fake: &FakeClaude) -> Server {
-    let mut command = sandbox.command();
-    command.env(
-        "PATH",
-        format!("{}:/usr/bin:/bin", fake.dir.path().display()),
-    );
-    Server::initialized(command)
-}
-
-fn with_agent() -> (Sandbox, FakeClaude) {
+fn with_agent() -> Sandbox {
     let sandbox = Sandbox::new();
-    let dir = sandbox.project("api");
+    sandbox.add_agent("api", "API");
     sandbox
-        .run(&["add", "api", path_str(&dir), "-d", "API"])
-        .ok();
-    (sandbox, FakeClaude::new(&[]))
 }
 
 #[test]
@@ -231,24 +219,21 @@ fn tools_list_has_every_tool_with_schema_and_annotations_within_budget() {
 
 #[test]
 fn stdin_eof_exits_promptly_and_kills_running_dispatches() {
-    let (sandbox, _) = with_agent();
-    let fake = FakeClaude::new(&[]);
+    let sandbox = with_agent();
+    let fake = FakeClaude::with_files(
+        &[("FAKE_CLAUDE_MODE", "hang")],
+        &[("FAKE_CLAUDE_STARTED", "started")],
+    );
     let started = fake.file("started");
-    let fake = FakeClaude::new(&[
-        ("FAKE_CLAUDE_MODE", "hang"),
-        ("FAKE_CLAUDE_STARTED", started.to_str().unwrap()),
-    ]);
-    let mut server = serve(&sandbox, &fake);
+    let mut server = serve(&sandbox, fake.dir.path());
     server.send(
         5,
         "tools/call",
         json!({"name": "dispatch", "arguments": {"agent": "api", "task": "wait forever"}}),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !started.exists() {
-        assert!(Instant::now() < deadline, "the stand-in never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the stand-in to start", Duration::from_secs(10), || {
+        started.exists()
+    });
     let closed = Instant::now();
     let status = server
         .close(Duration::from_secs(5))
@@ -265,8 +250,9 @@ fn stdin_eof_exits_promptly_and_kills_running_dispatches() {
 
 #[test]
 fn stdout_carries_only_protocol_messages() {
-    let (sandbox, fake) = with_agent();
-    let mut server = serve(&sandbox, &fake);
+    let sandbox = with_agent();
+    let fake = FakeClaude::new(&[]);
+    let mut server = serve(&sandbox, fake.dir.path());
     let (result, is_error) = server.call(1, "dispatch", json!({"agent": "api", "task": "hi"}));
     assert!(!is_error, "{result}");
     server.close(Duration::from_secs(5));
@@ -277,7 +263,7 @@ fn stdout_carries_only_protocol_messages() {
 
 #[test]
 fn requests_piped_in_before_eof_are_all_answered() {
-    let (sandbox, _) = with_agent();
+    let sandbox = with_agent();
     let mut input = String::new();
     input.push_str(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}).to_string());
     input.push('\n');

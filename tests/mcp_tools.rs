@@ -8,20 +8,19 @@ mod fake;
 mod mcp_client;
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fake::{FakeClaude, live_in_group};
-use mcp_client::{Server, tool_payload};
+use mcp_client::{Server, serve, tool_payload};
 use serde_json::{Value, json};
-use support::{Sandbox, path_str};
-
-fn serve_with_path(sandbox: &Sandbox, bin_dir: &std::path::Path) -> Server {
-    let mut command = sandbox.command();
-    command.env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()));
-    Server::initialized(command)
-}
+use support::{Sandbox, wait_until};
 
 fn setup(env: &[(&str, &str)]) -> (Sandbox, FakeClaude, Server) {
+    setup_with(FakeClaude::new(env))
+}
+
+/// Agent `api` (with a CLAUDE.md) and a server whose `claude` is `fake`.
+fn setup_with(fake: FakeClaude) -> (Sandbox, FakeClaude, Server) {
     let sandbox = Sandbox::new();
     let dir = sandbox.project("api");
     std::fs::write(
@@ -29,11 +28,8 @@ fn setup(env: &[(&str, &str)]) -> (Sandbox, FakeClaude, Server) {
         "# API\nThe shop API.\nOrders live here.\n",
     )
     .unwrap();
-    sandbox
-        .run(&["add", "api", path_str(&dir), "-d", "Shop API"])
-        .ok();
-    let fake = FakeClaude::new(env);
-    let server = serve_with_path(&sandbox, fake.dir.path());
+    sandbox.add_agent("api", "Shop API");
+    let server = serve(&sandbox, fake.dir.path());
     (sandbox, fake, server)
 }
 
@@ -283,29 +279,26 @@ fn stream_progress_arrives_in_order_and_never_after_the_response() {
 
 #[test]
 fn a_cancelled_request_gets_no_response_and_its_process_group_dies() {
-    let fake = FakeClaude::new(&[]);
+    let (_sandbox, fake, mut server) = setup_with(FakeClaude::with_files(
+        &[("FAKE_CLAUDE_MODE", "hang")],
+        &[("FAKE_CLAUDE_STARTED", "started")],
+    ));
     let started = fake.file("started");
-    let (_sandbox, fake, mut server) = setup(&[
-        ("FAKE_CLAUDE_MODE", "hang"),
-        ("FAKE_CLAUDE_STARTED", started.to_str().unwrap()),
-    ]);
     server.send(
         3,
         "tools/call",
         json!({"name": "dispatch", "arguments": {"agent": "api", "task": "forever"}}),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !started.exists() {
-        assert!(Instant::now() < deadline);
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_until("the stand-in to start", Duration::from_secs(10), || {
+        started.exists()
+    });
     server.send_raw(&json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 3, "reason": "user"}}).to_string());
     let pgid = fake.invocations()[0].pgid;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !live_in_group(pgid).is_empty() {
-        assert!(Instant::now() < deadline, "group {pgid} still alive");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        &format!("group {pgid} to die"),
+        Duration::from_secs(5),
+        || live_in_group(pgid).is_empty(),
+    );
     assert_eq!(server.request(4, "ping", json!({}))["result"], json!({}));
     assert!(
         server.next(Duration::from_millis(500)).is_none(),
@@ -316,18 +309,12 @@ fn a_cancelled_request_gets_no_response_and_its_process_group_dies() {
 #[test]
 fn twenty_concurrent_dispatches_never_run_more_than_max_concurrency() {
     let sandbox = Sandbox::new();
-    let dir = sandbox.project("api");
-    sandbox
-        .run(&["add", "api", path_str(&dir), "-d", "API"])
-        .ok();
-    let text = sandbox
-        .read_config()
-        .replace("max_concurrency: 5", "max_concurrency: 3");
-    sandbox.write_config(&text);
+    sandbox.add_agent("api", "API");
+    sandbox.edit_config("max_concurrency: 5", "max_concurrency: 3");
     // A claude that logs its start and end around the stand-in.
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "0.3")]);
     let logging = fake::LoggingClaude::around(&fake);
-    let mut server = serve_with_path(&sandbox, logging.dir.path());
+    let mut server = serve(&sandbox, logging.dir.path());
     for id in 1..=20u64 {
         server.send(id, "tools/call", json!({"name": "dispatch_session", "arguments": {"agent": "api", "task": format!("job {id}")}}));
     }

@@ -9,29 +9,20 @@ mod mcp_client;
 mod support;
 
 use fake::FakeClaude;
-use mcp_client::Server;
+use mcp_client::{Server, serve};
 use serde_json::{Value, json};
-use support::{Sandbox, path_str};
+use support::Sandbox;
 
 fn setup(env: &[(&str, &str)]) -> (Sandbox, FakeClaude, Server) {
     let sandbox = Sandbox::new();
-    let dir = sandbox.project("api");
-    sandbox
-        .run(&["add", "api", path_str(&dir), "-d", "API"])
-        .ok();
+    sandbox.add_agent("api", "API");
     let fake = FakeClaude::new(env);
-    let mut command = sandbox.command();
-    command.env(
-        "PATH",
-        format!("{}:/usr/bin:/bin", fake.dir.path().display()),
-    );
-    let server = Server::initialized(command);
+    let server = serve(&sandbox, fake.dir.path());
     (sandbox, fake, server)
 }
 
 fn journal(sandbox: &Sandbox) -> Vec<Value> {
-    let path = sandbox.config().parent().unwrap().join("usage.jsonl");
-    std::fs::read_to_string(path)
+    std::fs::read_to_string(sandbox.usage_log())
         .unwrap_or_default()
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
@@ -66,11 +57,11 @@ fn every_dispatch_and_cache_hit_is_journaled_once() {
 #[test]
 fn the_journal_is_off_when_usage_log_is_false() {
     let (sandbox, _fake, mut server) = setup(&[]);
-    let text = sandbox
-        .read_config()
-        .replace("usage_log: true", "usage_log: false");
-    sandbox.write_config(&text);
-    server.call(1, "dispatch_session", json!({"agent": "api", "task": "t"}));
+    sandbox.edit_config("usage_log: true", "usage_log: false");
+    // A run that really happened, so only the setting can keep it out.
+    let (result, is_error) =
+        server.call(1, "dispatch_session", json!({"agent": "api", "task": "t"}));
+    assert!(!is_error, "{result}");
     assert!(journal(&sandbox).is_empty());
 }
 
@@ -101,7 +92,6 @@ fn three_runs_make_a_typical_profile() {
 fn a_timeout_offers_the_limit_measured_from_recent_runs() {
     let (sandbox, _fake, mut server) = setup(&[]);
     // Three 100-second runs on record: p90 100 s × 1.5 → 150 s.
-    let path = sandbox.config().parent().unwrap().join("usage.jsonl");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -109,7 +99,7 @@ fn a_timeout_offers_the_limit_measured_from_recent_runs() {
     let lines: String = (0..3)
         .map(|_| format!("{{\"t\":{now},\"agent\":\"api\",\"ok\":true,\"ms\":100000}}\n"))
         .collect();
-    std::fs::write(&path, lines).unwrap();
+    std::fs::write(sandbox.usage_log(), lines).unwrap();
     let (result, _) = server.call(
         1,
         "dispatch_session",

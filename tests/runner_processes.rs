@@ -7,7 +7,6 @@
 mod fake;
 mod support;
 
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,6 +16,7 @@ use agent_dispatch::runner::{
     self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode, Progress,
 };
 use fake::{FakeClaude, alive, group_gone, kill_pid_file, live_in_group};
+use support::wait_until;
 
 fn dispatch_with(
     fake: &FakeClaude,
@@ -50,18 +50,6 @@ fn dispatch(fake: &FakeClaude, mode: OutputMode, timeout: u64) -> (DispatchResul
     dispatch_with(fake, mode, timeout, &CancelToken::new(), None)
 }
 
-fn wait_for(path: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !path.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{} never appeared",
-            path.display()
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 fn a_stderr_flood_over_a_mebibyte_does_not_deadlock() {
     for mode in [OutputMode::Json, OutputMode::Stream] {
@@ -76,20 +64,17 @@ fn a_stderr_flood_over_a_mebibyte_does_not_deadlock() {
 #[test]
 fn a_grandchild_holding_stdout_is_killed_at_the_timeout_and_the_complete_answer_kept() {
     for mode in [OutputMode::Json, OutputMode::Stream] {
-        let fake = FakeClaude::new(&[
-            ("FAKE_CLAUDE_MODE", "grandchild"),
-            ("FAKE_CLAUDE_GRANDCHILD_SLEEP", "4"),
-        ]);
+        let fake = FakeClaude::with_files(
+            &[
+                ("FAKE_CLAUDE_MODE", "grandchild"),
+                ("FAKE_CLAUDE_GRANDCHILD_SLEEP", "4"),
+            ],
+            &[
+                ("FAKE_CLAUDE_PIDFILE", "grandchild.pid"),
+                ("FAKE_CLAUDE_MARKER", "marker"),
+            ],
+        );
         let marker = fake.file("marker");
-        let fake = FakeClaude::new(&[
-            ("FAKE_CLAUDE_MODE", "grandchild"),
-            ("FAKE_CLAUDE_GRANDCHILD_SLEEP", "4"),
-            (
-                "FAKE_CLAUDE_PIDFILE",
-                fake.file("grandchild.pid").to_str().unwrap(),
-            ),
-            ("FAKE_CLAUDE_MARKER", marker.to_str().unwrap()),
-        ]);
         let (r, elapsed) = dispatch(&fake, mode, 1);
         assert!(
             elapsed < Duration::from_secs(3),
@@ -117,14 +102,15 @@ fn a_grandchild_holding_stdout_is_killed_at_the_timeout_and_the_complete_answer_
 
 #[test]
 fn a_timeout_with_a_silent_parent_kills_the_whole_group() {
-    let fake = FakeClaude::new(&[]);
+    let fake = FakeClaude::with_files(
+        &[
+            ("FAKE_CLAUDE_MODE", "grandchild"),
+            ("FAKE_CLAUDE_PARENT_SLEEP", "4"),
+            ("FAKE_CLAUDE_GRANDCHILD_SLEEP", "2"),
+        ],
+        &[("FAKE_CLAUDE_MARKER", "marker")],
+    );
     let marker = fake.file("marker");
-    let fake = FakeClaude::new(&[
-        ("FAKE_CLAUDE_MODE", "grandchild"),
-        ("FAKE_CLAUDE_PARENT_SLEEP", "4"),
-        ("FAKE_CLAUDE_GRANDCHILD_SLEEP", "2"),
-        ("FAKE_CLAUDE_MARKER", marker.to_str().unwrap()),
-    ]);
     let (r, elapsed) = dispatch(&fake, OutputMode::Json, 1);
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
     assert_eq!(r.error_type, Some(ErrorType::Timeout), "{r:?}");
@@ -185,12 +171,11 @@ fn a_stderr_only_failure_survives_an_inherited_stderr() {
 #[test]
 fn a_detached_holder_cannot_stretch_cleanup_and_the_answer_is_kept() {
     for mode in [OutputMode::Json, OutputMode::Stream] {
-        let fake = FakeClaude::new(&[]);
+        let fake = FakeClaude::with_files(
+            &[("FAKE_CLAUDE_MODE", "detached")],
+            &[("FAKE_CLAUDE_PIDFILE", "detached.pid")],
+        );
         let pidfile = fake.file("detached.pid");
-        let fake = FakeClaude::new(&[
-            ("FAKE_CLAUDE_MODE", "detached"),
-            ("FAKE_CLAUDE_PIDFILE", pidfile.to_str().unwrap()),
-        ]);
         let (r, elapsed) = dispatch(&fake, mode, 1);
         kill_pid_file(&pidfile);
         assert!(
@@ -204,12 +189,11 @@ fn a_detached_holder_cannot_stretch_cleanup_and_the_answer_is_kept() {
 
 #[test]
 fn a_detached_silent_holder_still_ends_in_a_resumable_timeout() {
-    let fake = FakeClaude::new(&[]);
+    let fake = FakeClaude::with_files(
+        &[("FAKE_CLAUDE_MODE", "detached-silent")],
+        &[("FAKE_CLAUDE_PIDFILE", "detached.pid")],
+    );
     let pidfile = fake.file("detached.pid");
-    let fake = FakeClaude::new(&[
-        ("FAKE_CLAUDE_MODE", "detached-silent"),
-        ("FAKE_CLAUDE_PIDFILE", pidfile.to_str().unwrap()),
-    ]);
     for mode in [OutputMode::Json, OutputMode::Stream] {
         let (r, elapsed) = dispatch(&fake, mode, 1);
         kill_pid_file(&pidfile);
@@ -267,18 +251,19 @@ fn a_hang_times_out_and_leaves_no_process_of_its_group() {
 #[test]
 fn cancelling_kills_the_run_promptly_and_says_so() {
     for mode in [OutputMode::Json, OutputMode::Stream] {
-        let fake = FakeClaude::new(&[]);
+        let fake = FakeClaude::with_files(
+            &[("FAKE_CLAUDE_MODE", "hang")],
+            &[("FAKE_CLAUDE_STARTED", "started")],
+        );
         let started = fake.file("started");
-        let fake = FakeClaude::new(&[
-            ("FAKE_CLAUDE_MODE", "hang"),
-            ("FAKE_CLAUDE_STARTED", started.to_str().unwrap()),
-        ]);
         let cancel = CancelToken::new();
         let canceller = {
             let cancel = cancel.clone();
             let started = started.clone();
             thread::spawn(move || {
-                wait_for(&started);
+                wait_until("the stand-in to start", Duration::from_secs(10), || {
+                    started.exists()
+                });
                 cancel.cancel();
             })
         };
@@ -324,12 +309,11 @@ fn stream_progress_arrives_while_the_agent_works() {
 fn detached_grandchildren_are_left_to_their_own_session() {
     // The group kill cannot reach a process that called setsid; the test
     // documents that it survives and is ours to clean up.
-    let fake = FakeClaude::new(&[]);
+    let fake = FakeClaude::with_files(
+        &[("FAKE_CLAUDE_MODE", "detached")],
+        &[("FAKE_CLAUDE_PIDFILE", "detached.pid")],
+    );
     let pidfile = fake.file("detached.pid");
-    let fake = FakeClaude::new(&[
-        ("FAKE_CLAUDE_MODE", "detached"),
-        ("FAKE_CLAUDE_PIDFILE", pidfile.to_str().unwrap()),
-    ]);
     dispatch(&fake, OutputMode::Json, 1);
     let pid: i32 = std::fs::read_to_string(&pidfile)
         .unwrap()

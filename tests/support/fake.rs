@@ -27,7 +27,24 @@ fn shell_quote(value: &str) -> String {
 
 impl FakeClaude {
     pub fn new(env: &[(&str, &str)]) -> FakeClaude {
+        FakeClaude::in_dir(tempfile::tempdir().expect("tempdir"), env)
+    }
+
+    /// A stand-in whose environment also names files of its own (pid
+    /// files, markers): each `(key, name)` of `files` sets `key` to
+    /// `file(name)`.
+    pub fn with_files(env: &[(&str, &str)], files: &[(&str, &str)]) -> FakeClaude {
         let dir = tempfile::tempdir().expect("tempdir");
+        let paths: Vec<(&str, String)> = files
+            .iter()
+            .map(|(key, name)| (*key, dir.path().join(name).to_str().unwrap().to_owned()))
+            .collect();
+        let mut all = env.to_vec();
+        all.extend(paths.iter().map(|(key, path)| (*key, path.as_str())));
+        FakeClaude::in_dir(dir, &all)
+    }
+
+    fn in_dir(dir: tempfile::TempDir, env: &[(&str, &str)]) -> FakeClaude {
         let record = dir.path().join("record");
         std::fs::create_dir(&record).unwrap();
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-claude");

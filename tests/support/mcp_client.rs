@@ -4,12 +4,21 @@
 //! the notifications that came before them.
 
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+
+use crate::support::Sandbox;
+
+/// An initialized `serve` in `sandbox` with the `claude` in `claude_dir`
+/// (a stand-in) first on PATH.
+pub fn serve(sandbox: &Sandbox, claude_dir: &Path) -> Server {
+    Server::initialized(sandbox.command_with_claude(claude_dir))
+}
 
 pub struct Server {
     pub child: Child,
