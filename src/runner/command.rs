@@ -7,7 +7,7 @@
 use std::ffi::OsString;
 
 use super::preflight::FlagArgument;
-use crate::config::rules::check_flag_value;
+use crate::config::rules::{FlagValueProblem, check_flag_value};
 use crate::pyfmt::repr_float;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,23 +49,30 @@ pub const MAX_ARGUMENT_BYTES: usize = 32 * 4096;
 /// Why a command line was not built; nothing is spawned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refused {
-    /// A value that would have been read as a flag.
-    FlagLike {
+    /// A flag value that is blank, has control characters, or would have
+    /// been read as a flag itself.
+    BadFlagValue {
         argument: FlagArgument,
         value: String,
+        problem: FlagValueProblem,
     },
     /// A text too long for one argument: `execve` would fail with E2BIG.
     TooLong { what: &'static str, bytes: usize },
+    /// A text holding a NUL byte, which no command-line argument can carry.
+    NulByte { what: &'static str },
 }
 
+/// Whether `text` can be passed as one command-line argument.
 fn fits(what: &'static str, text: &str) -> Result<(), Refused> {
-    if text.len() < MAX_ARGUMENT_BYTES {
-        Ok(())
-    } else {
+    if text.len() >= MAX_ARGUMENT_BYTES {
         Err(Refused::TooLong {
             what,
             bytes: text.len(),
         })
+    } else if text.contains('\0') {
+        Err(Refused::NulByte { what })
+    } else {
+        Ok(())
     }
 }
 
@@ -86,9 +93,10 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
     let mut flag =
         |name: &str, value: &str, argument: Option<FlagArgument>| -> Result<(), Refused> {
             if let Some(argument) = argument {
-                check_flag_value(value).map_err(|_| Refused::FlagLike {
+                check_flag_value(value).map_err(|problem| Refused::BadFlagValue {
                     argument,
                     value: value.to_owned(),
+                    problem,
                 })?;
             }
             args.push(name.into());
@@ -270,9 +278,10 @@ mod tests {
         let evil = Session::Resume("--fork-session".into());
         assert_eq!(
             arguments(&line(&evil)).unwrap_err(),
-            Refused::FlagLike {
+            Refused::BadFlagValue {
                 argument: FlagArgument::SessionId,
-                value: "--fork-session".into()
+                value: "--fork-session".into(),
+                problem: FlagValueProblem::StartsWithDash,
             }
         );
         let session = Session::Unnamed;
@@ -283,9 +292,10 @@ mod tests {
                 ..line(&session)
             })
             .unwrap_err(),
-            Refused::FlagLike {
+            Refused::BadFlagValue {
                 argument: FlagArgument::DisallowedTool,
-                value: "-x".into()
+                value: "-x".into(),
+                problem: FlagValueProblem::StartsWithDash,
             }
         );
         assert_eq!(
@@ -294,10 +304,50 @@ mod tests {
                 ..line(&session)
             })
             .unwrap_err(),
-            Refused::FlagLike {
+            Refused::BadFlagValue {
                 argument: FlagArgument::Model,
-                value: "-m".into()
+                value: "-m".into(),
+                problem: FlagValueProblem::StartsWithDash,
             }
+        );
+        let blank = Session::Resume("  ".into());
+        assert!(matches!(
+            arguments(&line(&blank)).unwrap_err(),
+            Refused::BadFlagValue {
+                problem: FlagValueProblem::Blank,
+                ..
+            }
+        ));
+        let newline = Session::Resume("abc\n".into());
+        assert!(matches!(
+            arguments(&line(&newline)).unwrap_err(),
+            Refused::BadFlagValue {
+                problem: FlagValueProblem::ControlCharacter,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_nul_byte_in_either_prompt_is_refused() {
+        let session = Session::Unnamed;
+        let err = arguments(&CommandLine {
+            prompt: "before\0after",
+            ..line(&session)
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, Refused::NulByte { what } if what.starts_with("task prompt")),
+            "{err:?}"
+        );
+        let err = arguments(&CommandLine {
+            system_prompt: Some("## x\0"),
+            ..line(&session)
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, Refused::NulByte { what } if what.starts_with("system prompt")),
+            "{err:?}"
         );
     }
 }

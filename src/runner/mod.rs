@@ -165,12 +165,15 @@ pub fn dispatch_using(
 /// The failed result of a command line that was not built.
 fn refused(agent: &str, refused: command::Refused) -> DispatchResult {
     match refused {
-        command::Refused::FlagLike { argument, value } => {
-            preflight::flag_like_argument(agent, argument, &value)
-        }
+        command::Refused::BadFlagValue {
+            argument,
+            value,
+            problem,
+        } => preflight::bad_flag_value(agent, argument, &value, &problem),
         command::Refused::TooLong { what, bytes } => {
             preflight::argument_too_long(agent, what, bytes)
         }
+        command::Refused::NulByte { what } => preflight::nul_byte(agent, what),
     }
 }
 

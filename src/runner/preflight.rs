@@ -1,7 +1,8 @@
 //! The failed results of the checks made before `claude` is spawned:
 //! dispatch recursion, a missing `claude` executable, a missing project
-//! directory, a value that the CLI would read as a flag, and a text too long
-//! for one command-line argument. Each has a fixed type and message; none
+//! directory, a flag value that is blank, has control characters or would be
+//! read as a flag, and a text too long for one command-line argument or
+//! holding a NUL. Each has a fixed type and message; none
 //! carries a session id, since no session was started. The checks
 //! themselves live with the code that builds the run.
 
@@ -9,6 +10,7 @@ use std::fmt;
 use std::path::Path;
 
 use super::result::{DispatchResult, ErrorType};
+use crate::config::rules::FlagValueProblem;
 use crate::pyfmt::repr_str;
 
 /// Refuses a dispatch nested `depth` levels deep when the configured limit
@@ -69,13 +71,26 @@ impl fmt::Display for FlagArgument {
 /// would parse it as another option (argument injection). Nothing is
 /// spawned. The original reported this as `cli_error`; it is the caller's
 /// input that is wrong, hence `invalid_argument`.
-pub fn flag_like_argument(agent: &str, argument: FlagArgument, value: &str) -> DispatchResult {
+pub fn bad_flag_value(
+    agent: &str,
+    argument: FlagArgument,
+    value: &str,
+    problem: &FlagValueProblem,
+) -> DispatchResult {
+    let why = match problem {
+        FlagValueProblem::StartsWithDash => {
+            "starts with '-' and would be interpreted as a command-line flag by the claude CLI"
+        }
+        FlagValueProblem::Blank => "is blank; give a value or leave the setting out",
+        FlagValueProblem::ControlCharacter => {
+            "contains a control character (such as a newline), which no claude option value may hold"
+        }
+    };
     DispatchResult::failure(
         agent,
         ErrorType::InvalidArgument,
         format!(
-            "Refusing to dispatch: {argument} {} starts with '-' and would be interpreted as a \
-             command-line flag by the claude CLI.",
+            "Refusing to dispatch: {argument} {} {why}.",
             repr_str(value)
         ),
     )
@@ -93,6 +108,19 @@ pub fn argument_too_long(agent: &str, what: &str, bytes: usize) -> DispatchResul
              system allows in one command-line argument. Shorten it, or put the material in a file \
              in the agent's project and point the task at it.",
             super::command::MAX_ARGUMENT_BYTES - 1
+        ),
+    )
+}
+
+/// Refuses a text holding a NUL byte: no command-line argument can carry
+/// one, and spawning would fail with an opaque error. Nothing is spawned.
+pub fn nul_byte(agent: &str, what: &str) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::InvalidArgument,
+        format!(
+            "Refusing to dispatch: the {what} contains a NUL character (\\u0000), which cannot \
+             be passed on a command line. Remove it and retry."
         ),
     )
 }
@@ -137,7 +165,13 @@ mod tests {
 
     #[test]
     fn flag_like_value_is_an_invalid_argument_with_repr_quoting() {
-        let result = flag_like_argument("web", FlagArgument::AllowedTool, "--dangerously-skip");
+        let dash = FlagValueProblem::StartsWithDash;
+        let result = bad_flag_value(
+            "web",
+            FlagArgument::AllowedTool,
+            "--dangerously-skip",
+            &dash,
+        );
         assert_eq!(result.error_type, Some(ErrorType::InvalidArgument));
         assert_eq!(
             result.error.as_deref(),
@@ -146,13 +180,48 @@ mod tests {
                  would be interpreted as a command-line flag by the claude CLI."
             )
         );
-        let result = flag_like_argument("web", FlagArgument::SessionId, "-x'y");
+        let result = bad_flag_value("web", FlagArgument::SessionId, "-x'y", &dash);
         assert!(
             result
                 .error
                 .unwrap()
                 .starts_with("Refusing to dispatch: session_id \"-x'y\" starts")
         );
+    }
+
+    #[test]
+    fn a_blank_or_control_character_value_is_named_for_what_it_is() {
+        let blank = bad_flag_value(
+            "web",
+            FlagArgument::SessionId,
+            "  ",
+            &FlagValueProblem::Blank,
+        );
+        assert_eq!(blank.error_type, Some(ErrorType::InvalidArgument));
+        assert_eq!(
+            blank.error.as_deref(),
+            Some(
+                "Refusing to dispatch: session_id '  ' is blank; give a value or leave the setting out."
+            )
+        );
+        let newline = bad_flag_value(
+            "web",
+            FlagArgument::Model,
+            "opus\n",
+            &FlagValueProblem::ControlCharacter,
+        );
+        let error = newline.error.unwrap();
+        assert!(error.contains("contains a control character"), "{error}");
+        assert!(!error.contains("starts with '-'"), "{error}");
+    }
+
+    #[test]
+    fn a_nul_byte_is_an_invalid_argument_naming_the_text() {
+        let result = nul_byte("web", "task prompt (task, context, caller and goal)");
+        assert_eq!(result.error_type, Some(ErrorType::InvalidArgument));
+        assert!(result.error.unwrap().starts_with(
+            "Refusing to dispatch: the task prompt (task, context, caller and goal) contains a NUL"
+        ));
     }
 
     #[test]
