@@ -152,6 +152,38 @@ fn a_failed_dispatch_is_an_error_result_with_its_type() {
 }
 
 #[test]
+fn a_nul_in_the_task_is_refused_before_anything_is_spawned() {
+    let (_sandbox, fake, mut server) = setup(&[]);
+    let (result, is_error) = server.call(
+        1,
+        "dispatch",
+        json!({"agent": "api", "task": "count\0rows"}),
+    );
+    assert!(is_error, "{result}");
+    assert_eq!(result["error_type"], "invalid_argument", "{result}");
+    assert!(
+        result["error"].as_str().unwrap().contains("contains a NUL"),
+        "{result}"
+    );
+    assert!(fake.invocations().is_empty(), "nothing may be spawned");
+}
+
+#[test]
+fn the_cache_tools_say_so_when_the_cache_is_off() {
+    let (sandbox, _fake, mut server) = setup(&[]);
+    sandbox.edit_config(
+        "  cache:\n    enabled: true",
+        "  cache:\n    enabled: false",
+    );
+    let off = json!({"enabled": false, "message": "Cache is disabled in settings"});
+    for (id, tool) in [(1, "cache_stats"), (2, "cache_clear")] {
+        let (reply, is_error) = server.call(id, tool, json!({}));
+        assert!(!is_error, "{tool}: {reply}");
+        assert_eq!(reply, off, "{tool}");
+    }
+}
+
+#[test]
 fn dispatch_with_a_group_prepends_the_shared_context() {
     let (sandbox, fake, mut server) = setup(&[("FAKE_CLAUDE_ECHO_PROMPT", "1")]);
     sandbox
