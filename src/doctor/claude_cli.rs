@@ -76,8 +76,7 @@ struct Bounded(Vec<u8>);
 
 impl StdoutSink for Bounded {
     fn chunk(&mut self, bytes: &[u8]) {
-        let room = KEEP_BYTES.saturating_sub(self.0.len());
-        self.0.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        process::append_bounded(&mut self.0, bytes, KEEP_BYTES);
     }
     fn explains_outcome(&self) -> bool {
         !self.0.is_empty()
