@@ -358,6 +358,9 @@ fn measure_cli(argv: &[String], fixture: &Fixture) -> (f64, f64) {
     (ms(median(runs)), peak_kib as f64 / 1024.0)
 }
 
+/// One figure read off a measurement.
+type Figure = fn(&Figures) -> f64;
+
 fn row(name: &str, ours: String, target: &str, theirs: Option<String>, ratio: Option<f64>) {
     let vs = match (theirs, ratio) {
         (Some(theirs), Some(ratio)) => format!("  | other {theirs:>11}  ({ratio:.1}x)"),
@@ -425,27 +428,24 @@ fn main() {
     let t = theirs.as_ref();
     let ratio = |a: f64, b: Option<f64>| b.map(|b| b / a);
     let fmt_ms = |v: f64| format!("{v:.3} ms");
-    row(
-        "serve spawn -> initialize answered",
-        fmt_ms(ours.start_ms),
-        "<= 5 ms",
-        t.map(|f| fmt_ms(f.start_ms)),
-        ratio(ours.start_ms, t.map(|f| f.start_ms)),
-    );
-    row(
-        "tools/list round trip",
-        fmt_ms(ours.tools_list_ms),
-        "<= 0.1 ms",
-        t.map(|f| fmt_ms(f.tools_list_ms)),
-        ratio(ours.tools_list_ms, t.map(|f| f.tools_list_ms)),
-    );
-    row(
-        "list_agents round trip (50 agents)",
-        fmt_ms(ours.list_agents_ms),
-        "<= 1 ms",
-        t.map(|f| fmt_ms(f.list_agents_ms)),
-        ratio(ours.list_agents_ms, t.map(|f| f.list_agents_ms)),
-    );
+    let ms_figures: [(&str, &str, Figure); 3] = [
+        ("serve spawn -> initialize answered", "<= 5 ms", |f| {
+            f.start_ms
+        }),
+        ("tools/list round trip", "<= 0.1 ms", |f| f.tools_list_ms),
+        ("list_agents round trip (50 agents)", "<= 1 ms", |f| {
+            f.list_agents_ms
+        }),
+    ];
+    for (name, target, figure) in ms_figures {
+        row(
+            name,
+            fmt_ms(figure(&ours)),
+            target,
+            t.map(|f| fmt_ms(figure(f))),
+            ratio(figure(&ours), t.map(figure)),
+        );
+    }
     row(
         "dispatch overhead over bare fork/exec",
         fmt_ms(ours.dispatch_overhead_ms),
