@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod limiter;
 pub mod log;
 pub mod mcp;
+pub mod panics;
 pub mod pyfmt;
 pub mod pyvalue;
 pub mod registry;

@@ -143,17 +143,22 @@ fn test_with_a_hanging_agent(sandbox: &Sandbox) -> (std::process::Child, FakeCla
 
 #[test]
 fn interrupting_test_kills_the_agent_process_group() {
-    let sandbox = sandbox_with_agent();
-    let (child, fake) = test_with_a_hanging_agent(&sandbox);
-    // SAFETY: plain kill(2) on our own child.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
+    for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let sandbox = sandbox_with_agent();
+        let (child, fake) = test_with_a_hanging_agent(&sandbox);
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(130), "signal {signal}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error: interrupted"));
+        let pgid = fake.invocations()[0].pgid;
+        assert!(
+            fake::group_gone(pgid),
+            "agent group {pgid} survived signal {signal}"
+        );
     }
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("error: interrupted"));
-    let pgid = fake.invocations()[0].pgid;
-    assert!(fake::group_gone(pgid), "agent group {pgid} survived Ctrl-C");
 }
 
 #[test]

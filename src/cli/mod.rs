@@ -343,7 +343,7 @@ pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Gc(args) => job_commands::run_gc(ctx, args),
         Command::Serve => {
             crate::mcp::server::serve(
-                std::io::stdin().lock(),
+                std::io::stdin(),
                 Box::new(std::io::stdout()),
                 ctx.paths.clone(),
             );
@@ -358,7 +358,16 @@ pub fn main(args: Vec<OsString>) -> i32 {
         paths: Paths::from_env(),
         ui: Ui::from_env(),
     };
-    match parse(args).and_then(|command| execute(&ctx, command)) {
+    let run = |command: Command| {
+        // A CLI whose reader went away (`agent-dispatch list | head -1`)
+        // should end quietly, as Unix tools do. Never the server: a client
+        // that closed its end must lead to our orderly stop, not a kill.
+        if !matches!(command, Command::Serve) {
+            interrupt::die_on_broken_pipe();
+        }
+        execute(&ctx, command)
+    };
+    match parse(args).and_then(run) {
         Ok(()) => 0,
         Err(err) => {
             ctx.ui.error(&err);

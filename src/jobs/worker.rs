@@ -108,11 +108,7 @@ impl Jobs {
         let stored = match outcome {
             Ok(result) => self.store.finish(id, &result).map(|_| ()),
             Err(panic) => {
-                let what = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "unknown panic".into());
+                let what = crate::panics::message(panic.as_ref());
                 self.store
                     .fail(id, &format!("Worker crashed: {what}"))
                     .map(|_| ())
@@ -189,7 +185,13 @@ impl Jobs {
     /// Waits until the job is terminal or `timeout` passes. Own jobs wake
     /// the waiter the moment they end; jobs of other servers sharing the
     /// directory are re-read a few times a second.
-    pub fn wait(&self, id: &str, timeout: Duration) -> Result<Option<(Job, bool)>, StoreError> {
+    /// A cancelled wait returns what the job is now, as if it timed out.
+    pub fn wait(
+        &self,
+        id: &str,
+        timeout: Duration,
+        cancel: &CancelToken,
+    ) -> Result<Option<(Job, bool)>, StoreError> {
         let deadline = Instant::now() + timeout;
         loop {
             let Some(job) = self.store.get(id)? else {
@@ -199,7 +201,7 @@ impl Jobs {
                 return Ok(Some((job, false)));
             }
             let now = Instant::now();
-            if now >= deadline {
+            if now >= deadline || cancel.is_cancelled() {
                 return Ok(Some((job, true)));
             }
             let owned = self.owned();
@@ -210,9 +212,9 @@ impl Jobs {
     }
 
     /// Called when the server exits: every job it still runs is recorded as
-    /// failed (never left `running`), its process group killed, and the
-    /// workers are given up to `grace` to reap their processes.
-    pub fn shutdown(&self, grace: Duration) {
+    /// failed (never left `running`) and then cancelled, so its supervisor
+    /// kills its process group. Returns at once; `wait_idle` waits.
+    pub fn abandon_all(&self) {
         let owned: Vec<(String, CancelToken)> = self
             .owned()
             .iter()
@@ -229,7 +231,10 @@ impl Jobs {
             }
             token.cancel();
         }
-        let deadline = Instant::now() + grace;
+    }
+
+    /// Waits until no worker of this server runs, or `deadline` passes.
+    pub fn wait_idle(&self, deadline: Instant) {
         let mut owned = self.owned();
         while !owned.is_empty() {
             let now = Instant::now();

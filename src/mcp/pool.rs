@@ -1,24 +1,34 @@
 //! An elastic pool of worker threads for tool calls. A long dispatch holds
 //! its worker for minutes, so the pool grows instead of queueing behind it
 //! (the concurrency limiter, not the pool, bounds `claude` processes); idle
-//! workers are reused and exit after a while.
+//! workers are reused and exit after a while. A pool takes at most
+//! `capacity` jobs at once and refuses more, so a flood of calls is
+//! answered at once instead of waiting unseen; a job that panics costs only
+//! itself.
 
 use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::Duration;
 
 type Job = Box<dyn FnOnce() + Send>;
 
-/// More in-flight calls than this queue until a worker frees up.
-const MAX_WORKERS: usize = 512;
 const IDLE_EXIT: Duration = Duration::from_secs(60);
 
-#[derive(Default)]
+/// A job refused because the pool already holds `capacity` jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full {
+    pub capacity: usize,
+}
+
 struct Queue {
     jobs: VecDeque<Job>,
     workers: usize,
     idle: usize,
+    /// Jobs accepted and not yet finished (queued or running).
+    active: usize,
+    capacity: usize,
 }
 
 impl Queue {
@@ -27,27 +37,43 @@ impl Queue {
     /// it does must not both count on it: the second would wait behind the
     /// first, however long that one runs.
     fn needs_worker(&self) -> bool {
-        self.jobs.len() > self.idle && self.workers < MAX_WORKERS
+        self.jobs.len() > self.idle && self.workers < self.capacity
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Pool {
     shared: Arc<(Mutex<Queue>, Condvar)>,
 }
 
 impl Pool {
-    pub fn new() -> Pool {
-        Pool::default()
+    /// A pool running at most `capacity` jobs at once.
+    pub fn new(capacity: usize) -> Pool {
+        let queue = Queue {
+            jobs: VecDeque::new(),
+            workers: 0,
+            idle: 0,
+            active: 0,
+            capacity,
+        };
+        Pool {
+            shared: Arc::new((Mutex::new(queue), Condvar::new())),
+        }
     }
 
-    pub fn submit(&self, job: impl FnOnce() + Send + 'static) {
+    pub fn submit(&self, job: impl FnOnce() + Send + 'static) -> Result<(), Full> {
         let (lock, ready) = &*self.shared;
         let mut queue = lock.lock().unwrap_or_else(|p| p.into_inner());
+        if queue.active >= queue.capacity {
+            return Err(Full {
+                capacity: queue.capacity,
+            });
+        }
+        queue.active += 1;
         queue.jobs.push_back(Box::new(job));
         if !queue.needs_worker() {
             ready.notify_one();
-            return;
+            return Ok(());
         }
         queue.workers += 1;
         drop(queue);
@@ -60,6 +86,7 @@ impl Pool {
             lock.lock().unwrap_or_else(|p| p.into_inner()).workers -= 1;
             crate::log::warn("could not start a worker thread; the call waits for a free one");
         }
+        Ok(())
     }
 }
 
@@ -69,8 +96,13 @@ fn work(shared: &(Mutex<Queue>, Condvar)) {
     loop {
         if let Some(job) = queue.jobs.pop_front() {
             drop(queue);
-            job();
+            // Callers answer their own panics; this only keeps the worker
+            // and the counts alive if one slips through.
+            if catch_unwind(AssertUnwindSafe(job)).is_err() {
+                crate::log::warn("a tool call panicked outside its handler");
+            }
             queue = lock.lock().unwrap_or_else(|p| p.into_inner());
+            queue.active -= 1;
             continue;
         }
         queue.idle += 1;
@@ -93,13 +125,14 @@ mod tests {
 
     #[test]
     fn a_blocked_job_does_not_hold_up_the_next() {
-        let pool = Pool::new();
+        let pool = Pool::new(8);
         let (release, blocked) = mpsc::channel::<()>();
         pool.submit(move || {
             let _ = blocked.recv();
-        });
+        })
+        .unwrap();
         let (done, finished) = mpsc::channel();
-        pool.submit(move || done.send(()).unwrap());
+        pool.submit(move || done.send(()).unwrap()).unwrap();
         finished
             .recv_timeout(Duration::from_secs(5))
             .expect("second job ran while the first blocks");
@@ -112,24 +145,27 @@ mod tests {
             jobs: (0..jobs).map(|_| Box::new(|| {}) as Job).collect(),
             workers,
             idle,
+            active: jobs,
+            capacity: 16,
         };
         assert!(!queue(1, 1, 1).needs_worker());
         assert!(queue(2, 1, 1).needs_worker());
         assert!(queue(1, 0, 3).needs_worker());
-        assert!(!queue(2, 1, MAX_WORKERS).needs_worker());
+        assert!(!queue(2, 1, 16).needs_worker());
     }
 
     #[test]
     fn a_quick_job_submitted_right_after_a_blocking_one_runs() {
-        let pool = Pool::new();
+        let pool = Pool::new(8);
         for _ in 0..50 {
             let_workers_park(&pool);
             let (release, blocked) = mpsc::channel::<()>();
             let (done, finished) = mpsc::channel();
             pool.submit(move || {
                 let _ = blocked.recv();
-            });
-            pool.submit(move || done.send(()).unwrap());
+            })
+            .unwrap();
+            pool.submit(move || done.send(()).unwrap()).unwrap();
             finished
                 .recv_timeout(Duration::from_secs(5))
                 .expect("the quick job ran while the blocking one blocks");
@@ -140,7 +176,7 @@ mod tests {
     /// Waits until every worker of `pool` is parked with nothing queued.
     fn let_workers_park(pool: &Pool) {
         let (done, finished) = mpsc::channel();
-        pool.submit(move || done.send(()).unwrap());
+        pool.submit(move || done.send(()).unwrap()).unwrap();
         finished.recv_timeout(Duration::from_secs(5)).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         loop {
@@ -156,11 +192,11 @@ mod tests {
 
     #[test]
     fn idle_workers_are_reused() {
-        let pool = Pool::new();
+        let pool = Pool::new(8);
         let (done, finished) = mpsc::channel();
         for _ in 0..20 {
             let done = done.clone();
-            pool.submit(move || done.send(()).unwrap());
+            pool.submit(move || done.send(()).unwrap()).unwrap();
             finished.recv_timeout(Duration::from_secs(5)).unwrap();
             // Let the worker park before the next job arrives.
             let parked = std::time::Instant::now() + Duration::from_secs(5);
@@ -173,5 +209,41 @@ mod tests {
             }
         }
         assert_eq!(pool.shared.0.lock().unwrap().workers, 1);
+    }
+
+    #[test]
+    fn past_its_capacity_a_pool_refuses_and_a_panic_frees_its_place() {
+        let pool = Pool::new(2);
+        let (release, blocked) = mpsc::channel::<()>();
+        let blocked = Arc::new(Mutex::new(blocked));
+        for _ in 0..2 {
+            let blocked = Arc::clone(&blocked);
+            pool.submit(move || {
+                let _ = blocked.lock().unwrap().recv();
+            })
+            .unwrap();
+        }
+        assert_eq!(pool.submit(|| {}), Err(Full { capacity: 2 }));
+        release.send(()).unwrap();
+        release.send(()).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while pool.shared.0.lock().unwrap().active > 0 {
+            assert!(std::time::Instant::now() < deadline, "jobs never ended");
+            thread::yield_now();
+        }
+        pool.submit(|| panic!("a tool call fault")).unwrap();
+        let (done, finished) = mpsc::channel();
+        pool.submit(move || done.send(()).unwrap()).unwrap();
+        finished
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the pool keeps working after a panic");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while pool.shared.0.lock().unwrap().active > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the panic kept its place"
+            );
+            thread::yield_now();
+        }
     }
 }

@@ -80,7 +80,7 @@ impl Progress {
         // Sent under the state lock so `close` cannot slip in between.
         self.0
             .writer
-            .send(&jsonrpc::notification("notifications/progress", params));
+            .notify(&jsonrpc::notification("notifications/progress", params));
     }
 
     /// No notification is sent after this returns.

@@ -1,35 +1,48 @@
-//! The MCP stdio server: a reader loop on stdin, tool calls on a worker
-//! pool, one writer for stdout. Lifecycle (initialize, ping, version
-//! negotiation), `tools/list` and `tools/call`, cancellation of in-flight
-//! calls, and a prompt exit on stdin EOF that kills every process group our
-//! calls started.
+//! The MCP stdio server: a reader thread on stdin, tool calls on worker
+//! pools, one writer thread for stdout, and one shutdown path. Lifecycle
+//! (initialize, ping, version negotiation), `tools/list` and `tools/call`,
+//! cancellation of in-flight calls (batched ones included), and a prompt
+//! exit — on stdin EOF, a termination signal, or a client that stopped
+//! reading — that kills every process group our calls started.
 
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
-use std::sync::{Arc, Mutex};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use super::jsonrpc::{self, Incoming, Line};
-use super::pool::Pool;
+use super::pool::{Full, Pool};
 use super::progress::Progress;
+use super::signals;
 use super::state::State;
+use super::stop::{Stop, StopReason};
 use super::tools::{self, Call, args::Args};
 use super::writer::Writer;
 use crate::cli::VERSION;
 use crate::config::Paths;
 use crate::log;
-use crate::runner::CancelToken;
+use crate::runner::{CancelToken, process};
 
 /// Versions we speak, oldest first; we answer with the client's when it is
 /// one of them, else with the newest.
 const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 /// The one version whose sessions may send JSON-RPC batches.
 const BATCH_VERSION: &str = "2025-03-26";
-/// How long exit waits for cancelled calls to wind down.
+/// How long exit waits for cancelled calls to wind down and replies to go
+/// out; the whole stop stays under a second.
 const EXIT_GRACE: Duration = Duration::from_millis(800);
+/// Tool calls running at once, waits excluded; past it a call is refused.
+pub const MAX_CALLS: usize = 512;
+/// `dispatch_wait` calls at once, in their own lane so they cannot starve
+/// the other tools; past it a wait is refused.
+pub const MAX_WAITS: usize = 256;
+/// The JSON-RPC error for a call refused because its lane is full.
+const SERVER_BUSY: i64 = -32000;
 
 pub const INSTRUCTIONS: &str = include_str!("instructions.md");
 
@@ -41,23 +54,48 @@ struct InFlight {
 struct Server {
     state: State,
     writer: Writer,
-    pool: Pool,
+    calls_lane: Pool,
+    waits_lane: Pool,
     /// Negotiated protocol version, once initialized.
     version: Mutex<Option<String>>,
     /// Tool calls still running, by request id (as JSON text, so 1 and "1"
     /// differ).
     calls: Mutex<HashMap<String, InFlight>>,
+    /// Set once the stop has begun: no new call starts after it.
+    stopping: AtomicBool,
 }
 
-/// Serves MCP on `input`/`output` until `input` ends (or the client stops
-/// reading). Every way out is a normal exit: problems are logged on stderr.
-pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Paths) {
+/// Serves MCP on `input`/`output` until `input` ends, a termination signal
+/// arrives, or the client stops reading. Every way out is the same normal
+/// exit: problems are logged on stderr.
+pub fn serve(
+    input: impl Read + Send + 'static,
+    output: Box<dyn std::io::Write + Send>,
+    paths: Paths,
+) {
+    let stop = Stop::new();
+    // First, before any thread exists, so that every thread inherits the
+    // blocked signals.
+    if let Err(err) = signals::route_to(&stop) {
+        log::warn(&format!(
+            "could not route termination signals ({err}); a signal ends the server without cleanup"
+        ));
+    }
+    let writer = match Writer::start(output, stop.clone()) {
+        Ok(writer) => writer,
+        Err(err) => {
+            log::warn(&format!("could not start the stdout writer: {err}"));
+            return;
+        }
+    };
     let server = Arc::new(Server {
         state: State::new(paths),
-        writer: Writer::new(output),
-        pool: Pool::new(),
+        writer,
+        calls_lane: Pool::new(MAX_CALLS),
+        waits_lane: Pool::new(MAX_WAITS),
         version: Mutex::new(None),
         calls: Mutex::new(HashMap::new()),
+        stopping: AtomicBool::new(false),
     });
     log::info(&format!("serving MCP on stdio (version {VERSION})"));
     // Off the start-up path: it reads every job record, and Claude Code
@@ -73,39 +111,52 @@ pub fn serve(input: impl Read, output: Box<dyn std::io::Write + Send>, paths: Pa
     if registration.is_none() {
         log::warn("could not register in the server registry; doctor will not list this server");
     }
-    let mut reader = BufReader::with_capacity(64 * 1024, input);
-    loop {
-        match jsonrpc::read_line(&mut reader) {
-            Ok(Line::Text(bytes)) => server.handle_line(&bytes),
-            Ok(Line::TooLong) => server.writer.send(&jsonrpc::error(
-                &Value::Null,
-                jsonrpc::INVALID_REQUEST,
-                &format!(
-                    "message too long: a line may hold at most {} bytes; send less text per call",
-                    jsonrpc::MAX_LINE_BYTES
-                ),
-            )),
-            Ok(Line::Eof) => break,
-            Err(err) => {
-                log::warn(&format!("stdin failed: {err}"));
-                break;
-            }
-        }
-        if server.writer.is_broken() {
-            break;
-        }
+    let reader = Arc::clone(&server);
+    let input_ended = stop.clone();
+    let started = thread::Builder::new()
+        .name("stdin-reader".into())
+        .spawn(move || {
+            reader.read_all(input);
+            input_ended.trigger(StopReason::InputEnded);
+        });
+    if let Err(err) = started {
+        log::warn(&format!("could not start the stdin reader: {err}"));
+        stop.trigger(StopReason::InputEnded);
     }
-    server.shutdown();
+    let reason = stop.wait();
+    server.shutdown(reason);
     drop(registration);
 }
 
 impl Server {
+    fn read_all(self: &Arc<Self>, input: impl Read) {
+        let mut reader = BufReader::with_capacity(64 * 1024, input);
+        loop {
+            match jsonrpc::read_line(&mut reader) {
+                Ok(Line::Text(bytes)) => self.handle_line(&bytes),
+                Ok(Line::TooLong) => self.writer.send_now(&jsonrpc::error(
+                    &Value::Null,
+                    jsonrpc::INVALID_REQUEST,
+                    &format!(
+                        "message too long: a line may hold at most {} bytes; send less text per call",
+                        jsonrpc::MAX_LINE_BYTES
+                    ),
+                )),
+                Ok(Line::Eof) => return,
+                Err(err) => {
+                    log::warn(&format!("stdin failed: {err}"));
+                    return;
+                }
+            }
+        }
+    }
+
     fn handle_line(self: &Arc<Self>, bytes: &[u8]) {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return;
         }
         if jsonrpc::holds_too_many_values(bytes) {
-            self.writer.send(&jsonrpc::error(
+            self.writer.send_now(&jsonrpc::error(
                 &Value::Null,
                 jsonrpc::INVALID_REQUEST,
                 &format!(
@@ -119,7 +170,7 @@ impl Server {
         let value: Value = match serde_json::from_slice(bytes) {
             Ok(value) => value,
             Err(err) => {
-                self.writer.send(&jsonrpc::error(
+                self.writer.send_now(&jsonrpc::error(
                     &Value::Null,
                     jsonrpc::PARSE_ERROR,
                     &format!("parse error: {err}"),
@@ -131,7 +182,7 @@ impl Server {
             Incoming::Batch(items) => self.handle_batch(items),
             message => {
                 if let Some(reply) = self.handle(message) {
-                    self.writer.send_line(reply);
+                    self.writer.send_line_now(reply);
                 }
             }
         }
@@ -162,12 +213,7 @@ impl Server {
     }
 
     fn handle_batch(self: &Arc<Self>, items: Vec<Value>) {
-        let allowed = self
-            .version
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_deref()
-            == Some(BATCH_VERSION);
+        let allowed = self.negotiated().as_deref() == Some(BATCH_VERSION);
         if !allowed || items.is_empty() {
             let why = if items.is_empty() {
                 "an empty batch"
@@ -175,34 +221,58 @@ impl Server {
                 "batches are only accepted in protocol version 2025-03-26"
             };
             self.writer
-                .send(&jsonrpc::error(&Value::Null, jsonrpc::INVALID_REQUEST, why));
+                .send_now(&jsonrpc::error(&Value::Null, jsonrpc::INVALID_REQUEST, why));
             return;
         }
+        // Each tool call of the batch is tracked like a single one (its id
+        // cancellable, killed at exit) before the batch starts, so a cancel
+        // sent right after the batch finds it.
+        let messages: Vec<BatchItem> = items
+            .into_iter()
+            .map(|item| match jsonrpc::classify(item) {
+                Incoming::Request { id, method, params } if method == "tools/call" => {
+                    match self.track(&id) {
+                        Ok(()) => BatchItem::Call { id, params },
+                        Err(refusal) => BatchItem::Answered(refusal),
+                    }
+                }
+                other => BatchItem::Other(other),
+            })
+            .collect();
+        let tracked: Vec<Value> = messages
+            .iter()
+            .filter_map(|item| match item {
+                BatchItem::Call { id, .. } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
         // A batch is answered as one array, so its tool calls run inline on
         // one worker instead of replying one by one.
         let server = Arc::clone(self);
-        self.pool.submit(move || {
-            let replies: Vec<String> = items
+        let submitted = self.calls_lane.submit(move || {
+            let replies: Vec<String> = messages
                 .into_iter()
-                .filter_map(|item| match jsonrpc::classify(item) {
-                    Incoming::Request { id, method, params } if method == "tools/call" => {
-                        Some(server.call_tool(&id, params))
-                    }
-                    other => server.handle(other),
+                .filter_map(|item| match item {
+                    BatchItem::Call { id, params } => server.finish_call(&id, params),
+                    BatchItem::Answered(reply) => Some(reply),
+                    BatchItem::Other(message) => server.handle(message),
                 })
                 .collect();
             if !replies.is_empty() {
-                server.writer.send_line(format!("[{}]", replies.join(",")));
+                server.writer.send_reply(format!("[{}]", replies.join(",")));
             }
         });
+        if let Err(full) = submitted {
+            for id in &tracked {
+                self.untrack(id);
+            }
+            self.writer
+                .send_now(&busy(&Value::Null, full, "tool calls"));
+        }
     }
 
     fn request(self: &Arc<Self>, id: Value, method: &str, params: Value) -> Option<String> {
-        let initialized = self
-            .version
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some();
+        let initialized = self.negotiated().is_some();
         match method {
             "initialize" => Some(jsonrpc::response(&id, self.initialize(&params)).to_string()),
             "ping" => Some(jsonrpc::response(&id, json!({})).to_string()),
@@ -220,31 +290,7 @@ impl Server {
                 r#"{{"jsonrpc":"2.0","id":{id},"result":{}}}"#,
                 tools::list_json()
             )),
-            "tools/call" => {
-                let key = id.to_string();
-                let cancel = CancelToken::new();
-                self.calls.lock().unwrap_or_else(|p| p.into_inner()).insert(
-                    key.clone(),
-                    InFlight {
-                        cancel,
-                        cancelled: false,
-                    },
-                );
-                let server = Arc::clone(self);
-                self.pool.submit(move || {
-                    let reply = server.call_tool(&id, params);
-                    let call = server
-                        .calls
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .remove(&key);
-                    // A cancelled request gets no response at all.
-                    if !call.is_some_and(|c| c.cancelled) {
-                        server.writer.send_line(reply);
-                    }
-                });
-                None
-            }
+            "tools/call" => self.start_call(id, params),
             _ => Some(
                 jsonrpc::error(
                     &id,
@@ -254,6 +300,95 @@ impl Server {
                 .to_string(),
             ),
         }
+    }
+
+    /// Starts one `tools/call` on its lane; returns a reply only when the
+    /// call is refused.
+    fn start_call(self: &Arc<Self>, id: Value, params: Value) -> Option<String> {
+        if let Err(refusal) = self.track(&id) {
+            return Some(refusal);
+        }
+        let waits = params
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(tools::waits);
+        let (lane, what) = if waits {
+            (&self.waits_lane, "dispatch_wait calls")
+        } else {
+            (&self.calls_lane, "tool calls")
+        };
+        let server = Arc::clone(self);
+        let call_id = id.clone();
+        let submitted = lane.submit(move || {
+            if let Some(reply) = server.finish_call(&call_id, params) {
+                server.writer.send_reply(reply);
+            }
+        });
+        match submitted {
+            Ok(()) => None,
+            Err(full) => {
+                self.untrack(&id);
+                Some(busy(&id, full, what).to_string())
+            }
+        }
+    }
+
+    /// Lists a call as in flight under its id, unless the id is taken by
+    /// one still running or the server is stopping; returns the refusal.
+    fn track(&self, id: &Value) -> Result<(), String> {
+        if self.stopping.load(Ordering::SeqCst) {
+            return Err(jsonrpc::error(
+                id,
+                SERVER_BUSY,
+                "the server is shutting down; start a new session",
+            )
+            .to_string());
+        }
+        let mut calls = self.calls();
+        let key = id.to_string();
+        if calls.contains_key(&key) {
+            return Err(jsonrpc::error(
+                id,
+                jsonrpc::INVALID_REQUEST,
+                &format!("request id {key} is already in use by a call in flight; use a new id"),
+            )
+            .to_string());
+        }
+        calls.insert(
+            key,
+            InFlight {
+                cancel: CancelToken::new(),
+                cancelled: false,
+            },
+        );
+        Ok(())
+    }
+
+    fn untrack(&self, id: &Value) -> Option<InFlight> {
+        self.calls().remove(&id.to_string())
+    }
+
+    /// Runs a tracked call and untracks it; returns its reply, or nothing
+    /// when it was cancelled (a cancelled request gets no response at all).
+    fn finish_call(&self, id: &Value, params: Value) -> Option<String> {
+        let reply = self.call_tool(id, params);
+        match self.untrack(id) {
+            Some(call) if call.cancelled => None,
+            _ => Some(reply),
+        }
+    }
+
+    fn calls(&self) -> MutexGuard<'_, HashMap<String, InFlight>> {
+        // Entries are inserted and removed whole; a poisoned table is
+        // still consistent.
+        self.calls.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn negotiated(&self) -> Option<String> {
+        self.version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     fn initialize(&self, params: &Value) -> Value {
@@ -280,12 +415,7 @@ impl Server {
             let Some(id) = params.get("requestId") else {
                 return;
             };
-            if let Some(call) = self
-                .calls
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_mut(&id.to_string())
-            {
+            if let Some(call) = self.calls().get_mut(&id.to_string()) {
                 call.cancelled = true;
                 call.cancel.cancel();
             }
@@ -293,7 +423,8 @@ impl Server {
         // notifications/initialized and anything else need no action.
     }
 
-    /// Runs one `tools/call` and builds its reply line.
+    /// Runs one `tools/call` and builds its reply line. A panic in the tool
+    /// answers this call with an internal error and nothing else.
     fn call_tool(&self, id: &Value, params: Value) -> String {
         let Value::Object(mut params) = params else {
             return jsonrpc::error(
@@ -327,9 +458,7 @@ impl Server {
             }
         };
         let cancel = self
-            .calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .calls()
             .get(&id.to_string())
             .map(|c| c.cancel.clone())
             .unwrap_or_default();
@@ -338,58 +467,106 @@ impl Server {
             .and_then(|meta| meta.get("progressToken"))
             .filter(|token| token.is_string() || token.is_i64() || token.is_u64())
             .map(|token| Progress::start(token.clone(), self.writer.clone()));
-        let outcome = (tool.run)(Call {
-            state: &self.state,
-            args,
-            cancel: &cancel,
-            progress: progress.as_ref(),
-        });
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            fault::panic_if_asked(&name);
+            (tool.run)(Call {
+                state: &self.state,
+                args,
+                cancel: &cancel,
+                progress: progress.as_ref(),
+            })
+        }));
         if let Some(progress) = &progress {
             progress.close();
         }
         match outcome {
             // Spliced as text: the payload (often tens of KB) is serialized
             // once and escaped once, never copied into a second tree.
-            Ok(result) => {
+            Ok(Ok(result)) => {
                 let text = Value::String(result.value.to_string());
-                let reply = format!(
+                format!(
                     r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":{text}}}],"isError":{}}}}}"#,
                     result.is_error
-                );
-                reply
+                )
             }
-            Err(err) => {
+            Ok(Err(err)) => {
                 jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}")).to_string()
+            }
+            Err(panic) => {
+                let what = crate::panics::message(panic.as_ref());
+                log::warn(&format!("tool {name} panicked: {what}"));
+                jsonrpc::error(
+                    id,
+                    jsonrpc::INTERNAL_ERROR,
+                    &format!(
+                        "{name}: internal error ({what}); the server goes on serving — please report this"
+                    ),
+                )
+                .to_string()
             }
         }
     }
 
-    /// Cancels every running call (their supervisors kill the process
-    /// groups) and waits briefly for them to finish. Their replies are still
-    /// written: a client that sent a file of requests and closed stdin still
-    /// reads the answers.
-    fn shutdown(&self) {
-        self.state.jobs.shutdown(EXIT_GRACE);
+    /// The one way out, whatever the reason: no new calls; every running
+    /// call and job cancelled (jobs recorded failed first); every process
+    /// group we started killed at once, members included; replies flushed
+    /// for what is left of the grace.
+    fn shutdown(&self, reason: StopReason) {
+        log::info(&format!("{reason}; exiting"));
+        self.stopping.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + EXIT_GRACE;
         let running: Vec<CancelToken> = self
-            .calls
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+            .calls()
             .values()
             .map(|call| call.cancel.clone())
             .collect();
         for cancel in &running {
             cancel.cancel();
         }
-        let deadline = Instant::now() + EXIT_GRACE;
-        while Instant::now() < deadline
-            && !self
-                .calls
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .is_empty()
-        {
+        self.state.jobs.abandon_all();
+        process::kill_all_groups();
+        self.state.jobs.wait_idle(deadline);
+        while Instant::now() < deadline && !self.calls().is_empty() {
             thread::sleep(Duration::from_millis(10));
         }
-        log::info("stdin closed; exiting");
+        // A client that sent a file of requests and closed stdin still
+        // reads the answers.
+        self.writer.drain(deadline);
     }
+}
+
+/// A tool call of a batch, tracked before the batch runs.
+enum BatchItem {
+    Call {
+        id: Value,
+        params: Value,
+    },
+    /// Refused at once (a reused id, or the server stopping).
+    Answered(String),
+    Other(Incoming),
+}
+
+fn busy(id: &Value, full: Full, what: &str) -> Value {
+    jsonrpc::error(
+        id,
+        SERVER_BUSY,
+        &format!(
+            "server busy: {} {what} are already in flight; retry when one has finished",
+            full.capacity
+        ),
+    )
+}
+
+/// A fault trigger for the tests of panic handling, compiled into debug
+/// builds only: `AGENT_DISPATCH_TEST_PANIC_TOOL=NAME` makes tool NAME panic.
+mod fault {
+    #[cfg(debug_assertions)]
+    pub fn panic_if_asked(tool: &str) {
+        if std::env::var_os("AGENT_DISPATCH_TEST_PANIC_TOOL").is_some_and(|name| name == tool) {
+            panic!("test fault injected into {tool}");
+        }
+    }
+
+    #[cfg(not(debug_assertions))]
+    pub fn panic_if_asked(_tool: &str) {}
 }

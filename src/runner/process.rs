@@ -5,8 +5,11 @@
 //! The rules that make this safe:
 //! - stdin is `/dev/null`; stdout and stderr are drained concurrently by
 //!   their own threads, so a chatty child never blocks on a full pipe.
-//! - Completion is stdout EOF **and** leader exit — never stderr EOF: a
-//!   stdio MCP server started by `claude` may inherit stderr and outlive it.
+//! - Completion is the leader's exit, then stdout EOF or at most
+//!   `LINGER_AFTER_LEADER` more — never stderr EOF: a stdio MCP server
+//!   started by `claude` may inherit stdout or stderr and outlive it.
+//! - Whatever is left of the group when the run ends is killed, whether
+//!   the run succeeded, failed, timed out or was cancelled.
 //! - The leader's exit is observed with `waitid(…, WNOWAIT)`, which leaves it
 //!   unreaped. While it is unreaped its pid cannot be recycled, so
 //!   `killpg(pid, SIGKILL)` can only ever hit our own group. The leader is
@@ -37,6 +40,8 @@ pub const STDOUT_KEEP_BYTES: usize = 256 * 1024 * 1024;
 /// explains the outcome, and when stderr is the only explanation.
 const STDERR_GRACE_SHORT: Duration = Duration::from_millis(200);
 const STDERR_GRACE_LONG: Duration = Duration::from_secs(5);
+/// How long a descendant may hold stdout open after the leader exited.
+const LINGER_AFTER_LEADER: Duration = Duration::from_secs(1);
 /// The one window for everything after a kill: leader exit and pipe EOFs.
 const CLEANUP_WINDOW: Duration = Duration::from_secs(1);
 /// How often a waiting supervisor looks at its cancel token.
@@ -214,36 +219,37 @@ pub fn run<S: StdoutSink>(
         // Without its helpers the child cannot be supervised: end it now.
         leader.kill_group();
         shared.update(|p| p.abandoned = true);
+        leader.release();
         let _ = child.wait();
         return Err(err);
     }
 
-    let completed = shared.wait_until(deadline, Some(cancel), |p| p.stdout_done && p.leader_exited);
-    let killed = if completed {
+    let leader_done = shared.wait_until(deadline, Some(cancel), |p| p.leader_exited);
+    let killed = if leader_done {
+        // The leader wrote its whole answer before exiting; a descendant
+        // that still holds stdout can only delay us, never add to it.
+        let linger_until = deadline.min(Instant::now() + LINGER_AFTER_LEADER);
+        shared.wait_until(linger_until, Some(cancel), |p| p.stdout_done);
         let explained = lock_sink(&sink).explains_outcome();
         let grace = if explained {
             STDERR_GRACE_SHORT
         } else {
             STDERR_GRACE_LONG.min(deadline.saturating_duration_since(Instant::now()))
         };
-        if !shared.wait_until(Instant::now() + grace, None, |p| p.stderr_done) {
-            // A descendant inherited stderr (e.g. an MCP server): end it.
-            leader.kill_group();
-            shared.wait_until(Instant::now() + STDERR_GRACE_SHORT, None, |p| p.stderr_done);
-        }
+        // A descendant may hold stderr (e.g. an MCP server): wait briefly.
+        shared.wait_until(Instant::now() + grace, None, |p| p.stderr_done);
         None
+    } else if cancel.is_cancelled() {
+        Some(Kill::Cancel)
     } else {
-        let why = if cancel.is_cancelled() {
-            Kill::Cancel
-        } else {
-            Kill::Timeout
-        };
-        leader.kill_group();
-        shared.wait_until(Instant::now() + CLEANUP_WINDOW, None, |p| {
-            p.leader_exited && p.stdout_done && p.stderr_done
-        });
-        Some(why)
+        Some(Kill::Timeout)
     };
+    // Nothing of a finished dispatch stays alive, successful or not: the
+    // leader is still unreaped, so its group id is still ours to kill.
+    leader.kill_group();
+    shared.wait_until(Instant::now() + CLEANUP_WINDOW, None, |p| {
+        p.leader_exited && p.stdout_done && p.stderr_done
+    });
     let (leader_exited, stdout_done) = {
         let mut progress = shared.lock();
         progress.abandoned = true;
@@ -254,6 +260,7 @@ pub fn run<S: StdoutSink>(
         // is all we will get, including a final line without its newline.
         lock_sink(&sink).end();
     }
+    leader.release();
     let exit = if leader_exited {
         exit_of(child.wait())
     } else {
@@ -293,28 +300,60 @@ fn exit_of(status: io::Result<std::process::ExitStatus>) -> Exit {
     }
 }
 
+/// Process groups of runs still supervised in this process, by leader pid.
+/// A pid is listed only while its leader is unreaped, so killing every
+/// listed group can only ever hit our own.
+static LIVE_GROUPS: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
+
+fn live_groups() -> MutexGuard<'static, Vec<libc::pid_t>> {
+    // A plain list of pids: a panic elsewhere cannot leave it half-updated.
+    LIVE_GROUPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// SIGKILLs every process group this process still supervises, members
+/// and leaders alike. For a server that is going away: its supervisors may
+/// not get the chance to do it themselves.
+pub fn kill_all_groups() {
+    for &pid in live_groups().iter() {
+        kill_group(pid);
+    }
+}
+
+fn kill_group(pid: libc::pid_t) {
+    // killpg(0) would signal our own group.
+    if pid > 0 {
+        // SAFETY: plain syscall on a group whose leader is ours and
+        // unreaped; errors (ESRCH) are fine.
+        unsafe {
+            libc::killpg(pid, libc::SIGKILL);
+        }
+    }
+}
+
 /// The session leader, identified by a pid that stays ours while unreaped.
 struct Leader {
     pid: libc::pid_t,
 }
 
 impl Leader {
+    /// Lists the leader's group in `LIVE_GROUPS` until `release`.
     fn new(child: &Child) -> Leader {
-        Leader {
-            pid: libc::pid_t::try_from(child.id()).unwrap_or(0),
+        let pid = libc::pid_t::try_from(child.id()).unwrap_or(0);
+        if pid > 0 {
+            live_groups().push(pid);
         }
+        Leader { pid }
     }
 
     /// SIGKILLs the whole process group. Only called before the leader is
     /// reaped, so the group id cannot have been recycled.
     fn kill_group(&self) {
-        // killpg(0) would signal our own group.
-        if self.pid > 0 {
-            // SAFETY: plain syscall on a pid we own; errors (ESRCH) are fine.
-            unsafe {
-                libc::killpg(self.pid, libc::SIGKILL);
-            }
-        }
+        kill_group(self.pid);
+    }
+
+    /// Unlists the group; must happen before the leader is reaped.
+    fn release(self) {
+        live_groups().retain(|&pid| pid != self.pid);
     }
 }
 

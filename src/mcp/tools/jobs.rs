@@ -261,7 +261,7 @@ fn dispatch_wait(mut call: Call) -> Result<ToolResult, ArgError> {
         return Ok(invalid_id(&id));
     }
     let wait = Duration::from_secs(seconds.clamp(1, MAX_WAIT_SECS) as u64);
-    Ok(match call.state.jobs.wait(&id, wait) {
+    Ok(match call.state.jobs.wait(&id, wait, call.cancel) {
         Ok(Some((job, timed_out))) => {
             let mut value = job_json(&job);
             if timed_out {

@@ -141,6 +141,12 @@ pub fn all() -> &'static [Tool] {
     })
 }
 
+/// Whether tool `name` spends its time waiting on something else; such
+/// calls run in their own lane so that many of them cannot starve the rest.
+pub fn waits(name: &str) -> bool {
+    name == "dispatch_wait"
+}
+
 pub fn find(name: &str) -> Option<&'static Tool> {
     all().iter().find(|tool| tool.name == name)
 }
