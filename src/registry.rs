@@ -21,6 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use crate::state::atomic::ensure_private_dir;
+use crate::state::regular::open_regular;
 
 /// The version a server built from this crate registers under.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -111,15 +112,16 @@ pub fn register(servers_dir: &Path, config: &Path) -> Option<Registration> {
     let path = servers_dir.join(format!("{pid}.json"));
     let body = entry_json(pid, config);
     for _ in 0..REGISTER_ATTEMPTS {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(&path)
-            .ok()?;
+        let mut file = open_regular(
+            &path,
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600),
+        )
+        .ok()?;
         if try_lock(&file, libc::LOCK_EX).ok()? != Locked::Yes {
             return None;
         }
@@ -200,14 +202,18 @@ pub fn version_drift(entries: &[ServerEntry], current: &str) -> BTreeMap<String,
 }
 
 fn read_live(path: &Path, prune: bool) -> Option<ServerEntry> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    if !file.metadata().ok()?.is_file() {
-        return None;
-    }
+    let file = match open_regular(path, OpenOptions::new().read(true)) {
+        Ok(file) => file,
+        Err(err) => {
+            if err.kind() == io::ErrorKind::InvalidData {
+                crate::log::warn(&format!(
+                    "skipped server registry entry {}: {err}",
+                    path.display()
+                ));
+            }
+            return None;
+        }
+    };
     // A shared probe: it conflicts with a server's exclusive lock but not
     // with another reader probing at the same moment.
     match try_lock(&file, libc::LOCK_SH) {

@@ -14,14 +14,16 @@ use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::record::{Job, Status, cap_progress, now};
 use crate::ids::{self, RandomUnavailable};
 use crate::runner::result::DispatchResult;
-use crate::state::atomic::write_private;
+use crate::state::atomic::replace_private;
 use crate::state::flock::{FileLock, LOCK_WAIT, LockError, lock_exclusive};
+use crate::state::local_lock::{Busy, LocalGuard, LocalLock};
+use crate::state::regular::read_regular;
 
 /// The lock file every mutation `flock`s; it does not end in `.json`, so it
 /// is never mistaken for a record.
@@ -31,6 +33,9 @@ pub const LOCK_FILE_NAME: &str = ".jobs.lock";
 pub const STALE_RUNNING_SECS: f64 = 3600.0;
 /// A pending job older than this will never be picked up.
 pub const STALE_PENDING_SECS: f64 = 24.0 * 3600.0;
+/// Far above any record (a result is capped well below it); a file this
+/// large is not one of ours and is not read whole.
+const MAX_RECORD_BYTES: u64 = 1024 * 1024 * 1024;
 /// The `error` of a job cancelled before it started.
 pub const CANCELLED_PENDING_ERROR: &str = "Cancelled before execution";
 /// The `error` of a running job cancelled by its owning server.
@@ -47,6 +52,9 @@ pub enum StoreError {
     /// `.jobs.lock` could not be opened or stayed held by another process;
     /// nothing was changed.
     Lock(LockError),
+    /// Another thread of this process held the store for the whole wait;
+    /// nothing was changed.
+    Busy(Busy),
     /// No id could be drawn for a new job.
     Random(RandomUnavailable),
     /// A record could not be rendered as JSON.
@@ -66,6 +74,11 @@ impl fmt::Display for StoreError {
                 source,
             } => write!(f, "could not {action} {}: {source}", path.display()),
             StoreError::Lock(err) => err.fmt(f),
+            StoreError::Busy(busy) => write!(
+                f,
+                "the job store stayed busy for {} s; nothing was changed",
+                busy.waited.as_secs()
+            ),
             StoreError::Random(err) => write!(f, "could not create a job id: {err}"),
             StoreError::Encode(err) => write!(f, "could not encode a job record: {err}"),
             StoreError::Spawn(err) => write!(f, "could not start the job's worker thread: {err}"),
@@ -109,7 +122,7 @@ impl CancelOutcome {
 #[derive(Debug, Clone)]
 pub struct JobStore {
     dir: PathBuf,
-    local: Arc<Mutex<()>>,
+    local: Arc<LocalLock>,
     lock_wait: Duration,
 }
 
@@ -118,7 +131,7 @@ pub struct JobStore {
 /// finds the file lock free.
 struct Locked<'a> {
     _file: FileLock,
-    _local: MutexGuard<'a, ()>,
+    _local: LocalGuard<'a>,
 }
 
 impl JobStore {
@@ -127,7 +140,7 @@ impl JobStore {
     pub fn new(dir: PathBuf) -> JobStore {
         JobStore {
             dir,
-            local: Arc::new(Mutex::new(())),
+            local: Arc::new(LocalLock::new()),
             lock_wait: LOCK_WAIT,
         }
     }
@@ -221,9 +234,15 @@ impl JobStore {
             if !ids::is_hex32(id) {
                 continue;
             }
-            // A record that cannot be read is skipped here as everywhere.
-            let Ok(Some(job)) = read_record(id, &entry.path()) else {
-                continue;
+            // A record that cannot be read is skipped here as everywhere;
+            // one that is not a regular file is also reported.
+            let job = match read_record(id, &entry.path()) {
+                Ok(Some(job)) => job,
+                Ok(None) => continue,
+                Err(err) => {
+                    crate::log::warn(&format!("skipped a job record: {err}"));
+                    continue;
+                }
             };
             if status.is_some_and(|s| s != job.status) || agent.is_some_and(|a| a != job.agent) {
                 continue;
@@ -400,7 +419,9 @@ impl JobStore {
     }
 
     fn lock(&self) -> Result<Locked<'_>, StoreError> {
-        let local = self.local.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded too: a thread stuck while holding it must not stall
+        // every other call of this server.
+        let local = self.local.lock(self.lock_wait).map_err(StoreError::Busy)?;
         let file = lock_exclusive(&self.dir.join(LOCK_FILE_NAME), self.lock_wait)
             .map_err(StoreError::Lock)?;
         Ok(Locked {
@@ -416,7 +437,7 @@ impl JobStore {
             .path_of(&job.id)
             .ok_or_else(|| self.io_error("write", &self.dir, invalid_id_error(&job.id)))?;
         let text = job.to_pretty_json().map_err(StoreError::Encode)?;
-        write_private(&path, text.as_bytes())
+        replace_private(&path, text.as_bytes())
             .map_err(|source| self.io_error("write", &path, source))
     }
 
@@ -427,7 +448,7 @@ impl JobStore {
         let Some(path) = self.path_of(id) else {
             return false;
         };
-        fs::metadata(path)
+        fs::symlink_metadata(path)
             .and_then(|meta| meta.modified())
             .is_ok_and(|mtime| epoch_seconds(mtime) <= cutoff)
     }
@@ -443,9 +464,9 @@ impl JobStore {
 
 /// Reads the record at `path`, which must belong to job `id`.
 fn read_record(id: &str, path: &Path) -> Result<Option<Job>, StoreError> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+    let bytes = match read_regular(path, MAX_RECORD_BYTES) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Ok(None),
         Err(source) => {
             return Err(StoreError::Io {
                 action: "read",
@@ -1134,5 +1155,24 @@ mod tests {
         assert!(other.finish(&job.id, &ok_result()).is_err());
         assert!(other.create("api", "t", None, None, None).is_err());
         assert_eq!(fs::read(store.path_of(&job.id).unwrap()).unwrap(), before);
+    }
+
+    #[test]
+    fn a_thread_stuck_holding_the_store_makes_others_fail_not_wait_forever() {
+        let (_tmp, store) = store();
+        let store = store.with_lock_wait(Duration::from_millis(100));
+        let job = pending(&store);
+        let held = store.lock().unwrap();
+        let other = store.clone();
+        let id = job.id.clone();
+        let waiter = std::thread::spawn(move || other.cancel(&id, false));
+        let err = waiter.join().unwrap().unwrap_err();
+        assert!(matches!(err, StoreError::Busy(_)), "{err}");
+        assert!(err.to_string().contains("nothing was changed"), "{err}");
+        drop(held);
+        assert_eq!(
+            store.cancel(&job.id, false).unwrap(),
+            CancelOutcome::Cancelled
+        );
     }
 }

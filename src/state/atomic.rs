@@ -44,7 +44,13 @@ pub fn write_target(path: &Path) -> PathBuf {
 /// leaving it 0600. On any error the temp file is removed and the previous
 /// file is untouched.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let target = write_target(path);
+    replace_private(&write_target(path), bytes)
+}
+
+/// Like `write_private`, but a symlink at `path` is replaced, never
+/// followed: for our own state directories, where nothing is a link of the
+/// user's.
+pub fn replace_private(target: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -58,7 +64,7 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     temp_name.push(format!(".{suffix}.tmp"));
     let temp = dir.join(temp_name);
 
-    let result = write_then_rename(&temp, &target, bytes);
+    let result = write_then_rename(&temp, target, bytes);
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }

@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::atomic::ensure_private_dir;
+use super::regular::open_regular;
 
 /// How long a mutation waits for another process's lock before failing.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -52,7 +53,7 @@ impl fmt::Display for LockError {
 impl std::error::Error for LockError {}
 
 /// Takes an exclusive lock on `path` (created 0600 if missing), waiting at
-/// most `wait`.
+/// most `wait`. A symlink or FIFO in its place is refused.
 pub fn lock_exclusive(path: &Path, wait: Duration) -> Result<FileLock, LockError> {
     let open_error = |source| LockError::Open {
         path: path.to_path_buf(),
@@ -61,14 +62,16 @@ pub fn lock_exclusive(path: &Path, wait: Duration) -> Result<FileLock, LockError
     if let Some(dir) = path.parent() {
         ensure_private_dir(dir).map_err(open_error)?;
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)
-        .map_err(open_error)?;
+    let file = open_regular(
+        path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600),
+    )
+    .map_err(open_error)?;
     let started = Instant::now();
     loop {
         // SAFETY: flock on a descriptor we own; no memory is involved.

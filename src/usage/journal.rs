@@ -8,9 +8,9 @@
 //! must never be lost to bookkeeping.
 
 use crate::chars;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,6 +19,7 @@ use serde_json::{Map, Number, Value};
 use super::round_decimal;
 use crate::runner::DispatchResult;
 use crate::state::atomic::ensure_private_dir;
+use crate::state::regular::open_regular;
 
 /// The longest line written. A single `write` of up to `PIPE_BUF` (4096)
 /// bytes to an `O_APPEND` file lands whole; half of it leaves room.
@@ -182,15 +183,14 @@ pub fn try_append(path: &Path, record: &Record) -> io::Result<()> {
     let Some(line) = record.encode_line() else {
         return Ok(());
     };
-    rotate_if_full(path)?;
     if let Some(dir) = path.parent() {
         ensure_private_dir(dir)?;
     }
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut file = open_private_append(path)?;
+    if file.metadata()?.len() >= ROTATE_AT_BYTES {
+        rotate(path)?;
+        file = open_private_append(path)?;
+    }
     // One `write`, never a retry loop: a second write could land after
     // another process's line and split this one.
     let written = file.write(line.as_bytes())?;
@@ -208,19 +208,39 @@ pub fn try_append(path: &Path, record: &Record) -> io::Result<()> {
     }
 }
 
+/// Opens the journal for appending (created 0600). A journal — or its
+/// rotated generation — that existed with looser modes is tightened to
+/// 0600: it lists every task's agent and caller.
+fn open_private_append(path: &Path) -> io::Result<File> {
+    let file = open_regular(
+        path,
+        OpenOptions::new().append(true).create(true).mode(0o600),
+    )?;
+    tighten(&file)?;
+    match open_regular(&rotated_path(path), OpenOptions::new().read(true)) {
+        Ok(rotated) => tighten(&rotated)?,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    Ok(file)
+}
+
+fn tighten(file: &File) -> io::Result<()> {
+    let mode = file.metadata()?.permissions().mode();
+    if mode & 0o077 != 0 {
+        file.set_permissions(Permissions::from_mode(mode & 0o700))?;
+    }
+    Ok(())
+}
+
 /// Renames a full journal to `<name>.1`, replacing an older `.1`. Two
 /// processes may both see the file full; the loser's rename then either
 /// finds nothing (the file is already gone) or moves a fresh, nearly empty
 /// file over `.1`. Both are accepted, as in the original: the journal is
 /// lock-free bookkeeping, and a lost generation only shortens history.
-fn rotate_if_full(path: &Path) -> io::Result<()> {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.len() >= ROTATE_AT_BYTES => {
-            match std::fs::rename(path, rotated_path(path)) {
-                Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
-                _ => Ok(()),
-            }
-        }
+fn rotate(path: &Path) -> io::Result<()> {
+    match std::fs::rename(path, rotated_path(path)) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
         _ => Ok(()),
     }
 }

@@ -6,7 +6,7 @@
 //! cheap however long the journal has been growing.
 
 use std::fmt;
-use std::fs::File;
+use std::fs::OpenOptions;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,6 +17,7 @@ use crate::pyvalue;
 
 use super::journal::rotated_path;
 use crate::runner::lenient_json;
+use crate::state::regular::open_regular;
 
 /// How much of each generation `stats` reads.
 pub const STATS_TAIL_BYTES: u64 = 512 * 1024;
@@ -145,7 +146,7 @@ pub fn load(journal: &Path, query: &Query) -> Result<Vec<Entry>, ReadError> {
 /// dropped — unless the window starts exactly at a line start, which one
 /// extra byte before it tells.
 fn read_tail(path: &Path, max_bytes: u64) -> io::Result<Vec<u8>> {
-    let mut file = match File::open(path) {
+    let mut file = match open_regular(path, OpenOptions::new().read(true)) {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(err) => return Err(err),
