@@ -3,8 +3,8 @@
 //! same agent the same thing again gets the answer without paying for a
 //! second `claude` run. Owns the cache key (a SHA-256 over everything that
 //! shapes the prompt or the command line), what may be stored, expiry by
-//! age, first-in-first-out eviction, per-agent invalidation and the
-//! `cache_stats` shape. Never persisted; knows nothing about MCP, jobs or
+//! age, first-in-first-out eviction (by count and by bytes), per-agent
+//! invalidation and the `cache_stats` shape. Never persisted; knows nothing about MCP, jobs or
 //! how a result was produced. The MCP tools decide when to use it (only
 //! `dispatch` and `dispatch_parallel` items) and answer for a disabled cache
 //! themselves.
@@ -21,6 +21,14 @@ use sha2::{Digest, Sha256};
 
 use crate::config::{Agent, CacheSettings, Settings};
 use crate::runner::{DispatchResult, Outcome};
+
+/// All entries together weigh at most this many bytes (their results as
+/// JSON); the oldest go first to make room.
+pub const MAX_TOTAL_BYTES: usize = 64 * 1024 * 1024;
+/// A result heavier than this is not cached at all: it would push out
+/// dozens of ordinary answers, and asking again is what such a rare
+/// answer costs.
+pub const MAX_ENTRY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Everything that can change what a dispatch sends to `claude`. Take the
 /// agent and settings from one config snapshot and use the same key for the
@@ -173,6 +181,8 @@ struct Inner {
     /// Insertion sequence → key: the oldest entry is the first one.
     order: BTreeMap<u64, CacheKey>,
     next_seq: u64,
+    /// The summed `weight` of all entries.
+    bytes: usize,
     hits: u64,
     misses: u64,
     evictions: u64,
@@ -183,6 +193,7 @@ struct Entry {
     inserted: Instant,
     agent: String,
     result: DispatchResult,
+    weight: usize,
 }
 
 impl Inner {
@@ -192,6 +203,7 @@ impl Inner {
             entries: HashMap::new(),
             order: BTreeMap::new(),
             next_seq: 0,
+            bytes: 0,
             hits: 0,
             misses: 0,
             evictions: 0,
@@ -217,7 +229,20 @@ impl Inner {
     fn remove(&mut self, key: &CacheKey) -> Option<Entry> {
         let entry = self.entries.remove(key)?;
         self.order.remove(&entry.seq);
+        self.bytes -= entry.weight;
         Some(entry)
+    }
+
+    /// Removes the oldest insertion; false when there is none.
+    fn evict_oldest(&mut self) -> bool {
+        let Some((_, oldest)) = self.order.pop_first() else {
+            return false;
+        };
+        if let Some(entry) = self.entries.remove(&oldest) {
+            self.bytes -= entry.weight;
+        }
+        self.evictions += 1;
+        true
     }
 
     /// Drops every expired entry (not counted as evictions). With one TTL
@@ -233,8 +258,10 @@ impl Inner {
             if !expired {
                 break;
             }
-            if let Some(key) = self.order.remove(&seq) {
-                self.entries.remove(&key);
+            if let Some(key) = self.order.remove(&seq)
+                && let Some(entry) = self.entries.remove(&key)
+            {
+                self.bytes -= entry.weight;
             }
         }
     }
@@ -308,17 +335,21 @@ impl ResultCache {
         if !settings.enabled || settings.ttl == 0 || !is_clean_success(result) {
             return false;
         }
+        let Some(weight) = weight_within(result, MAX_ENTRY_BYTES) else {
+            return false;
+        };
         let mut inner = self.lock();
         let now = (self.clock)();
         inner.configure(settings);
         let refreshed = inner.remove(key).is_some();
-        if !refreshed
-            && inner.entries.len() as u64 >= inner.shape.1
-            && let Some((_, oldest)) = inner.order.pop_first()
+        while (!refreshed && inner.entries.len() as u64 >= inner.shape.1)
+            || inner.bytes + weight > MAX_TOTAL_BYTES
         {
-            inner.entries.remove(&oldest);
-            inner.evictions += 1;
+            if !inner.evict_oldest() {
+                break;
+            }
         }
+        inner.bytes += weight;
         let seq = inner.next_seq;
         inner.next_seq += 1;
         inner.order.insert(seq, key.clone());
@@ -329,6 +360,7 @@ impl ResultCache {
                 inserted: now,
                 agent: agent_name.to_owned(),
                 result: result.clone(),
+                weight,
             },
         );
         true
@@ -363,7 +395,8 @@ impl ResultCache {
     /// The `cache_stats` answer, after dropping expired entries:
     /// `{"size", "max_size", "hits", "misses", "evictions", "hit_rate",
     /// "ttl"}` with `hit_rate` rounded as Python's `round(x, 3)` (0.0 before
-    /// any lookup).
+    /// any lookup), then our byte bounds: `bytes`, `max_bytes`,
+    /// `max_entry_bytes`.
     pub fn stats(&self, settings: &CacheSettings) -> Value {
         let mut inner = self.lock();
         let now = (self.clock)();
@@ -385,6 +418,9 @@ impl ResultCache {
             "evictions": inner.evictions,
             "hit_rate": hit_rate,
             "ttl": settings.ttl,
+            "bytes": inner.bytes,
+            "max_bytes": MAX_TOTAL_BYTES,
+            "max_entry_bytes": MAX_ENTRY_BYTES,
         })
     }
 
@@ -393,6 +429,30 @@ impl ResultCache {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The weight of `result` (its size as JSON), or `None` when it exceeds
+/// `cap`. Counted without building the text, and abandoned at the cap.
+fn weight_within(result: &DispatchResult, cap: usize) -> Option<usize> {
+    struct Counter {
+        bytes: usize,
+        cap: usize,
+    }
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.bytes += buf.len();
+            if self.bytes > self.cap {
+                return Err(std::io::Error::other("over the cap"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter { bytes: 0, cap };
+    serde_json::to_writer(&mut counter, result).ok()?;
+    Some(counter.bytes)
 }
 
 /// Python's `round(x, 3)`: Rust's fixed-precision formatting rounds the
@@ -768,7 +828,7 @@ mod tests {
         assert_eq!(cache.clear(), 1);
         assert_eq!(
             cache.stats(&config).to_string(),
-            r#"{"size":0,"max_size":1,"hits":0,"misses":0,"evictions":0,"hit_rate":0.0,"ttl":300}"#
+            r#"{"size":0,"max_size":1,"hits":0,"misses":0,"evictions":0,"hit_rate":0.0,"ttl":300,"bytes":0,"max_bytes":67108864,"max_entry_bytes":4194304}"#
         );
     }
 
@@ -780,9 +840,18 @@ mod tests {
         cache.get(&key("a"), &config);
         cache.get(&key("a"), &config);
         cache.get(&key("missing"), &config);
+        let stats = cache.stats(&config);
+        let text = stats.to_string();
+        // The original's keys first, in its order; our byte bounds after.
+        assert!(
+            text.starts_with(
+                r#"{"size":1,"max_size":100,"hits":2,"misses":1,"evictions":0,"hit_rate":0.667,"ttl":300,"bytes":"#
+            ),
+            "{text}"
+        );
         assert_eq!(
-            cache.stats(&config).to_string(),
-            r#"{"size":1,"max_size":100,"hits":2,"misses":1,"evictions":0,"hit_rate":0.667,"ttl":300}"#
+            stats["bytes"].as_u64(),
+            weight_within(&done("a"), usize::MAX).map(|w| w as u64)
         );
     }
 
@@ -815,5 +884,44 @@ mod tests {
             worker.join().unwrap();
         }
         assert_eq!(cache.stats(&config)["size"], 200);
+    }
+
+    #[test]
+    fn results_over_the_entry_cap_are_not_stored() {
+        let cache = ResultCache::new();
+        let config = settings(300, 100);
+        let huge = done(&"x".repeat(MAX_ENTRY_BYTES));
+        assert!(!cache.put(&key("huge"), "web", &huge, &config));
+        assert_eq!(cache.stats(&config)["size"], 0);
+        assert_eq!(cache.stats(&config)["bytes"], 0);
+    }
+
+    #[test]
+    fn the_byte_budget_evicts_the_oldest_entries() {
+        let cache = ResultCache::new();
+        let config = settings(300, 1000);
+        let answer = "y".repeat(MAX_ENTRY_BYTES - 1024);
+        let fit = MAX_TOTAL_BYTES / MAX_ENTRY_BYTES;
+        for n in 0..fit + 3 {
+            assert!(cache.put(&key(&n.to_string()), "web", &done(&answer), &config));
+        }
+        let stats = cache.stats(&config);
+        assert!(
+            stats["bytes"].as_u64().unwrap() <= MAX_TOTAL_BYTES as u64,
+            "{stats}"
+        );
+        let kept = stats["size"].as_u64().unwrap() as usize;
+        assert!(kept < fit + 3 && kept >= fit - 1, "{stats}");
+        assert_eq!(
+            stats["evictions"].as_u64().unwrap() as usize,
+            fit + 3 - kept
+        );
+        assert!(
+            answer(&cache, &key("0"), &config).is_none(),
+            "the oldest went first"
+        );
+        assert!(answer(&cache, &key(&(fit + 2).to_string()), &config).is_some());
+        assert_eq!(cache.clear(), kept);
+        assert_eq!(cache.stats(&config)["bytes"], 0);
     }
 }

@@ -162,6 +162,17 @@ pub fn dispatch_using(
     }
 }
 
+/// Marks a finished result whose output was cut at the capture bound.
+fn mark_if_cut(verdict: Verdict, cut: bool) -> Verdict {
+    match verdict {
+        Verdict::Done(mut result) if cut => {
+            result.mark_truncated(process::STDOUT_KEEP_BYTES);
+            Verdict::Done(result)
+        }
+        other => other,
+    }
+}
+
 /// The failed result of a command line that was not built.
 fn refused(agent: &str, refused: command::Refused) -> DispatchResult {
     match refused {
@@ -247,28 +258,35 @@ fn run_once(
     match d.mode {
         OutputMode::Json => match process::run(launch, deadline, cancel, CollectAll::default()) {
             Ok(run) => {
-                let stdout = std::mem::take(&mut process::lock_sink(&run.sink).0);
-                interpret::interpret_json(
+                let CollectAll { bytes, cut } = std::mem::take(&mut *process::lock_sink(&run.sink));
+                let verdict = interpret::interpret_json(
                     &ctx,
                     &Captured {
-                        stdout,
+                        stdout: bytes,
                         ..run.captured
                     },
-                )
+                );
+                mark_if_cut(verdict, cut)
             }
             Err(err) => Verdict::Done(interpret::spawn_failure(&ctx, &err)),
         },
         OutputMode::Stream => {
             match process::run(launch, deadline, cancel, StreamSink::new(progress)) {
                 Ok(run) => {
-                    let collector = std::mem::take(&mut process::lock_sink(&run.sink).collector);
+                    let (collector, cut) = {
+                        let mut sink = process::lock_sink(&run.sink);
+                        (std::mem::take(&mut sink.collector), sink.cut)
+                    };
+                    // Progress lines may be cut harmlessly; only a cut that
+                    // cost the result line is worth a mark.
+                    let lost_result = cut && !collector.has_result();
                     let Captured {
                         stderr,
                         exit,
                         killed,
                         ..
                     } = run.captured;
-                    collector.finish(&ctx, &stderr, exit, killed)
+                    mark_if_cut(collector.finish(&ctx, &stderr, exit, killed), lost_result)
                 }
                 Err(err) => Verdict::Done(interpret::spawn_failure(&ctx, &err)),
             }

@@ -32,9 +32,11 @@ use super::interpret::{Captured, Exit, Kill};
 
 /// stderr beyond this is drained but not kept.
 pub const STDERR_KEEP_BYTES: usize = 64 * 1024;
-/// stdout beyond this is drained but not kept: far above any real answer,
-/// low enough that a runaway child cannot exhaust our memory.
-pub const STDOUT_KEEP_BYTES: usize = 256 * 1024 * 1024;
+/// stdout beyond this is drained but not kept: far above any real answer
+/// (a model writes a few hundred KB at most), low enough that a runaway
+/// child cannot exhaust our memory, and the bound on the agent output one
+/// reply carries. Whatever is cut is marked (`truncated`), never silent.
+pub const STDOUT_KEEP_BYTES: usize = 16 * 1024 * 1024;
 
 /// How long to wait for stderr after completion when stdout already
 /// explains the outcome, and when stderr is the only explanation.
@@ -70,22 +72,29 @@ pub trait StdoutSink: Send + 'static {
 
 /// Keeps stdout whole (up to `STDOUT_KEEP_BYTES`).
 #[derive(Debug, Default)]
-pub struct CollectAll(pub Vec<u8>);
+pub struct CollectAll {
+    pub bytes: Vec<u8>,
+    /// Some of stdout was dropped at the bound.
+    pub cut: bool,
+}
 
 impl StdoutSink for CollectAll {
     fn chunk(&mut self, bytes: &[u8]) {
-        append_bounded(&mut self.0, bytes, STDOUT_KEEP_BYTES);
+        self.cut |= append_bounded(&mut self.bytes, bytes, STDOUT_KEEP_BYTES);
     }
     fn explains_outcome(&self) -> bool {
-        !self.0.is_empty()
+        !self.bytes.is_empty()
     }
 }
 
 /// Appends as much of `bytes` as fits under `cap` bytes in all; the rest is
-/// dropped (it was drained, so the child never blocks on it).
-pub fn append_bounded(kept: &mut Vec<u8>, bytes: &[u8], cap: usize) {
+/// dropped (it was drained, so the child never blocks on it). Returns
+/// whether anything was dropped.
+pub fn append_bounded(kept: &mut Vec<u8>, bytes: &[u8], cap: usize) -> bool {
     let room = cap.saturating_sub(kept.len());
-    kept.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    let taken = bytes.len().min(room);
+    kept.extend_from_slice(&bytes[..taken]);
+    taken < bytes.len()
 }
 
 /// A process that ran, plus its stdout sink (whatever reached it).
@@ -407,6 +416,7 @@ fn spawn_stderr_reader(
                     Ok(0) => break,
                     Ok(n) => {
                         let mut kept = keep.lock().unwrap_or_else(|p| p.into_inner());
+                        // stderr only explains failures; its head suffices.
                         append_bounded(&mut kept, &buf[..n], STDERR_KEEP_BYTES);
                     }
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => {}

@@ -71,6 +71,14 @@ pub struct DispatchResult {
         deserialize_with = "lenient_outcome"
     )]
     pub outcome: Option<Outcome>,
+    /// The agent's output passed the capture bound and was cut; `result`
+    /// ends with a marker saying so. Only ever written as `true`.
+    #[serde(
+        default,
+        skip_serializing_if = "is_false",
+        deserialize_with = "lenient_flag"
+    )]
+    pub truncated: bool,
 }
 
 impl DispatchResult {
@@ -91,7 +99,18 @@ impl DispatchResult {
             hint: None,
             budget_exceeded: false,
             outcome: None,
+            truncated: false,
         }
+    }
+
+    /// Marks the result as cut at `bound` bytes of agent output, with a
+    /// marker at the end of `result` where the cut is.
+    pub fn mark_truncated(&mut self, bound: usize) {
+        self.truncated = true;
+        self.result.push_str(&format!(
+            "\n[agent-dispatch: the agent's output passed {} MiB and was cut here]",
+            bound / (1024 * 1024)
+        ));
     }
 
     /// A failed dispatch with nothing from the agent: empty `result`, no

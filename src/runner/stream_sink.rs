@@ -13,6 +13,9 @@ pub struct StreamSink {
     pub collector: StreamCollector,
     partial: Vec<u8>,
     progress: Option<Progress>,
+    /// A line longer than the bound was cut (and then skipped as
+    /// malformed).
+    pub cut: bool,
 }
 
 impl StreamSink {
@@ -21,6 +24,7 @@ impl StreamSink {
             collector: StreamCollector::new(),
             partial: Vec::new(),
             progress,
+            cut: false,
         }
     }
 
@@ -48,7 +52,7 @@ impl StdoutSink for StreamSink {
         }
         // An endless line is cut rather than allowed to exhaust memory; a
         // cut line fails to parse and is skipped like any malformed event.
-        append_bounded(&mut self.partial, rest, STDOUT_KEEP_BYTES);
+        self.cut |= append_bounded(&mut self.partial, rest, STDOUT_KEEP_BYTES);
     }
 
     fn end(&mut self) {
