@@ -621,3 +621,41 @@ fn a_broken_config_is_reported_with_path_and_key() {
         "{err}"
     );
 }
+
+/// A NUL cannot reach the binary through argv (execve refuses it, as the
+/// first assertion shows), so the refusal is checked on the parser the
+/// binary runs, with the argv a caller building one in memory would pass.
+#[test]
+fn stored_texts_with_a_nul_are_refused_by_add_and_update() {
+    use agent_dispatch::cli::{error::CliError, parse};
+    use std::ffi::OsString;
+    let sandbox = Sandbox::new();
+    assert!(
+        sandbox
+            .command()
+            .args(["add", "web", "/tmp", "-d", "a\0b"])
+            .output()
+            .is_err(),
+        "argv cannot carry a NUL"
+    );
+    for option in [
+        "--description",
+        "--instructions",
+        "--capabilities",
+        "--risky-capabilities",
+    ] {
+        for head in [&["add", "web", "/tmp"][..], &["update", "web"][..]] {
+            let mut argv: Vec<OsString> = head.iter().map(OsString::from).collect();
+            argv.push(option.into());
+            argv.push("a\0b".into());
+            let err = parse(argv).expect_err("a NUL is refused");
+            assert!(matches!(err, CliError::Usage { .. }), "{err:?}");
+            assert_eq!(err.exit_code(), 2);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("{option} must not contain a NUL character")),
+                "{err}"
+            );
+        }
+    }
+}

@@ -206,3 +206,29 @@ fn empty_listings_in_both_formats() {
     let err = sandbox.run(&["group", "frob"]).fails(2);
     assert!(err.contains("unknown command 'group frob'"), "{err}");
 }
+
+/// As for agents: argv cannot carry a NUL, so the parser is checked.
+#[test]
+fn group_texts_with_a_nul_are_refused_by_add_and_update() {
+    use agent_dispatch::cli::parse;
+    use std::ffi::OsString;
+    for option in ["--description", "-d", "--shared-context"] {
+        for head in [&["group", "add", "g"][..], &["group", "update", "g"][..]] {
+            let mut argv: Vec<OsString> = head.iter().map(OsString::from).collect();
+            argv.push(option.into());
+            argv.push("facts\0more".into());
+            let err = parse(argv).expect_err("a NUL is refused");
+            assert_eq!(err.exit_code(), 2);
+            let named = if option == "-d" {
+                "--description"
+            } else {
+                option
+            };
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("{named} must not contain a NUL character")),
+                "{err}"
+            );
+        }
+    }
+}

@@ -670,3 +670,40 @@ fn management_tools_are_listed_after_dispatch_and_before_cache_with_their_hints(
         "add_agent takes no model, as in the original"
     );
 }
+
+#[test]
+fn stored_texts_with_a_nul_are_refused_naming_the_field_and_nothing_is_written() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    let mut server = serve(&sandbox);
+    add_api(&mut server, &sandbox);
+    let before = sandbox.read_config();
+    for (id, field) in (1..).zip([
+        "description",
+        "instructions",
+        "capabilities",
+        "risky_capabilities",
+    ]) {
+        let mut added = json!({"name": "web", "directory": path_str(&dir)});
+        added[field] = json!("a\u{0}b");
+        let (payload, is_error) = server.call(id, "add_agent", added);
+        assert!(is_error, "add_agent {field}: {payload}");
+        let message = payload["error"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field} must not contain a NUL character")),
+            "{message}"
+        );
+        let mut updated = json!({"name": "api"});
+        updated[field] = json!("a\u{0}b");
+        let (payload, is_error) = server.call(100 + id, "update_agent", updated);
+        assert!(is_error, "update_agent {field}: {payload}");
+        assert!(
+            payload["error"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field} must not contain a NUL character")),
+            "{payload}"
+        );
+        assert_eq!(sandbox.read_config(), before, "{field} wrote the config");
+    }
+}

@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use super::error::{CliError, UsageError};
 use super::listing::paint_health;
 use super::output::{self, Color};
-use super::{Context, Token, next_token, option_text as text, wants_help};
+use super::{Context, Token, next_token, option_text as text, stored_text, wants_help};
 use crate::config::rules::{self, NameKind};
 use crate::config::{Config, Group, GroupMember, project, store};
 use crate::views;
@@ -102,12 +102,12 @@ pub fn parse_group_args(
             return Ok(None);
         }
         match arg {
-            Token::Short('d') => args.description = Some(text(parser)?),
+            Token::Short('d') => args.description = Some(stored_text(parser, "--description")?),
             Token::Long(option) if option == "description" => {
-                args.description = Some(text(parser)?)
+                args.description = Some(stored_text(parser, "--description")?)
             }
             Token::Long(option) if option == "shared-context" => {
-                args.shared_context = Some(text(parser)?)
+                args.shared_context = Some(stored_text(parser, "--shared-context")?)
             }
             Token::Long(option) if members && option == "member" => {
                 args.members.push(text(parser)?)

@@ -1,6 +1,7 @@
 //! The validation rules shared by every way of changing the config (file,
 //! CLI, MCP): what a name may look like, which values may reach the `claude`
-//! command line, how comma lists are split, which permission modes exist.
+//! command line, how comma lists are split, which free texts may be stored,
+//! which permission modes exist.
 
 use std::fmt;
 
@@ -103,6 +104,37 @@ pub fn check_flag_value(value: &str) -> Result<(), FlagValueProblem> {
     }
 }
 
+/// Why a free text (a description, instructions, a group's shared
+/// context, capability labels) may not be stored in `agents.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredTextProblem {
+    /// A NUL cannot be passed in a `claude` argument, so instructions or
+    /// shared context holding one would fail every later dispatch, and
+    /// other tools reading the file treat it as the end of the text.
+    Nul,
+}
+
+impl fmt::Display for StoredTextProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoredTextProblem::Nul => {
+                "must not contain a NUL character (\\0), which neither claude's command line nor the tools reading agents.yaml can carry; remove it"
+            }
+        })
+    }
+}
+
+/// Checks a free text before it is stored. Checked where texts are given
+/// (CLI options, MCP arguments), not at load: a hand-edited file holding a
+/// NUL still loads, and its dispatches are refused with `invalid_argument`.
+pub fn check_stored_text(text: &str) -> Result<(), StoredTextProblem> {
+    if text.contains('\0') {
+        Err(StoredTextProblem::Nul)
+    } else {
+        Ok(())
+    }
+}
+
 /// Splits `a, b,,c` into `["a", "b", "c"]`.
 pub fn split_csv(text: &str) -> Vec<String> {
     text.split(',')
@@ -172,6 +204,12 @@ mod tests {
             check_flag_value("a\nb"),
             Err(FlagValueProblem::ControlCharacter)
         );
+    }
+
+    #[test]
+    fn stored_texts_refuse_only_nul() {
+        assert_eq!(check_stored_text("line one\nline two\t\u{1b}"), Ok(()));
+        assert_eq!(check_stored_text("a\0b"), Err(StoredTextProblem::Nul));
     }
 
     #[test]

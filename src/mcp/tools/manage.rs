@@ -15,7 +15,7 @@ use super::args::{ArgError, Args};
 use super::{Call, Kind, Tool, ToolResult, config_unloadable, schema};
 use crate::config::directory::{self, DirectoryError, ProjectDirError};
 use crate::config::project;
-use crate::config::rules::{self, FlagValueProblem, InvalidName, NameKind};
+use crate::config::rules::{self, FlagValueProblem, InvalidName, NameKind, StoredTextProblem};
 use crate::config::schema::{DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
 use crate::config::store::{self, MutateError, SaveError};
 use crate::config::{Agent, Config};
@@ -139,6 +139,10 @@ enum Invalid {
         value: String,
         problem: FlagValueProblem,
     },
+    StoredText {
+        field: &'static str,
+        problem: StoredTextProblem,
+    },
 }
 
 impl fmt::Display for Invalid {
@@ -182,6 +186,7 @@ impl fmt::Display for Invalid {
                 value,
                 problem,
             } => write!(f, "{field} {} {problem}.", repr_str(value)),
+            Invalid::StoredText { field, problem } => write!(f, "{field} {problem}."),
         }
     }
 }
@@ -341,6 +346,20 @@ impl AgentFields {
             instructions: args.string_or_empty("instructions")?,
         })
     }
+
+    /// The free texts that would be stored as given must be storable.
+    fn check_texts(&self) -> Result<(), Invalid> {
+        for (field, text) in [
+            ("description", &self.description),
+            ("capabilities", &self.capabilities),
+            ("risky_capabilities", &self.risky_capabilities),
+            ("instructions", &self.instructions),
+        ] {
+            rules::check_stored_text(text)
+                .map_err(|problem| Invalid::StoredText { field, problem })?;
+        }
+        Ok(())
+    }
 }
 
 /// `add_agent`'s arguments as given.
@@ -364,6 +383,7 @@ impl AddArgs {
     /// the project's files, which waits until every argument passed.
     fn check(self) -> Result<Agent, Invalid> {
         rules::check_name(NameKind::Agent, &self.name).map_err(Invalid::Name)?;
+        self.fields.check_texts()?;
         let directory =
             directory::project(Path::new(&self.directory)).map_err(|problem| match problem {
                 ProjectDirError::Blank => Invalid::BlankDirectory,
@@ -594,6 +614,7 @@ impl UpdateArgs {
     /// What to change. The name is not checked against the naming rule: an
     /// agent with an unusual hand-written name must stay reachable.
     fn check(self) -> Result<Changes, Invalid> {
+        self.fields.check_texts()?;
         let timeout = timeout(self.fields.timeout, "to keep the agent's current value")?;
         let budget = self.fields.max_budget_usd;
         check_budget_ceiling(budget)?;
