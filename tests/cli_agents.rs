@@ -659,3 +659,64 @@ fn stored_texts_with_a_nul_are_refused_by_add_and_update() {
         }
     }
 }
+
+/// The raw bytes a hostile description would send to the terminal: set the
+/// window title, ring the bell, clear the screen.
+const HOSTILE: &str = "\x1b]0;pwned\x07\x1b[2J";
+/// How the human-readable views show it instead.
+const HOSTILE_SHOWN: &str = r"\x1b]0;pwned\x07\x1b[2J";
+
+#[track_caller]
+fn assert_no_raw_controls(out: &str) {
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters in {out:?}"
+    );
+}
+
+#[test]
+fn list_and_describe_show_control_characters_escaped_and_json_keeps_them() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    sandbox
+        .run(&[
+            "add",
+            "web",
+            path_str(&dir),
+            "-d",
+            HOSTILE,
+            "--capabilities",
+            "css\x1b[8m",
+            "--instructions",
+            "Never push.\nAsk\x1b[2J first.",
+        ])
+        .ok();
+    let list = sandbox.run(&["list"]).ok();
+    assert_no_raw_controls(&list);
+    assert!(
+        list.contains(&format!("    desc: {HOSTILE_SHOWN}\n")),
+        "{list}"
+    );
+    assert!(list.contains(r"capabilities: css\x1b[8m"), "{list}");
+
+    let describe = sandbox.run(&["describe", "web"]).ok();
+    assert_no_raw_controls(&describe);
+    assert!(
+        describe.contains(&format!("  description:      {HOSTILE_SHOWN}\n")),
+        "{describe}"
+    );
+    // Instructions are meant to span lines: the newline stays a line break.
+    assert!(
+        describe.contains(&format!(
+            "  instructions:     Never push.\n{}Ask\\x1b[2J first.\n",
+            " ".repeat(20)
+        )),
+        "{describe}"
+    );
+
+    let json = sandbox.run(&["list", "--json"]).json();
+    assert_eq!(json[0]["description"], HOSTILE);
+    let json = sandbox.run(&["describe", "web", "--json"]).json();
+    assert_eq!(json["description"], HOSTILE);
+    assert_eq!(json["instructions"], "Never push.\nAsk\x1b[2J first.");
+}

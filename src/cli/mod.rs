@@ -7,6 +7,7 @@ pub mod agent_options;
 pub mod agents;
 pub mod doctor_command;
 pub mod error;
+pub mod escape;
 pub mod groups;
 pub mod init_command;
 pub mod interrupt;
