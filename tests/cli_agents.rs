@@ -720,3 +720,23 @@ fn list_and_describe_show_control_characters_escaped_and_json_keeps_them() {
     assert_eq!(json["description"], HOSTILE);
     assert_eq!(json["instructions"], "Never push.\nAsk\x1b[2J first.");
 }
+
+#[test]
+fn describe_never_shows_a_project_file_behind_a_symlink_leading_outside() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    let outside = sandbox.project("elsewhere");
+    std::fs::write(outside.join("notes.md"), "SECRET-TOKEN-4711 is the key.\n").unwrap();
+    std::os::unix::fs::symlink(outside.join("notes.md"), dir.join("CLAUDE.md")).unwrap();
+    let added = sandbox.run(&["add", "web", path_str(&dir)]).ok();
+    let describe = sandbox.run(&["describe", "web"]).ok();
+    let json = sandbox.run(&["describe", "web", "--json"]).ok();
+    let list = sandbox.run(&["list"]).ok();
+    for out in [&added, &describe, &json, &list] {
+        assert!(!out.contains("SECRET"), "{out}");
+    }
+    assert!(
+        added.contains("Auto-generated description: Agent in web"),
+        "{added}"
+    );
+}

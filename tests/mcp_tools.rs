@@ -427,3 +427,51 @@ fn a_long_caller_is_cut_with_an_ellipsis() {
         "{prompt:?}"
     );
 }
+
+#[test]
+fn project_files_behind_a_symlink_leading_outside_are_not_shown() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    let outside = sandbox.project("elsewhere");
+    std::fs::write(
+        outside.join("secrets.md"),
+        "# Keys\nSECRET-TOKEN-4711 lives here.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        outside.join("servers.json"),
+        r#"{"mcpServers": {"SECRET-SERVER": {}}}"#,
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.join("secrets.md"), dir.join("CLAUDE.md")).unwrap();
+    std::os::unix::fs::symlink(outside.join("servers.json"), dir.join(".mcp.json")).unwrap();
+    // A symlink that stays inside the project is previewed as before.
+    std::fs::create_dir(dir.join("docs")).unwrap();
+    std::fs::write(
+        dir.join("docs/README.md"),
+        "Shop API docs, kept in docs/.\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("docs/README.md", dir.join("README.md")).unwrap();
+    let fake = FakeClaude::new(&[]);
+    let mut server = serve(&sandbox, fake.dir.path());
+
+    let (added, is_error) = server.call(
+        1,
+        "add_agent",
+        json!({"name": "api", "directory": dir.to_str().unwrap()}),
+    );
+    assert!(!is_error, "{added}");
+    let (detail, is_error) = server.call(2, "inspect_agent", json!({"name": "api"}));
+    assert!(!is_error, "{detail}");
+    assert_eq!(
+        detail["claude_md_preview"],
+        "CLAUDE.md is a symlink leading outside the project; not shown"
+    );
+    assert_eq!(detail["readme_preview"], "Shop API docs, kept in docs/.");
+    let (listed, _) = server.call(3, "list_agents", json!({}));
+    for shown in [&added, &detail, &listed] {
+        let text = shown.to_string();
+        assert!(!text.contains("SECRET"), "{text}");
+    }
+}
