@@ -552,8 +552,8 @@ mod tests {
     }
 
     #[test]
-    fn listing_lines_cut_by_characters_and_flatten_newlines() {
-        assert_eq!(one_line("a\nb\r\nc", 60), "a b  c");
+    fn listing_lines_cut_by_characters_and_escape_newlines() {
+        assert_eq!(one_line("a\nb\r\nc", 60), r"a\nb\r\nc");
         assert_eq!(one_line(&"é".repeat(70), 60).chars().count(), 60);
         assert_eq!(pad("né", 4), "né  ");
     }
