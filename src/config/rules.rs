@@ -9,6 +9,25 @@ use crate::pyfmt::repr_str;
 
 pub const KNOWN_PERMISSION_MODES: [&str; 3] = ["bypassPermissions", "default", "plan"];
 
+/// Permission modes from the one that lets an agent do least without
+/// asking to the one that lets it do everything. The one place this order
+/// is written down; `permission_reach` ranks by it.
+pub const PERMISSION_MODES_BY_REACH: [&str; 4] =
+    ["plan", "default", "acceptEdits", "bypassPermissions"];
+
+/// How much `mode` lets a dispatched agent do unasked, as a rank in
+/// `PERMISSION_MODES_BY_REACH`. No mode is `claude`'s own `default`. Any
+/// other value ranks with `bypassPermissions`: a mode we do not know (a
+/// newer `claude`'s, or a typo) may allow anything, so it is never taken
+/// for a lowering.
+pub fn permission_reach(mode: Option<&str>) -> usize {
+    let mode = mode.unwrap_or("default");
+    PERMISSION_MODES_BY_REACH
+        .iter()
+        .position(|known| *known == mode)
+        .unwrap_or(PERMISSION_MODES_BY_REACH.len() - 1)
+}
+
 /// Longest agent or group name accepted for new entries.
 pub const MAX_NAME_CHARS: usize = 100;
 
@@ -220,6 +239,18 @@ mod tests {
         );
         assert!(split_csv(",").is_empty());
         assert!(split_csv("").is_empty());
+    }
+
+    #[test]
+    fn permission_modes_rank_by_reach_and_unknown_ones_rank_highest() {
+        let reach = |mode| permission_reach(Some(mode));
+        assert!(reach("plan") < reach("default"));
+        assert!(reach("default") < reach("acceptEdits"));
+        assert!(reach("acceptEdits") < reach("bypassPermissions"));
+        assert_eq!(permission_reach(None), reach("default"));
+        for unknown in ["yolo", "auto", "Plan", ""] {
+            assert_eq!(reach(unknown), reach("bypassPermissions"), "{unknown:?}");
+        }
     }
 
     #[test]
