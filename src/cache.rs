@@ -121,7 +121,7 @@ fn agent_snapshot(agent: &Agent) -> Value {
 
 /// The settings a dispatch inherits. `max_dispatch_depth` is in because it
 /// decides whether the dispatch may run at all; the cache, concurrency,
-/// retention and journal settings change no answer and are left out.
+/// retention, journal and grant settings change no answer and are left out.
 fn settings_snapshot(settings: &Settings) -> Value {
     let Settings {
         default_timeout,
@@ -135,6 +135,7 @@ fn settings_snapshot(settings: &Settings) -> Value {
         job_retention_days: _,
         dispatch_protocol,
         usage_log: _,
+        mcp_may_grant: _,
         extra: _,
     } = settings;
     json!({

@@ -621,3 +621,122 @@ fn a_broken_config_is_reported_with_path_and_key() {
         "{err}"
     );
 }
+
+/// A NUL cannot reach the binary through argv (execve refuses it, as the
+/// first assertion shows), so the refusal is checked on the parser the
+/// binary runs, with the argv a caller building one in memory would pass.
+#[test]
+fn stored_texts_with_a_nul_are_refused_by_add_and_update() {
+    use agent_dispatch::cli::{error::CliError, parse};
+    use std::ffi::OsString;
+    let sandbox = Sandbox::new();
+    assert!(
+        sandbox
+            .command()
+            .args(["add", "web", "/tmp", "-d", "a\0b"])
+            .output()
+            .is_err(),
+        "argv cannot carry a NUL"
+    );
+    for option in [
+        "--description",
+        "--instructions",
+        "--capabilities",
+        "--risky-capabilities",
+    ] {
+        for head in [&["add", "web", "/tmp"][..], &["update", "web"][..]] {
+            let mut argv: Vec<OsString> = head.iter().map(OsString::from).collect();
+            argv.push(option.into());
+            argv.push("a\0b".into());
+            let err = parse(argv).expect_err("a NUL is refused");
+            assert!(matches!(err, CliError::Usage { .. }), "{err:?}");
+            assert_eq!(err.exit_code(), 2);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("{option} must not contain a NUL character")),
+                "{err}"
+            );
+        }
+    }
+}
+
+/// The raw bytes a hostile description would send to the terminal: set the
+/// window title, ring the bell, clear the screen.
+const HOSTILE: &str = "\x1b]0;pwned\x07\x1b[2J";
+/// How the human-readable views show it instead.
+const HOSTILE_SHOWN: &str = r"\x1b]0;pwned\x07\x1b[2J";
+
+#[track_caller]
+fn assert_no_raw_controls(out: &str) {
+    assert!(
+        !out.chars().any(|c| c.is_control() && c != '\n'),
+        "raw control characters in {out:?}"
+    );
+}
+
+#[test]
+fn list_and_describe_show_control_characters_escaped_and_json_keeps_them() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    sandbox
+        .run(&[
+            "add",
+            "web",
+            path_str(&dir),
+            "-d",
+            HOSTILE,
+            "--capabilities",
+            "css\x1b[8m",
+            "--instructions",
+            "Never push.\nAsk\x1b[2J first.",
+        ])
+        .ok();
+    let list = sandbox.run(&["list"]).ok();
+    assert_no_raw_controls(&list);
+    assert!(
+        list.contains(&format!("    desc: {HOSTILE_SHOWN}\n")),
+        "{list}"
+    );
+    assert!(list.contains(r"capabilities: css\x1b[8m"), "{list}");
+
+    let describe = sandbox.run(&["describe", "web"]).ok();
+    assert_no_raw_controls(&describe);
+    assert!(
+        describe.contains(&format!("  description:      {HOSTILE_SHOWN}\n")),
+        "{describe}"
+    );
+    // Instructions are meant to span lines: the newline stays a line break.
+    assert!(
+        describe.contains(&format!(
+            "  instructions:     Never push.\n{}Ask\\x1b[2J first.\n",
+            " ".repeat(20)
+        )),
+        "{describe}"
+    );
+
+    let json = sandbox.run(&["list", "--json"]).json();
+    assert_eq!(json[0]["description"], HOSTILE);
+    let json = sandbox.run(&["describe", "web", "--json"]).json();
+    assert_eq!(json["description"], HOSTILE);
+    assert_eq!(json["instructions"], "Never push.\nAsk\x1b[2J first.");
+}
+
+#[test]
+fn describe_never_shows_a_project_file_behind_a_symlink_leading_outside() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    let outside = sandbox.project("elsewhere");
+    std::fs::write(outside.join("notes.md"), "SECRET-TOKEN-4711 is the key.\n").unwrap();
+    std::os::unix::fs::symlink(outside.join("notes.md"), dir.join("CLAUDE.md")).unwrap();
+    let added = sandbox.run(&["add", "web", path_str(&dir)]).ok();
+    let describe = sandbox.run(&["describe", "web"]).ok();
+    let json = sandbox.run(&["describe", "web", "--json"]).ok();
+    let list = sandbox.run(&["list"]).ok();
+    for out in [&added, &describe, &json, &list] {
+        assert!(!out.contains("SECRET"), "{out}");
+    }
+    assert!(
+        added.contains("Auto-generated description: Agent in web"),
+        "{added}"
+    );
+}

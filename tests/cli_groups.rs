@@ -206,3 +206,65 @@ fn empty_listings_in_both_formats() {
     let err = sandbox.run(&["group", "frob"]).fails(2);
     assert!(err.contains("unknown command 'group frob'"), "{err}");
 }
+
+/// As for agents: argv cannot carry a NUL, so the parser is checked.
+#[test]
+fn group_texts_with_a_nul_are_refused_by_add_and_update() {
+    use agent_dispatch::cli::parse;
+    use std::ffi::OsString;
+    for option in ["--description", "-d", "--shared-context"] {
+        for head in [&["group", "add", "g"][..], &["group", "update", "g"][..]] {
+            let mut argv: Vec<OsString> = head.iter().map(OsString::from).collect();
+            argv.push(option.into());
+            argv.push("facts\0more".into());
+            let err = parse(argv).expect_err("a NUL is refused");
+            assert_eq!(err.exit_code(), 2);
+            let named = if option == "-d" {
+                "--description"
+            } else {
+                option
+            };
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("{named} must not contain a NUL character")),
+                "{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn group_views_show_control_characters_escaped_and_json_keeps_them() {
+    let sandbox = sandbox_with_agents(&["api"]);
+    sandbox
+        .run(&[
+            "group",
+            "add",
+            "backend",
+            "-d",
+            "Shop\x1b]0;pwned\x07",
+            "--shared-context",
+            "Prod is read-only.\n\x1b[2JReally.",
+            "--member",
+            "api",
+        ])
+        .ok();
+    for args in [&["group", "list"][..], &["group", "inspect", "backend"][..]] {
+        let out = sandbox.run(args).ok();
+        assert!(
+            !out.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?}: {out:?}"
+        );
+        assert!(out.contains(r"Shop\x1b]0;pwned\x07"), "{args:?}: {out}");
+    }
+    let inspect = sandbox.run(&["group", "inspect", "backend"]).ok();
+    assert!(
+        inspect.contains("  shared_context:\n    Prod is read-only.\n    \\x1b[2JReally.\n"),
+        "{inspect}"
+    );
+    let json = sandbox
+        .run(&["group", "inspect", "backend", "--json"])
+        .json();
+    assert_eq!(json["description"], "Shop\x1b]0;pwned\x07");
+    assert_eq!(json["shared_context"], "Prod is read-only.\n\x1b[2JReally.");
+}

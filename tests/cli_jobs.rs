@@ -120,7 +120,7 @@ fn jobs_lists_newest_first_with_status_agent_age_and_task() {
     );
     assert_eq!(
         lines[2],
-        format!("{}  pending    web    3d  Old task", old.id)
+        format!("{}  pending    web    3d  Old\\ntask", old.id)
     );
 }
 
@@ -594,4 +594,50 @@ fn cancel_racing_finish_ends_cancelled_or_done_and_never_overwrites_a_cancel() {
         .filter(|name| name.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn jobs_and_job_show_control_characters_escaped_and_json_keeps_them() {
+    let sandbox = Sandbox::new();
+    let store = store(&sandbox);
+    let task = "Wipe \x1b[2J the\nscreen\x07";
+    let job = store.create("api", task, None, None, None).unwrap();
+    store.mark_running(&job.id).unwrap().unwrap();
+    store
+        .update_progress(&job.id, &["Using tool: \x1b]0;pwned\x07".to_owned()])
+        .unwrap()
+        .unwrap();
+    let mut result =
+        DispatchResult::failure("api", ErrorType::CliError, "stderr said \x1b[2J".into());
+    result.result = "Done.\n\x1b[31mred\x1b[0m\r".into();
+    store.finish(&job.id, &result).unwrap().unwrap();
+
+    let jobs = sandbox.run(&["jobs"]).ok();
+    assert!(
+        !jobs.chars().any(|c| c.is_control() && c != '\n'),
+        "{jobs:?}"
+    );
+    // A one-line listing: the task's newline is shown, not obeyed.
+    assert!(
+        jobs.trim_end().ends_with(r"Wipe \x1b[2J the\nscreen\x07"),
+        "{jobs}"
+    );
+
+    let detail = sandbox.run(&["job", &job.id]).ok();
+    assert!(
+        !detail.chars().any(|c| c.is_control() && c != '\n'),
+        "{detail:?}"
+    );
+    for shown in [
+        "  task:       Wipe \\x1b[2J the\n              screen\\x07\n",
+        "    Using tool: \\x1b]0;pwned\\x07\n",
+        "  error:      stderr said \\x1b[2J\n",
+        "  result:\n    Done.\n    \\x1b[31mred\\x1b[0m\\r\n",
+    ] {
+        assert!(detail.contains(shown), "want {shown:?} in\n{detail}");
+    }
+
+    let json = sandbox.run(&["job", &job.id, "--json"]).json();
+    assert_eq!(json["task"], task);
+    assert_eq!(json["result"]["result"], "Done.\n\x1b[31mred\x1b[0m\r");
 }

@@ -226,3 +226,19 @@ fn help_describes_the_options() {
     assert!(out.contains("--days N"));
     assert!(sandbox.run(&["--help"]).ok().contains("stats"));
 }
+
+#[test]
+fn stats_shows_control_characters_from_the_journal_escaped() {
+    let sandbox = Sandbox::new();
+    let now = now();
+    plant(
+        &sandbox,
+        &[format!(
+            r#"{{"t":{now},"agent":"web\u001b[2J","ok":false,"ms":10,"err":"boom\u0007","outcome":"x\u001b]0;t\u0007"}}"#
+        )],
+    );
+    let out = sandbox.run(&["stats"]).ok();
+    assert!(!out.chars().any(|c| c.is_control() && c != '\n'), "{out:?}");
+    assert!(out.contains(r"web\x1b[2J"), "{out}");
+    assert!(out.contains(r"boom\x07 1"), "{out}");
+}

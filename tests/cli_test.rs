@@ -179,3 +179,29 @@ fn a_sigkilled_test_takes_its_agent_down_with_it() {
         || fake::live_in_group(pgid).is_empty(),
     );
 }
+
+#[test]
+fn test_shows_control_characters_from_the_agent_escaped() {
+    let sandbox = sandbox_with_agent();
+    let no_raw = |text: &str| !text.chars().any(|c| c.is_control() && c != '\n');
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_RESULT", "Done.\n\x1b]0;pwned\x07\x1b[2J")]);
+    let out = run_with(&sandbox, &fake, &["test", "api", "Count\x1b[8m rows"]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(no_raw(&stdout), "{stdout:?}");
+    assert!(stdout.contains("Task: Count\\x1b[8m rows\n"), "{stdout}");
+    assert!(
+        stdout.contains("Done.\n\\x1b]0;pwned\\x07\\x1b[2J\n"),
+        "{stdout}"
+    );
+
+    let fake = FakeClaude::new(&[
+        ("FAKE_CLAUDE_MODE", "exit-error"),
+        ("FAKE_CLAUDE_STDERR", "boom \x1b[2J\x07"),
+    ]);
+    let out = run_with(&sandbox, &fake, &["test", "api", "--stream"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(no_raw(&stderr), "{stderr:?}");
+    assert!(stderr.contains("boom \\x1b[2J\\x07"), "{stderr}");
+}

@@ -157,6 +157,7 @@ fn a_fresh_config_writes_every_setting_with_its_default() {
         "  job_retention_days: 0",
         "  dispatch_protocol: true",
         "  usage_log: true",
+        "  mcp_may_grant: false",
     ] {
         assert!(
             text.lines().any(|l| l == line),

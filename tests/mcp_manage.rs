@@ -53,6 +53,8 @@ fn add_api(server: &mut Server, sandbox: &Sandbox) {
 #[test]
 fn add_agent_stores_the_agent_and_list_agents_shows_it() {
     let sandbox = Sandbox::new();
+    // Granting is this test's setup, not its subject.
+    let_mcp_grant(&sandbox);
     let dir = sandbox.project("api");
     let mut server = serve(&sandbox);
     let (added, is_error) = server.call(
@@ -300,6 +302,8 @@ fn add_agent_refuses_an_existing_name_and_leaves_the_file_alone() {
 #[test]
 fn add_agent_reports_an_unknown_permission_mode_but_saves_it() {
     let sandbox = Sandbox::new();
+    // Granting is this test's setup, not its subject.
+    let_mcp_grant(&sandbox);
     let dir = sandbox.project("api");
     let mut server = serve(&sandbox);
     let (added, is_error) = server.call(
@@ -324,6 +328,7 @@ fn update_agent_applies_only_the_given_fields_in_the_original_order() {
     let sandbox = Sandbox::new();
     let mut server = serve(&sandbox);
     add_api(&mut server, &sandbox);
+    let_mcp_grant(&sandbox);
     // Argument order is scrambled on purpose: `fields` follows the
     // original's order, not the caller's.
     let (updated, is_error) = server.call(
@@ -391,13 +396,15 @@ fn update_agent_none_clears_and_a_negative_budget_removes_the_cap() {
     let sandbox = Sandbox::new();
     let mut server = serve(&sandbox);
     add_api(&mut server, &sandbox);
-    server.call(
+    let_mcp_grant(&sandbox);
+    let (set, is_error) = server.call(
         1,
         "update_agent",
         json!({"name": "api", "max_budget_usd": 3, "model": "opus", "permission_mode": "plan",
                "allowed_tools": "Read", "disallowed_tools": "Write", "capabilities": "sql",
                "risky_capabilities": "deploy", "instructions": "Be careful."}),
     );
+    assert!(!is_error, "{set}");
     let (updated, is_error) = server.call(
         2,
         "update_agent",
@@ -486,6 +493,7 @@ fn update_agent_reports_an_unknown_permission_mode() {
     let sandbox = Sandbox::new();
     let mut server = serve(&sandbox);
     add_api(&mut server, &sandbox);
+    let_mcp_grant(&sandbox);
     let (updated, is_error) = server.call(
         1,
         "update_agent",
@@ -668,5 +676,291 @@ fn management_tools_are_listed_after_dispatch_and_before_cache_with_their_hints(
             .get("model")
             .is_none(),
         "add_agent takes no model, as in the original"
+    );
+}
+
+#[test]
+fn stored_texts_with_a_nul_are_refused_naming_the_field_and_nothing_is_written() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    let mut server = serve(&sandbox);
+    add_api(&mut server, &sandbox);
+    let before = sandbox.read_config();
+    for (id, field) in (1..).zip([
+        "description",
+        "instructions",
+        "capabilities",
+        "risky_capabilities",
+    ]) {
+        let mut added = json!({"name": "web", "directory": path_str(&dir)});
+        added[field] = json!("a\u{0}b");
+        let (payload, is_error) = server.call(id, "add_agent", added);
+        assert!(is_error, "add_agent {field}: {payload}");
+        let message = payload["error"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{field} must not contain a NUL character")),
+            "{message}"
+        );
+        let mut updated = json!({"name": "api"});
+        updated[field] = json!("a\u{0}b");
+        let (payload, is_error) = server.call(100 + id, "update_agent", updated);
+        assert!(is_error, "update_agent {field}: {payload}");
+        assert!(
+            payload["error"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{field} must not contain a NUL character")),
+            "{payload}"
+        );
+        assert_eq!(sandbox.read_config(), before, "{field} wrote the config");
+    }
+}
+
+/// Lets MCP callers grant permissions, as a user would by editing the
+/// setting (in a fresh config, or in the one `add` wrote).
+fn let_mcp_grant(sandbox: &Sandbox) {
+    if sandbox.config().exists() {
+        sandbox.edit_config("mcp_may_grant: false", "mcp_may_grant: true");
+    } else {
+        sandbox.write_config("settings:\n  mcp_may_grant: true\n");
+    }
+}
+
+/// Asserts `payload` is a refusal naming `refused` and the `command` a
+/// person runs instead.
+#[track_caller]
+fn assert_refused_grant(payload: &Value, refused: &str, command: &str) {
+    let message = payload["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{payload}"));
+    assert!(
+        message.contains("may not raise the permissions"),
+        "{message}"
+    );
+    assert!(message.contains(refused), "want {refused:?} in {message}");
+    assert!(message.ends_with("; nothing was changed."), "{message}");
+    let hint = payload["hint"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{payload}"));
+    assert!(
+        hint.starts_with(&format!("Ask the user to run: {command} (or ")),
+        "want {command:?} in {hint}"
+    );
+    assert!(hint.contains("`mcp_may_grant: true`"), "{hint}");
+}
+
+#[test]
+fn update_agent_may_not_raise_an_agents_permissions() {
+    let sandbox = Sandbox::new();
+    sandbox.add_agent("api", "Shop API");
+    sandbox
+        .run(&[
+            "update",
+            "api",
+            "--permission-mode",
+            "plan",
+            "--allowed-tools",
+            "Read",
+            "--disallowed-tools",
+            "Write,Bash(rm *)",
+        ])
+        .ok();
+    let mut server = serve(&sandbox);
+    let before = sandbox.read_config();
+    for (id, (arguments, refused, command)) in (1..).zip([
+        (
+            json!({"name": "api", "permission_mode": "bypassPermissions"}),
+            "permission_mode 'plan' -> 'bypassPermissions'",
+            "agent-dispatch update api --permission-mode bypassPermissions",
+        ),
+        (
+            json!({"name": "api", "permission_mode": "default"}),
+            "permission_mode 'plan' -> 'default'",
+            "agent-dispatch update api --permission-mode default",
+        ),
+        (
+            json!({"name": "api", "permission_mode": "none"}),
+            "permission_mode 'plan' -> 'default'",
+            "agent-dispatch update api --permission-mode none",
+        ),
+        (
+            // A mode we do not know may allow anything.
+            json!({"name": "api", "permission_mode": "yolo"}),
+            "permission_mode 'plan' -> 'yolo'",
+            "agent-dispatch update api --permission-mode yolo",
+        ),
+        (
+            json!({"name": "api", "allowed_tools": "Read,Bash(git *),Write"}),
+            "allowed_tools gains 'Bash(git *)', 'Write'",
+            "agent-dispatch update api --allowed-tools 'Read,Bash(git *),Write'",
+        ),
+        (
+            json!({"name": "api", "disallowed_tools": "Write"}),
+            "disallowed_tools loses 'Bash(rm *)'",
+            "agent-dispatch update api --disallowed-tools Write",
+        ),
+        (
+            json!({"name": "api", "disallowed_tools": "none"}),
+            "disallowed_tools loses 'Write', 'Bash(rm *)'",
+            "agent-dispatch update api --disallowed-tools none",
+        ),
+        (
+            json!({"name": "api", "description": "also changed", "permission_mode": "acceptEdits", "allowed_tools": "Read,Edit"}),
+            "permission_mode 'plan' -> 'acceptEdits'; allowed_tools gains 'Edit'",
+            "agent-dispatch update api --permission-mode acceptEdits --allowed-tools Read,Edit",
+        ),
+    ]) {
+        let (payload, is_error) = server.call(id, "update_agent", arguments.clone());
+        assert!(is_error, "{arguments}: {payload}");
+        assert_refused_grant(&payload, refused, command);
+        assert_eq!(sandbox.read_config(), before, "{arguments} wrote the config");
+    }
+}
+
+#[test]
+fn add_agent_may_not_grant_more_than_a_new_agent_gets() {
+    let sandbox = Sandbox::new();
+    sandbox.add_agent("api", "Shop API");
+    let root = "/";
+    let mut server = serve(&sandbox);
+    let before = sandbox.read_config();
+    for (id, (arguments, refused, command)) in (1..).zip([
+        (
+            json!({"name": "root", "directory": root, "permission_mode": "bypassPermissions", "allowed_tools": "Bash,Write,Edit"}),
+            "permission_mode 'default' -> 'bypassPermissions'; allowed_tools gains 'Bash', 'Write', 'Edit'",
+            "agent-dispatch add root / --permission-mode bypassPermissions --allowed-tools Bash,Write,Edit",
+        ),
+        (
+            json!({"name": "root", "directory": root, "permission_mode": "acceptEdits"}),
+            "permission_mode 'default' -> 'acceptEdits'",
+            "agent-dispatch add root / --permission-mode acceptEdits",
+        ),
+        (
+            // An allowed_tools list pre-approves tools: a new agent without
+            // one has none pre-approved.
+            json!({"name": "root", "directory": root, "allowed_tools": "Read"}),
+            "allowed_tools gains 'Read'",
+            "agent-dispatch add root / --allowed-tools Read",
+        ),
+    ]) {
+        let (payload, is_error) = server.call(id, "add_agent", arguments.clone());
+        assert!(is_error, "{arguments}: {payload}");
+        assert_refused_grant(&payload, refused, command);
+        assert_eq!(sandbox.read_config(), before, "{arguments} wrote the config");
+    }
+}
+
+#[test]
+fn lowering_permissions_over_mcp_is_allowed() {
+    let sandbox = Sandbox::new();
+    sandbox.add_agent("api", "Shop API");
+    sandbox
+        .run(&[
+            "update",
+            "api",
+            "--permission-mode",
+            "bypassPermissions",
+            "--allowed-tools",
+            "Read,Bash",
+        ])
+        .ok();
+    let mut server = serve(&sandbox);
+    let (updated, is_error) = server.call(
+        1,
+        "update_agent",
+        json!({"name": "api", "permission_mode": "plan", "allowed_tools": "Read,Bash(git log:*)", "disallowed_tools": "Write"}),
+    );
+    assert!(!is_error, "{updated}");
+    let agent = stored(&sandbox, "api");
+    assert_eq!(agent.permission_mode.as_deref(), Some("plan"));
+    assert_eq!(
+        agent.allowed_tools,
+        Some(vec!["Read".to_owned(), "Bash(git log:*)".to_owned()])
+    );
+    assert_eq!(agent.disallowed_tools, Some(vec!["Write".to_owned()]));
+    // An explicit empty list pre-approves nothing.
+    let (updated, is_error) = server.call(
+        2,
+        "update_agent",
+        json!({"name": "api", "allowed_tools": ","}),
+    );
+    assert!(!is_error, "{updated}");
+    assert_eq!(stored(&sandbox, "api").allowed_tools, Some(vec![]));
+
+    let dir = sandbox.project("docs");
+    let (added, is_error) = server.call(
+        3,
+        "add_agent",
+        json!({"name": "docs", "directory": path_str(&dir), "description": "Docs", "permission_mode": "plan", "allowed_tools": ",", "disallowed_tools": "Bash"}),
+    );
+    assert!(!is_error, "{added}");
+    assert_eq!(
+        stored(&sandbox, "docs").permission_mode.as_deref(),
+        Some("plan")
+    );
+}
+
+#[test]
+fn mcp_may_grant_lets_mcp_callers_raise_permissions() {
+    let sandbox = Sandbox::new();
+    sandbox.add_agent("api", "Shop API");
+    let_mcp_grant(&sandbox);
+    let mut server = serve(&sandbox);
+    let (updated, is_error) = server.call(
+        1,
+        "update_agent",
+        json!({"name": "api", "permission_mode": "bypassPermissions", "allowed_tools": "Bash"}),
+    );
+    assert!(!is_error, "{updated}");
+    assert_eq!(
+        stored(&sandbox, "api").permission_mode.as_deref(),
+        Some("bypassPermissions")
+    );
+    let (added, is_error) = server.call(
+        2,
+        "add_agent",
+        json!({"name": "root", "directory": "/", "description": "x", "permission_mode": "bypassPermissions"}),
+    );
+    assert!(!is_error, "{added}");
+}
+
+#[test]
+fn the_cli_grants_permissions_whatever_mcp_may_grant_says() {
+    let sandbox = Sandbox::new();
+    sandbox.add_agent("api", "Shop API");
+    assert!(sandbox.read_config().contains("mcp_may_grant: false"));
+    sandbox
+        .run(&[
+            "update",
+            "api",
+            "--permission-mode",
+            "bypassPermissions",
+            "--allowed-tools",
+            "Bash,Write",
+            "--disallowed-tools",
+            "none",
+        ])
+        .ok();
+    let agent = stored(&sandbox, "api");
+    assert_eq!(agent.permission_mode.as_deref(), Some("bypassPermissions"));
+    assert_eq!(
+        agent.allowed_tools,
+        Some(vec!["Bash".to_owned(), "Write".to_owned()])
+    );
+    let dir = sandbox.project("web");
+    sandbox
+        .run(&[
+            "add",
+            "web",
+            path_str(&dir),
+            "-d",
+            "x",
+            "--permission-mode",
+            "acceptEdits",
+        ])
+        .ok();
+    assert_eq!(
+        stored(&sandbox, "web").permission_mode.as_deref(),
+        Some("acceptEdits")
     );
 }

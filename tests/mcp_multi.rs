@@ -374,7 +374,7 @@ fn parallel_aggregator_gets_one_section_per_item_and_fixed_framing() {
     assert_eq!(
         prompt,
         format!(
-            "## Goal\naggregate parallel dispatch results\n\n## Dispatched by\ndispatch_parallel\n\n## Context\n{sections}\n\n## Task\nSynthesize the results below into a single coherent answer. Highlight key findings, note any conflicts between agents, and provide actionable conclusions."
+            "## Goal\n\"aggregate parallel dispatch results\"\n\n## Dispatched by\n\"dispatch_parallel\"\n\n## Context\n{sections}\n\n## Task\nSynthesize the results below into a single coherent answer. Highlight key findings, note any conflicts between agents, and provide actionable conclusions."
         )
     );
     let calls = fake.invocations();
@@ -452,7 +452,7 @@ fn dialogue_stops_at_the_first_resolved_reply() {
     assert_eq!(calls.len(), 1);
     assert_eq!(
         calls[0].argv.last().unwrap(),
-        "## Goal\nWhich timezone?\n\n## Dispatched by\nweb\n\n## Task\nYou are starting a collaborative dialogue with agent 'web'.\nProvide your analysis or ask questions. When you have a complete answer and no further questions, end your response with [RESOLVED].\n\nTopic:\nWhich timezone?"
+        "## Goal\n\"Which timezone?\"\n\n## Dispatched by\n\"web\"\n\n## Task\nYou are starting a collaborative dialogue with agent 'web'.\nProvide your analysis or ask questions. When you have a complete answer and no further questions, end your response with [RESOLVED].\n\nTopic:\nWhich timezone?"
     );
 }
 
@@ -507,7 +507,7 @@ fn dialogue_alternates_until_max_rounds_and_each_side_resumes_its_own_session() 
     assert!(calls[1].cwd.ends_with("/web") && calls[2].cwd.ends_with("/api"));
     assert_eq!(
         calls[1].argv.last().unwrap(),
-        "## Goal\nPlan the migration\n\n## Dispatched by\napi\n\n## Task\nAgent 'api' responds:\n\nfake answer\n\nContinue the discussion. If you have a complete answer and no further questions, end your response with [RESOLVED]."
+        "## Goal\n\"Plan the migration\"\n\n## Dispatched by\n\"api\"\n\n## Task\nAgent 'api' responds:\n\nfake answer\n\nContinue the discussion. If you have a complete answer and no further questions, end your response with [RESOLVED]."
     );
 
     let progress: Vec<&str> = before

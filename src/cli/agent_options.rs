@@ -5,7 +5,7 @@
 use lexopt::Parser;
 
 use super::error::UsageError;
-use super::{Token, option_text as text};
+use super::{Token, option_text as text, stored_text};
 use crate::config::rules::{self, FlagValueProblem};
 use crate::config::schema::{MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
 
@@ -57,7 +57,7 @@ impl AgentOptions {
             _ => return Ok(false),
         };
         match option {
-            "description" => self.description = Some(text(parser)?),
+            "description" => self.description = Some(stored_text(parser, "--description")?),
             "timeout" => self.timeout = Some(parse_timeout("--timeout", &text(parser)?)?),
             "model" => self.model = Some(flag_value("--model", text(parser)?)?),
             "max-budget" | "max-budget-usd" => {
@@ -72,9 +72,11 @@ impl AgentOptions {
             "disallowed-tools" => {
                 self.disallowed_tools = Some(tool_csv("--disallowed-tools", text(parser)?)?)
             }
-            "capabilities" => self.capabilities = Some(text(parser)?),
-            "risky-capabilities" => self.risky_capabilities = Some(text(parser)?),
-            "instructions" => self.instructions = Some(text(parser)?),
+            "capabilities" => self.capabilities = Some(stored_text(parser, "--capabilities")?),
+            "risky-capabilities" => {
+                self.risky_capabilities = Some(stored_text(parser, "--risky-capabilities")?)
+            }
+            "instructions" => self.instructions = Some(stored_text(parser, "--instructions")?),
             _ => return Ok(false),
         }
         Ok(true)

@@ -8,6 +8,7 @@ use lexopt::Parser;
 
 use super::agent_options::{AgentOptions, means_clear};
 use super::error::{CliError, UsageError};
+use super::escape;
 use super::{Context, Token, next_token, wants_help};
 use crate::config::directory::ProjectDirError;
 use crate::config::rules::{self, NameKind};
@@ -146,8 +147,10 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
         Some(text) => text,
         None => {
             let guessed = project::auto_description(&directory);
-            ctx.ui
-                .line(&format!("Auto-generated description: {guessed}"))?;
+            ctx.ui.line(&format!(
+                "Auto-generated description: {}",
+                escape::line(&guessed)
+            ))?;
             guessed
         }
     };
@@ -192,8 +195,10 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
         config.agents.insert(name.clone(), agent);
         Ok(())
     })?;
-    ctx.ui
-        .line(&format!("Added agent '{name}' -> {}", directory.display()))
+    ctx.ui.line(&format!(
+        "Added agent '{name}' -> {}",
+        escape::line(&directory.to_string_lossy())
+    ))
 }
 
 /// Tool lists on `add`: blank means "inherit" (`None`); otherwise the list,

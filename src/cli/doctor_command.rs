@@ -4,6 +4,7 @@
 //! Exit 1 when a check failed, or with `--strict` when one warned.
 
 use super::error::{CliError, UsageError};
+use super::escape;
 use super::output::{self, Color};
 use super::{Context, Token, next_token, wants_help};
 use crate::doctor::{self, Inputs, Report, Section, Status};
@@ -79,9 +80,10 @@ fn render(ctx: &Context, report: &Report) -> String {
                 Status::Fail => Color::Red,
             };
             let tag = ctx.ui.paint(color, &format!("[{}]", check.status.tag()));
-            text.push_str(&format!("  {tag} {}\n", check.message));
+            // Messages and details quote `claude`'s own output.
+            text.push_str(&format!("  {tag} {}\n", escape::line(&check.message)));
             for line in check.details.iter().chain(&check.remediation) {
-                text.push_str(&format!("    {line}\n"));
+                text.push_str(&format!("    {}\n", escape::line(line)));
             }
         }
     }

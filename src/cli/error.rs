@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use crate::config::rules::{FlagValueProblem, InvalidName};
+use crate::config::rules::{FlagValueProblem, InvalidName, StoredTextProblem};
 use crate::config::store::{LoadError, MutateError, SaveError};
 use crate::jobs::store::StoreError;
 use crate::pyfmt::repr_str;
@@ -34,6 +34,10 @@ pub enum UsageError {
         option: &'static str,
         value: String,
         problem: FlagValueProblem,
+    },
+    StoredText {
+        option: &'static str,
+        problem: StoredTextProblem,
     },
     NotADirectory(PathBuf),
     NotUtf8Path(PathBuf),
@@ -95,6 +99,7 @@ impl fmt::Display for UsageError {
                 value,
                 problem,
             } => write!(f, "{option} value {} {problem}", repr_str(value)),
+            UsageError::StoredText { option, problem } => write!(f, "{option} {problem}"),
             UsageError::NotADirectory(path) => {
                 write!(
                     f,

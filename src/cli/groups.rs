@@ -1,5 +1,6 @@
 //! `group add|list|inspect|update|remove`: named working sets of agents
 //! with a description for the orchestrator and shared facts for members.
+//! The text views print every stored text through `escape`.
 
 use std::ffi::OsString;
 
@@ -7,9 +8,10 @@ use lexopt::Parser;
 use serde_json::Value as Json;
 
 use super::error::{CliError, UsageError};
+use super::escape;
 use super::listing::paint_health;
 use super::output::{self, Color};
-use super::{Context, Token, next_token, option_text as text, wants_help};
+use super::{Context, Token, next_token, option_text as text, stored_text, wants_help};
 use crate::config::rules::{self, NameKind};
 use crate::config::{Config, Group, GroupMember, project, store};
 use crate::views;
@@ -102,12 +104,12 @@ pub fn parse_group_args(
             return Ok(None);
         }
         match arg {
-            Token::Short('d') => args.description = Some(text(parser)?),
+            Token::Short('d') => args.description = Some(stored_text(parser, "--description")?),
             Token::Long(option) if option == "description" => {
-                args.description = Some(text(parser)?)
+                args.description = Some(stored_text(parser, "--description")?)
             }
             Token::Long(option) if option == "shared-context" => {
-                args.shared_context = Some(text(parser)?)
+                args.shared_context = Some(stored_text(parser, "--shared-context")?)
             }
             Token::Long(option) if members && option == "member" => {
                 args.members.push(text(parser)?)
@@ -182,21 +184,22 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
     for (name, group) in &config.groups {
         text.push_str(&format!(
             "  {} ({} member(s))\n",
-            ctx.ui.paint(Color::Bold, name),
+            ctx.ui.paint(Color::Bold, &escape::line(name)),
             group.members.len()
         ));
         if !group.description.is_empty() {
-            text.push_str(&format!("    desc: {}\n", group.description));
+            text.push_str(&format!("    desc: {}\n", escape::line(&group.description)));
         }
         if !group.members.is_empty() {
             let members: Vec<String> = group
                 .members
                 .iter()
                 .map(|m| {
+                    let agent = escape::line(&m.agent);
                     if config.agents.contains_key(&m.agent) {
-                        m.agent.clone()
+                        agent.into_owned()
                     } else {
-                        format!("{}(unknown)", m.agent)
+                        format!("{agent}(unknown)")
                     }
                 })
                 .collect();
@@ -220,15 +223,17 @@ pub fn run_inspect(ctx: &Context, name: String, json: bool) -> Result<(), CliErr
     if json {
         return output::json(&ctx.ui, &views::groups::detail(&name, group, &config));
     }
-    let mut lines = vec![ctx.ui.paint(Color::Bold, &name)];
+    let mut lines = vec![ctx.ui.paint(Color::Bold, &escape::line(&name))];
     if !group.description.is_empty() {
-        lines.push(format!("  description:    {}", group.description));
+        lines.push(format!(
+            "  description:    {}",
+            escape::line(&group.description)
+        ));
     }
     if !group.shared_context.is_empty() {
         lines.push("  shared_context:".into());
         lines.extend(
-            group
-                .shared_context
+            escape::block(&group.shared_context)
                 .lines()
                 .map(|line| format!("    {line}")),
         );
@@ -238,7 +243,7 @@ pub fn run_inspect(ctx: &Context, name: String, json: bool) -> Result<(), CliErr
         lines.push("    (no members — recreate with --member or edit agents.yaml)".into());
     }
     for member in &group.members {
-        let mut line = format!("    - {}", member.agent);
+        let mut line = format!("    - {}", escape::line(&member.agent));
         match config.agents.get(&member.agent) {
             None => line.push_str(" (unknown)"),
             Some(agent) => {
@@ -249,7 +254,7 @@ pub fn run_inspect(ctx: &Context, name: String, json: bool) -> Result<(), CliErr
             }
         }
         if !member.use_for.is_empty() {
-            line.push_str(&format!(" — {}", member.use_for));
+            line.push_str(&format!(" — {}", escape::line(&member.use_for)));
         }
         lines.push(line);
     }

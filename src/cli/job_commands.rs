@@ -1,12 +1,14 @@
 //! `jobs`, `job`, `cancel` and `gc`: the job store from the terminal —
 //! listing, one record in full, cancelling a job that has not started, and
 //! deleting old finished ones. The CLI never kills a process: a running
-//! job's `claude` belongs to the MCP server that started it.
+//! job's `claude` belongs to the MCP server that started it. Task, result,
+//! error and progress texts are printed through `escape`.
 
 use lexopt::Parser;
 use serde_json::Value;
 
 use super::error::{CliError, UsageError};
+use super::escape;
 use super::output::{self, Color};
 use super::{Context, Token, next_token, option_text, wants_help};
 use crate::chars;
@@ -254,7 +256,7 @@ pub fn run_jobs(ctx: &Context, args: JobsArgs) -> Result<(), CliError> {
     let now = record::now();
     let agent_width = jobs
         .iter()
-        .map(|job| job.agent.chars().count())
+        .map(|job| escape::line(&job.agent).chars().count())
         .max()
         .unwrap_or(0);
     let lines: Vec<String> = jobs
@@ -264,7 +266,8 @@ pub fn run_jobs(ctx: &Context, args: JobsArgs) -> Result<(), CliError> {
                 "{}  {}  {}  {:>4}  {}",
                 job.id,
                 paint_status(ctx, job.status, &format!("{:<9}", job.status.as_str())),
-                ctx.ui.paint(Color::Bold, &pad(&job.agent, agent_width)),
+                ctx.ui
+                    .paint(Color::Bold, &pad(&escape::line(&job.agent), agent_width)),
                 age(now - job.created_at),
                 one_line(&job.task, LINE_TASK_CHARS)
             )
@@ -319,7 +322,7 @@ pub fn run_gc(ctx: &Context, args: GcArgs) -> Result<(), CliError> {
                     "{}  {}  {}  {}",
                     job.id,
                     job.status,
-                    job.agent,
+                    escape::line(&job.agent),
                     one_line(&job.task, LINE_TASK_CHARS)
                 )
             })
@@ -345,14 +348,16 @@ fn detail_text(ctx: &Context, job: &Job, now: f64) -> String {
         ctx.ui.paint(Color::Bold, &job.id),
         paint_status(ctx, job.status, job.status.as_str())
     )];
+    // Values arrive escaped; only a block's own line breaks remain, and
+    // its later lines are indented under the first.
     let mut row = |label: &str, value: String| {
         let value = value.replace('\n', &format!("\n{}", " ".repeat(14)));
         lines.push(format!("  {:<12}{value}", format!("{label}:")));
     };
-    row("agent", job.agent.clone());
+    row("agent", escape::line(&job.agent).into_owned());
     row(
         "task",
-        chars::prefix(&job.task, DETAIL_TASK_CHARS).to_owned(),
+        escape::block(chars::prefix(&job.task, DETAIL_TASK_CHARS)).into_owned(),
     );
     row("created", format!("{} ago", age(now - job.created_at)));
     if let Some(at) = job.started_at {
@@ -364,14 +369,20 @@ fn detail_text(ctx: &Context, job: &Job, now: f64) -> String {
     if let Some(error) = job.error.as_deref().filter(|e| !e.is_empty()) {
         row(
             "error",
-            ctx.ui
-                .paint(Color::Red, chars::prefix(error, DETAIL_ERROR_CHARS)),
+            ctx.ui.paint(
+                Color::Red,
+                &escape::block(chars::prefix(error, DETAIL_ERROR_CHARS)),
+            ),
         );
     }
     if let Some(progress) = job.progress.as_ref().filter(|p| !p.is_empty()) {
         lines.push("  progress:".into());
         let skip = progress.len().saturating_sub(DETAIL_PROGRESS_LINES);
-        lines.extend(progress[skip..].iter().map(|line| format!("    {line}")));
+        lines.extend(
+            progress[skip..]
+                .iter()
+                .map(|line| format!("    {}", escape::line(line))),
+        );
     }
     if let Some(result) = &job.result {
         let mut row = |label: &str, value: String| {
@@ -389,7 +400,7 @@ fn detail_text(ctx: &Context, job: &Job, now: f64) -> String {
         }
         if !result.result.is_empty() {
             lines.push("  result:".into());
-            let shown = chars::prefix(&result.result, DETAIL_RESULT_CHARS);
+            let shown = escape::block(chars::prefix(&result.result, DETAIL_RESULT_CHARS));
             lines.extend(shown.lines().map(|line| format!("    {line}")));
             let total = result.result.chars().count();
             if total > DETAIL_RESULT_CHARS {
@@ -425,7 +436,7 @@ fn age(seconds: f64) -> String {
 
 /// The first `max` chars of `text` on one line.
 fn one_line(text: &str, max: usize) -> String {
-    chars::prefix(text, max).replace(['\n', '\r'], " ")
+    escape::line(chars::prefix(text, max)).into_owned()
 }
 
 /// Pads to `width` characters (not bytes), so non-ASCII names line up.
@@ -541,8 +552,8 @@ mod tests {
     }
 
     #[test]
-    fn listing_lines_cut_by_characters_and_flatten_newlines() {
-        assert_eq!(one_line("a\nb\r\nc", 60), "a b  c");
+    fn listing_lines_cut_by_characters_and_escape_newlines() {
+        assert_eq!(one_line("a\nb\r\nc", 60), r"a\nb\r\nc");
         assert_eq!(one_line(&"é".repeat(70), 60).chars().count(), 60);
         assert_eq!(pad("né", 4), "né  ");
     }

@@ -1,11 +1,14 @@
 //! `list` and `describe`: read-only views of the configured agents, as
 //! text for people or as JSON (`--json`, the same shapes the MCP tools
-//! return) for scripts.
+//! return) for scripts. Every stored text in the text views goes through
+//! `escape`, so a hand-edited or caller-written value cannot drive the
+//! terminal.
 
 use lexopt::Parser;
 use serde_json::Value;
 
 use super::error::{CliError, UsageError};
+use super::escape;
 use super::output::{self, Color};
 use super::{Context, Token, next_token, wants_help};
 use crate::config::project::{self, Health, PROJECT_FILES};
@@ -91,17 +94,17 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
         let health = project::health(&agent.directory);
         text.push_str(&format!(
             "  {} [{}]\n",
-            ctx.ui.paint(Color::Bold, name),
+            ctx.ui.paint(Color::Bold, &escape::line(name)),
             paint_health(ctx, &health)
         ));
-        text.push_str(&format!("    dir:  {}\n", agent.directory.display()));
-        text.push_str(&format!("    desc: {}\n", agent.description));
+        text.push_str(&format!("    dir:  {}\n", shown_path(&agent.directory)));
+        text.push_str(&format!("    desc: {}\n", escape::line(&agent.description)));
         let mut config_items = Vec::new();
         if agent.timeout != crate::config::schema::DEFAULT_AGENT_TIMEOUT {
             config_items.push(format!("timeout={}s", agent.timeout));
         }
         if let Some(model) = &agent.model {
-            config_items.push(format!("model={model}"));
+            config_items.push(format!("model={}", escape::line(model)));
         }
         if let Some(budget) = agent.max_budget_usd.filter(|b| *b != 0.0) {
             config_items.push(format!("budget=${}", repr_float(budget)));
@@ -110,7 +113,7 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
             text.push_str(&format!("    config: {}\n", config_items.join(", ")));
         }
         if let Some(mode) = &agent.permission_mode {
-            text.push_str(&format!("    permission_mode: {mode}\n"));
+            text.push_str(&format!("    permission_mode: {}\n", escape::line(mode)));
         }
         for (label, tools) in [
             ("allowed_tools", &agent.allowed_tools),
@@ -125,7 +128,7 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
             ("risky_capabilities", &agent.risky_capabilities),
         ] {
             if !items.is_empty() {
-                text.push_str(&format!("    {label}: {}\n", items.join(", ")));
+                text.push_str(&format!("    {label}: {}\n", list_or(items, "")));
             }
         }
         text.push('\n');
@@ -155,39 +158,38 @@ fn describe_text(ctx: &Context, name: &str, agent: &Agent) -> String {
     let health = project::health(&agent.directory);
     let mut lines = vec![format!(
         "{} [{}]",
-        ctx.ui.paint(Color::Bold, name),
+        ctx.ui.paint(Color::Bold, &escape::line(name)),
         paint_health(ctx, &health)
     )];
-    let mut row =
-        |label: &str, value: String| lines.push(format!("  {:<18}{value}", format!("{label}:")));
-    row("directory", agent.directory.display().to_string());
-    row("description", agent.description.clone());
-    row("timeout", format!("{}s", agent.timeout));
+    // Values arrive escaped; only a block's own line breaks remain, and
+    // its later lines are indented under the first.
+    let mut row = |label: &str, value: &str| {
+        let value = value.replace('\n', &format!("\n{}", " ".repeat(20)));
+        lines.push(format!("  {:<18}{value}", format!("{label}:")));
+    };
+    row("directory", &shown_path(&agent.directory));
+    row("description", &escape::line(&agent.description));
+    row("timeout", &format!("{}s", agent.timeout));
     if let Some(model) = &agent.model {
-        row("model", model.clone());
+        row("model", &escape::line(model));
     }
     if let Some(budget) = agent.max_budget_usd {
-        row("max_budget_usd", format!("${}", repr_float(budget)));
+        row("max_budget_usd", &format!("${}", repr_float(budget)));
     }
     if let Some(mode) = &agent.permission_mode {
-        row("permission_mode", mode.clone());
+        row("permission_mode", &escape::line(mode));
     }
     if !agent.capabilities.is_empty() {
-        row("capabilities", agent.capabilities.join(", "));
+        row("capabilities", &list_or(&agent.capabilities, ""));
     }
     if !agent.risky_capabilities.is_empty() {
-        row("risky_caps", agent.risky_capabilities.join(", "));
+        row("risky_caps", &list_or(&agent.risky_capabilities, ""));
     }
     if !agent.instructions.is_empty() {
-        row(
-            "instructions",
-            agent
-                .instructions
-                .replace('\n', &format!("\n{}", " ".repeat(20))),
-        );
+        row("instructions", &escape::block(&agent.instructions));
     }
-    row("allowed_tools", tri_state(&agent.allowed_tools));
-    row("disallowed_tools", tri_state(&agent.disallowed_tools));
+    row("allowed_tools", &tri_state(&agent.allowed_tools));
+    row("disallowed_tools", &tri_state(&agent.disallowed_tools));
     let present: Vec<&str> = match health {
         Health::Ok => PROJECT_FILES
             .iter()
@@ -196,7 +198,7 @@ fn describe_text(ctx: &Context, name: &str, agent: &Agent) -> String {
             .collect(),
         _ => Vec::new(),
     };
-    row("project files", list_or(&present, "(none)"));
+    row("project files", &list_or(&present, "(none)"));
     lines.join("\n")
 }
 
@@ -204,20 +206,26 @@ fn tri_state(tools: &Option<Vec<String>>) -> String {
     match tools {
         None => "(inherit defaults)".into(),
         Some(list) if list.is_empty() => "(none — explicit override)".into(),
-        Some(list) => list.join(", "),
+        Some(list) => list_or(list, ""),
     }
 }
 
+/// The items joined by `, ` on one line (each escaped), or `empty`.
 fn list_or(items: &[impl AsRef<str>], empty: &str) -> String {
     if items.is_empty() {
         empty.to_owned()
     } else {
         items
             .iter()
-            .map(AsRef::as_ref)
+            .map(|item| escape::line(item.as_ref()))
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// A directory on one line: a path may hold any byte but `/` and NUL.
+fn shown_path(path: &std::path::Path) -> String {
+    escape::line(&path.to_string_lossy()).into_owned()
 }
 
 pub(super) fn paint_health(ctx: &Context, health: &Health) -> String {

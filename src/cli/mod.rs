@@ -7,6 +7,7 @@ pub mod agent_options;
 pub mod agents;
 pub mod doctor_command;
 pub mod error;
+pub mod escape;
 pub mod groups;
 pub mod init_command;
 pub mod interrupt;
@@ -22,6 +23,7 @@ use lexopt::Arg::{Long, Short, Value};
 use lexopt::Parser;
 
 use crate::config::Paths;
+use crate::config::rules;
 use agents::{AddArgs, UpdateArgs};
 use error::{CliError, UsageError};
 use groups::GroupArgs;
@@ -149,6 +151,15 @@ pub(crate) fn option_text(parser: &mut Parser) -> Result<String, UsageError> {
         .map_err(UsageError::Parse)?
         .into_string()
         .map_err(|raw| UsageError::Parse(lexopt::Error::NonUnicodeValue(raw)))
+}
+
+/// Reads the value of `option`, a free text that will be stored in
+/// `agents.yaml` (see `rules::check_stored_text`).
+pub(crate) fn stored_text(parser: &mut Parser, option: &'static str) -> Result<String, UsageError> {
+    let value = option_text(parser)?;
+    rules::check_stored_text(&value)
+        .map_err(|problem| UsageError::StoredText { option, problem })?;
+    Ok(value)
 }
 
 /// `-h` / `--help` anywhere in a command's arguments.

@@ -1,10 +1,13 @@
 //! Writing to the terminal: results on stdout, warnings and errors on
 //! stderr, colour only when the stream is a terminal and `NO_COLOR` is
-//! unset.
+//! unset. Warnings, errors and progress lines are escaped here (they quote
+//! config values and `claude`'s own output); what goes to stdout is built
+//! by each view, which escapes its fields with `escape` before colouring.
 
 use std::io::{self, IsTerminal, Write};
 
 use super::error::CliError;
+use super::escape;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Color {
@@ -57,21 +60,25 @@ impl Ui {
 
     /// A live progress line on stderr (`  -> Using tool: Bash`).
     pub fn progress(&self, message: &str) {
-        let line = paint(self.color_err, Color::Cyan, &format!("  -> {message}"));
+        let line = paint(
+            self.color_err,
+            Color::Cyan,
+            &format!("  -> {}", escape::line(message)),
+        );
         let _ = writeln!(io::stderr().lock(), "{line}");
     }
 
     pub fn warn(&self, message: &str) {
         let label = paint(self.color_err, Color::Yellow, "warning:");
-        let _ = writeln!(io::stderr().lock(), "{label} {message}");
+        let _ = writeln!(io::stderr().lock(), "{label} {}", escape::block(message));
     }
 
     pub fn error(&self, err: &CliError) {
         let mut stderr = io::stderr().lock();
         let label = paint(self.color_err, Color::Red, "error:");
-        let _ = writeln!(stderr, "{label} {err}");
+        let _ = writeln!(stderr, "{label} {}", escape::block(&err.to_string()));
         if let Some(hint) = err.hint() {
-            let _ = writeln!(stderr, "hint: {hint}");
+            let _ = writeln!(stderr, "hint: {}", escape::block(&hint));
         }
     }
 }

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::error::{CliError, UsageError};
+use super::escape;
 use super::output::{self, Color};
 use super::{Context, Token, next_token, option_text, wants_help};
 use crate::usage::{self, Query, Stats, Summary};
@@ -140,11 +141,11 @@ fn report(ctx: &Context, args: &StatsArgs, summary: &Summary, journal: &Path) ->
     let width = summary
         .agents
         .iter()
-        .map(|(name, _)| name.chars().count())
+        .map(|(name, _)| escape::line(name).chars().count())
         .max()
         .unwrap_or(0);
     for (name, stats) in &summary.agents {
-        lines.push(agent_line(name, width, stats));
+        lines.push(agent_line(&escape::line(name), width, stats));
         if let Some(detail) = agent_detail(stats) {
             lines.push(format!("      {detail}"));
         }
@@ -192,7 +193,7 @@ fn agent_detail(stats: &Stats) -> Option<String> {
 fn counts(counts: &std::collections::BTreeMap<String, u64>) -> String {
     counts
         .iter()
-        .map(|(name, count)| format!("{name} {count}"))
+        .map(|(name, count)| format!("{} {count}", escape::line(name)))
         .collect::<Vec<_>>()
         .join(", ")
 }

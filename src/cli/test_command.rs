@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::agent_options::parse_timeout;
 use super::error::{CliError, UsageError};
+use super::escape;
 use super::interrupt;
 use super::output::Color;
 use super::{Context, Token, next_token, wants_help};
@@ -79,9 +80,10 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
     };
     let task = args.task.as_deref().unwrap_or(DEFAULT_TASK);
     ctx.ui.line(&format!(
-        "Dispatching to '{}' ({})...\nTask: {task}\n---",
-        args.name,
-        agent.directory.display()
+        "Dispatching to '{}' ({})...\nTask: {}\n---",
+        escape::line(&args.name),
+        escape::line(&agent.directory.to_string_lossy()),
+        escape::block(task)
     ))?;
     let cancel = CancelToken::new();
     interrupt::cancel_on_interrupt(&cancel);
@@ -125,11 +127,12 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
 
 fn report(ctx: &Context, name: &str, result: &DispatchResult) -> Result<(), CliError> {
     if result.success {
-        let mut text = result.result.clone();
+        let mut text = escape::block(&result.result).into_owned();
         if let Some(hint) = &result.hint {
             text.push_str(&format!(
                 "\n\n{}",
-                ctx.ui.paint(Color::Yellow, &format!("Note: {hint}"))
+                ctx.ui
+                    .paint(Color::Yellow, &format!("Note: {}", escape::block(hint)))
             ));
         }
         text.push_str(&format!("\n\n{}", verdict_line(result)));
@@ -146,7 +149,7 @@ fn report(ctx: &Context, name: &str, result: &DispatchResult) -> Result<(), CliE
         None => (error, None),
     };
     if !result.result.is_empty() && result.result != message {
-        ctx.ui.line(&result.result)?;
+        ctx.ui.line(&escape::block(&result.result))?;
     }
     Err(CliError::DispatchFailed {
         message,

@@ -239,6 +239,7 @@ fn decode_settings(value: Yaml) -> Decoded<Settings> {
         )?,
         dispatch_protocol: f.boolean("dispatch_protocol", defaults.dispatch_protocol)?,
         usage_log: f.boolean("usage_log", defaults.usage_log)?,
+        mcp_may_grant: f.boolean("mcp_may_grant", defaults.mcp_may_grant)?,
         extra: f.rest(),
     })
 }

@@ -125,6 +125,7 @@ fn encode_settings(settings: &Settings) -> Yaml {
         Yaml::Bool(settings.dispatch_protocol),
     );
     m.insert("usage_log".into(), Yaml::Bool(settings.usage_log));
+    m.insert("mcp_may_grant".into(), Yaml::Bool(settings.mcp_may_grant));
     with_extra(m, &settings.extra)
 }
 

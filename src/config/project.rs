@@ -2,10 +2,16 @@
 //! a handful of `stat`s and small reads: is the directory there, which
 //! Claude Code files it has, which MCP servers, stacks and databases it
 //! shows, a description guessed from its files, and text previews.
+//!
+//! Every file is read through `open_in_project`, which reads only regular
+//! files that resolve inside the project: a `CLAUDE.md` that is a symlink
+//! to `~/.ssh/id_rsa` must not end up in a description or a preview that a
+//! calling agent reads, and a FIFO must not hang a listing.
 
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The files `describe` reports as present, in this order.
@@ -162,7 +168,8 @@ fn mcp_servers_in(listing: &Listing) -> Vec<String> {
         if !present {
             continue;
         }
-        let Some(text) = read_prefix(&listing.directory.join(file))
+        let Some(text) = read_prefix(&listing.directory, file)
+            .ok()
             .and_then(|(t, complete)| complete.then_some(t))
         else {
             continue;
@@ -227,7 +234,7 @@ fn dbs_in(listing: &Listing) -> Vec<&'static str> {
 /// Guesses a one-line description from the project's files, in the
 /// original's order of preference, joined with ` | `.
 pub fn auto_description(directory: &Path) -> String {
-    let text = |name: &str| strict_text(&directory.join(name));
+    let text = |name: &str| strict_text(directory, name);
     let mut parts: Vec<String> = Vec::new();
 
     let from_claude_md = text("CLAUDE.md")
@@ -317,15 +324,25 @@ pub struct Preview {
     pub truncated: bool,
 }
 
-/// The first `lines` lines of `file`, cut to `max(200, lines × 200)`
-/// characters. Undecodable bytes become U+FFFD; an unreadable file gives an
-/// empty, untruncated preview.
-pub fn preview(file: &Path, lines: usize) -> Preview {
-    let Some((content, complete)) = read_prefix(file) else {
-        return Preview {
-            text: String::new(),
-            truncated: false,
-        };
+/// The first `lines` lines of the project file `name`, cut to
+/// `max(200, lines × 200)` characters. Undecodable bytes become U+FFFD; an
+/// unreadable file gives an empty, untruncated preview, and one behind a
+/// symlink leading outside the project a preview saying so.
+pub fn preview(directory: &Path, name: &str, lines: usize) -> Preview {
+    let (content, complete) = match read_prefix(directory, name) {
+        Ok(read) => read,
+        Err(unread) => {
+            let text = match unread {
+                Unread::Outside => {
+                    format!("{name} is a symlink leading outside the project; not shown")
+                }
+                Unread::Unavailable => String::new(),
+            };
+            return Preview {
+                text,
+                truncated: false,
+            };
+        }
     };
     let char_cap = (lines * 200).max(200);
     let mut all = split_lines(&content);
@@ -350,25 +367,58 @@ fn split_lines(text: &str) -> impl Iterator<Item = &str> {
         .filter(move |_| !empty)
 }
 
-/// Reads up to `MAX_READ_BYTES`, lossily decoded, and whether that was the
-/// whole file. `None` when the file cannot be read.
-fn read_prefix(file: &Path) -> Option<(String, bool)> {
-    let mut bytes = Vec::new();
-    fs::File::open(file)
-        .ok()?
-        .take(MAX_READ_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .ok()?;
-    let complete = bytes.len() as u64 <= MAX_READ_BYTES;
-    bytes.truncate(MAX_READ_BYTES as usize);
-    Some((String::from_utf8_lossy(&bytes).into_owned(), complete))
+/// Why a project file was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unread {
+    /// The path resolves outside the project: the file itself or a
+    /// directory on the way is a symlink leading out.
+    Outside,
+    /// Missing, unreadable, or not a regular file (a FIFO, a device).
+    Unavailable,
 }
 
-/// Reads a file that must be valid UTF-8 (a cut at the read limit may split
-/// the last character; that tail is dropped). `None` when unreadable.
-fn strict_text(file: &Path) -> Option<String> {
+/// Opens `name` (relative to the project `directory`) for reading if its
+/// fully resolved path lies inside the resolved project and is a regular
+/// file. A symlink that stays inside the project is followed. The resolved
+/// path is opened with `O_NOFOLLOW`, so a last component swapped for a
+/// symlink after the check is refused rather than followed, and with
+/// `O_NONBLOCK`, so a FIFO is refused rather than waited on.
+fn open_in_project(directory: &Path, name: &str) -> Result<fs::File, Unread> {
+    let root = fs::canonicalize(directory).map_err(|_| Unread::Unavailable)?;
+    let real = fs::canonicalize(directory.join(name)).map_err(|_| Unread::Unavailable)?;
+    if !real.starts_with(&root) {
+        return Err(Unread::Outside);
+    }
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&real)
+        .map_err(|_| Unread::Unavailable)?;
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Ok(file),
+        _ => Err(Unread::Unavailable),
+    }
+}
+
+/// Reads up to `MAX_READ_BYTES` of a project file, lossily decoded, and
+/// whether that was the whole file.
+fn read_prefix(directory: &Path, name: &str) -> Result<(String, bool), Unread> {
     let mut bytes = Vec::new();
-    fs::File::open(file)
+    open_in_project(directory, name)?
+        .take(MAX_READ_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|_| Unread::Unavailable)?;
+    let complete = bytes.len() as u64 <= MAX_READ_BYTES;
+    bytes.truncate(MAX_READ_BYTES as usize);
+    Ok((String::from_utf8_lossy(&bytes).into_owned(), complete))
+}
+
+/// Reads a project file that must be valid UTF-8 (a cut at the read limit
+/// may split the last character; that tail is dropped). `None` when it
+/// cannot be read (see `open_in_project`).
+fn strict_text(directory: &Path, name: &str) -> Option<String> {
+    let mut bytes = Vec::new();
+    open_in_project(directory, name)
         .ok()?
         .take(MAX_READ_BYTES)
         .read_to_end(&mut bytes)
@@ -506,32 +556,74 @@ mod tests {
     #[test]
     fn previews_cut_by_lines_and_by_characters() {
         let tmp = project(&[("CLAUDE.md", "one\r\ntwo\rthree\nfour\n")]);
-        let file = tmp.path().join("CLAUDE.md");
+        let file = "CLAUDE.md";
         assert_eq!(
-            preview(&file, 2),
+            preview(tmp.path(), file, 2),
             Preview {
                 text: "one\ntwo".into(),
                 truncated: true
             }
         );
         assert_eq!(
-            preview(&file, 10),
+            preview(tmp.path(), file, 10),
             Preview {
                 text: "one\ntwo\nthree\nfour".into(),
                 truncated: false
             }
         );
-        let long = tmp.path().join("long.md");
-        fs::write(&long, "é".repeat(500)).unwrap();
-        let p = preview(&long, 1);
+        fs::write(tmp.path().join("long.md"), "é".repeat(500)).unwrap();
+        let p = preview(tmp.path(), "long.md", 1);
         assert_eq!(p.text.chars().count(), 200);
         assert!(p.truncated);
         assert_eq!(
-            preview(&tmp.path().join("missing.md"), 5),
+            preview(tmp.path(), "missing.md", 5),
             Preview {
                 text: String::new(),
                 truncated: false
             }
         );
+    }
+
+    #[test]
+    fn files_resolving_outside_the_project_are_never_read() {
+        let outside = project(&[("secret.md", "SECRET line that is long enough\n")]);
+        let tmp = project(&[("docs/guide.md", "Inside line that is long enough\n")]);
+        let link = |target: &Path, name: &str| {
+            std::os::unix::fs::symlink(target, tmp.path().join(name)).unwrap();
+        };
+        link(&outside.path().join("secret.md"), "CLAUDE.md");
+        link(Path::new("docs/guide.md"), "README.md");
+        link(outside.path(), "shared");
+        link(Path::new("../../etc/passwd"), "package.json");
+        assert_eq!(
+            preview(tmp.path(), "CLAUDE.md", 5).text,
+            "CLAUDE.md is a symlink leading outside the project; not shown"
+        );
+        assert_eq!(
+            preview(tmp.path(), "shared/secret.md", 5).text,
+            "shared/secret.md is a symlink leading outside the project; not shown"
+        );
+        assert_eq!(
+            preview(tmp.path(), "README.md", 5).text,
+            "Inside line that is long enough"
+        );
+        // The description skips CLAUDE.md and falls back to the README;
+        // package.json is only named (its presence marks the stack), never
+        // read.
+        assert_eq!(
+            auto_description(tmp.path()),
+            "Inside line that is long enough | Stack: Node.js"
+        );
+    }
+
+    #[test]
+    fn a_fifo_is_not_waited_on() {
+        let tmp = project(&[]);
+        let fifo = tmp.path().join("CLAUDE.md");
+        let path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: mkfifo(3) with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+        assert_eq!(preview(tmp.path(), "CLAUDE.md", 5).text, "");
+        assert!(auto_description(tmp.path()).starts_with("Agent in "));
     }
 }

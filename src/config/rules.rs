@@ -1,12 +1,32 @@
 //! The validation rules shared by every way of changing the config (file,
 //! CLI, MCP): what a name may look like, which values may reach the `claude`
-//! command line, how comma lists are split, which permission modes exist.
+//! command line, how comma lists are split, which free texts may be stored,
+//! which permission modes exist.
 
 use std::fmt;
 
 use crate::pyfmt::repr_str;
 
 pub const KNOWN_PERMISSION_MODES: [&str; 3] = ["bypassPermissions", "default", "plan"];
+
+/// Permission modes from the one that lets an agent do least without
+/// asking to the one that lets it do everything. The one place this order
+/// is written down; `permission_reach` ranks by it.
+pub const PERMISSION_MODES_BY_REACH: [&str; 4] =
+    ["plan", "default", "acceptEdits", "bypassPermissions"];
+
+/// How much `mode` lets a dispatched agent do unasked, as a rank in
+/// `PERMISSION_MODES_BY_REACH`. No mode is `claude`'s own `default`. Any
+/// other value ranks with `bypassPermissions`: a mode we do not know (a
+/// newer `claude`'s, or a typo) may allow anything, so it is never taken
+/// for a lowering.
+pub fn permission_reach(mode: Option<&str>) -> usize {
+    let mode = mode.unwrap_or("default");
+    PERMISSION_MODES_BY_REACH
+        .iter()
+        .position(|known| *known == mode)
+        .unwrap_or(PERMISSION_MODES_BY_REACH.len() - 1)
+}
 
 /// Longest agent or group name accepted for new entries.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -103,6 +123,37 @@ pub fn check_flag_value(value: &str) -> Result<(), FlagValueProblem> {
     }
 }
 
+/// Why a free text (a description, instructions, a group's shared
+/// context, capability labels) may not be stored in `agents.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredTextProblem {
+    /// A NUL cannot be passed in a `claude` argument, so instructions or
+    /// shared context holding one would fail every later dispatch, and
+    /// other tools reading the file treat it as the end of the text.
+    Nul,
+}
+
+impl fmt::Display for StoredTextProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StoredTextProblem::Nul => {
+                "must not contain a NUL character (\\0), which neither claude's command line nor the tools reading agents.yaml can carry; remove it"
+            }
+        })
+    }
+}
+
+/// Checks a free text before it is stored. Checked where texts are given
+/// (CLI options, MCP arguments), not at load: a hand-edited file holding a
+/// NUL still loads, and its dispatches are refused with `invalid_argument`.
+pub fn check_stored_text(text: &str) -> Result<(), StoredTextProblem> {
+    if text.contains('\0') {
+        Err(StoredTextProblem::Nul)
+    } else {
+        Ok(())
+    }
+}
+
 /// Splits `a, b,,c` into `["a", "b", "c"]`.
 pub fn split_csv(text: &str) -> Vec<String> {
     text.split(',')
@@ -175,6 +226,12 @@ mod tests {
     }
 
     #[test]
+    fn stored_texts_refuse_only_nul() {
+        assert_eq!(check_stored_text("line one\nline two\t\u{1b}"), Ok(()));
+        assert_eq!(check_stored_text("a\0b"), Err(StoredTextProblem::Nul));
+    }
+
+    #[test]
     fn csv_is_trimmed_and_empties_dropped() {
         assert_eq!(
             split_csv(" Read, Bash(git log:*) ,,"),
@@ -182,6 +239,18 @@ mod tests {
         );
         assert!(split_csv(",").is_empty());
         assert!(split_csv("").is_empty());
+    }
+
+    #[test]
+    fn permission_modes_rank_by_reach_and_unknown_ones_rank_highest() {
+        let reach = |mode| permission_reach(Some(mode));
+        assert!(reach("plan") < reach("default"));
+        assert!(reach("default") < reach("acceptEdits"));
+        assert!(reach("acceptEdits") < reach("bypassPermissions"));
+        assert_eq!(permission_reach(None), reach("default"));
+        for unknown in ["yolo", "auto", "Plan", ""] {
+            assert_eq!(reach(unknown), reach("bypassPermissions"), "{unknown:?}");
+        }
     }
 
     #[test]

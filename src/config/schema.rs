@@ -136,6 +136,10 @@ pub struct Settings {
     pub dispatch_protocol: bool,
     /// Write the usage journal and show `typical` profiles.
     pub usage_log: bool,
+    /// Let MCP callers (`add_agent`, `update_agent`) raise an agent's
+    /// permissions (see `config::grants`). Off by default: the calling
+    /// model must not be able to grant itself power; people use the CLI.
+    pub mcp_may_grant: bool,
     pub extra: YamlMap,
 }
 
@@ -153,6 +157,7 @@ impl Default for Settings {
             job_retention_days: 0,
             dispatch_protocol: true,
             usage_log: true,
+            mcp_may_grant: false,
             extra: YamlMap::new(),
         }
     }

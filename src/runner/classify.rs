@@ -216,9 +216,9 @@ pub fn cancelled_message(agent: &str, session_id: Option<&str>) -> String {
 pub fn denial_hint(agent: &str, denied: &[String]) -> String {
     format!(
         "{} tool call(s) were denied by permissions: {}. The result may be incomplete — the \
-         agent could not use these tools. To grant access: update_agent(name='{agent}', \
-         allowed_tools='{}') or permission_mode='bypassPermissions' (CLI: agent-dispatch update \
-         {agent} --allowed-tools ...).",
+         agent could not use these tools. To grant access, ask the user to run: agent-dispatch \
+         update {agent} --allowed-tools {} (update_agent grants permissions only where \
+         settings.mcp_may_grant is true).",
         denied.len(),
         denied.join(", "),
         denied.join(",")
@@ -620,10 +620,9 @@ mod tests {
         assert_eq!(
             denial_hint("web", &["Bash".into(), "Write".into()]),
             "2 tool call(s) were denied by permissions: Bash, Write. The result may be \
-             incomplete — the agent could not use these tools. To grant access: \
-             update_agent(name='web', allowed_tools='Bash,Write') or \
-             permission_mode='bypassPermissions' (CLI: agent-dispatch update web \
-             --allowed-tools ...)."
+             incomplete — the agent could not use these tools. To grant access, ask the user \
+             to run: agent-dispatch update web --allowed-tools Bash,Write (update_agent grants \
+             permissions only where settings.mcp_may_grant is true)."
         );
     }
 

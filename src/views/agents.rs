@@ -104,7 +104,7 @@ pub fn detail(name: &str, agent: &Agent, profile: Option<&Profile>, preview_line
             (scan.has_readme, "README.md", "readme"),
         ] {
             if present {
-                let preview = project::preview(&agent.directory.join(file), lines);
+                let preview = project::preview(&agent.directory, file, lines);
                 m.insert(format!("{key}_preview"), json!(preview.text));
                 if preview.truncated {
                     m.insert(format!("{key}_truncated"), json!(true));

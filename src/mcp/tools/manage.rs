@@ -5,7 +5,14 @@
 //! lock, reload, change, save — and afterwards that agent's cached
 //! dispatch results are dropped, because they answered the old config.
 //! The rules shared with the CLI live in `config::rules`.
+//!
+//! Unlike the CLI, these tools are driven by a model, which must not be able
+//! to grant itself power: a change that raises an agent's permissions (see
+//! `config::grants`) is refused, checked on the fresh config inside the
+//! lock, unless the user set `settings.mcp_may_grant`. The refusal names
+//! the `agent-dispatch` command a person runs instead. Lowering is allowed.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -14,8 +21,9 @@ use serde_json::{Map, Value, json};
 use super::args::{ArgError, Args};
 use super::{Call, Kind, Tool, ToolResult, config_unloadable, schema};
 use crate::config::directory::{self, DirectoryError, ProjectDirError};
+use crate::config::grants::{self, Permissions, Raise};
 use crate::config::project;
-use crate::config::rules::{self, FlagValueProblem, InvalidName, NameKind};
+use crate::config::rules::{self, FlagValueProblem, InvalidName, NameKind, StoredTextProblem};
 use crate::config::schema::{DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
 use crate::config::store::{self, MutateError, SaveError};
 use crate::config::{Agent, Config};
@@ -139,6 +147,10 @@ enum Invalid {
         value: String,
         problem: FlagValueProblem,
     },
+    StoredText {
+        field: &'static str,
+        problem: StoredTextProblem,
+    },
 }
 
 impl fmt::Display for Invalid {
@@ -182,6 +194,7 @@ impl fmt::Display for Invalid {
                 value,
                 problem,
             } => write!(f, "{field} {} {problem}.", repr_str(value)),
+            Invalid::StoredText { field, problem } => write!(f, "{field} {problem}."),
         }
     }
 }
@@ -195,6 +208,26 @@ enum Refused {
         available: Vec<String>,
     },
     NothingToUpdate,
+    /// The change would raise the agent's permissions and the settings do
+    /// not let MCP callers do that.
+    Grants {
+        tool: &'static str,
+        name: String,
+        raise: Box<Raise>,
+        /// The `agent-dispatch` command a person runs to make the change.
+        command: String,
+    },
+}
+
+impl Refused {
+    fn hint(&self) -> Option<String> {
+        match self {
+            Refused::Grants { command, .. } => Some(format!(
+                "Ask the user to run: {command} (or to set `mcp_may_grant: true` under `settings:` in agents.yaml, which lets MCP callers grant permissions)."
+            )),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Refused {
@@ -222,6 +255,13 @@ impl fmt::Display for Refused {
             Refused::NothingToUpdate => {
                 f.write_str("Nothing to update. Pass at least one non-empty field.")
             }
+            Refused::Grants {
+                tool, name, raise, ..
+            } => write!(
+                f,
+                "{tool} may not raise the permissions of agent {} ({raise}); nothing was changed.",
+                repr_str(name)
+            ),
         }
     }
 }
@@ -282,11 +322,14 @@ fn check_budget_ceiling(usd: f64) -> Result<(), Invalid> {
 }
 
 /// The envelope for a mutation that did not happen: refused on the fresh
-/// config (exists, not found, nothing to update), or stopped by the config
-/// file or its lock.
-fn not_changed<E: fmt::Display>(call: &Call, tool: &str, err: MutateError<E>) -> ToolResult {
+/// config (exists, not found, nothing to update, a grant), or stopped by the
+/// config file or its lock.
+fn not_changed(call: &Call, tool: &str, err: MutateError<Refused>) -> ToolResult {
     match err {
-        MutateError::Rejected(reason) => ToolResult::error(reason.to_string()),
+        MutateError::Rejected(reason) => match reason.hint() {
+            Some(hint) => ToolResult::error_with_hint(reason.to_string(), &hint),
+            None => ToolResult::error(reason.to_string()),
+        },
         // Word for word what every config-reading tool says (`Call::config`).
         MutateError::Load(err) => config_unloadable(call.state, &err),
         MutateError::Lock(ref lock) => {
@@ -341,6 +384,20 @@ impl AgentFields {
             instructions: args.string_or_empty("instructions")?,
         })
     }
+
+    /// The free texts that would be stored as given must be storable.
+    fn check_texts(&self) -> Result<(), Invalid> {
+        for (field, text) in [
+            ("description", &self.description),
+            ("capabilities", &self.capabilities),
+            ("risky_capabilities", &self.risky_capabilities),
+            ("instructions", &self.instructions),
+        ] {
+            rules::check_stored_text(text)
+                .map_err(|problem| Invalid::StoredText { field, problem })?;
+        }
+        Ok(())
+    }
 }
 
 /// `add_agent`'s arguments as given.
@@ -364,6 +421,7 @@ impl AddArgs {
     /// the project's files, which waits until every argument passed.
     fn check(self) -> Result<Agent, Invalid> {
         rules::check_name(NameKind::Agent, &self.name).map_err(Invalid::Name)?;
+        self.fields.check_texts()?;
         let directory =
             directory::project(Path::new(&self.directory)).map_err(|problem| match problem {
                 ProjectDirError::Blank => Invalid::BlankDirectory,
@@ -429,6 +487,17 @@ fn add_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         if config.agents.contains_key(&name) {
             return Err(Refused::Exists(name.clone()));
         }
+        // The yardstick is what an agent added without permission fields
+        // gets: the settings defaults, which the user chose.
+        let baseline = Agent::new(agent.directory.clone());
+        if let Some(raise) = refused_raise(config, &baseline, &agent) {
+            return Err(Refused::Grants {
+                tool: "add_agent",
+                name: name.clone(),
+                raise: Box::new(raise),
+                command: add_command(&name, &agent),
+            });
+        }
         config.agents.insert(name.clone(), agent);
         Ok(())
     });
@@ -493,6 +562,23 @@ struct Changes {
 }
 
 impl Changes {
+    /// `agent-dispatch update NAME` with the permission options of this
+    /// change.
+    fn update_command(&self, name: &str) -> String {
+        let mut words = vec![
+            "agent-dispatch".to_owned(),
+            "update".to_owned(),
+            shell_word(name).into_owned(),
+        ];
+        push_permission_options(
+            &mut words,
+            self.permission_mode.clone(),
+            self.allowed_tools.clone(),
+            self.disallowed_tools.clone(),
+        );
+        words.join(" ")
+    }
+
     /// Applies the given fields in the original's order and returns their
     /// names in that order.
     fn apply(&self, agent: &mut Agent) -> Vec<&'static str> {
@@ -594,6 +680,7 @@ impl UpdateArgs {
     /// What to change. The name is not checked against the naming rule: an
     /// agent with an unusual hand-written name must stay reachable.
     fn check(self) -> Result<Changes, Invalid> {
+        self.fields.check_texts()?;
         let timeout = timeout(self.fields.timeout, "to keep the agent's current value")?;
         let budget = self.fields.max_budget_usd;
         check_budget_ceiling(budget)?;
@@ -643,9 +730,21 @@ fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
                 available: names(config),
             });
         };
+        let before = agent.clone();
         let fields = changes.apply(agent);
         if fields.is_empty() {
             return Err(Refused::NothingToUpdate);
+        }
+        let after = agent.clone();
+        // Nothing is saved on an error, so the change applied above to the
+        // loaded copy is dropped with it.
+        if let Some(raise) = refused_raise(config, &before, &after) {
+            return Err(Refused::Grants {
+                tool: "update_agent",
+                name: name.clone(),
+                raise: Box::new(raise),
+                command: changes.update_command(&name),
+            });
         }
         Ok(fields)
     });
@@ -659,6 +758,85 @@ fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         answer["warnings"] = json!(warnings);
     }
     Ok(ToolResult::ok(answer))
+}
+
+/// What a change from `before` to `after` would grant that an MCP caller
+/// may not: nothing when the fresh config's settings let MCP callers grant
+/// permissions.
+fn refused_raise(config: &Config, before: &Agent, after: &Agent) -> Option<Raise> {
+    if config.settings.mcp_may_grant {
+        return None;
+    }
+    let settings = &config.settings;
+    grants::raised(
+        &Permissions::effective(before, settings),
+        &Permissions::effective(after, settings),
+    )
+}
+
+/// `agent-dispatch add NAME DIRECTORY` with the permission options that
+/// give `agent` its permission fields.
+fn add_command(name: &str, agent: &Agent) -> String {
+    let mut words = vec![
+        "agent-dispatch".to_owned(),
+        "add".to_owned(),
+        shell_word(name).into_owned(),
+        shell_word(&agent.directory.to_string_lossy()).into_owned(),
+    ];
+    push_permission_options(
+        &mut words,
+        agent
+            .permission_mode
+            .as_ref()
+            .map(|mode| Some(mode.clone())),
+        agent.allowed_tools.as_ref().map(|list| Some(list.clone())),
+        agent
+            .disallowed_tools
+            .as_ref()
+            .map(|list| Some(list.clone())),
+    );
+    words.join(" ")
+}
+
+/// Appends `--permission-mode`, `--allowed-tools` and `--disallowed-tools`
+/// for the fields given (`Some`); a field cleared (`Some(None)`) is `none`,
+/// an explicit empty tool list `,` — the CLI's own spellings.
+fn push_permission_options(
+    words: &mut Vec<String>,
+    mode: Option<Option<String>>,
+    allowed: Option<Option<Vec<String>>>,
+    disallowed: Option<Option<Vec<String>>>,
+) {
+    let csv = |list: Option<Vec<String>>| match list {
+        None => "none".to_owned(),
+        Some(list) if list.is_empty() => ",".to_owned(),
+        Some(list) => list.join(","),
+    };
+    let options = [
+        (
+            "--permission-mode",
+            mode.map(|m| m.unwrap_or_else(|| "none".into())),
+        ),
+        ("--allowed-tools", allowed.map(csv)),
+        ("--disallowed-tools", disallowed.map(csv)),
+    ];
+    for (option, value) in options {
+        if let Some(value) = value {
+            words.push(option.to_owned());
+            words.push(shell_word(&value).into_owned());
+        }
+    }
+}
+
+/// `word` as one POSIX shell word: as is when it holds only characters no
+/// shell treats specially, else in single quotes.
+fn shell_word(word: &str) -> Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        Cow::Borrowed(word)
+    } else {
+        Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
+    }
 }
 
 fn remove_agent(mut call: Call) -> Result<ToolResult, ArgError> {
