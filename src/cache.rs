@@ -901,10 +901,10 @@ mod tests {
     fn the_byte_budget_evicts_the_oldest_entries() {
         let cache = ResultCache::new();
         let config = settings(300, 1000);
-        let answer = "y".repeat(MAX_ENTRY_BYTES - 1024);
+        let big = "y".repeat(MAX_ENTRY_BYTES - 1024);
         let fit = MAX_TOTAL_BYTES / MAX_ENTRY_BYTES;
         for n in 0..fit + 3 {
-            assert!(cache.put(&key(&n.to_string()), "web", &done(&answer), &config));
+            assert!(cache.put(&key(&n.to_string()), "web", &done(&big), &config));
         }
         let stats = cache.stats(&config);
         assert!(

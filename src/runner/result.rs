@@ -307,6 +307,7 @@ mod tests {
             hint: Some("h".into()),
             budget_exceeded: true,
             outcome: Some(Outcome::Partial),
+            truncated: true,
         }
     }
 
@@ -315,7 +316,7 @@ mod tests {
         let text = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             text,
-            r#"{"agent":"web","success":true,"result":"ok","session_id":"s-1","cost_usd":0.42,"duration_ms":1200,"num_turns":3,"error":"e","error_type":"usage_limit","parsed_result":{"a":null},"denied_tools":["Bash"],"hint":"h","budget_exceeded":true,"outcome":"partial"}"#
+            r#"{"agent":"web","success":true,"result":"ok","session_id":"s-1","cost_usd":0.42,"duration_ms":1200,"num_turns":3,"error":"e","error_type":"usage_limit","parsed_result":{"a":null},"denied_tools":["Bash"],"hint":"h","budget_exceeded":true,"outcome":"partial","truncated":true}"#
         );
     }
 
