@@ -14,14 +14,14 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
 use crate::state::atomic::ensure_private_dir;
-use crate::state::regular::open_regular;
+use crate::state::regular::{open_or_create_private, open_regular};
 
 /// The version a server built from this crate registers under.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -112,16 +112,7 @@ pub fn register(servers_dir: &Path, config: &Path) -> Option<Registration> {
     let path = servers_dir.join(format!("{pid}.json"));
     let body = entry_json(pid, config);
     for _ in 0..REGISTER_ATTEMPTS {
-        let mut file = open_regular(
-            &path,
-            OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600),
-        )
-        .ok()?;
+        let mut file = open_or_create_private(&path).ok()?;
         if try_lock(&file, libc::LOCK_EX).ok()? != Locked::Yes {
             return None;
         }

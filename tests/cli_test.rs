@@ -11,12 +11,6 @@ use std::time::Duration;
 use fake::FakeClaude;
 use support::{Sandbox, wait_until};
 
-fn sandbox_with_agent() -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.add_agent("api", "API");
-    sandbox
-}
-
 /// `agent-dispatch ARGS` with `fake` as the `claude` on PATH.
 fn run_with(sandbox: &Sandbox, fake: &FakeClaude, args: &[&str]) -> Output {
     sandbox
@@ -28,7 +22,7 @@ fn run_with(sandbox: &Sandbox, fake: &FakeClaude, args: &[&str]) -> Output {
 
 #[test]
 fn test_prints_the_answer_and_a_verdict() {
-    let sandbox = sandbox_with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[
         ("FAKE_CLAUDE_MODE", "status"),
         ("FAKE_CLAUDE_STATUS", "done"),
@@ -51,7 +45,7 @@ fn test_prints_the_answer_and_a_verdict() {
 
 #[test]
 fn test_stream_shows_progress_on_stderr() {
-    let sandbox = sandbox_with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[]);
     let out = run_with(&sandbox, &fake, &["test", "api", "--stream"]);
     assert!(out.status.success());
@@ -67,7 +61,7 @@ fn test_stream_shows_progress_on_stderr() {
 
 #[test]
 fn test_failures_exit_1_with_error_and_hint() {
-    let sandbox = sandbox_with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "not-logged-in")]);
     let out = run_with(&sandbox, &fake, &["test", "api"]);
     assert_eq!(out.status.code(), Some(1));
@@ -94,7 +88,7 @@ fn test_failures_exit_1_with_error_and_hint() {
 
 #[test]
 fn test_without_claude_or_past_the_depth_limit_spawns_nothing() {
-    let sandbox = sandbox_with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let out = sandbox
         .command()
         .env("PATH", "/nonexistent")
@@ -144,7 +138,7 @@ fn test_with_a_hanging_agent(sandbox: &Sandbox) -> (std::process::Child, FakeCla
 #[test]
 fn interrupting_test_kills_the_agent_process_group() {
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        let sandbox = sandbox_with_agent();
+        let sandbox = Sandbox::with_api_agent();
         let (child, fake) = test_with_a_hanging_agent(&sandbox);
         // SAFETY: plain kill(2) on our own child.
         unsafe {
@@ -163,7 +157,7 @@ fn interrupting_test_kills_the_agent_process_group() {
 
 #[test]
 fn a_sigkilled_test_takes_its_agent_down_with_it() {
-    let sandbox = sandbox_with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let (mut child, fake) = test_with_a_hanging_agent(&sandbox);
     // SAFETY: plain kill(2) on our own child; SIGKILL leaves it no cleanup.
     unsafe {
@@ -182,7 +176,7 @@ fn a_sigkilled_test_takes_its_agent_down_with_it() {
 
 #[test]
 fn test_shows_control_characters_from_the_agent_escaped() {
-    let sandbox = sandbox_with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let no_raw = |text: &str| !text.chars().any(|c| c.is_control() && c != '\n');
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_RESULT", "Done.\n\x1b]0;pwned\x07\x1b[2J")]);
     let out = run_with(&sandbox, &fake, &["test", "api", "Count\x1b[8m rows"]);

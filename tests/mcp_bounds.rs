@@ -15,15 +15,9 @@ use mcp_client::serve;
 use serde_json::json;
 use support::Sandbox;
 
-fn with_agent() -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.add_agent("api", "API");
-    sandbox
-}
-
 #[test]
 fn an_answer_over_the_entry_cap_is_not_cached_and_stats_state_the_bounds() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let bytes = (MAX_ENTRY_BYTES + 1024).to_string();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_RESULT_BYTES", &bytes)]);
     let mut server = serve(&sandbox, fake.dir.path());
@@ -47,7 +41,7 @@ fn an_answer_over_the_entry_cap_is_not_cached_and_stats_state_the_bounds() {
 
 #[test]
 fn output_past_the_capture_bound_is_cut_with_a_marker_and_flagged() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let bytes = (STDOUT_KEEP_BYTES + 4096).to_string();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_RESULT_BYTES", &bytes)]);
     let mut server = serve(&sandbox, fake.dir.path());

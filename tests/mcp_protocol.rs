@@ -15,12 +15,6 @@ use mcp_client::{Server, serve};
 use serde_json::{Value, json};
 use support::{Sandbox, wait_until};
 
-fn with_agent() -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.add_agent("api", "API");
-    sandbox
-}
-
 #[test]
 fn initialize_negotiates_the_version_and_describes_the_server() {
     let sandbox = Sandbox::new();
@@ -219,7 +213,7 @@ fn tools_list_has_every_tool_with_schema_and_annotations_within_budget() {
 
 #[test]
 fn stdin_eof_exits_promptly_and_kills_running_dispatches() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::with_files(
         &[("FAKE_CLAUDE_MODE", "hang")],
         &[("FAKE_CLAUDE_STARTED", "started")],
@@ -250,7 +244,7 @@ fn stdin_eof_exits_promptly_and_kills_running_dispatches() {
 
 #[test]
 fn stdout_carries_only_protocol_messages() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[]);
     let mut server = serve(&sandbox, fake.dir.path());
     let (result, is_error) = server.call(1, "dispatch", json!({"agent": "api", "task": "hi"}));
@@ -263,7 +257,7 @@ fn stdout_carries_only_protocol_messages() {
 
 #[test]
 fn requests_piped_in_before_eof_are_all_answered() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let mut input = String::new();
     input.push_str(&json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-06-18"}}).to_string());
     input.push('\n');

@@ -14,7 +14,7 @@ mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use fake::{FakeClaude, group_gone, live_in_group};
@@ -35,12 +35,6 @@ fn serve_command(sandbox: &Sandbox, fake: &FakeClaude) -> Command {
     let mut command = sandbox.command_with_claude(fake.dir.path());
     command.env("AGENT_DISPATCH_SERVERS_DIR", servers_dir(sandbox));
     command
-}
-
-fn with_agent() -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.add_agent("api", "API");
-    sandbox
 }
 
 /// A stand-in whose runs keep a second member in their process group: the
@@ -120,7 +114,7 @@ fn start_job_and_dispatch(server: &mut Server) -> String {
 #[test]
 fn each_termination_signal_ends_serve_as_stdin_eof_does() {
     for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-        let sandbox = with_agent();
+        let sandbox = Sandbox::with_api_agent();
         let fake = fake_with_group_members();
         let mut server = Server::initialized(serve_command(&sandbox, &fake));
         let job = start_job_and_dispatch(&mut server);
@@ -146,14 +140,8 @@ struct RawServe {
 }
 
 impl RawServe {
-    fn start(command: &mut Command) -> RawServe {
-        let mut child = command
-            .arg("serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+    fn start(command: Command) -> RawServe {
+        let mut child = mcp_client::spawn_serve(command);
         let input = child.stdin.take();
         let output = Some(BufReader::new(child.stdout.take().unwrap()));
         let mut serve = RawServe {
@@ -192,9 +180,9 @@ fn tool_call(id: u64, tool: &str, arguments: Value) -> Value {
 
 #[test]
 fn a_client_that_closed_its_read_end_gets_an_orderly_stop_not_sigpipe() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
-    let mut serve = RawServe::start(&mut serve_command(&sandbox, &fake));
+    let mut serve = RawServe::start(serve_command(&sandbox, &fake));
     serve.send(&tool_call(
         1,
         "dispatch_async",
@@ -216,9 +204,9 @@ fn a_client_that_closed_its_read_end_gets_an_orderly_stop_not_sigpipe() {
 
 #[test]
 fn a_client_that_stops_reading_cannot_keep_serve_from_seeing_eof() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
-    let mut serve = RawServe::start(&mut serve_command(&sandbox, &fake));
+    let mut serve = RawServe::start(serve_command(&sandbox, &fake));
     serve.send(&tool_call(
         1,
         "dispatch",
@@ -237,7 +225,7 @@ fn a_client_that_stops_reading_cannot_keep_serve_from_seeing_eof() {
 
 #[test]
 fn a_panicking_tool_call_is_answered_and_the_server_goes_on() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[]);
     let mut command = serve_command(&sandbox, &fake);
     command.env("AGENT_DISPATCH_TEST_PANIC_TOOL", "list_agents");
@@ -261,7 +249,7 @@ fn a_panicking_tool_call_is_answered_and_the_server_goes_on() {
 
 #[test]
 fn a_request_id_in_flight_cannot_be_reused_and_the_first_stays_cancellable() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
     let mut server = Server::initialized(serve_command(&sandbox, &fake));
     server.send(
@@ -292,7 +280,7 @@ fn a_request_id_in_flight_cannot_be_reused_and_the_first_stays_cancellable() {
 
 #[test]
 fn calls_inside_a_batch_are_cancellable_and_killed_at_eof() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
     let mut server = Server::start(serve_command(&sandbox, &fake));
     server.request(
@@ -329,7 +317,7 @@ fn calls_inside_a_batch_are_cancellable_and_killed_at_eof() {
 
 #[test]
 fn a_thousand_waits_do_not_starve_other_tools() {
-    let sandbox = with_agent();
+    let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
     let mut server = Server::initialized(serve_command(&sandbox, &fake));
     let (started, _) = server.call(

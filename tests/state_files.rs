@@ -31,8 +31,7 @@ fn mode(path: &Path) -> u32 {
 }
 
 fn with_agent() -> Sandbox {
-    let sandbox = Sandbox::new();
-    sandbox.add_agent("api", "API");
+    let sandbox = Sandbox::with_api_agent();
     std::fs::create_dir_all(sandbox.jobs_dir()).unwrap();
     sandbox
 }

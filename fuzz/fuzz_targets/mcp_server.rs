@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use agent_dispatch::config::Paths;
 use agent_dispatch::config::paths::CONFIG_ENV;
 use agent_dispatch::mcp::server::serve;
+use agent_dispatch::mcp::stop::Stop;
 use agent_dispatch::runner::environment::{DEPTH_ENV, find_on_path};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Value, json};
@@ -60,7 +61,12 @@ fuzz_target!(
         let sandbox = SANDBOX.get().expect("init ran");
         reset(sandbox);
         let output = Output::default();
-        serve(Cursor::new(data.to_vec()), Box::new(output.clone()), sandbox.paths.clone());
+        serve(
+            Cursor::new(data.to_vec()),
+            Box::new(output.clone()),
+            sandbox.paths.clone(),
+            Stop::new(),
+        );
         // Calls still running after `serve` returned may append later; each
         // append is a whole line, so the snapshot holds only whole lines.
         let written = output.0.lock().expect("output lock").clone();

@@ -353,10 +353,19 @@ pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Cancel(id) => job_commands::run_cancel(ctx, id),
         Command::Gc(args) => job_commands::run_gc(ctx, args),
         Command::Serve => {
+            let stop = crate::mcp::stop::Stop::new();
+            // First, before the server starts a thread, so that every
+            // thread inherits the blocked signals.
+            if let Err(err) = crate::mcp::signals::route_to(&stop) {
+                crate::log::warn(&format!(
+                    "could not route termination signals ({err}); a signal ends the server without cleanup"
+                ));
+            }
             crate::mcp::server::serve(
                 std::io::stdin(),
                 Box::new(std::io::stdout()),
                 ctx.paths.clone(),
+                stop,
             );
             Ok(())
         }

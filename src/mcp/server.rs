@@ -18,7 +18,6 @@ use serde_json::{Value, json};
 use super::jsonrpc::{self, Incoming, Line};
 use super::pool::{Full, Pool};
 use super::progress::Progress;
-use super::signals;
 use super::state::State;
 use super::stop::{Stop, StopReason};
 use super::tools::{self, Call, args::Args};
@@ -65,22 +64,17 @@ struct Server {
     stopping: AtomicBool,
 }
 
-/// Serves MCP on `input`/`output` until `input` ends, a termination signal
-/// arrives, or the client stops reading. Every way out is the same normal
-/// exit: problems are logged on stderr.
+/// Serves MCP on `input`/`output` until `input` ends, the client stops
+/// reading, or `stop` is triggered from outside (the CLI routes the
+/// termination signals to it, see `signals`). Every way out is the same
+/// normal exit: problems are logged on stderr. Its writer thread ends with
+/// it; a reader blocked in a read that never ends is left behind.
 pub fn serve(
     input: impl Read + Send + 'static,
     output: Box<dyn std::io::Write + Send>,
     paths: Paths,
+    stop: Stop,
 ) {
-    let stop = Stop::new();
-    // First, before any thread exists, so that every thread inherits the
-    // blocked signals.
-    if let Err(err) = signals::route_to(&stop) {
-        log::warn(&format!(
-            "could not route termination signals ({err}); a signal ends the server without cleanup"
-        ));
-    }
     let writer = match Writer::start(output, stop.clone()) {
         Ok(writer) => writer,
         Err(err) => {
@@ -336,6 +330,9 @@ impl Server {
     /// Lists a call as in flight under its id, unless the id is taken by
     /// one still running or the server is stopping; returns the refusal.
     fn track(&self, id: &Value) -> Result<(), String> {
+        // Checked under the table's lock, which the stop also takes: a call
+        // is either refused here or cancelled there, never missed.
+        let mut calls = self.calls();
         if self.stopping.load(Ordering::SeqCst) {
             return Err(jsonrpc::error(
                 id,
@@ -344,7 +341,6 @@ impl Server {
             )
             .to_string());
         }
-        let mut calls = self.calls();
         let key = id.to_string();
         if calls.contains_key(&key) {
             return Err(jsonrpc::error(
@@ -513,13 +509,12 @@ impl Server {
     /// for what is left of the grace.
     fn shutdown(&self, reason: StopReason) {
         log::info(&format!("{reason}; exiting"));
-        self.stopping.store(true, Ordering::SeqCst);
         let deadline = Instant::now() + EXIT_GRACE;
-        let running: Vec<CancelToken> = self
-            .calls()
-            .values()
-            .map(|call| call.cancel.clone())
-            .collect();
+        let running: Vec<CancelToken> = {
+            let calls = self.calls();
+            self.stopping.store(true, Ordering::SeqCst);
+            calls.values().map(|call| call.cancel.clone()).collect()
+        };
         for cancel in &running {
             cancel.cancel();
         }
@@ -532,6 +527,7 @@ impl Server {
         // A client that sent a file of requests and closed stdin still
         // reads the answers.
         self.writer.drain(deadline);
+        self.writer.close();
     }
 }
 

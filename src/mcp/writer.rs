@@ -151,6 +151,16 @@ impl Writer {
         self.shared.queued.notify_one();
     }
 
+    /// Ends the writer thread; whatever is still queued is dropped.
+    pub fn close(&self) {
+        let mut outbox = self.shared.lock();
+        outbox.gone = true;
+        outbox.lines.clear();
+        outbox.bytes = 0;
+        self.shared.queued.notify_all();
+        self.shared.written.notify_all();
+    }
+
     /// Waits until everything queued was written, the client is gone, or
     /// `until` passes. Returns whether the queue drained.
     pub fn drain(&self, until: Instant) -> bool {

@@ -4,16 +4,15 @@
 //! time with an error — it never proceeds unlocked.
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::atomic::ensure_private_dir;
-use super::regular::open_regular;
+use super::regular::open_or_create_private;
 
 /// How long a mutation waits for another process's lock before failing.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
@@ -62,16 +61,7 @@ pub fn lock_exclusive(path: &Path, wait: Duration) -> Result<FileLock, LockError
     if let Some(dir) = path.parent() {
         ensure_private_dir(dir).map_err(open_error)?;
     }
-    let file = open_regular(
-        path,
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600),
-    )
-    .map_err(open_error)?;
+    let file = open_or_create_private(path).map_err(open_error)?;
     let started = Instant::now();
     loop {
         // SAFETY: flock on a descriptor we own; no memory is involved.

@@ -47,6 +47,20 @@ pub fn open_regular(path: &Path, options: &mut OpenOptions) -> io::Result<File> 
     Ok(file)
 }
 
+/// Opens (creating it 0600 if missing) the regular file at `path` for
+/// reading and writing, without truncating it.
+pub fn open_or_create_private(path: &Path) -> io::Result<File> {
+    open_regular(
+        path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600),
+    )
+}
+
 /// Reads at most `max_bytes` of the regular file at `path`; `None` when
 /// nothing is there.
 pub fn read_regular(path: &Path, max_bytes: u64) -> io::Result<Option<Vec<u8>>> {

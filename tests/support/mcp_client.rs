@@ -32,14 +32,8 @@ pub struct Server {
 
 impl Server {
     /// Starts `serve` with `command`'s environment.
-    pub fn start(mut command: Command) -> Server {
-        let mut child = command
-            .arg("serve")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start serve");
+    pub fn start(command: Command) -> Server {
+        let mut child = spawn_serve(command);
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -160,6 +154,18 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `serve` with `command`'s environment, stdin and stdout piped,
+/// stderr discarded.
+pub fn spawn_serve(mut command: Command) -> Child {
+    command
+        .arg("serve")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start serve")
 }
 
 /// Fails the test on a stdout line that was not a JSON protocol message.

@@ -20,6 +20,14 @@ impl Sandbox {
         }
     }
 
+    /// A sandbox with one agent, `api` (described "API"), in its own
+    /// project directory.
+    pub fn with_api_agent() -> Sandbox {
+        let sandbox = Sandbox::new();
+        sandbox.add_agent("api", "API");
+        sandbox
+    }
+
     pub fn config(&self) -> PathBuf {
         self.dir.path().join("cfg/agents.yaml")
     }
