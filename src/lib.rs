@@ -1,13 +1,15 @@
 //! agent-dispatch: hand a task from one Claude Code session to a Claude Code
 //! session running in another project's directory. This crate is both the
 //! CLI (`cli`) and the MCP stdio server (`mcp`). Layers, top to bottom: the
-//! surfaces `cli` and `mcp` → the services `runner`, `jobs`, `limiter`,
-//! `cache`, `views`, `config` → the file primitives `state` → the OS.
+//! surfaces `cli` and `mcp` → the one dispatch path `dispatch` → the
+//! services `runner`, `jobs`, `limiter`, `cache`, `views`, `config` → the
+//! file primitives `state` → the OS.
 
 pub mod cache;
 pub mod chars;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod doctor;
 pub mod ids;
 pub mod jobs;

@@ -11,6 +11,8 @@ use super::interrupt;
 use super::output::Color;
 use super::{Context, Token, next_token, wants_help};
 use crate::config::store;
+use crate::dispatch::{Dispatcher, Request};
+use crate::limiter::Limiter;
 use crate::runner::{self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode};
 use crate::usage;
 
@@ -107,18 +109,20 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
             OutputMode::Json
         },
     };
-    let started = std::time::Instant::now();
-    let mut result = runner::dispatch(&dispatch, &cancel, progress);
-    runner::offer_measured_timeout(&mut result, &dispatch, || {
-        usage::measured_timeout(&usage::Profiles::new(), &ctx.paths.usage_log, &args.name)
-    });
-    if config.settings.usage_log {
-        let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        usage::append(
-            &ctx.paths.usage_log,
-            &usage::Record::from_result(&result, wall_ms, ""),
-        );
-    }
+    // The one dispatch path, with a slot of its own and no cache: a person
+    // testing an agent wants it to run.
+    let dispatcher = Dispatcher::new(
+        Limiter::new(1),
+        None,
+        ctx.paths.usage_log.clone(),
+        Arc::new(usage::Profiles::new()),
+    );
+    let request = Request {
+        dispatch,
+        cached: false,
+        progress,
+    };
+    let result = dispatcher.run(request, &cancel).result;
     if interrupt::interrupted() {
         return Err(CliError::Interrupted);
     }

@@ -2,9 +2,10 @@
 //! registry of the jobs it owns, so `dispatch_cancel` can kill a running
 //! job's process group and `dispatch_wait` wakes the moment a job ends.
 //!
-//! A job's life here: queued for a limiter slot (still `pending` on disk),
-//! `mark_running`, the streaming runner with a progress tail written at
-//! most once a second, then `finish`. A cancel is persisted before the kill,
+//! A job's life here: its work runs the one dispatch path, which queues it
+//! for a limiter slot (still `pending` on disk) and calls back once a slot
+//! is held, so it is marked `running` only then; the streaming runner
+//! writes a progress tail at most once a second; then `finish`. A cancel is persisted before the kill,
 //! so the worker's late `finish` is refused by the store and can never
 //! resurrect the job.
 
@@ -16,15 +17,24 @@ use std::time::{Duration, Instant};
 
 use super::record::{Job, ProgressTail, Status};
 use super::store::{CancelOutcome, JobStore, StoreError};
-use crate::limiter::Limiter;
 use crate::runner::{self, CancelToken, DispatchResult};
 
 /// Progress reaches the job file at most this often.
 const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_secs(1);
 
-/// The work of one job: run the dispatch with this cancel token, reporting
-/// progress.
-pub type Work = Box<dyn FnOnce(&CancelToken, runner::Progress) -> DispatchResult + Send>;
+/// The work of one job: run the dispatch, calling `start` once it may
+/// begin (a limiter slot is held) and giving up when `start` says no.
+/// `None` means it never started.
+pub type Work = Box<dyn FnOnce(JobRun) -> Option<DispatchResult> + Send>;
+
+/// What a job's work gets from its worker.
+pub struct JobRun<'a> {
+    pub cancel: &'a CancelToken,
+    pub progress: runner::Progress,
+    /// Marks the job `running`; false when it must not run (it was
+    /// cancelled while queued, or its record cannot be updated).
+    pub start: &'a dyn Fn() -> bool,
+}
 
 /// What `dispatch_cancel` did.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +46,6 @@ pub struct CancelReply {
 
 pub struct Jobs {
     store: JobStore,
-    limiter: Arc<Limiter>,
     /// Jobs whose worker lives in this process, with their cancel tokens.
     owned: Mutex<HashMap<String, CancelToken>>,
     /// Notified whenever an owned job ends, for `dispatch_wait`.
@@ -44,10 +53,9 @@ pub struct Jobs {
 }
 
 impl Jobs {
-    pub fn new(store: JobStore, limiter: Arc<Limiter>) -> Arc<Jobs> {
+    pub fn new(store: JobStore) -> Arc<Jobs> {
         Arc::new(Jobs {
             store,
-            limiter,
             owned: Mutex::new(HashMap::new()),
             ended: Condvar::new(),
         })
@@ -83,30 +91,27 @@ impl Jobs {
     }
 
     fn run(&self, id: &str, cancel: &CancelToken, work: Work) {
-        // Queued for a slot, the job stays `pending`; a cancel then leaves
-        // the queue without ever starting a process.
-        if let Some(slot) = self.limiter.acquire(cancel) {
-            match self.store.mark_running(id) {
-                Ok(Some(_)) => self.work(id, cancel, work),
-                Ok(None) => {}
-                Err(err) => {
-                    crate::log::warn(&format!("job {id}: could not mark it running: {err}"))
-                }
-            }
-            drop(slot);
-        }
-        self.owned().remove(id);
-        self.ended.notify_all();
-    }
-
-    fn work(&self, id: &str, cancel: &CancelToken, work: Work) {
         let tail = Arc::new(ProgressWriter::new(self.store.clone(), id.to_owned()));
         let reporter = Arc::clone(&tail);
         let progress: runner::Progress = Arc::new(move |message: &str| reporter.push(message));
-        let outcome = catch_unwind(AssertUnwindSafe(|| work(cancel, progress)));
+        let start = || match self.store.mark_running(id) {
+            Ok(marked) => marked.is_some(),
+            Err(err) => {
+                crate::log::warn(&format!("job {id}: could not mark it running: {err}"));
+                false
+            }
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            work(JobRun {
+                cancel,
+                progress,
+                start: &start,
+            })
+        }));
         tail.flush();
         let stored = match outcome {
-            Ok(result) => self.store.finish(id, &result).map(|_| ()),
+            Ok(Some(result)) => self.store.finish(id, &result).map(|_| ()),
+            Ok(None) => Ok(()),
             Err(panic) => {
                 let what = crate::panics::message(panic.as_ref());
                 self.store
@@ -119,6 +124,8 @@ impl Jobs {
         if let Err(err) = stored {
             crate::log::warn(&format!("job {id}: could not store its result: {err}"));
         }
+        self.owned().remove(id);
+        self.ended.notify_all();
     }
 
     /// Cancels a pending job, or a running one this server owns (persisted

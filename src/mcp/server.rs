@@ -243,6 +243,7 @@ impl Server {
         // A batch is answered as one array, so its tool calls run inline on
         // one worker instead of replying one by one.
         let server = Arc::clone(self);
+        let batch_ids = tracked.clone();
         let submitted = self.calls_lane.submit(move || {
             let replies: Vec<String> = messages
                 .into_iter()
@@ -254,6 +255,9 @@ impl Server {
                 .collect();
             if !replies.is_empty() {
                 server.writer.send_reply(format!("[{}]", replies.join(",")));
+            }
+            for id in &batch_ids {
+                server.untrack(id);
             }
         });
         if let Err(full) = submitted {
@@ -317,6 +321,7 @@ impl Server {
             if let Some(reply) = server.finish_call(&call_id, params) {
                 server.writer.send_reply(reply);
             }
+            server.untrack(&call_id);
         });
         match submitted {
             Ok(()) => None,
@@ -360,18 +365,21 @@ impl Server {
         Ok(())
     }
 
-    fn untrack(&self, id: &Value) -> Option<InFlight> {
-        self.calls().remove(&id.to_string())
+    fn untrack(&self, id: &Value) {
+        self.calls().remove(&id.to_string());
     }
 
-    /// Runs a tracked call and untracks it; returns its reply, or nothing
-    /// when it was cancelled (a cancelled request gets no response at all).
+    /// Runs a tracked call; returns its reply, or nothing when it was
+    /// cancelled (a cancelled request gets no response at all). The caller
+    /// untracks it only once the reply is queued, so the stop, which waits
+    /// for the table to empty, never closes the writer before it.
     fn finish_call(&self, id: &Value, params: Value) -> Option<String> {
         let reply = self.call_tool(id, params);
-        match self.untrack(id) {
-            Some(call) if call.cancelled => None,
-            _ => Some(reply),
-        }
+        let cancelled = self
+            .calls()
+            .get(&id.to_string())
+            .is_some_and(|call| call.cancelled);
+        (!cancelled).then_some(reply)
     }
 
     fn calls(&self) -> MutexGuard<'_, HashMap<String, InFlight>> {

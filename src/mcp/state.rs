@@ -1,10 +1,11 @@
 //! What one server process shares across its tool calls: where the files
 //! are, the config (re-read only when the file changed), the concurrency
-//! limiter and the result cache.
+//! limiter, the result cache and the dispatch path over both.
 
 use std::sync::{Arc, Mutex};
 
 use crate::cache::ResultCache;
+use crate::dispatch::Dispatcher;
 use crate::config::store::{self, LoadError};
 use crate::config::{Config, Paths};
 use crate::jobs::store::JobStore;
@@ -18,7 +19,10 @@ pub struct State {
     pub paths: Paths,
     config: Mutex<Option<(Option<FileStamp>, Arc<Config>)>>,
     pub limiter: Arc<Limiter>,
-    pub cache: ResultCache,
+    pub cache: Arc<ResultCache>,
+    /// The one dispatch path, over this server's limiter, cache, journal
+    /// and profiles.
+    pub dispatcher: Dispatcher,
     /// `list_agents` entries, rebuilt only for projects that changed.
     pub summaries: SummaryCache,
     /// Async jobs and `return_ref` records, and the workers this server runs.
@@ -31,15 +35,24 @@ pub struct State {
 impl State {
     pub fn new(paths: Paths) -> State {
         let limiter = Limiter::new(crate::config::Settings::default().max_concurrency as usize);
-        let jobs = Jobs::new(JobStore::new(paths.jobs_dir.clone()), Arc::clone(&limiter));
+        let cache = Arc::new(ResultCache::new());
+        let profiles = Arc::new(Profiles::new());
+        let dispatcher = Dispatcher::new(
+            Arc::clone(&limiter),
+            Some(Arc::clone(&cache)),
+            paths.usage_log.clone(),
+            Arc::clone(&profiles),
+        );
+        let jobs = Jobs::new(JobStore::new(paths.jobs_dir.clone()));
         State {
             paths,
             config: Mutex::new(None),
             limiter,
-            cache: ResultCache::new(),
+            cache,
+            dispatcher,
             summaries: SummaryCache::new(),
             jobs,
-            profiles: Arc::new(Profiles::new()),
+            profiles,
         }
     }
 

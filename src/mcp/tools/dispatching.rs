@@ -1,7 +1,7 @@
 //! `dispatch`, `dispatch_session`, `dispatch_stream`: hand a task to an
 //! agent and wait for its answer. Every run goes through the server's one
-//! concurrency limiter; `dispatch` answers repeated identical questions
-//! from the result cache; `dispatch_stream` forwards the agent's progress.
+//! dispatch path (`crate::dispatch`); `dispatch` may be answered from the
+//! result cache; `dispatch_stream` forwards the agent's progress.
 
 use std::sync::Arc;
 
@@ -10,13 +10,10 @@ use serde_json::{Value, json};
 use super::args::{ArgError, Args};
 use super::discovery::unknown_group;
 use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
-use std::time::Instant;
-
-use crate::cache::{KeyInputs, cache_key};
 use crate::config::{Agent, Settings};
+use crate::dispatch::{Answer, Request};
 use crate::pyfmt::repr_str;
-use crate::runner::{self, Ask, Dispatch, DispatchResult, ErrorType, OutputMode};
-use crate::usage;
+use crate::runner::{self, Ask, Dispatch, OutputMode};
 
 /// The bounds of a per-call `timeout_seconds`.
 const MIN_TIMEOUT: i64 = 10;
@@ -133,44 +130,22 @@ pub(super) fn per_call_timeout(seconds: i64) -> Option<u64> {
     (seconds > 0).then(|| seconds.clamp(MIN_TIMEOUT, MAX_TIMEOUT) as u64)
 }
 
-/// Runs one dispatch under the shared limiter. The slot is held until the
-/// runner returns, i.e. until its `claude` process has been reaped. Every
-/// return is journaled (when `usage_log` is on), and a timeout message can
-/// offer a limit measured from the agent's recent runs.
-pub(super) fn run_limited(
+/// Runs one dispatch through the server's dispatch path; only one-shot
+/// JSON dispatches (`cached`) may be answered from the cache.
+pub(super) fn run(
     call: &Call,
-    d: &Dispatch,
+    d: Dispatch,
+    cached: bool,
     progress: Option<runner::Progress>,
-) -> DispatchResult {
-    let journal = &call.state.paths.usage_log;
-    let started = Instant::now();
-    let mut result = match call.state.limiter.acquire(call.cancel) {
-        Some(slot) => {
-            let result = runner::dispatch(d, call.cancel, progress);
-            drop(slot);
-            result
-        }
-        None => DispatchResult::failure(
-            d.agent_name,
-            ErrorType::CliError,
-            format!(
-                "Dispatch to agent {} was cancelled before it started.",
-                repr_str(d.agent_name)
-            ),
-        ),
-    };
-    // Measured before this run is journaled, from the runs before it.
-    runner::offer_measured_timeout(&mut result, d, || {
-        usage::measured_timeout(&call.state.profiles, journal, d.agent_name)
-    });
-    if d.settings.usage_log {
-        let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        usage::append(
-            journal,
-            &usage::Record::from_result(&result, wall_ms, d.ask.caller),
-        );
-    }
-    result
+) -> Answer {
+    call.state.dispatcher.run(
+        Request {
+            dispatch: d,
+            cached,
+            progress,
+        },
+        call.cancel,
+    )
 }
 
 /// The `return_ref` summary length: default 500, clamped to 0-100000.
@@ -201,7 +176,7 @@ fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(envelope) => return Ok(envelope),
     };
     let d = ask.dispatch(agent, &config.settings, &context, None, OutputMode::Json);
-    let run = run_cached(&call, &d);
+    let run = run(&call, d, true, None);
     Ok(answer(&call, &run, &d, return_ref.then_some(chars)))
 }
 
@@ -210,12 +185,12 @@ fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
 /// ref payload. A cache hit gets a record of its own, as a fresh run would.
 pub(super) fn answer(
     call: &Call,
-    run: &CachedRun,
+    run: &Answer,
     d: &Dispatch,
     return_ref: Option<usize>,
 ) -> ToolResult {
     let Some(chars) = return_ref else {
-        return run.to_tool_result();
+        return answer_result(run);
     };
     let given = |text: &str| (!text.is_empty()).then(|| text.to_owned());
     let stored = call.state.jobs.store().create_completed(
@@ -240,7 +215,7 @@ pub(super) fn answer(
         // The paid answer is not lost to a storage failure: it is returned
         // in full, with the reason it has no ref.
         Err(err) => {
-            let mut full = run.to_tool_result();
+            let mut full = answer_result(run);
             full.value["ref_error"] = json!(format!(
                 "the result could not be stored for return_ref: {err}"
             ));
@@ -249,65 +224,14 @@ pub(super) fn answer(
     }
 }
 
-/// A one-shot dispatch's answer, and whether the result cache gave it.
-pub(super) struct CachedRun {
-    pub(super) result: DispatchResult,
-    pub(super) cached: bool,
-}
-
-impl CachedRun {
-    /// The answer as the client sees it: a cache hit ends with
-    /// `"cached": true`.
-    pub(super) fn to_tool_result(&self) -> ToolResult {
-        let mut value = ToolResult::dispatch(&self.result);
-        if self.cached {
-            value.value["cached"] = json!(true);
-        }
-        value
+/// The answer as the client sees it: a cache hit ends with
+/// `"cached": true`.
+pub(super) fn answer_result(run: &Answer) -> ToolResult {
+    let mut value = ToolResult::dispatch(&run.result);
+    if run.cached {
+        value.value["cached"] = json!(true);
     }
-}
-
-/// Runs a one-shot JSON dispatch (`dispatch`, a `dispatch_parallel` item)
-/// through the result cache: a stored answer if there is one, else a run
-/// under the limiter whose clean success is stored. The key is taken from
-/// `d` once, before the run, so an answer produced under an old config
-/// cannot fill the entry of an edited one.
-pub(super) fn run_cached(call: &Call, d: &Dispatch) -> CachedRun {
-    let cache_settings = &d.settings.cache;
-    let key = cache_key(&KeyInputs {
-        agent_name: d.agent_name,
-        agent: d.agent,
-        settings: d.settings,
-        task: d.ask.task,
-        context: d.ask.context,
-        caller: d.ask.caller,
-        goal: d.ask.goal,
-        response_format: d.ask.response_format,
-        timeout_override: d.timeout_secs,
-    });
-    // A disabled cache answers nothing and stores nothing.
-    if let Some(hit) = call.state.cache.get(&key, cache_settings) {
-        if d.settings.usage_log {
-            usage::append(
-                &call.state.paths.usage_log,
-                &usage::Record::cache_hit(d.agent_name, d.ask.caller),
-            );
-        }
-        return CachedRun {
-            result: hit,
-            cached: true,
-        };
-    }
-    let result = run_limited(call, d, None);
-    if cache_settings.enabled {
-        call.state
-            .cache
-            .put(&key, d.agent_name, &result, cache_settings);
-    }
-    CachedRun {
-        result,
-        cached: false,
-    }
+    value
 }
 
 /// The context a dispatch gets: with a group, the group's shared facts
@@ -385,5 +309,5 @@ fn run_uncached(
         }
         _ => None,
     };
-    Ok(ToolResult::dispatch(&run_limited(call, &d, progress)))
+    Ok(ToolResult::dispatch(&run(call, d, false, progress).result))
 }

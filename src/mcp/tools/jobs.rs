@@ -5,19 +5,20 @@
 //! `return_ref` results).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::args::ArgError;
 use super::dispatching::{ask_args, ask_properties};
 use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use crate::dispatch::Request;
 use crate::ids;
 use crate::jobs::record::{Job, Status};
+use crate::jobs::worker::JobRun;
 use crate::jobs::store::StoreError;
 use crate::pyfmt::repr_str;
 use crate::runner::{self, DispatchResult, OutputMode};
-use crate::usage;
 
 const MAX_WAIT_SECS: i64 = 3600;
 const MAX_LIST: i64 = 1000;
@@ -194,40 +195,31 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(err) => return Ok(storage_error("dispatch_async", &err)),
     };
     let agent_name = ask.agent.clone();
-    let journal = call.state.paths.usage_log.clone();
-    let profiles = Arc::clone(&call.state.profiles);
-    let work = Box::new(
-        move |cancel: &runner::CancelToken, progress: runner::Progress| {
-            // The same config snapshot that was checked above, so present.
-            let Some(agent) = config.agents.get(&ask.agent) else {
-                return DispatchResult::failure(
-                    &ask.agent,
-                    runner::ErrorType::NotFound,
-                    format!("Unknown agent: {}", repr_str(&ask.agent)),
-                );
-            };
-            let d = ask.dispatch(
+    let dispatcher = call.state.dispatcher.clone();
+    let work = Box::new(move |run: JobRun| {
+        // The same config snapshot that was checked above, so present.
+        let Some(agent) = config.agents.get(&ask.agent) else {
+            return Some(DispatchResult::failure(
+                &ask.agent,
+                runner::ErrorType::NotFound,
+                format!("Unknown agent: {}", repr_str(&ask.agent)),
+            ));
+        };
+        let request = Request {
+            dispatch: ask.dispatch(
                 agent,
                 &config.settings,
                 &ask.context,
                 None,
                 OutputMode::Stream,
-            );
-            let started = Instant::now();
-            let mut result = runner::dispatch(&d, cancel, Some(progress));
-            runner::offer_measured_timeout(&mut result, &d, || {
-                usage::measured_timeout(&profiles, &journal, &ask.agent)
-            });
-            if config.settings.usage_log {
-                let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-                usage::append(
-                    &journal,
-                    &usage::Record::from_result(&result, wall_ms, &ask.caller),
-                );
-            }
-            result
-        },
-    );
+            ),
+            cached: false,
+            progress: Some(run.progress),
+        };
+        dispatcher
+            .run_then(request, run.cancel, run.start)
+            .map(|answer| answer.result)
+    });
     if let Err(err) = Arc::clone(jobs).start(job.id.clone(), work) {
         return Ok(ToolResult::error(format!(
             "dispatch_async could not start a worker: {err}"

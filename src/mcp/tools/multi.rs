@@ -16,12 +16,11 @@ use std::thread;
 use serde_json::{Map, Value, json};
 
 use super::args::ArgError;
-use super::dispatching::{
-    CachedRun, answer, group_context, per_call_timeout, run_cached, run_limited, summary_chars,
-};
+use super::dispatching::{answer, group_context, per_call_timeout, run, summary_chars};
 use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
 use crate::config::{Agent, Config};
 use crate::pyfmt::{repr_float, repr_str};
+use crate::dispatch::Answer;
 use crate::pyvalue;
 use crate::runner::{Ask, Dispatch, DispatchResult, ErrorType, Outcome, OutputMode};
 
@@ -153,7 +152,7 @@ fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
     };
     // The aggregator is never cached: its input is this call's fresh (or
     // freshly cached) answers, and the original never cached it either.
-    let aggregated = ToolResult::dispatch(&run_limited(&call, &d, None)).value;
+    let aggregated = ToolResult::dispatch(&run(&call, d, false, None).result).value;
     Ok(ToolResult::ok(json!({
         "individual_results": individual,
         "aggregated": aggregated,
@@ -275,14 +274,14 @@ fn truthy_text(fields: &Map<String, Value>, name: &str) -> String {
 /// limiter's queue, since it never lets this call run more than
 /// `max_concurrency` processes, so a 100-item call costs a handful of
 /// threads, not a hundred parked ones.
-fn run_items(call: &Call, config: &Config, items: &[Item]) -> Vec<CachedRun> {
+fn run_items(call: &Call, config: &Config, items: &[Item]) -> Vec<Answer> {
     let total = items.len();
     let workers = usize::try_from(config.settings.max_concurrency)
         .unwrap_or(usize::MAX)
         .clamp(1, total.max(1));
     let next = AtomicUsize::new(0);
     let finished = AtomicU64::new(0);
-    let slots: Vec<OnceLock<CachedRun>> = items.iter().map(|_| OnceLock::new()).collect();
+    let slots: Vec<OnceLock<Answer>> = items.iter().map(|_| OnceLock::new()).collect();
     let work = || {
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
@@ -311,7 +310,7 @@ fn run_items(call: &Call, config: &Config, items: &[Item]) -> Vec<CachedRun> {
         .map(|(slot, item)| {
             // Every index below `total` was taken by exactly one worker, and
             // workers never unwind (`run_caught`), so each slot is filled.
-            slot.into_inner().unwrap_or_else(|| CachedRun {
+            slot.into_inner().unwrap_or_else(|| Answer {
                 result: DispatchResult::failure(
                     &item.agent_name,
                     ErrorType::CliError,
@@ -323,8 +322,8 @@ fn run_items(call: &Call, config: &Config, items: &[Item]) -> Vec<CachedRun> {
         .collect()
 }
 
-fn run_item(call: &Call, config: &Config, item: &Item) -> CachedRun {
-    run_cached(call, &item_dispatch(config, item))
+fn run_item(call: &Call, config: &Config, item: &Item) -> Answer {
+    run(call, item_dispatch(config, item), true, None)
 }
 
 fn item_dispatch<'a>(config: &'a Config, item: &'a Item) -> Dispatch<'a> {
@@ -347,14 +346,14 @@ fn item_dispatch<'a>(config: &'a Config, item: &'a Item) -> Dispatch<'a> {
 
 /// Runs one item so that a panic becomes that item's failed result (as an
 /// exception did in the original) instead of taking the call down.
-fn run_caught(agent: &str, run: impl FnOnce() -> CachedRun) -> CachedRun {
+fn run_caught(agent: &str, run: impl FnOnce() -> Answer) -> Answer {
     panic::catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|payload| {
         let message = payload
             .downcast_ref::<&str>()
             .map(|text| (*text).to_owned())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".to_owned());
-        CachedRun {
+        Answer {
             result: DispatchResult::failure(
                 agent,
                 ErrorType::CliError,
@@ -369,7 +368,7 @@ fn run_caught(agent: &str, run: impl FnOnce() -> CachedRun) -> CachedRun {
 }
 
 /// `[2/5] api: ok` — which item finished and how.
-fn item_progress(done: u64, total: usize, run: &CachedRun) -> String {
+fn item_progress(done: u64, total: usize, run: &Answer) -> String {
     let result = &run.result;
     let how = match (&result.error_type, result.success) {
         (_, true) if run.cached => "ok (cached)".to_owned(),
@@ -478,7 +477,7 @@ fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
                 timeout_secs: None,
                 mode: OutputMode::Json,
             };
-            let result = run_limited(&call, &d, None);
+            let result = run(&call, d, false, None).result;
             speaker.session = result.session_id.clone();
             total_cost += result.cost_usd.unwrap_or(0.0);
             total_duration = total_duration.saturating_add(result.duration_ms.unwrap_or(0));
