@@ -326,6 +326,9 @@ fn a_thousand_waits_do_not_starve_other_tools() {
         json!({"agent": "api", "task": "forever"}),
     );
     let job = started["job_id"].as_str().unwrap().to_owned();
+    wait_until("the job to run", HANG, || {
+        job_record(&sandbox.jobs_dir(), &job)["status"] == "running"
+    });
     for id in 1000..2000 {
         server.send(
             id,
@@ -357,4 +360,37 @@ fn a_thousand_waits_do_not_starve_other_tools() {
         }
     }
     assert_eq!((busy, woken), (744, 256));
+}
+
+#[test]
+fn a_jobs_lock_held_elsewhere_does_not_delay_the_kill_or_the_exit() {
+    let sandbox = Sandbox::with_api_agent();
+    let fake = fake_with_group_members();
+    let mut server = Server::initialized(serve_command(&sandbox, &fake));
+    let (started, is_error) = server.call(
+        1,
+        "dispatch_async",
+        json!({"agent": "api", "task": "background"}),
+    );
+    assert!(!is_error, "{started}");
+    let groups = groups_with_members(&fake, 1);
+    // Another process holds the job store's lock from now on: recording the
+    // job as failed would wait 10 s for it.
+    let _held = agent_dispatch::state::flock::lock_exclusive(
+        &sandbox
+            .jobs_dir()
+            .join(agent_dispatch::jobs::store::LOCK_FILE_NAME),
+        Duration::from_secs(5),
+    )
+    .expect("take the jobs lock");
+    let signalled = std::time::Instant::now();
+    send_signal(&server.child, libc::SIGTERM);
+    assert_groups_gone(&groups, "the lock was held elsewhere");
+    let status = wait_exit(&mut server.child);
+    assert!(status.success(), "{status:?}");
+    let waited = signalled.elapsed();
+    assert!(
+        waited < Duration::from_secs(8),
+        "the exit waited {waited:?} on a lock another process holds"
+    );
 }

@@ -75,7 +75,7 @@ fn a_grandchild_holding_stdout_does_not_hold_back_a_finished_answer() {
         // leader's exit may end the run.
         let (r, elapsed) = dispatch(&fake, mode, 120);
         assert!(
-            elapsed < Duration::from_secs(60),
+            elapsed < Duration::from_secs(15),
             "{mode:?}: took {elapsed:?}; the reply waited for the holder"
         );
         assert!(r.success, "{mode:?}: {r:?}");

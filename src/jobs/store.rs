@@ -33,9 +33,10 @@ pub const LOCK_FILE_NAME: &str = ".jobs.lock";
 pub const STALE_RUNNING_SECS: f64 = 3600.0;
 /// A pending job older than this will never be picked up.
 pub const STALE_PENDING_SECS: f64 = 24.0 * 3600.0;
-/// Far above any record (a result is capped well below it); a file this
-/// large is not one of ours and is not read whole.
-const MAX_RECORD_BYTES: u64 = 1024 * 1024 * 1024;
+/// Far above any record (a result holds at most 16 MiB of agent output,
+/// which JSON escaping can grow a few times); a larger file is not one of
+/// ours and is not read whole.
+const MAX_RECORD_BYTES: u64 = 128 * 1024 * 1024;
 /// The `error` of a job cancelled before it started.
 pub const CANCELLED_PENDING_ERROR: &str = "Cancelled before execution";
 /// The `error` of a running job cancelled by its owning server.
@@ -63,6 +64,9 @@ pub enum StoreError {
     /// worker reports this through the store's error type; the job itself
     /// has been failed).
     Spawn(io::Error),
+    /// The server is exiting and starts no more jobs (the job has been
+    /// failed).
+    Closed,
 }
 
 impl fmt::Display for StoreError {
@@ -82,6 +86,7 @@ impl fmt::Display for StoreError {
             StoreError::Random(err) => write!(f, "could not create a job id: {err}"),
             StoreError::Encode(err) => write!(f, "could not encode a job record: {err}"),
             StoreError::Spawn(err) => write!(f, "could not start the job's worker thread: {err}"),
+            StoreError::Closed => f.write_str("the server is exiting and starts no more jobs"),
         }
     }
 }

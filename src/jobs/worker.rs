@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -19,6 +20,8 @@ use super::record::{Job, ProgressTail, Status};
 use super::store::{CancelOutcome, JobStore, StoreError};
 use crate::runner::{self, CancelToken, DispatchResult};
 
+/// The `error` of a job whose server exited before it finished.
+const EXIT_ERROR: &str = "server exited before the job finished";
 /// Progress reaches the job file at most this often.
 const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -48,6 +51,9 @@ pub struct Jobs {
     store: JobStore,
     /// Jobs whose worker lives in this process, with their cancel tokens.
     owned: Mutex<HashMap<String, CancelToken>>,
+    /// Set (under the `owned` lock) once the server is exiting: no job
+    /// starts after that.
+    closed: AtomicBool,
     /// Notified whenever an owned job ends, for `dispatch_wait`.
     ended: Condvar,
 }
@@ -57,6 +63,7 @@ impl Jobs {
         Arc::new(Jobs {
             store,
             owned: Mutex::new(HashMap::new()),
+            closed: AtomicBool::new(false),
             ended: Condvar::new(),
         })
     }
@@ -74,7 +81,15 @@ impl Jobs {
     /// arrives while the job waits for a slot can still stop it.
     pub fn start(self: &Arc<Self>, job_id: String, work: Work) -> Result<(), StoreError> {
         let cancel = CancelToken::new();
-        self.owned().insert(job_id.clone(), cancel.clone());
+        {
+            let mut owned = self.owned();
+            if self.closed.load(Ordering::SeqCst) {
+                drop(owned);
+                let _ = self.store.fail(&job_id, EXIT_ERROR);
+                return Err(StoreError::Closed);
+            }
+            owned.insert(job_id.clone(), cancel.clone());
+        }
         let jobs = Arc::clone(self);
         let id = job_id.clone();
         let spawned = thread::Builder::new()
@@ -218,20 +233,24 @@ impl Jobs {
         }
     }
 
-    /// Called when the server exits: every job it still runs is recorded as
-    /// failed (never left `running`) and then cancelled, so its supervisor
-    /// kills its process group. Returns at once; `wait_idle` waits.
-    pub fn abandon_all(&self) {
-        let owned: Vec<(String, CancelToken)> = self
-            .owned()
-            .iter()
-            .map(|(id, t)| (id.clone(), t.clone()))
-            .collect();
+    /// Called when the server exits: no job starts any more, and every job
+    /// it still runs is recorded as failed (never left `running`) and then
+    /// cancelled. Each record waits for the store's locks until `until` at
+    /// most: a record not written by then is left to stale recovery, since
+    /// the exit must not wait on another process's lock.
+    pub fn abandon_all(&self, until: Instant) {
+        let owned: Vec<(String, CancelToken)> = {
+            let owned = self.owned();
+            self.closed.store(true, Ordering::SeqCst);
+            owned
+                .iter()
+                .map(|(id, t)| (id.clone(), t.clone()))
+                .collect()
+        };
         for (id, token) in owned {
-            if let Err(err) = self
-                .store
-                .fail(&id, "server exited before the job finished")
-            {
+            let left = until.saturating_duration_since(Instant::now());
+            let store = self.store.clone().with_lock_wait(left);
+            if let Err(err) = store.fail(&id, EXIT_ERROR) {
                 crate::log::warn(&format!(
                     "job {id}: could not record the server's exit: {err}"
                 ));

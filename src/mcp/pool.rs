@@ -16,10 +16,14 @@ type Job = Box<dyn FnOnce() + Send>;
 
 const IDLE_EXIT: Duration = Duration::from_secs(60);
 
-/// A job refused because the pool already holds `capacity` jobs.
+/// Why a job was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Full {
-    pub capacity: usize,
+pub enum Refused {
+    /// The pool already holds `capacity` jobs.
+    Full { capacity: usize },
+    /// No worker thread could be started for it (the system is out of
+    /// threads).
+    NoThread,
 }
 
 struct Queue {
@@ -61,11 +65,11 @@ impl Pool {
         }
     }
 
-    pub fn submit(&self, job: impl FnOnce() + Send + 'static) -> Result<(), Full> {
+    pub fn submit(&self, job: impl FnOnce() + Send + 'static) -> Result<(), Refused> {
         let (lock, ready) = &*self.shared;
         let mut queue = lock.lock().unwrap_or_else(|p| p.into_inner());
         if queue.active >= queue.capacity {
-            return Err(Full {
+            return Err(Refused::Full {
                 capacity: queue.capacity,
             });
         }
@@ -75,26 +79,35 @@ impl Pool {
             ready.notify_one();
             return Ok(());
         }
+        // The new worker takes this job itself, so a worker that cannot be
+        // started leaves nothing queued behind with nobody to run it.
+        let Some(job) = queue.jobs.pop_back() else {
+            return Ok(());
+        };
         queue.workers += 1;
         drop(queue);
         let shared = Arc::clone(&self.shared);
         let spawned = thread::Builder::new()
             .name("tool-call".into())
-            .spawn(move || work(&shared));
+            .spawn(move || work(&shared, Some(job)));
         if spawned.is_err() {
-            // Out of threads: the queued job waits for an existing worker.
-            lock.lock().unwrap_or_else(|p| p.into_inner()).workers -= 1;
-            crate::log::warn("could not start a worker thread; the call waits for a free one");
+            let mut queue = lock.lock().unwrap_or_else(|p| p.into_inner());
+            queue.workers -= 1;
+            queue.active -= 1;
+            return Err(Refused::NoThread);
         }
         Ok(())
     }
 }
 
-fn work(shared: &(Mutex<Queue>, Condvar)) {
+/// A worker's life: `first` (the job it was started for), then whatever is
+/// queued, then idle until `IDLE_EXIT` passes with nothing to do.
+fn work(shared: &(Mutex<Queue>, Condvar), first: Option<Job>) {
     let (lock, ready) = shared;
+    let mut first = first;
     let mut queue = lock.lock().unwrap_or_else(|p| p.into_inner());
     loop {
-        if let Some(job) = queue.jobs.pop_front() {
+        if let Some(job) = first.take().or_else(|| queue.jobs.pop_front()) {
             drop(queue);
             // Callers answer their own panics; this only keeps the worker
             // and the counts alive if one slips through.
@@ -223,7 +236,7 @@ mod tests {
             })
             .unwrap();
         }
-        assert_eq!(pool.submit(|| {}), Err(Full { capacity: 2 }));
+        assert_eq!(pool.submit(|| {}), Err(Refused::Full { capacity: 2 }));
         release.send(()).unwrap();
         release.send(()).unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(5);

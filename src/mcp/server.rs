@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::jsonrpc::{self, Incoming, Line};
-use super::pool::{Full, Pool};
+use super::pool::{Pool, Refused};
 use super::progress::Progress;
 use super::state::State;
 use super::stop::{Stop, StopReason};
@@ -35,12 +35,15 @@ const BATCH_VERSION: &str = "2025-03-26";
 /// How long exit waits for cancelled calls to wind down and replies to go
 /// out; the whole stop stays under a second.
 const EXIT_GRACE: Duration = Duration::from_millis(800);
+/// How long the stop may spend recording running jobs as failed.
+const RECORD_BUDGET: Duration = Duration::from_millis(300);
 /// Tool calls running at once, waits excluded; past it a call is refused.
 pub const MAX_CALLS: usize = 512;
 /// `dispatch_wait` calls at once, in their own lane so they cannot starve
 /// the other tools; past it a wait is refused.
 pub const MAX_WAITS: usize = 256;
-/// The JSON-RPC error for a call refused because its lane is full.
+/// The JSON-RPC error for a call refused because its lane is full (or no
+/// thread could run it), and for one that arrives while the server stops.
 const SERVER_BUSY: i64 = -32000;
 
 pub const INSTRUCTIONS: &str = include_str!("instructions.md");
@@ -260,12 +263,12 @@ impl Server {
                 server.untrack(id);
             }
         });
-        if let Err(full) = submitted {
+        if let Err(refused) = submitted {
             for id in &tracked {
                 self.untrack(id);
             }
             self.writer
-                .send_now(&busy(&Value::Null, full, "tool calls"));
+                .send_now(&busy(&Value::Null, refused, "tool calls"));
         }
     }
 
@@ -325,9 +328,9 @@ impl Server {
         });
         match submitted {
             Ok(()) => None,
-            Err(full) => {
+            Err(refused) => {
                 self.untrack(&id);
-                Some(busy(&id, full, what).to_string())
+                Some(busy(&id, refused, what).to_string())
             }
         }
     }
@@ -374,12 +377,17 @@ impl Server {
     /// untracks it only once the reply is queued, so the stop, which waits
     /// for the table to empty, never closes the writer before it.
     fn finish_call(&self, id: &Value, params: Value) -> Option<String> {
+        let cancelled = || {
+            self.calls()
+                .get(&id.to_string())
+                .is_some_and(|call| call.cancelled)
+        };
+        // Cancelled while it waited (in a batch, say): it need not run.
+        if cancelled() {
+            return None;
+        }
         let reply = self.call_tool(id, params);
-        let cancelled = self
-            .calls()
-            .get(&id.to_string())
-            .is_some_and(|call| call.cancelled);
-        (!cancelled).then_some(reply)
+        (!cancelled()).then_some(reply)
     }
 
     fn calls(&self) -> MutexGuard<'_, HashMap<String, InFlight>> {
@@ -523,10 +531,15 @@ impl Server {
             self.stopping.store(true, Ordering::SeqCst);
             calls.values().map(|call| call.cancel.clone()).collect()
         };
+        // Records first, so a killed job reads as the server's exit rather
+        // than its agent's crash; bounded, so a lock held elsewhere cannot
+        // delay the kill by more than a fraction of the grace.
+        self.state
+            .jobs
+            .abandon_all(Instant::now() + RECORD_BUDGET.min(EXIT_GRACE));
         for cancel in &running {
             cancel.cancel();
         }
-        self.state.jobs.abandon_all();
         process::kill_all_groups();
         self.state.jobs.wait_idle(deadline);
         while Instant::now() < deadline && !self.calls().is_empty() {
@@ -550,15 +563,16 @@ enum BatchItem {
     Other(Incoming),
 }
 
-fn busy(id: &Value, full: Full, what: &str) -> Value {
-    jsonrpc::error(
-        id,
-        SERVER_BUSY,
-        &format!(
-            "server busy: {} {what} are already in flight; retry when one has finished",
-            full.capacity
+fn busy(id: &Value, refused: Refused, what: &str) -> Value {
+    let message = match refused {
+        Refused::Full { capacity } => format!(
+            "server busy: {capacity} {what} are already in flight; retry when one has finished"
         ),
-    )
+        Refused::NoThread => {
+            "server busy: no thread could be started for this call; retry shortly".to_owned()
+        }
+    };
+    jsonrpc::error(id, SERVER_BUSY, &message)
 }
 
 /// A fault trigger for the tests of panic handling, compiled into debug

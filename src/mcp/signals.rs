@@ -21,7 +21,7 @@ pub fn route_to(stop: &Stop) -> io::Result<()> {
         return Err(io::Error::from_raw_os_error(rc));
     }
     let stop = stop.clone();
-    thread::Builder::new()
+    let started = thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             loop {
@@ -33,7 +33,13 @@ pub fn route_to(stop: &Stop) -> io::Result<()> {
                     return;
                 }
             }
-        })?;
+        });
+    if let Err(err) = started {
+        // Nobody would take them: let the signals act as before.
+        // SAFETY: as above; unblocking what this function blocked.
+        unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) };
+        return Err(err);
+    }
     Ok(())
 }
 

@@ -5,9 +5,9 @@
 use std::sync::{Arc, Mutex};
 
 use crate::cache::ResultCache;
-use crate::dispatch::Dispatcher;
 use crate::config::store::{self, LoadError};
 use crate::config::{Config, Paths};
+use crate::dispatch::Dispatcher;
 use crate::jobs::store::JobStore;
 use crate::jobs::worker::Jobs;
 use crate::limiter::Limiter;

@@ -5,9 +5,10 @@
 //! The rules that make this safe:
 //! - stdin is `/dev/null`; stdout and stderr are drained concurrently by
 //!   their own threads, so a chatty child never blocks on a full pipe.
-//! - Completion is the leader's exit, then stdout EOF or at most
-//!   `LINGER_AFTER_LEADER` more — never stderr EOF: a stdio MCP server
-//!   started by `claude` may inherit stdout or stderr and outlive it.
+//! - Completion is the leader's exit, then stdout EOF (or an answer that
+//!   explains the outcome) within `LINGER_AFTER_LEADER` — never stderr EOF:
+//!   a stdio MCP server started by `claude` may inherit stdout or stderr
+//!   and outlive it.
 //! - Whatever is left of the group when the run ends is killed, whether
 //!   the run succeeded, failed, timed out or was cancelled.
 //! - The leader's exit is observed with `waitid(…, WNOWAIT)`, which leaves it
@@ -44,7 +45,8 @@ const STDERR_GRACE_SHORT: Duration = Duration::from_millis(200);
 const STDERR_GRACE_LONG: Duration = Duration::from_secs(5);
 /// How long a descendant may hold stdout open after the leader exited.
 const LINGER_AFTER_LEADER: Duration = Duration::from_secs(1);
-/// The one window for everything after a kill: leader exit and pipe EOFs.
+/// The one window for everything after a timeout or cancel kill: leader
+/// exit and pipe EOFs. After a normal exit the short grace serves.
 const CLEANUP_WINDOW: Duration = Duration::from_secs(1);
 /// How often a waiting supervisor looks at its cancel token.
 const CANCEL_POLL: Duration = Duration::from_millis(50);
@@ -108,6 +110,9 @@ struct Progress {
     stdout_done: bool,
     stderr_done: bool,
     leader_exited: bool,
+    /// The stdout sink explains the outcome on its own (see
+    /// `StdoutSink::explains_outcome`).
+    explained: bool,
     /// Set when we stop listening: readers then discard what they read.
     abandoned: bool,
 }
@@ -234,29 +239,30 @@ pub fn run<S: StdoutSink>(
     }
 
     let leader_done = shared.wait_until(deadline, Some(cancel), |p| p.leader_exited);
-    let killed = if leader_done {
+    let (killed, cleanup) = if leader_done {
         // The leader wrote its whole answer before exiting; a descendant
-        // that still holds stdout can only delay us, never add to it.
-        let linger_until = deadline.min(Instant::now() + LINGER_AFTER_LEADER);
-        shared.wait_until(linger_until, Some(cancel), |p| p.stdout_done);
-        let explained = lock_sink(&sink).explains_outcome();
-        let grace = if explained {
-            STDERR_GRACE_SHORT
+        // that still holds stdout can only delay us, never add to it. One
+        // budget covers the wait for stdout and a quiet stderr.
+        let budget = deadline.min(Instant::now() + LINGER_AFTER_LEADER);
+        shared.wait_until(budget, Some(cancel), |p| p.stdout_done || p.explained);
+        let stderr_until = if shared.lock().explained {
+            budget.min(Instant::now() + STDERR_GRACE_SHORT)
         } else {
-            STDERR_GRACE_LONG.min(deadline.saturating_duration_since(Instant::now()))
+            // stderr is all that can explain the outcome: worth a while.
+            deadline.min(Instant::now() + STDERR_GRACE_LONG)
         };
-        // A descendant may hold stderr (e.g. an MCP server): wait briefly.
-        shared.wait_until(Instant::now() + grace, None, |p| p.stderr_done);
-        None
+        // A descendant may hold stderr (e.g. an MCP server).
+        shared.wait_until(stderr_until, None, |p| p.stderr_done);
+        (None, STDERR_GRACE_SHORT)
     } else if cancel.is_cancelled() {
-        Some(Kill::Cancel)
+        (Some(Kill::Cancel), CLEANUP_WINDOW)
     } else {
-        Some(Kill::Timeout)
+        (Some(Kill::Timeout), CLEANUP_WINDOW)
     };
     // Nothing of a finished dispatch stays alive, successful or not: the
     // leader is still unreaped, so its group id is still ours to kill.
     leader.kill_group();
-    shared.wait_until(Instant::now() + CLEANUP_WINDOW, None, |p| {
+    shared.wait_until(Instant::now() + cleanup, None, |p| {
         p.leader_exited && p.stdout_done && p.stderr_done
     });
     let (leader_exited, stdout_done) = {
@@ -385,6 +391,9 @@ fn spawn_stdout_reader<S: StdoutSink>(
                         let mut sink = lock_sink(&sink);
                         if !shared.lock().abandoned {
                             sink.chunk(&buf[..n]);
+                            if sink.explains_outcome() && !shared.lock().explained {
+                                shared.update(|p| p.explained = true);
+                            }
                         }
                     }
                     Err(err) if err.kind() == io::ErrorKind::Interrupted => {}

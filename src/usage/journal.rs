@@ -217,10 +217,10 @@ fn open_private_append(path: &Path) -> io::Result<File> {
         OpenOptions::new().append(true).create(true).mode(0o600),
     )?;
     tighten(&file)?;
-    match open_regular(&rotated_path(path), OpenOptions::new().read(true)) {
-        Ok(rotated) => tighten(&rotated)?,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-        Err(err) => return Err(err),
+    // Best effort: a rotated file that is not ours to open must not stop
+    // the journal; the next rotation replaces it.
+    if let Ok(rotated) = open_regular(&rotated_path(path), OpenOptions::new().read(true)) {
+        let _ = tighten(&rotated);
     }
     Ok(file)
 }

@@ -15,8 +15,8 @@ use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
 use crate::dispatch::Request;
 use crate::ids;
 use crate::jobs::record::{Job, Status};
-use crate::jobs::worker::JobRun;
 use crate::jobs::store::StoreError;
+use crate::jobs::worker::JobRun;
 use crate::pyfmt::repr_str;
 use crate::runner::{self, DispatchResult, OutputMode};
 

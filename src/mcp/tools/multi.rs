@@ -19,8 +19,8 @@ use super::args::ArgError;
 use super::dispatching::{answer, group_context, per_call_timeout, run, summary_chars};
 use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
 use crate::config::{Agent, Config};
-use crate::pyfmt::{repr_float, repr_str};
 use crate::dispatch::Answer;
+use crate::pyfmt::{repr_float, repr_str};
 use crate::pyvalue;
 use crate::runner::{Ask, Dispatch, DispatchResult, ErrorType, Outcome, OutputMode};
 
