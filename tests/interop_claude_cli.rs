@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use agent_dispatch::config::{Agent, Settings};
-use agent_dispatch::runner::{self, Ask, CancelToken, Dispatch, ErrorType, OutputMode};
+use agent_dispatch::runner::{self, Ask, CancelToken, Dispatch, ErrorType, OutputMode, backends};
 
 /// A wrapper that runs the real CLI with an empty HOME and without any
 /// credential in its environment.
@@ -180,6 +180,7 @@ fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
         let d = Dispatch {
             agent_name: "probe",
             agent,
+            backend: backends::of(agent),
             settings,
             ask,
             resume,

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use agent_dispatch::config::{Agent, Settings};
 use agent_dispatch::runner::{
-    self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, Outcome, OutputMode,
+    self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, Outcome, OutputMode, backends,
 };
 use fake::FakeClaude;
 
@@ -46,6 +46,7 @@ fn dispatch(fake: &FakeClaude, run: Run) -> DispatchResult {
     let d = Dispatch {
         agent_name: "api",
         agent: &agent,
+        backend: backends::of(&agent),
         settings: &run.settings,
         ask: Ask {
             task: run.task,
@@ -388,6 +389,7 @@ fn missing_claude_or_directory_is_not_found() {
     let d = Dispatch {
         agent_name: "api",
         agent: &gone,
+        backend: backends::of(&gone),
         settings: &Settings::default(),
         ask: Ask {
             task: "x",

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use agent_dispatch::config::{Agent, Settings};
 use agent_dispatch::runner::{
-    self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode, Progress,
+    self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode, Progress, backends,
 };
 use fake::{FakeClaude, alive, group_gone, kill_pid_file, live_in_group};
 use support::wait_until;
@@ -32,6 +32,7 @@ fn dispatch_with(
     let d = Dispatch {
         agent_name: "api",
         agent: &agent,
+        backend: backends::of(&agent),
         settings: &settings,
         ask: Ask {
             task: "work",

@@ -15,10 +15,10 @@
 
 #![no_main]
 
-use agent_dispatch::runner::interpret::{
-    Captured, Context, Exit, Kill, StreamCollector, Verdict, interpret_json,
-};
+use agent_dispatch::runner::backends::claude::interpret::{StreamCollector, interpret_json};
 use agent_dispatch::runner::lenient_json;
+use agent_dispatch::runner::stream_sink::EventStream;
+use agent_dispatch::runner::verdict::{Captured, Context, Exit, Kill, Verdict};
 use agent_dispatch::runner::{DispatchResult, ErrorType};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;

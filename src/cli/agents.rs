@@ -13,6 +13,7 @@ use super::{Context, Token, next_token, wants_help};
 use crate::config::directory::ProjectDirError;
 use crate::config::rules::{self, NameKind};
 use crate::config::{Agent, Config, directory, project, store};
+use crate::runner::backends;
 
 pub const ADD_HELP: &str = "\
 Register a project directory as an agent.
@@ -146,7 +147,8 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     let description = match options.description {
         Some(text) => text,
         None => {
-            let guessed = project::auto_description(&directory);
+            let files = backends::default_backend().project_files();
+            let guessed = project::auto_description(&directory, &files);
             ctx.ui.line(&format!(
                 "Auto-generated description: {}",
                 escape::line(&guessed)

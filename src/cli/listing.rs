@@ -11,9 +11,10 @@ use super::error::{CliError, UsageError};
 use super::escape;
 use super::output::{self, Color};
 use super::{Context, Token, next_token, wants_help};
-use crate::config::project::{self, Health, PROJECT_FILES};
+use crate::config::project::{self, Health};
 use crate::config::{Agent, store};
 use crate::pyfmt::repr_float;
+use crate::runner::backends;
 use crate::views;
 
 pub const LIST_HELP: &str = "\
@@ -191,9 +192,8 @@ fn describe_text(ctx: &Context, name: &str, agent: &Agent) -> String {
     row("allowed_tools", &tri_state(&agent.allowed_tools));
     row("disallowed_tools", &tri_state(&agent.disallowed_tools));
     let present: Vec<&str> = match health {
-        Health::Ok => PROJECT_FILES
-            .iter()
-            .copied()
+        Health::Ok => project::listed_files(&backends::of(agent).project_files())
+            .into_iter()
             .filter(|file| agent.directory.join(file).exists())
             .collect(),
         _ => Vec::new(),

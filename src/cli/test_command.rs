@@ -13,7 +13,9 @@ use super::{Context, Token, next_token, wants_help};
 use crate::config::store;
 use crate::dispatch::{Dispatcher, Request};
 use crate::limiter::Limiter;
-use crate::runner::{self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode};
+use crate::runner::{
+    self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode, backends,
+};
 use crate::usage;
 
 pub const HELP: &str = "\
@@ -96,6 +98,7 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
     let dispatch = Dispatch {
         agent_name: &args.name,
         agent,
+        backend: backends::of(agent),
         settings: &config.settings,
         ask: Ask {
             task,

@@ -1,7 +1,8 @@
 //! A cheap, read-only look at an agent's project directory — no subprocess,
-//! a handful of `stat`s and small reads: is the directory there, which
-//! Claude Code files it has, which MCP servers, stacks and databases it
-//! shows, a description guessed from its files, and text previews.
+//! a handful of `stat`s and small reads: is the directory there, which of
+//! its agent CLI's files it has (`AgentFiles`, from the agent's backend),
+//! which MCP servers, stacks and databases it shows, a description guessed
+//! from its files, and text previews.
 //!
 //! Every file is read through `open_in_project`, which reads only regular
 //! files that resolve inside the project: a `CLAUDE.md` that is a symlink
@@ -14,14 +15,24 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+/// The files an agent CLI reads in a project on its own; its backend says
+/// which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AgentFiles {
+    /// The instructions it follows.
+    pub instructions: &'static str,
+    /// Where it finds the project's MCP servers (`{"mcpServers": {…}}`),
+    /// the main file first.
+    pub mcp_configs: &'static [&'static str],
+}
+
 /// The files `describe` reports as present, in this order.
-pub const PROJECT_FILES: [&str; 5] = [
-    "CLAUDE.md",
-    ".mcp.json",
-    "README.md",
-    "pyproject.toml",
-    "package.json",
-];
+pub fn listed_files(files: &AgentFiles) -> Vec<&'static str> {
+    let mut listed = vec![files.instructions];
+    listed.extend(files.mcp_configs.first());
+    listed.extend(["README.md", "pyproject.toml", "package.json"]);
+    listed
+}
 
 /// How much of a project file is ever read: previews need at most 200
 /// lines, descriptions 40.
@@ -70,7 +81,9 @@ fn health_of_error(err: io::Error) -> Health {
 
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ProjectScan {
-    pub has_claude_md: bool,
+    /// The CLI's instructions file is there.
+    pub has_instructions: bool,
+    /// Its main MCP config file is there.
     pub has_mcp_config: bool,
     pub has_readme: bool,
     pub mcp_servers: Vec<String>,
@@ -81,16 +94,19 @@ pub struct ProjectScan {
 /// Health and project facts from one listing of the directory: a listing
 /// that succeeds proves the directory is there, so the health check costs
 /// nothing extra.
-pub fn survey(directory: &Path) -> (Health, ProjectScan) {
+pub fn survey(directory: &Path, files: &AgentFiles) -> (Health, ProjectScan) {
     let listing = match Listing::read(directory) {
         Ok(listing) => listing,
         Err(err) => return (health_of_error(err), ProjectScan::default()),
     };
     let scan = ProjectScan {
-        has_claude_md: listing.has("CLAUDE.md"),
-        has_mcp_config: listing.has(".mcp.json"),
+        has_instructions: listing.has(files.instructions),
+        has_mcp_config: files
+            .mcp_configs
+            .first()
+            .is_some_and(|file| listing.has(file)),
         has_readme: listing.has("README.md"),
-        mcp_servers: mcp_servers_in(&listing),
+        mcp_servers: mcp_servers_in(&listing, files),
         stacks: stacks_in(&listing),
         dbs: dbs_in(&listing),
     };
@@ -142,6 +158,15 @@ impl Listing {
         }
     }
 
+    /// For a top-level name, whether it exists; for a nested path, whether
+    /// its top-level directory does (the only part the listing knows).
+    fn may_have(&self, path: &str) -> bool {
+        match path.split_once('/') {
+            Some((top, _)) => self.has_dir(top),
+            None => self.has(path),
+        }
+    }
+
     fn has_dir(&self, name: &str) -> bool {
         match self.kind(name) {
             Some(kind) if kind.is_symlink() => self.directory.join(name).is_dir(),
@@ -151,21 +176,18 @@ impl Listing {
     }
 }
 
-/// Server names from `.mcp.json`, then `.claude/settings.local.json`,
-/// de-duplicated in order. A file that is missing or not shaped as
-/// `{"mcpServers": {...}}` contributes nothing.
-pub fn mcp_servers(directory: &Path) -> Vec<String> {
-    mcp_servers_in(&Listing::read_or_empty(directory))
+/// Server names from the CLI's MCP config files in order, de-duplicated.
+/// A file that is missing or not shaped as `{"mcpServers": {...}}`
+/// contributes nothing.
+pub fn mcp_servers(directory: &Path, files: &AgentFiles) -> Vec<String> {
+    mcp_servers_in(&Listing::read_or_empty(directory), files)
 }
 
-fn mcp_servers_in(listing: &Listing) -> Vec<String> {
+fn mcp_servers_in(listing: &Listing, files: &AgentFiles) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    // Only files the listing shows are opened: most projects have neither.
-    for (present, file) in [
-        (listing.has(".mcp.json"), ".mcp.json"),
-        (listing.has_dir(".claude"), ".claude/settings.local.json"),
-    ] {
-        if !present {
+    for &file in files.mcp_configs {
+        // Only files the listing shows are opened: most projects have none.
+        if !listing.may_have(file) {
             continue;
         }
         let Some(text) = read_prefix(&listing.directory, file)
@@ -233,11 +255,11 @@ fn dbs_in(listing: &Listing) -> Vec<&'static str> {
 
 /// Guesses a one-line description from the project's files, in the
 /// original's order of preference, joined with ` | `.
-pub fn auto_description(directory: &Path) -> String {
+pub fn auto_description(directory: &Path, files: &AgentFiles) -> String {
     let text = |name: &str| strict_text(directory, name);
     let mut parts: Vec<String> = Vec::new();
 
-    let from_claude_md = text("CLAUDE.md")
+    let from_instructions = text(files.instructions)
         .map(|content| {
             split_lines(content.trim())
                 .take(40)
@@ -250,7 +272,7 @@ pub fn auto_description(directory: &Path) -> String {
                 .join(" ")
         })
         .filter(|summary| !summary.is_empty());
-    match from_claude_md {
+    match from_instructions {
         Some(summary) => parts.push(summary),
         None => {
             if let Some(line) = text("README.md").and_then(|content| {
@@ -274,7 +296,7 @@ pub fn auto_description(directory: &Path) -> String {
     if let Some(description) = text("package.json").and_then(|c| package_description(&c)) {
         parts.push(description);
     }
-    let servers = mcp_servers(directory);
+    let servers = mcp_servers(directory, files);
     if !servers.is_empty() {
         parts.push(format!("MCP: {}", servers.join(", ")));
     }
@@ -439,6 +461,12 @@ fn strict_text(directory: &Path, name: &str) -> Option<String> {
 mod tests {
     use super::*;
 
+    /// Claude Code's files, as its backend names them.
+    const FILES: AgentFiles = AgentFiles {
+        instructions: "CLAUDE.md",
+        mcp_configs: &[".mcp.json", ".claude/settings.local.json"],
+    };
+
     fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
         let tmp = tempfile::tempdir().unwrap();
         for (name, content) in files {
@@ -483,7 +511,7 @@ mod tests {
             ("migrations/", ""),
             ("schema.prisma", ""),
         ]);
-        let (health, scan) = survey(tmp.path());
+        let (health, scan) = survey(tmp.path(), &FILES);
         assert!(matches!(health, Health::Ok));
         assert_eq!(scan.mcp_servers, ["postgres", "sentry", "redis"]);
         assert_eq!(
@@ -491,7 +519,7 @@ mod tests {
             ["Docker", "Docker Compose", "Python", "Node.js"]
         );
         assert_eq!(scan.dbs, ["Prisma", "migrations"]);
-        assert!(scan.has_mcp_config && !scan.has_claude_md && !scan.has_readme);
+        assert!(scan.has_mcp_config && !scan.has_instructions && !scan.has_readme);
     }
 
     #[test]
@@ -500,7 +528,7 @@ mod tests {
             (".mcp.json", "{not json"),
             (".claude/settings.local.json", r#"{"mcpServers": ["a"]}"#),
         ]);
-        assert!(mcp_servers(tmp.path()).is_empty());
+        assert!(mcp_servers(tmp.path(), &FILES).is_empty());
     }
 
     #[test]
@@ -521,7 +549,7 @@ mod tests {
             ("alembic.ini", ""),
         ]);
         assert_eq!(
-            auto_description(tmp.path()),
+            auto_description(tmp.path(), &FILES),
             "First line. Second line. | Quoted tool | Node bits | MCP: db | Stack: Go, Python, Node.js | DB: Alembic"
         );
     }
@@ -533,7 +561,7 @@ mod tests {
             "# T\n[badge]\n![img]\nshort\nThis line is longer than twenty.\n",
         )]);
         assert_eq!(
-            auto_description(tmp.path()),
+            auto_description(tmp.path(), &FILES),
             "This line is longer than twenty."
         );
         let empty = tempfile::tempdir().unwrap();
@@ -543,14 +571,17 @@ mod tests {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        assert_eq!(auto_description(empty.path()), format!("Agent in {name}"));
+        assert_eq!(
+            auto_description(empty.path(), &FILES),
+            format!("Agent in {name}")
+        );
     }
 
     #[test]
     fn undecodable_files_are_skipped_for_descriptions() {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("CLAUDE.md"), b"caf\xff is broken\n").unwrap();
-        assert!(auto_description(tmp.path()).starts_with("Agent in "));
+        assert!(auto_description(tmp.path(), &FILES).starts_with("Agent in "));
     }
 
     #[test]
@@ -611,7 +642,7 @@ mod tests {
         // package.json is only named (its presence marks the stack), never
         // read.
         assert_eq!(
-            auto_description(tmp.path()),
+            auto_description(tmp.path(), &FILES),
             "Inside line that is long enough | Stack: Node.js"
         );
     }
@@ -624,6 +655,6 @@ mod tests {
         // SAFETY: mkfifo(3) with a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
         assert_eq!(preview(tmp.path(), "CLAUDE.md", 5).text, "");
-        assert!(auto_description(tmp.path()).starts_with("Agent in "));
+        assert!(auto_description(tmp.path(), &FILES).starts_with("Agent in "));
     }
 }

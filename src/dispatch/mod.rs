@@ -157,3 +157,186 @@ fn not_started(agent: &str) -> DispatchResult {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! A stand-in second backend, a different argv and a different output
+    //! format, run as a real process through the whole dispatch path: the
+    //! seam carries everything a backend decides.
+
+    use std::ffi::OsString;
+    use std::io;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    use serde_json::Value;
+
+    use super::*;
+    use crate::config::project::AgentFiles;
+    use crate::config::{Agent, Settings};
+    use crate::runner::backend::{Backend, OutputReader};
+    use crate::runner::command::{CommandLine, OutputMode, Refused};
+    use crate::runner::process::StdoutSink;
+    use crate::runner::stream_sink::{EventStream, Progress, StreamSink};
+    use crate::runner::verdict::{Captured, Context, Verdict};
+    use crate::runner::{Ask, Outcome};
+
+    /// A CLI that takes `ask --format lines -- PROMPT` and answers in lines
+    /// of `{"kind": "note"|"answer", "text": …}`.
+    struct LineCli {
+        script: PathBuf,
+    }
+
+    impl LineCli {
+        fn in_dir(dir: &Path) -> LineCli {
+            let script = dir.join("line-cli");
+            std::fs::write(
+                &script,
+                "#!/bin/sh\n\
+                 [ \"$1 $2 $3 $4\" = 'ask --format lines --' ] || exit 64\n\
+                 printf '{\"kind\":\"note\",\"text\":\"reading the code\"}\\n'\n\
+                 printf '{\"kind\":\"answer\",\"text\":\"%s args, in %s\"}\\n' \"$#\" \"$(basename \"$PWD\")\"\n",
+            )
+            .unwrap();
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+            LineCli { script }
+        }
+    }
+
+    impl Backend for LineCli {
+        fn program(&self) -> &'static str {
+            "line-cli"
+        }
+        fn locate(&self) -> Option<PathBuf> {
+            Some(self.script.clone())
+        }
+        fn project_files(&self) -> AgentFiles {
+            AgentFiles {
+                instructions: "LINES.md",
+                mcp_configs: &[],
+            }
+        }
+        fn not_found(&self, agent: &str) -> DispatchResult {
+            DispatchResult::failure(agent, ErrorType::NotFound, "no line-cli".into())
+        }
+        fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {
+            Ok(["ask", "--format", "lines", "--", line.prompt]
+                .map(OsString::from)
+                .to_vec())
+        }
+        fn reader(&self, _mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
+            Box::new(LineReader(StreamSink::new(LineEvents::default(), progress)))
+        }
+        fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
+            DispatchResult::failure(ctx.agent, ErrorType::CliError, err.to_string())
+        }
+    }
+
+    #[derive(Default)]
+    struct LineEvents {
+        answer: Option<String>,
+    }
+
+    impl EventStream for LineEvents {
+        fn feed_line(&mut self, line: &[u8]) -> Vec<String> {
+            let Ok(event) = serde_json::from_slice::<Value>(line) else {
+                return Vec::new();
+            };
+            let text = event["text"].as_str().unwrap_or_default().to_owned();
+            match event["kind"].as_str() {
+                Some("answer") => {
+                    self.answer = Some(text);
+                    Vec::new()
+                }
+                _ => vec![text],
+            }
+        }
+        fn has_result(&self) -> bool {
+            self.answer.is_some()
+        }
+    }
+
+    struct LineReader(StreamSink<LineEvents>);
+
+    impl StdoutSink for LineReader {
+        fn chunk(&mut self, bytes: &[u8]) {
+            self.0.chunk(bytes);
+        }
+        fn end(&mut self) {
+            self.0.end();
+        }
+        fn explains_outcome(&self) -> bool {
+            self.0.explains_outcome()
+        }
+    }
+
+    impl OutputReader for LineReader {
+        fn lost_to_cut(&self) -> bool {
+            false
+        }
+        fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+            Verdict::Done(match self.0.events.answer.take() {
+                Some(answer) => DispatchResult {
+                    result: answer,
+                    outcome: Some(Outcome::Done),
+                    ..DispatchResult::new(ctx.agent, true)
+                },
+                None => DispatchResult::failure(
+                    ctx.agent,
+                    ErrorType::CliError,
+                    format!("no answer (exit {})", ended.exit),
+                ),
+            })
+        }
+    }
+
+    #[test]
+    fn a_second_backend_runs_end_to_end_through_the_dispatch_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let project = tmp.path().join("shop-api");
+        std::fs::create_dir(&project).unwrap();
+        let cli = LineCli::in_dir(tmp.path());
+        let agent = Agent::new(project);
+        let settings = Settings::default();
+        let journal = tmp.path().join("usage.jsonl");
+        let dispatcher = Dispatcher::new(
+            Limiter::new(1),
+            Some(Arc::new(ResultCache::new())),
+            journal.clone(),
+            Arc::new(Profiles::new()),
+        );
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let progress_seen = Arc::clone(&seen);
+        let progress: runner::Progress =
+            Arc::new(move |message: &str| progress_seen.lock().unwrap().push(message.into()));
+        let request = |progress: Option<runner::Progress>| Request {
+            dispatch: Dispatch {
+                agent_name: "api",
+                agent: &agent,
+                backend: &cli,
+                settings: &settings,
+                ask: Ask {
+                    task: "How many orders today?",
+                    ..Ask::default()
+                },
+                resume: None,
+                timeout_secs: Some(60),
+                mode: OutputMode::Stream,
+            },
+            cached: true,
+            progress,
+        };
+
+        let first = dispatcher.run(request(Some(progress)), &CancelToken::new());
+        assert!(first.result.success, "{:?}", first.result);
+        assert_eq!(first.result.result, "5 args, in shop-api");
+        assert!(!first.cached);
+        assert_eq!(*seen.lock().unwrap(), ["reading the code"]);
+        let again = dispatcher.run(request(None), &CancelToken::new());
+        assert!(again.cached, "the clean answer was stored");
+        assert_eq!(again.result.result, first.result.result);
+        let journaled = std::fs::read_to_string(&journal).unwrap();
+        assert_eq!(journaled.lines().count(), 2, "{journaled}");
+    }
+}

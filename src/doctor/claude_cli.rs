@@ -14,8 +14,8 @@ use serde_json::Value;
 
 use crate::runner::CancelToken;
 use crate::runner::environment::find_on_path;
-use crate::runner::interpret::{Exit, Kill};
 use crate::runner::process::{self, Launch, StdoutSink};
+use crate::runner::verdict::{Exit, Kill};
 
 /// How long one probe may take before it is killed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -1,5 +1,5 @@
 //! What the runner reads from its own process environment: the recursion
-//! depth this process runs at (`AGENT_DISPATCH_DEPTH`) and where `claude`
+//! depth this process runs at (`AGENT_DISPATCH_DEPTH`) and where an agent CLI
 //! is on `PATH`.
 
 use std::ffi::OsStr;
@@ -41,7 +41,7 @@ pub fn current_depth() -> i64 {
 /// The first executable file called `name` in the `PATH` directories.
 /// Empty and relative `PATH` entries (which resolve against the current
 /// directory) are skipped: a project directory must not be able to plant a
-/// `claude`.
+/// fake agent CLI.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

@@ -3,7 +3,7 @@
 //! `\uXXXX` escapes of unpaired UTF-16 surrogates become `\uFFFD`, and the
 //! bare tokens `NaN`, `Infinity` and `-Infinity` become `null`. The text is
 //! rewritten before `serde_json` sees it; nothing here can panic on input.
-//! Used for `claude` output and for answers parsed as JSON.
+//! Used for agent CLI output and for answers parsed as JSON.
 
 use std::borrow::Cow;
 

@@ -1,24 +1,28 @@
-//! Running `claude` for one dispatch and turning what it printed into a
-//! `DispatchResult`. `dispatch` is the one entry point: pre-flight checks,
-//! the prompt and system prompt (`prompt`), the command line (`command`),
-//! the supervised process (`process`, with `stream_sink` for live events),
-//! and interpretation (`interpret`, built on `lenient_json`, `status_line`
-//! and `classify`; `preflight` holds the early-failure results). Those two
-//! backend-specific halves — how to call the CLI, how to read its output —
-//! are all a second agent backend would replace.
+//! Running an agent CLI for one dispatch and turning what it printed into a
+//! `DispatchResult`. `dispatch` is the one entry point: pre-flight checks
+//! (`preflight` holds their results), the prompt and system prompt
+//! (`prompt`), what the run asks of the CLI (`command`), the supervised
+//! process (`transport` over `process`, with `stream_sink` for event
+//! streams), and the verdict (`verdict`). What differs between CLIs — the
+//! executable, the argv, reading the output — sits behind `Backend`
+//! (`backend`), one implementation per CLI in `backends`; the helpers they
+//! share are `lenient_json`, `status_line` and `result`.
 
+pub mod backend;
+pub mod backends;
 pub mod cancel;
-mod classify;
 pub mod command;
 pub mod environment;
-pub mod interpret;
 pub mod lenient_json;
+pub mod messages;
 pub mod preflight;
 pub mod process;
 pub mod prompt;
 pub mod result;
 pub mod status_line;
 pub mod stream_sink;
+pub mod transport;
+pub mod verdict;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -31,16 +35,19 @@ pub use stream_sink::Progress;
 
 use crate::config::schema::MAX_TIMEOUT_SECS;
 use crate::config::{Agent, Settings};
+use backend::Backend;
 use command::{CommandLine, Session};
-use interpret::{Captured, Context, Verdict};
-use process::{CollectAll, Launch};
-use stream_sink::StreamSink;
+use process::Launch;
+use transport::Transport;
+use verdict::{Context, Verdict};
 
 /// Everything one dispatch needs, resolved by the caller.
 #[derive(Clone, Copy)]
 pub struct Dispatch<'a> {
     pub agent_name: &'a str,
     pub agent: &'a Agent,
+    /// The CLI that runs it, usually `backends::of(agent)`.
+    pub backend: &'a dyn Backend,
     pub settings: &'a Settings,
     pub ask: Ask<'a>,
     /// Continue this session instead of starting one (json mode only).
@@ -84,7 +91,7 @@ pub fn offer_measured_timeout(
         return;
     }
     if let Some(measured) = measure() {
-        result.error = Some(classify::timeout_message(
+        result.error = Some(messages::timeout_message(
             d.agent_name,
             d.timeout_secs(),
             Some(measured),
@@ -93,22 +100,17 @@ pub fn offer_measured_timeout(
     }
 }
 
-/// Runs one dispatch to completion (or timeout, or cancellation) with the
-/// `claude` found on `PATH`. Never panics and never returns without a
-/// result: every failure is a `DispatchResult` with `success: false` and an
-/// `error_type`.
+/// Runs one dispatch to completion (or timeout, or cancellation) with its
+/// backend's executable as found on `PATH`. Never panics and never returns
+/// without a result: every failure is a `DispatchResult` with
+/// `success: false` and an `error_type`.
 pub fn dispatch(d: &Dispatch, cancel: &CancelToken, progress: Option<Progress>) -> DispatchResult {
-    dispatch_using(
-        environment::find_on_path("claude").as_deref(),
-        d,
-        cancel,
-        progress,
-    )
+    dispatch_using(d.backend.locate().as_deref(), d, cancel, progress)
 }
 
-/// `dispatch` with an explicit `claude` executable (`None`: not installed).
+/// `dispatch` with an explicit executable (`None`: not installed).
 pub fn dispatch_using(
-    claude: Option<&Path>,
+    program: Option<&Path>,
     d: &Dispatch,
     cancel: &CancelToken,
     progress: Option<Progress>,
@@ -117,8 +119,8 @@ pub fn dispatch_using(
     if depth >= i64::try_from(d.settings.max_dispatch_depth).unwrap_or(i64::MAX) {
         return preflight::recursion(d.agent_name, depth, d.settings.max_dispatch_depth);
     }
-    let Some(claude) = claude else {
-        return preflight::claude_not_found(d.agent_name);
+    let Some(program) = program else {
+        return d.backend.not_found(d.agent_name);
     };
     if !d.agent.directory.is_dir() {
         return preflight::directory_missing(d.agent_name, &d.agent.directory);
@@ -131,7 +133,7 @@ pub fn dispatch_using(
     };
     let launch = |session: &Session| {
         build_arguments(d, session).map(|args| Launch {
-            program: claude.to_path_buf(),
+            program: program.to_path_buf(),
             args,
             cwd: d.agent.directory.clone(),
             env: vec![(
@@ -142,13 +144,13 @@ pub fn dispatch_using(
     };
     let first = match launch(&session) {
         Ok(first) => first,
-        Err(r) => return refused(d.agent_name, r),
+        Err(r) => return refused(d, r),
     };
     let retry = match run_once(d, &first, &session, true, cancel, progress.clone()) {
         Verdict::Done(result) => return result,
         Verdict::RetryWithoutSessionId => match launch(&Session::Unnamed) {
             Ok(retry) => retry,
-            Err(r) => return refused(d.agent_name, r),
+            Err(r) => return refused(d, r),
         },
     };
     match run_once(d, &retry, &Session::Unnamed, false, cancel, progress) {
@@ -157,7 +159,7 @@ pub fn dispatch_using(
         Verdict::RetryWithoutSessionId => DispatchResult::failure(
             d.agent_name,
             ErrorType::CliError,
-            "claude rejected --session-id twice".into(),
+            format!("{} rejected --session-id twice", d.backend.program()),
         ),
     }
 }
@@ -174,13 +176,14 @@ fn mark_if_cut(verdict: Verdict, cut: bool) -> Verdict {
 }
 
 /// The failed result of a command line that was not built.
-fn refused(agent: &str, refused: command::Refused) -> DispatchResult {
+fn refused(d: &Dispatch, refused: command::Refused) -> DispatchResult {
+    let agent = d.agent_name;
     match refused {
         command::Refused::BadFlagValue {
             argument,
             value,
             problem,
-        } => preflight::bad_flag_value(agent, argument, &value, &problem),
+        } => preflight::bad_flag_value(agent, d.backend.program(), argument, &value, &problem),
         command::Refused::TooLong { what, bytes } => {
             preflight::argument_too_long(agent, what, bytes)
         }
@@ -208,7 +211,7 @@ fn build_arguments(
         .permission_mode
         .as_deref()
         .or(d.settings.default_permission_mode.as_deref());
-    command::arguments(&CommandLine {
+    d.backend.arguments(&CommandLine {
         mode: d.mode,
         prompt: &prompt,
         system_prompt: system_prompt.as_deref(),
@@ -255,41 +258,13 @@ fn run_once(
     // Callers bound the timeout already; the cap keeps `Dispatch`'s public
     // fields from ever overflowing the deadline into a panic.
     let deadline = Instant::now() + Duration::from_secs(timeout_secs.min(MAX_TIMEOUT_SECS));
-    match d.mode {
-        OutputMode::Json => match process::run(launch, deadline, cancel, CollectAll::default()) {
-            Ok(run) => {
-                let CollectAll { bytes, cut } = std::mem::take(&mut *process::lock_sink(&run.sink));
-                let verdict = interpret::interpret_json(
-                    &ctx,
-                    &Captured {
-                        stdout: bytes,
-                        ..run.captured
-                    },
-                );
-                mark_if_cut(verdict, cut)
-            }
-            Err(err) => Verdict::Done(interpret::spawn_failure(&ctx, &err)),
-        },
-        OutputMode::Stream => {
-            match process::run(launch, deadline, cancel, StreamSink::new(progress)) {
-                Ok(run) => {
-                    let (collector, cut) = {
-                        let mut sink = process::lock_sink(&run.sink);
-                        (std::mem::take(&mut sink.collector), sink.cut)
-                    };
-                    // Progress lines may be cut harmlessly; only a cut that
-                    // cost the result line is worth a mark.
-                    let lost_result = cut && !collector.has_result();
-                    let Captured {
-                        stderr,
-                        exit,
-                        killed,
-                        ..
-                    } = run.captured;
-                    mark_if_cut(collector.finish(&ctx, &stderr, exit, killed), lost_result)
-                }
-                Err(err) => Verdict::Done(interpret::spawn_failure(&ctx, &err)),
-            }
+    let reader = d.backend.reader(d.mode, progress);
+    match Transport::Local.run(launch, deadline, cancel, reader) {
+        Ok(run) => {
+            let mut reader = process::lock_sink(&run.sink);
+            let cut = reader.lost_to_cut();
+            mark_if_cut(reader.finish(&ctx, run.captured), cut)
         }
+        Err(err) => Verdict::Done(d.backend.spawn_failure(&ctx, &err)),
     }
 }

@@ -1,10 +1,10 @@
-//! The failed results of the checks made before `claude` is spawned:
-//! dispatch recursion, a missing `claude` executable, a missing project
-//! directory, a flag value that is blank, has control characters or would be
+//! The failed results of the checks made before an agent CLI is spawned:
+//! dispatch recursion, a missing project directory, a flag value that is blank, has control characters or would be
 //! read as a flag, and a text too long for one command-line argument or
 //! holding a NUL. Each has a fixed type and message; none
 //! carries a session id, since no session was started. The checks
-//! themselves live with the code that builds the run.
+//! themselves live with the code that builds the run; a missing executable
+//! is the backend's to word (`Backend::not_found`).
 
 use std::fmt;
 use std::path::Path;
@@ -27,15 +27,6 @@ pub fn recursion(agent: &str, depth: i64, max_depth: u64) -> DispatchResult {
     )
 }
 
-pub fn claude_not_found(agent: &str) -> DispatchResult {
-    DispatchResult::failure(
-        agent,
-        ErrorType::NotFound,
-        "Claude CLI not found in PATH. Install: https://docs.anthropic.com/en/docs/claude-code"
-            .to_owned(),
-    )
-}
-
 pub fn directory_missing(agent: &str, directory: &Path) -> DispatchResult {
     DispatchResult::failure(
         agent,
@@ -44,7 +35,7 @@ pub fn directory_missing(agent: &str, directory: &Path) -> DispatchResult {
     )
 }
 
-/// Which value placed right after a `claude` flag was refused.
+/// Which value placed right after a CLI flag was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlagArgument {
     SessionId,
@@ -67,24 +58,25 @@ impl fmt::Display for FlagArgument {
     }
 }
 
-/// Refuses a value that starts with `-`: placed after its flag, `claude`
-/// would parse it as another option (argument injection). Nothing is
-/// spawned. The original reported this as `cli_error`; it is the caller's
-/// input that is wrong, hence `invalid_argument`.
+/// Refuses a value that starts with `-`: placed after its flag, the CLI
+/// (`program`) would parse it as another option (argument injection).
+/// Nothing is spawned. The original reported this as `cli_error`; it is the
+/// caller's input that is wrong, hence `invalid_argument`.
 pub fn bad_flag_value(
     agent: &str,
+    program: &str,
     argument: FlagArgument,
     value: &str,
     problem: &FlagValueProblem,
 ) -> DispatchResult {
     let why = match problem {
-        FlagValueProblem::StartsWithDash => {
-            "starts with '-' and would be interpreted as a command-line flag by the claude CLI"
-        }
-        FlagValueProblem::Blank => "is blank; give a value or leave the setting out",
-        FlagValueProblem::ControlCharacter => {
-            "contains a control character (such as a newline), which no claude option value may hold"
-        }
+        FlagValueProblem::StartsWithDash => format!(
+            "starts with '-' and would be interpreted as a command-line flag by the {program} CLI"
+        ),
+        FlagValueProblem::Blank => "is blank; give a value or leave the setting out".to_owned(),
+        FlagValueProblem::ControlCharacter => format!(
+            "contains a control character (such as a newline), which no {program} option value may hold"
+        ),
     };
     DispatchResult::failure(
         agent,
@@ -146,15 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_claude_and_directory_are_not_found() {
-        let result = claude_not_found("web");
-        assert_eq!(result.error_type, Some(ErrorType::NotFound));
-        assert_eq!(
-            result.error.as_deref(),
-            Some(
-                "Claude CLI not found in PATH. Install: https://docs.anthropic.com/en/docs/claude-code"
-            )
-        );
+    fn a_missing_directory_is_not_found() {
         let result = directory_missing("web", Path::new("/srv/проект"));
         assert_eq!(result.error_type, Some(ErrorType::NotFound));
         assert_eq!(
@@ -168,6 +152,7 @@ mod tests {
         let dash = FlagValueProblem::StartsWithDash;
         let result = bad_flag_value(
             "web",
+            "claude",
             FlagArgument::AllowedTool,
             "--dangerously-skip",
             &dash,
@@ -180,7 +165,7 @@ mod tests {
                  would be interpreted as a command-line flag by the claude CLI."
             )
         );
-        let result = bad_flag_value("web", FlagArgument::SessionId, "-x'y", &dash);
+        let result = bad_flag_value("web", "claude", FlagArgument::SessionId, "-x'y", &dash);
         assert!(
             result
                 .error
@@ -193,6 +178,7 @@ mod tests {
     fn a_blank_or_control_character_value_is_named_for_what_it_is() {
         let blank = bad_flag_value(
             "web",
+            "claude",
             FlagArgument::SessionId,
             "  ",
             &FlagValueProblem::Blank,
@@ -206,6 +192,7 @@ mod tests {
         );
         let newline = bad_flag_value(
             "web",
+            "claude",
             FlagArgument::Model,
             "opus\n",
             &FlagValueProblem::ControlCharacter,

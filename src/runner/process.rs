@@ -1,4 +1,4 @@
-//! Spawns `claude` as the leader of its own session (so its process group
+//! Spawns an agent CLI as the leader of its own session (so its process group
 //! is its whole tree) and supervises it until it and its pipes are done. It
 //! knows nothing about MCP or about what the output means.
 //!
@@ -7,7 +7,7 @@
 //!   their own threads, so a chatty child never blocks on a full pipe.
 //! - Completion is the leader's exit, then stdout EOF (or an answer that
 //!   explains the outcome) within `LINGER_AFTER_LEADER` — never stderr EOF:
-//!   a stdio MCP server started by `claude` may inherit stdout or stderr
+//!   a stdio MCP server the agent started may inherit stdout or stderr
 //!   and outlive it.
 //! - Whatever is left of the group when the run ends is killed, whether
 //!   the run succeeded, failed, timed out or was cancelled.
@@ -29,7 +29,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::cancel::CancelToken;
-use super::interpret::{Captured, Exit, Kill};
+use super::verdict::{Captured, Exit, Kill};
 
 /// stderr beyond this is drained but not kept.
 pub const STDERR_KEEP_BYTES: usize = 64 * 1024;
@@ -378,7 +378,7 @@ fn spawn_stdout_reader<S: StdoutSink>(
     shared: Arc<Shared>,
 ) -> io::Result<()> {
     thread::Builder::new()
-        .name("claude-stdout".into())
+        .name("agent-stdout".into())
         .spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
@@ -417,7 +417,7 @@ fn spawn_stderr_reader(
     shared: Arc<Shared>,
 ) -> io::Result<()> {
     thread::Builder::new()
-        .name("claude-stderr".into())
+        .name("agent-stderr".into())
         .spawn(move || {
             let mut buf = vec![0u8; 8192];
             loop {
@@ -441,7 +441,7 @@ fn spawn_stderr_reader(
 /// unreaped, then reports.
 fn spawn_leader_watch(pid: libc::pid_t, shared: Arc<Shared>) -> io::Result<()> {
     thread::Builder::new()
-        .name("claude-leader".into())
+        .name("agent-leader".into())
         .spawn(move || {
             loop {
                 // SAFETY: an all-zero siginfo_t is a valid out-parameter.

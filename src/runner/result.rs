@@ -1,7 +1,7 @@
 //! `DispatchResult`, the answer of every dispatch, and its two small enums
 //! (`ErrorType`, `Outcome`). Owns the wire shape shared with the original:
 //! field order, absent fields omitted, the lenient number coercions applied
-//! both to `claude` output (via `interpret`) and to results read back from
+//! both to agent CLI output (via a backend's reader) and to results read back from
 //! job files. Knows nothing about processes or how a result was reached.
 
 use std::fmt;

@@ -1,16 +1,25 @@
-//! Feeds a `stream-json` stdout to the `StreamCollector` line by line as it
-//! arrives, and forwards each progress message to the caller's callback.
+//! Splits a line-delimited event stream (a CLI's JSON-lines output) into
+//! lines as it arrives, feeds each to the backend's `EventStream`, and
+//! forwards each progress message to the caller's callback.
 
 use std::sync::Arc;
 
-use super::interpret::StreamCollector;
 use super::process::{STDOUT_KEEP_BYTES, StdoutSink, append_bounded};
 
 /// Receives progress messages ("Using tool: Bash", assistant text) live.
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
 
-pub struct StreamSink {
-    pub collector: StreamCollector,
+/// A backend's reader of one event stream, a line at a time.
+pub trait EventStream: Send + 'static {
+    /// Takes one line (without its newline) and returns the progress
+    /// messages it carries. A malformed line is skipped, never an error.
+    fn feed_line(&mut self, line: &[u8]) -> Vec<String>;
+    /// True once the event that carries the final result has arrived.
+    fn has_result(&self) -> bool;
+}
+
+pub struct StreamSink<E> {
+    pub events: E,
     partial: Vec<u8>,
     progress: Option<Progress>,
     /// A line longer than the bound was cut (and then skipped as
@@ -18,10 +27,10 @@ pub struct StreamSink {
     pub cut: bool,
 }
 
-impl StreamSink {
-    pub fn new(progress: Option<Progress>) -> StreamSink {
+impl<E: EventStream> StreamSink<E> {
+    pub fn new(events: E, progress: Option<Progress>) -> StreamSink<E> {
         StreamSink {
-            collector: StreamCollector::new(),
+            events,
             partial: Vec::new(),
             progress,
             cut: false,
@@ -29,7 +38,7 @@ impl StreamSink {
     }
 
     fn line(&mut self, line: &[u8]) {
-        for message in self.collector.feed_line(line) {
+        for message in self.events.feed_line(line) {
             if let Some(progress) = &self.progress {
                 progress(&message);
             }
@@ -37,7 +46,7 @@ impl StreamSink {
     }
 }
 
-impl StdoutSink for StreamSink {
+impl<E: EventStream> StdoutSink for StreamSink<E> {
     fn chunk(&mut self, bytes: &[u8]) {
         let mut rest = bytes;
         while let Some(end) = rest.iter().position(|b| *b == b'\n') {
@@ -61,22 +70,26 @@ impl StdoutSink for StreamSink {
     }
 
     fn explains_outcome(&self) -> bool {
-        self.collector.has_result()
+        self.events.has_result()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::backends::claude::interpret::StreamCollector;
     use std::sync::Mutex;
 
     #[test]
     fn lines_split_across_chunks_are_joined_and_progress_flows() {
         let seen = Arc::new(Mutex::new(Vec::<String>::new()));
         let sink_seen = Arc::clone(&seen);
-        let mut sink = StreamSink::new(Some(Arc::new(move |m: &str| {
-            sink_seen.lock().unwrap().push(m.to_owned())
-        })));
+        let mut sink = StreamSink::new(
+            StreamCollector::new(),
+            Some(Arc::new(move |m: &str| {
+                sink_seen.lock().unwrap().push(m.to_owned())
+            })),
+        );
         let event =
             br#"{"type":"assistant","message":{"content":[{"type":"tool_use","name":"Bash"}]}}"#;
         sink.chunk(&event[..20]);

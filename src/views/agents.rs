@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::health_json;
 use crate::config::Agent;
 use crate::config::project::{self, Health};
+use crate::runner::backends;
 use crate::usage::Profile;
 
 /// Most lines an inspection preview may show.
@@ -30,9 +31,10 @@ pub fn summary(name: &str, agent: &Agent) -> Value {
     m.insert("name".into(), json!(name));
     m.insert("directory".into(), path_text(agent));
     m.insert("description".into(), json!(agent.description));
-    let (health, scan) = project::survey(&agent.directory);
+    let files = backends::of(agent).project_files();
+    let (health, scan) = project::survey(&agent.directory, &files);
     m.insert("healthy".into(), health_json(&health));
-    m.insert("has_claude_md".into(), json!(scan.has_claude_md));
+    m.insert("has_claude_md".into(), json!(scan.has_instructions));
     m.insert("has_mcp_config".into(), json!(scan.has_mcp_config));
     for (key, items) in [
         ("mcp_servers", strings(&scan.mcp_servers)),
@@ -86,7 +88,8 @@ pub fn detail(name: &str, agent: &Agent, profile: Option<&Profile>, preview_line
     if let Some(profile) = profile {
         m.insert("typical".into(), profile.full_json());
     }
-    let (health, scan) = project::survey(&agent.directory);
+    let files = backends::of(agent).project_files();
+    let (health, scan) = project::survey(&agent.directory, &files);
     m.insert("healthy".into(), health_json(&health));
     if !matches!(health, Health::Ok) {
         return Value::Object(m);
@@ -94,13 +97,14 @@ pub fn detail(name: &str, agent: &Agent, profile: Option<&Profile>, preview_line
     m.insert("mcp_servers".into(), strings(&scan.mcp_servers));
     m.insert("stacks".into(), strings(&scan.stacks));
     m.insert("dbs".into(), strings(&scan.dbs));
-    m.insert("has_claude_md".into(), json!(scan.has_claude_md));
+    // The original's key names, whichever file the backend reads.
+    m.insert("has_claude_md".into(), json!(scan.has_instructions));
     m.insert("has_readme".into(), json!(scan.has_readme));
     m.insert("has_mcp_config".into(), json!(scan.has_mcp_config));
     let lines = preview_lines.min(MAX_PREVIEW_LINES);
     if lines > 0 {
         for (present, file, key) in [
-            (scan.has_claude_md, "CLAUDE.md", "claude_md"),
+            (scan.has_instructions, files.instructions, "claude_md"),
             (scan.has_readme, "README.md", "readme"),
         ] {
             if present {

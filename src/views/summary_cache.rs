@@ -1,9 +1,10 @@
 //! Remembers each agent's `list_agents` entry between calls of a long-lived
 //! server, and rebuilds it only when something it shows could have changed:
 //! the agent's config, the project directory's entries (its mtime moves
-//! when a file is created, removed or renamed in it) or the two MCP config
-//! files whose contents it reads. Three `stat`s per agent replace a
-//! directory listing, file reads and JSON parsing.
+//! when a file is created, removed or renamed in it) or the MCP config
+//! files whose contents it reads (those of the agent's backend). A few
+//! `stat`s per agent replace a directory listing, file reads and JSON
+//! parsing.
 //!
 //! Stamps younger than two seconds are not trusted (file times are
 //! coarse). Not noticed: a symlinked file at the top of a project whose target
@@ -18,13 +19,15 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::Agent;
+use crate::config::project::AgentFiles;
+use crate::runner::backends;
 use crate::state::stamp::FileStamp;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct ProjectStamp {
     directory: FileStamp,
-    mcp_json: Option<FileStamp>,
-    local_settings: Option<FileStamp>,
+    /// One per MCP config file of the backend, in its order.
+    mcp_configs: Vec<Option<FileStamp>>,
 }
 
 /// A stamp younger than this is never trusted for a cache entry (see
@@ -33,22 +36,20 @@ const SETTLE: Duration = Duration::from_secs(2);
 
 impl ProjectStamp {
     fn settled(&self) -> bool {
-        [Some(self.directory), self.mcp_json, self.local_settings]
-            .into_iter()
-            .flatten()
+        std::iter::once(&self.directory)
+            .chain(self.mcp_configs.iter().flatten())
             .all(|stamp| stamp.settled(SETTLE))
     }
 }
 
 /// `None` when the directory is not there: such entries are cheap to build
 /// and are never cached.
-fn project_stamp(directory: &Path) -> Option<ProjectStamp> {
+fn project_stamp(directory: &Path, files: &AgentFiles) -> Option<ProjectStamp> {
     let meta = fs::metadata(directory).ok().filter(fs::Metadata::is_dir)?;
-    let stamp = |name: &str| FileStamp::of(&directory.join(name)).ok().flatten();
+    let stamp = |name: &&str| FileStamp::of(&directory.join(name)).ok().flatten();
     Some(ProjectStamp {
         directory: FileStamp::from_metadata(&meta),
-        mcp_json: stamp(".mcp.json"),
-        local_settings: stamp(".claude/settings.local.json"),
+        mcp_configs: files.mcp_configs.iter().map(stamp).collect(),
     })
 }
 
@@ -64,7 +65,8 @@ impl SummaryCache {
 
     /// The `list_agents` entry of `name`, from the cache when still valid.
     pub fn summary(&self, name: &str, agent: &Agent) -> Value {
-        let Some(stamp) = project_stamp(&agent.directory) else {
+        let files = backends::of(agent).project_files();
+        let Some(stamp) = project_stamp(&agent.directory, &files) else {
             return super::agents::summary(name, agent);
         };
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

@@ -13,7 +13,7 @@ use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
 use crate::config::{Agent, Settings};
 use crate::dispatch::{Answer, Request};
 use crate::pyfmt::repr_str;
-use crate::runner::{self, Ask, Dispatch, OutputMode};
+use crate::runner::{self, Ask, Dispatch, OutputMode, backends};
 
 /// The bounds of a per-call `timeout_seconds`.
 const MIN_TIMEOUT: i64 = 10;
@@ -98,6 +98,7 @@ impl AskArgs {
         Dispatch {
             agent_name: &self.agent,
             agent,
+            backend: backends::of(agent),
             settings,
             ask: Ask {
                 task: &self.task,

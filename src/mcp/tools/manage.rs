@@ -28,6 +28,7 @@ use crate::config::schema::{DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_S
 use crate::config::store::{self, MutateError, SaveError};
 use crate::config::{Agent, Config};
 use crate::pyfmt::{repr_float, repr_str};
+use crate::runner::backends;
 use crate::state::flock::LockError;
 
 pub fn tools() -> Vec<Tool> {
@@ -473,7 +474,8 @@ fn add_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(invalid) => return Ok(ToolResult::error(invalid.to_string())),
     };
     if agent.description.is_empty() {
-        agent.description = project::auto_description(&agent.directory);
+        let files = backends::of(&agent).project_files();
+        agent.description = project::auto_description(&agent.directory, &files);
     }
     let warnings: Vec<String> = agent
         .permission_mode

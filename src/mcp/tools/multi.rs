@@ -22,7 +22,7 @@ use crate::config::{Agent, Config};
 use crate::dispatch::Answer;
 use crate::pyfmt::{repr_float, repr_str};
 use crate::pyvalue;
-use crate::runner::{Ask, Dispatch, DispatchResult, ErrorType, Outcome, OutputMode};
+use crate::runner::{Ask, Dispatch, DispatchResult, ErrorType, Outcome, OutputMode, backends};
 
 /// Items allowed per call: at least this many, more with a higher
 /// `max_concurrency` (twenty per slot).
@@ -138,6 +138,7 @@ fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
     let d = Dispatch {
         agent_name: &aggregate,
         agent: aggregator,
+        backend: backends::of(aggregator),
         settings: &config.settings,
         ask: Ask {
             task: AGGREGATE_TASK,
@@ -330,6 +331,7 @@ fn item_dispatch<'a>(config: &'a Config, item: &'a Item) -> Dispatch<'a> {
     Dispatch {
         agent_name: &item.agent_name,
         agent: item.agent,
+        backend: backends::of(item.agent),
         settings: &config.settings,
         ask: Ask {
             task: &item.task,
@@ -465,6 +467,7 @@ fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
             let d = Dispatch {
                 agent_name: &speaker.name,
                 agent: speaker.agent,
+                backend: backends::of(speaker.agent),
                 settings: &config.settings,
                 ask: Ask {
                     task: &task,

@@ -6,96 +6,26 @@
 //! the array verbose mode prints) through `interpret_json`, and
 //! `stream-json` line by line through `StreamCollector`.
 
-use std::fmt;
 use std::io;
 
 use serde_json::{Map, Value};
 
 use super::classify::{self, FailedMcpServer, str_field};
-use super::lenient_json;
-use super::result::{DispatchResult, ErrorType, coerce_cost, coerce_count, result_text, text_of};
-use super::status_line::{lift_status, parse_json_answer};
 use crate::chars;
 use crate::pyvalue::truthy as is_truthy;
+use crate::runner::lenient_json;
+use crate::runner::messages;
+use crate::runner::result::{
+    DispatchResult, ErrorType, coerce_cost, coerce_count, result_text, text_of,
+};
+use crate::runner::status_line::{lift_status, parse_json_answer};
+use crate::runner::stream_sink::EventStream;
+use crate::runner::verdict::{Captured, Context, Exit, Kill, Verdict};
 
-/// How the `claude` process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    Code(i32),
-    /// Killed by this signal number.
-    Signal(i32),
-    /// The status could not be collected.
-    Unknown,
-}
-
-/// Renders like Python's `returncode` (a signal shows as `-9`), the form
-/// the original's messages and their readers know.
-impl fmt::Display for Exit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Exit::Code(code) => write!(f, "{code}"),
-            Exit::Signal(signal) => write!(f, "-{signal}"),
-            Exit::Unknown => f.write_str("unknown"),
-        }
-    }
-}
-
-/// Why we killed the process group, if we did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kill {
-    Timeout,
-    Cancel,
-}
-
-/// What the process layer captured from a run. `stdout` is what an
-/// ordinary (`json`) run printed; a `stream-json` run's stdout goes to its
-/// `StreamCollector` instead and leaves it empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Captured {
-    pub stdout: Vec<u8>,
-    /// Only the first 64 KiB are kept.
-    pub stderr: Vec<u8>,
-    pub exit: Exit,
-    pub killed: Option<Kill>,
-}
-
-/// What the caller of a dispatch knows that the output does not say.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Context<'a> {
-    pub agent: &'a str,
-    /// The session this run belongs to: the resumed id, or the id we
-    /// generated and passed as `--session-id`. Reported when the CLI's own
-    /// output names none, so even a timed-out run can be resumed.
-    pub session_of_record: Option<&'a str>,
-    pub session_id_was_generated: bool,
-    pub first_attempt: bool,
-    pub response_format_json: bool,
-    pub timeout_secs: u64,
-    /// The effective spend cap; `None` = no cap.
-    pub budget_usd: Option<f64>,
-}
-
-impl Context<'_> {
-    /// Whether this run's stderr is an old CLI refusing the `--session-id`
-    /// we generated: retried once, and only on a first attempt.
-    fn may_retry_without_session_id(&self, stderr: &str) -> bool {
-        self.first_attempt
-            && self.session_id_was_generated
-            && classify::rejects_session_id_flag(stderr)
-    }
-}
-
-/// What to do with a finished run.
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one short-lived value per run, never stored in bulk; boxing would only add an allocation"
-)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
-    Done(DispatchResult),
-    /// An old CLI rejected `--session-id`: run once more without it (and
-    /// with no session of record). Only ever returned on a first attempt.
-    RetryWithoutSessionId,
+/// Whether this run's stderr is an old CLI refusing the `--session-id`
+/// we generated: retried once, and only on a first attempt.
+fn may_retry_without_session_id(ctx: &Context, stderr: &str) -> bool {
+    ctx.first_attempt && ctx.session_id_was_generated && classify::rejects_session_id_flag(stderr)
 }
 
 /// Interprets an ordinary run (`--output-format json`).
@@ -121,7 +51,7 @@ pub fn interpret_json(ctx: &Context, out: &Captured) -> Verdict {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let stderr = stderr.trim();
     if out.exit != Exit::Code(0) && stdout.trim().is_empty() {
-        if ctx.may_retry_without_session_id(stderr) {
+        if may_retry_without_session_id(ctx, stderr) {
             return Verdict::RetryWithoutSessionId;
         }
         // The CLI failed before producing anything, so no session id is
@@ -166,13 +96,9 @@ pub struct StreamCollector {
     transcript: Transcript,
 }
 
-impl StreamCollector {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
+impl EventStream for StreamCollector {
     /// True once a `result` event has arrived.
-    pub fn has_result(&self) -> bool {
+    fn has_result(&self) -> bool {
         self.result.is_some()
     }
 
@@ -181,7 +107,7 @@ impl StreamCollector {
     /// `Using tool: <name>` per tool call. Blank, unparsable and
     /// unexpectedly shaped lines are skipped — a malformed event must never
     /// cost the final result.
-    pub fn feed_line(&mut self, line: &[u8]) -> Vec<String> {
+    fn feed_line(&mut self, line: &[u8]) -> Vec<String> {
         let line = line.trim_ascii();
         if line.is_empty() {
             return Vec::new();
@@ -199,6 +125,12 @@ impl StreamCollector {
         }
         Vec::new()
     }
+}
+
+impl StreamCollector {
+    pub fn new() -> Self {
+        Self::default()
+    }
 
     /// Decides the run once the process is done and stdout is drained.
     pub fn finish(self, ctx: &Context, stderr: &[u8], exit: Exit, killed: Option<Kill>) -> Verdict {
@@ -213,7 +145,7 @@ impl StreamCollector {
         } else {
             let stderr = String::from_utf8_lossy(stderr);
             let stderr = stderr.trim();
-            if ctx.may_retry_without_session_id(stderr) {
+            if may_retry_without_session_id(ctx, stderr) {
                 return Verdict::RetryWithoutSessionId;
             }
             let error = if stderr.is_empty() {
@@ -371,16 +303,16 @@ fn succeed(
     let denial = result
         .denied_tools
         .as_deref()
-        .map(|tools| classify::denial_hint(ctx.agent, tools));
+        .map(|tools| messages::denial_hint(ctx.agent, tools));
     let cleanup = killed.map(|kill| {
         match kill {
-            Kill::Timeout => classify::CLEANUP_NOTE_AFTER_TIMEOUT,
-            Kill::Cancel => classify::CLEANUP_NOTE_AFTER_CANCEL,
+            Kill::Timeout => messages::CLEANUP_NOTE_AFTER_TIMEOUT,
+            Kill::Cancel => messages::CLEANUP_NOTE_AFTER_CANCEL,
         }
         .to_owned()
     });
     let next_step = outcome.and_then(|outcome| {
-        classify::outcome_hint(ctx.agent, outcome, result.session_id.as_deref())
+        messages::outcome_hint(ctx.agent, outcome, result.session_id.as_deref())
     });
     result.hint = join_hints([denial, cleanup, next_step]);
     result.success = true;
@@ -434,14 +366,14 @@ fn killed_before_result(ctx: &Context, kill: Kill) -> DispatchResult {
         Kill::Timeout => DispatchResult::failure(
             ctx.agent,
             ErrorType::Timeout,
-            classify::timeout_message(ctx.agent, ctx.timeout_secs, None, session_id),
+            messages::timeout_message(ctx.agent, ctx.timeout_secs, None, session_id),
         ),
         // Not a failure of the agent or the CLI, but callers only branch on
         // the documented types, and `cli_error` is the catch-all.
         Kill::Cancel => DispatchResult::failure(
             ctx.agent,
             ErrorType::CliError,
-            classify::cancelled_message(ctx.agent, session_id),
+            messages::cancelled_message(ctx.agent, session_id),
         ),
     };
     DispatchResult {
@@ -466,7 +398,7 @@ fn finish(ctx: &Context, transcript: &Transcript, mut result: DispatchResult) ->
         && cost > budget
     {
         result.budget_exceeded = true;
-        append_hint(&mut result, classify::budget_exceeded_note(cost, budget));
+        append_hint(&mut result, messages::budget_exceeded_note(cost, budget));
     }
     result
 }
@@ -1114,7 +1046,7 @@ mod tests {
         assert_eq!(result.error_type, None);
         assert_eq!(
             result.hint.as_deref(),
-            Some(classify::CLEANUP_NOTE_AFTER_TIMEOUT)
+            Some(messages::CLEANUP_NOTE_AFTER_TIMEOUT)
         );
     }
 
@@ -1127,7 +1059,7 @@ mod tests {
         assert!(result.success);
         assert_eq!(
             result.hint.as_deref(),
-            Some(classify::CLEANUP_NOTE_AFTER_CANCEL)
+            Some(messages::CLEANUP_NOTE_AFTER_CANCEL)
         );
     }
 
@@ -1354,7 +1286,7 @@ mod tests {
         assert_eq!(result.result, "ANSWER");
         assert_eq!(
             result.hint.as_deref(),
-            Some(classify::CLEANUP_NOTE_AFTER_TIMEOUT)
+            Some(messages::CLEANUP_NOTE_AFTER_TIMEOUT)
         );
     }
 

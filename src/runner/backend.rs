@@ -1,0 +1,67 @@
+//! The seam between one dispatch and the agent CLI that runs it. A
+//! `Backend` knows one CLI: its executable, the files it reads in a
+//! project, the command line for one run, and how to read what it prints
+//! (an `OutputReader` fed by the process layer as output arrives). The
+//! runner does the rest the same way for every backend — the depth guard,
+//! the directory check, session ids, the prompts, supervision through a
+//! `Transport` — and the services above it never learn which CLI ran.
+
+use std::ffi::OsString;
+use std::io;
+use std::path::PathBuf;
+
+use super::command::{CommandLine, OutputMode, Refused};
+use super::environment;
+use super::process::StdoutSink;
+use super::result::DispatchResult;
+use super::stream_sink::Progress;
+use super::verdict::{Captured, Context, Verdict};
+use crate::config::project::AgentFiles;
+
+pub trait Backend: Sync {
+    /// The executable's name, looked up on `PATH`.
+    fn program(&self) -> &'static str;
+
+    /// Where the executable is; `None` when it is not installed.
+    fn locate(&self) -> Option<PathBuf> {
+        environment::find_on_path(self.program())
+    }
+
+    /// The files it reads in a project on its own: what discovery shows.
+    fn project_files(&self) -> AgentFiles;
+
+    /// The result when the executable is not installed, with the fix.
+    fn not_found(&self, agent: &str) -> DispatchResult;
+
+    /// The arguments after the program name for one run. Caller-supplied
+    /// text must reach the CLI as values, never as flags.
+    fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused>;
+
+    /// A fresh reader for one run's stdout.
+    fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader>;
+
+    /// The result of a run whose process could not be started.
+    fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult;
+}
+
+/// Reads one run's stdout as it arrives (as a `StdoutSink`), then judges
+/// the run.
+pub trait OutputReader: StdoutSink {
+    /// Output was cut at the capture bound in a way that cost the answer.
+    fn lost_to_cut(&self) -> bool;
+    /// The verdict on the run, from what arrived and how it ended
+    /// (`ended.stdout` is empty: the reader has the stdout).
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict;
+}
+
+impl StdoutSink for Box<dyn OutputReader> {
+    fn chunk(&mut self, bytes: &[u8]) {
+        (**self).chunk(bytes);
+    }
+    fn end(&mut self) {
+        (**self).end();
+    }
+    fn explains_outcome(&self) -> bool {
+        (**self).explains_outcome()
+    }
+}

@@ -1,0 +1,130 @@
+//! Claude Code (`claude`) as an agent backend: its executable, the project
+//! files it reads (`CLAUDE.md`, `.mcp.json`), its command line (`argv`),
+//! and how to read what it prints (`interpret`, with the transcript facts
+//! and message texts of `classify`).
+
+pub mod argv;
+pub mod classify;
+pub mod interpret;
+
+use std::ffi::OsString;
+use std::io;
+
+use crate::config::project::AgentFiles;
+use crate::runner::backend::{Backend, OutputReader};
+use crate::runner::command::{CommandLine, OutputMode, Refused};
+use crate::runner::process::{CollectAll, StdoutSink};
+use crate::runner::result::{DispatchResult, ErrorType};
+use crate::runner::stream_sink::{EventStream, Progress, StreamSink};
+use crate::runner::verdict::{Captured, Context, Verdict};
+use interpret::StreamCollector;
+
+/// The Claude Code CLI.
+pub struct Claude;
+
+impl Backend for Claude {
+    fn program(&self) -> &'static str {
+        "claude"
+    }
+
+    fn project_files(&self) -> AgentFiles {
+        AgentFiles {
+            instructions: "CLAUDE.md",
+            mcp_configs: &[".mcp.json", ".claude/settings.local.json"],
+        }
+    }
+
+    fn not_found(&self, agent: &str) -> DispatchResult {
+        DispatchResult::failure(
+            agent,
+            ErrorType::NotFound,
+            "Claude CLI not found in PATH. Install: https://docs.anthropic.com/en/docs/claude-code"
+                .to_owned(),
+        )
+    }
+
+    fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {
+        argv::arguments(line)
+    }
+
+    fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
+        match mode {
+            OutputMode::Json => Box::new(JsonReader(CollectAll::default())),
+            OutputMode::Stream => Box::new(StreamReader(StreamSink::new(
+                StreamCollector::new(),
+                progress,
+            ))),
+        }
+    }
+
+    fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
+        interpret::spawn_failure(ctx, err)
+    }
+}
+
+/// `--output-format json`: one object (or the verbose array) at the end.
+struct JsonReader(CollectAll);
+
+impl StdoutSink for JsonReader {
+    fn chunk(&mut self, bytes: &[u8]) {
+        self.0.chunk(bytes);
+    }
+    fn explains_outcome(&self) -> bool {
+        self.0.explains_outcome()
+    }
+}
+
+impl OutputReader for JsonReader {
+    fn lost_to_cut(&self) -> bool {
+        self.0.cut
+    }
+
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+        let stdout = std::mem::take(&mut self.0.bytes);
+        interpret::interpret_json(ctx, &Captured { stdout, ..ended })
+    }
+}
+
+/// `--output-format stream-json`: one event per line, read as it comes.
+struct StreamReader(StreamSink<StreamCollector>);
+
+impl StdoutSink for StreamReader {
+    fn chunk(&mut self, bytes: &[u8]) {
+        self.0.chunk(bytes);
+    }
+    fn end(&mut self) {
+        self.0.end();
+    }
+    fn explains_outcome(&self) -> bool {
+        self.0.explains_outcome()
+    }
+}
+
+impl OutputReader for StreamReader {
+    /// Progress lines may be cut harmlessly; only a cut that cost the
+    /// result line counts.
+    fn lost_to_cut(&self) -> bool {
+        self.0.cut && !self.0.events.has_result()
+    }
+
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+        std::mem::take(&mut self.0.events).finish(ctx, &ended.stderr, ended.exit, ended.killed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_cli_is_not_found_with_where_to_get_it() {
+        let result = Claude.not_found("web");
+        assert_eq!(result.error_type, Some(ErrorType::NotFound));
+        assert_eq!(
+            result.error.as_deref(),
+            Some(
+                "Claude CLI not found in PATH. Install: https://docs.anthropic.com/en/docs/claude-code"
+            )
+        );
+    }
+}
