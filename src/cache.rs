@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Agent, CacheSettings, Settings};
+use crate::pyvalue;
 use crate::runner::{DispatchResult, Outcome};
 
 /// All entries together weigh at most this many bytes (their results as
@@ -409,7 +410,7 @@ impl ResultCache {
         let hit_rate = if lookups == 0 {
             0.0
         } else {
-            round3(inner.hits as f64 / lookups as f64)
+            pyvalue::round(inner.hits as f64 / lookups as f64, 3)
         };
         json!({
             "size": inner.entries.len(),
@@ -454,14 +455,6 @@ fn weight_within(result: &DispatchResult, cap: usize) -> Option<usize> {
     let mut counter = Counter { bytes: 0, cap };
     serde_json::to_writer(&mut counter, result).ok()?;
     Some(counter.bytes)
-}
-
-/// Python's `round(x, 3)`: Rust's fixed-precision formatting rounds the
-/// exact binary value half-to-even, as Python does (checked against Python
-/// for every ratio with a denominator up to 1200); parsing it back gives the
-/// float Python would return.
-fn round3(value: f64) -> f64 {
-    format!("{value:.3}").parse().unwrap_or(value)
 }
 
 #[cfg(test)]
@@ -854,15 +847,6 @@ mod tests {
             stats["bytes"].as_u64(),
             weight_within(&done("a"), usize::MAX).map(|w| w as u64)
         );
-    }
-
-    #[test]
-    fn hit_rate_rounds_like_python() {
-        // round(1/16, 3) == 0.062 in Python: an exact tie goes to even.
-        assert_eq!(round3(1.0 / 16.0), 0.062);
-        assert_eq!(round3(2.0 / 3.0), 0.667);
-        assert_eq!(round3(1.0), 1.0);
-        assert_eq!(round3(1.0 / 2000.0), 0.001);
     }
 
     #[test]

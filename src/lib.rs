@@ -5,6 +5,9 @@
 //! services `runner`, `jobs`, `limiter`, `cache`, `views`, `config` → the
 //! file primitives `state` → the OS.
 
+/// This build's version, as every surface reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 pub mod cache;
 pub mod chars;
 pub mod cli;

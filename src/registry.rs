@@ -20,11 +20,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use crate::VERSION;
 use crate::state::atomic::ensure_private_dir;
 use crate::state::regular::{open_or_create_private, open_regular};
-
-/// The version a server built from this crate registers under.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A registry file is a few hundred bytes; anything far larger is not one.
 const MAX_ENTRY_BYTES: u64 = 64 * 1024;

@@ -22,6 +22,7 @@ use std::ffi::OsString;
 use lexopt::Arg::{Long, Short, Value};
 use lexopt::Parser;
 
+use crate::VERSION;
 use crate::config::Paths;
 use crate::config::rules;
 use agents::{AddArgs, UpdateArgs};
@@ -29,8 +30,6 @@ use error::{CliError, UsageError};
 use groups::GroupArgs;
 use job_commands::{GcArgs, JobsArgs};
 use output::Ui;
-
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const MAIN_HELP: &str = "\
 agent-dispatch: hand tasks to Claude Code agents in other project directories.

@@ -51,7 +51,7 @@ impl Inputs {
             claude: find_on_path("claude"),
             self_on_path: find_on_path("agent-dispatch"),
             exe: registry::current_exe(),
-            version: registry::VERSION.to_owned(),
+            version: crate::VERSION.to_owned(),
             probe_timeout: claude_cli::PROBE_TIMEOUT,
         }
     }

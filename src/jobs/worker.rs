@@ -154,7 +154,9 @@ impl Jobs {
         match self.store.cancel(id, false)? {
             CancelOutcome::Cancelled => {
                 // Queued in our limiter: leave the queue now.
-                if let Some(token) = self.owned().get(id) {
+                // Cancelled outside the lock: its wakers take locks of their own.
+                let token = self.owned().get(id).cloned();
+                if let Some(token) = token {
                     token.cancel();
                 }
                 Ok(reply("cancelled", Some(Status::Cancelled), None))
@@ -209,12 +211,19 @@ impl Jobs {
     /// directory are re-read a few times a second.
     /// A cancelled wait returns what the job is now, as if it timed out.
     pub fn wait(
-        &self,
+        self: &Arc<Self>,
         id: &str,
         timeout: Duration,
         cancel: &CancelToken,
     ) -> Result<Option<(Job, bool)>, StoreError> {
         let deadline = Instant::now() + timeout;
+        let _woken_on_cancel = cancel.subscribe({
+            let jobs = Arc::clone(self);
+            Arc::new(move || {
+                let _owned = jobs.owned();
+                jobs.ended.notify_all();
+            })
+        });
         loop {
             let Some(job) = self.store.get(id)? else {
                 return Ok(None);

@@ -22,7 +22,7 @@ use super::state::State;
 use super::stop::{Stop, StopReason};
 use super::tools::{self, Call, args::Args};
 use super::writer::Writer;
-use crate::cli::VERSION;
+use crate::VERSION;
 use crate::config::Paths;
 use crate::log;
 use crate::runner::{CancelToken, process};

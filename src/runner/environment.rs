@@ -12,25 +12,9 @@ pub const DEPTH_ENV: &str = "AGENT_DISPATCH_DEPTH";
 /// sign and `_` between digits are fine; anything else (including
 /// `"1.5"`) is unreadable and counts as 0, like a missing variable.
 pub fn parse_depth(raw: Option<&OsStr>) -> i64 {
-    let Some(text) = raw.and_then(OsStr::to_str) else {
-        return 0;
-    };
-    let text = text.trim();
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let well_formed = !digits.is_empty()
-        && !digits.starts_with('_')
-        && !digits.ends_with('_')
-        && !digits.contains("__")
-        && digits.bytes().all(|b| b.is_ascii_digit() || b == b'_');
-    if !well_formed {
-        return 0;
-    }
-    let value: i64 = digits.replace('_', "").parse().unwrap_or(i64::MAX);
-    if negative { -value } else { value }
+    raw.and_then(OsStr::to_str)
+        .and_then(crate::pyvalue::int_text)
+        .unwrap_or(0)
 }
 
 /// The current process's depth.

@@ -48,8 +48,6 @@ const LINGER_AFTER_LEADER: Duration = Duration::from_secs(1);
 /// The one window for everything after a timeout or cancel kill: leader
 /// exit and pipe EOFs. After a normal exit the short grace serves.
 const CLEANUP_WINDOW: Duration = Duration::from_secs(1);
-/// How often a waiting supervisor looks at its cancel token.
-const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -150,14 +148,10 @@ impl Shared {
             if now >= until || cancel.is_some_and(CancelToken::is_cancelled) {
                 return false;
             }
-            let slice = if cancel.is_some() {
-                (until - now).min(CANCEL_POLL)
-            } else {
-                until - now
-            };
+            // A cancel wakes us through the run's subscription (see `run`).
             progress = self
                 .changed
-                .wait_timeout(progress, slice)
+                .wait_timeout(progress, until - now)
                 .map(|(guard, _)| guard)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
@@ -238,6 +232,10 @@ pub fn run<S: StdoutSink>(
         return Err(err);
     }
 
+    let _woken_on_cancel = cancel.subscribe({
+        let shared = Arc::clone(&shared);
+        Arc::new(move || shared.update(|_| {}))
+    });
     let leader_done = shared.wait_until(deadline, Some(cancel), |p| p.leader_exited);
     let (killed, cleanup) = if leader_done {
         // The leader wrote its whole answer before exiting; a descendant

@@ -16,7 +16,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Number, Value};
 
-use super::round_decimal;
+use crate::pyvalue;
 use crate::runner::DispatchResult;
 use crate::state::atomic::ensure_private_dir;
 use crate::state::regular::open_regular;
@@ -68,7 +68,7 @@ impl Record {
             cost: result
                 .cost_usd
                 .filter(|cost| cost.is_finite())
-                .map(|cost| round_decimal(cost, 6)),
+                .map(|cost| pyvalue::round(cost, 6)),
             ms: Some(result.duration_ms.unwrap_or(wall_ms)),
             turns: result.num_turns,
             outcome: result

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use serde_json::{Map, Number, Value};
 
 use super::read::{Entry, PROFILE_TAIL_BYTES, Query, load};
-use super::round_decimal;
+use crate::pyvalue;
 use crate::state::stamp::FileStamp;
 
 /// Durations at or above this (about 11.6 days) are not believed.
@@ -71,14 +71,14 @@ impl Stats {
             );
         }
         stats.failed = stats.dispatches - stats.ok;
-        stats.cost_usd = round_decimal(exact_sum(&costs), 4);
+        stats.cost_usd = pyvalue::round(exact_sum(&costs), 4);
         durations.sort_by(f64::total_cmp);
         costs.sort_by(f64::total_cmp);
         let whole_ms = |ms: f64| ms.round_ties_even() as u64;
         stats.median_ms = percentile(&durations, 50.0).map(whole_ms);
         stats.p90_ms = percentile(&durations, 90.0).map(whole_ms);
         stats.max_ms = durations.last().copied().map(whole_ms);
-        let money = |cost: f64| round_decimal(cost, 4);
+        let money = |cost: f64| pyvalue::round(cost, 4);
         stats.median_cost_usd = percentile(&costs, 50.0).map(money);
         stats.max_cost_usd = costs.last().copied().map(money);
         stats
@@ -250,7 +250,7 @@ impl Profile {
         if stats.dispatches < PROFILE_MIN_DISPATCHES {
             return None;
         }
-        let seconds = |ms: u64| round_decimal(ms as f64 / 1000.0, 1);
+        let seconds = |ms: u64| pyvalue::round(ms as f64 / 1000.0, 1);
         Some(Profile {
             dispatches: stats.dispatches,
             median_seconds: stats.median_ms.map(seconds),
