@@ -17,7 +17,8 @@ use serde_json::{Map, Value, json};
 
 use super::args::ArgError;
 use super::dispatching::{answer, group_context, per_call_timeout, run, summary_chars};
-use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use super::params::{Bounds, Integer, Param, Params, Text};
+use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::{Agent, Config};
 use crate::dispatch::Answer;
 use crate::pyfmt::{repr_float, repr_str};
@@ -35,44 +36,51 @@ const AGGREGATE_GOAL: &str = "aggregate parallel dispatch results";
 
 /// The marker an agent ends a dialogue reply with when it is done.
 const RESOLVED: &str = "[RESOLVED]";
-const DEFAULT_ROUNDS: i64 = 3;
-const MAX_ROUNDS: i64 = 10;
 /// The topic as a dialogue turn's `goal` is cut to this many chars.
 const GOAL_CHARS: usize = 200;
 /// How much of a turn's answer its progress message shows.
 const TURN_PREVIEW_CHARS: usize = 120;
+
+const DISPATCHES: Text = Text::required("dispatches", "JSON array of dispatch items, as a string.");
+const AGGREGATE: Text = Text::optional(
+    "aggregate",
+    "Agent that combines the results; empty for none.",
+);
+const DISPATCH_PARALLEL: Params = &[&[Param::Text(DISPATCHES), Param::Text(AGGREGATE)]];
+
+const REQUESTER: Text = Text::required("requester", "Agent that poses the topic and answers back.");
+const RESPONDER: Text = Text::required("responder", "Agent that speaks first.");
+const TOPIC: Text = Text::required("topic", "What to work out.");
+const MAX_ROUNDS: Integer = Integer {
+    name: "max_rounds",
+    default: 3,
+    bounds: Bounds::Clamped {
+        min: 1,
+        max: 10,
+        in_schema: false,
+    },
+    description: "Rounds of two turns, 1-10 (clamped).",
+};
+const DISPATCH_DIALOGUE: Params = &[&[
+    Param::Text(REQUESTER),
+    Param::Text(RESPONDER),
+    Param::Text(TOPIC),
+    Param::Integer(MAX_ROUNDS),
+]];
 
 pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "dispatch_parallel",
             description: "Run several dispatches at once (within max_concurrency); results in input order. `dispatches`: a JSON array string of {agent, task, context?, caller?, goal?, response_format?, timeout_seconds?, group?, return_ref?, summary_chars?}. All are validated before any runs. `aggregate`: an agent that synthesizes the results.",
-            schema: || {
-                schema(
-                    json!({
-                        "dispatches": {"type": "string", "description": "JSON array of dispatch items, as a string."},
-                        "aggregate": {"type": "string", "description": "Agent that combines the results; empty for none."},
-                    }),
-                    &["dispatches"],
-                )
-            },
+            params: DISPATCH_PARALLEL,
             kind: Kind::Dispatch,
             run: dispatch_parallel,
         },
         Tool {
             name: "dispatch_dialogue",
             description: "Two agents work a topic out: the responder first, then they alternate (each in its own session) until a reply says [RESOLVED] or max_rounds pass. Returns resolved, final_answer, totals and the conversation.",
-            schema: || {
-                schema(
-                    json!({
-                        "requester": {"type": "string", "description": "Agent that poses the topic and answers back."},
-                        "responder": {"type": "string", "description": "Agent that speaks first."},
-                        "topic": {"type": "string", "description": "What to work out."},
-                        "max_rounds": {"type": "integer", "default": DEFAULT_ROUNDS, "description": "Rounds of two turns, 1-10 (clamped)."},
-                    }),
-                    &["requester", "responder", "topic"],
-                )
-            },
+            params: DISPATCH_DIALOGUE,
             kind: Kind::Dispatch,
             run: dispatch_dialogue,
         },
@@ -98,8 +106,8 @@ struct Item<'c> {
 }
 
 fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
-    let dispatches = call.args.string("dispatches")?;
-    let aggregate = call.args.string_or_empty("aggregate")?;
+    let dispatches = call.args.text(&DISPATCHES)?;
+    let aggregate = call.args.text(&AGGREGATE)?;
     call.args.finish()?;
     let list = match parse_list(&dispatches) {
         Ok(list) => list,
@@ -414,13 +422,10 @@ struct Speaker<'c> {
 }
 
 fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
-    let requester = call.args.string("requester")?;
-    let responder = call.args.string("responder")?;
-    let topic = call.args.string("topic")?;
-    let max_rounds = call
-        .args
-        .integer("max_rounds", DEFAULT_ROUNDS, i64::MIN, i64::MAX)?
-        .clamp(1, MAX_ROUNDS);
+    let requester = call.args.text(&REQUESTER)?;
+    let responder = call.args.text(&RESPONDER)?;
+    let topic = call.args.text(&TOPIC)?;
+    let max_rounds = call.args.integer(&MAX_ROUNDS)?;
     call.args.finish()?;
     let config = match call.config() {
         Ok(config) => config,
