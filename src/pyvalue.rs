@@ -1,9 +1,12 @@
 //! Python's view of decoded JSON values, which the original applied to what
 //! `claude`, its own files and its callers handed it: `float(x)` (numeric
-//! strings with `_` separators, `true` as 1.0) and truthiness. Used wherever
-//! we read the same inputs, so both tools read them alike.
+//! strings with `_` separators, `true` as 1.0), `int(x)`, truthiness, and
+//! the `repr()` and type name its error messages showed. Used wherever we
+//! read the same inputs, so both tools read them alike.
 
 use serde_json::Value;
+
+use crate::pyfmt::{repr_float, repr_str};
 
 /// `float(x)` for a JSON value, kept only when finite; `None` for what
 /// Python would reject (or turn into nan/inf).
@@ -47,6 +50,84 @@ pub fn truthy(value: &Value) -> bool {
         Value::String(text) => !text.is_empty(),
         Value::Array(items) => !items.is_empty(),
         Value::Object(map) => !map.is_empty(),
+    }
+}
+
+/// Python's `int(value)` on a decoded JSON value, saturated to `i64` (every
+/// caller clamps far below that): integers; floats truncated toward zero;
+/// booleans as 0/1; strings of decimal digits with optional surrounding
+/// whitespace, sign and single underscores between digits. Everything else
+/// (`"9.5"`, `""`, lists, objects) is `None`, as Python raises for it.
+pub fn int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_u64().map(|_| i64::MAX))
+            // `as` saturates, and serde_json numbers are always finite.
+            .or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
+        Value::String(text) => int_text(text),
+        _ => None,
+    }
+}
+
+fn int_text(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty()
+        || digits.starts_with('_')
+        || digits.ends_with('_')
+        || digits.contains("__")
+    {
+        return None;
+    }
+    let mut magnitude: i64 = 0;
+    for ch in digits.chars().filter(|c| *c != '_') {
+        let digit = ch.to_digit(10)?;
+        magnitude = magnitude
+            .saturating_mul(10)
+            .saturating_add(i64::from(digit));
+    }
+    Some(if negative { -magnitude } else { magnitude })
+}
+
+/// Python's `repr()` of what `json.loads` would have produced.
+pub fn repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Number(n) if n.is_f64() => repr_float(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Number(n) => n.to_string(),
+        Value::String(text) => repr_str(text),
+        Value::Array(list) => {
+            let parts: Vec<String> = list.iter().map(repr).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Object(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(key, value)| format!("{}: {}", repr_str(key), repr(value)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+    }
+}
+
+/// The Python type name `json.loads` would have produced for `value`.
+pub fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
     }
 }
 
@@ -100,5 +181,53 @@ mod tests {
         ] {
             assert!(!truthy(&value), "{value}");
         }
+    }
+
+    #[test]
+    fn int_accepts_what_python_int_accepts() {
+        for (value, expected) in [
+            (json!(900), 900),
+            (json!("900"), 900),
+            (json!(" -42\n"), -42),
+            (json!("+7"), 7),
+            (json!("1_000"), 1000),
+            (json!(9.9), 9),
+            (json!(-9.9), -9),
+            (json!(true), 1),
+            (json!(false), 0),
+            (json!("99999999999999999999999"), i64::MAX),
+        ] {
+            assert_eq!(int(&value), Some(expected), "{value}");
+        }
+    }
+
+    #[test]
+    fn int_rejects_what_python_int_rejects() {
+        for value in [
+            json!("abc"),
+            json!("9.5"),
+            json!(""),
+            json!("  "),
+            json!("1__0"),
+            json!("_1"),
+            json!("1_"),
+            json!("--1"),
+            json!("1e3"),
+            json!([1]),
+            json!({"a": 1}),
+        ] {
+            assert_eq!(int(&value), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn repr_and_type_names_read_like_python() {
+        assert_eq!(repr(&json!("abc")), "'abc'");
+        assert_eq!(repr(&json!([1, "a", null, true])), "[1, 'a', None, True]");
+        assert_eq!(repr(&json!({"k": 1.5})), "{'k': 1.5}");
+        assert_eq!(type_name(&json!(1)), "int");
+        assert_eq!(type_name(&json!(1.0)), "float");
+        assert_eq!(type_name(&json!(null)), "NoneType");
+        assert_eq!(type_name(&json!({})), "dict");
     }
 }

@@ -6,11 +6,12 @@
 
 pub mod args;
 mod cache_tools;
+mod dialogue;
 mod discovery;
 mod dispatching;
 mod jobs;
 mod manage;
-mod multi;
+mod parallel;
 pub mod params;
 
 use std::sync::{Arc, OnceLock};
@@ -137,7 +138,8 @@ pub fn all() -> &'static [Tool] {
         let mut tools = Vec::new();
         tools.extend(discovery::tools());
         tools.extend(dispatching::tools());
-        tools.extend(multi::tools());
+        tools.extend(parallel::tools());
+        tools.extend(dialogue::tools());
         tools.extend(manage::tools());
         tools.extend(jobs::tools());
         tools.extend(cache_tools::tools());
