@@ -145,27 +145,16 @@ fn as_string(name: &str, value: Value) -> Result<String, ArgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcp::tools::params::{Bounds, Param};
+    use crate::mcp::tools::params::Param;
     use serde_json::json;
 
-    const fn int(name: &'static str, default: i64, bounds: Bounds) -> Integer {
-        Integer {
-            name,
-            default,
-            bounds,
-            description: "",
-        }
+    const fn int(name: &'static str, default: i64) -> Integer {
+        Integer::as_given(name, default, "")
     }
-    const ANY: Bounds = Bounds::AsGiven;
-    const TO_TEN: Bounds = Bounds::Clamped {
-        min: 0,
-        max: 10,
-        in_schema: false,
-    };
-    const A: Integer = int("a", 0, ANY);
-    const B: Integer = int("b", 0, ANY);
-    const ABSENT: Integer = int("absent", 7, ANY);
-    const N: Integer = int("n", 0, TO_TEN);
+    const A: Integer = int("a", 0);
+    const B: Integer = int("b", 0);
+    const ABSENT: Integer = int("absent", 7);
+    const N: Integer = Integer::clamped("n", 0, 0..=10, "");
     const S: Text = Text::required("s", "");
     const T: Text = Text::required("t", "");
     const T_OPTIONAL: Text = Text::optional("t", "");
@@ -173,10 +162,10 @@ mod tests {
     const TABLE: Params = &[&[
         Param::Integer(A),
         Param::Integer(B),
-        Param::Integer(int("c", 0, ANY)),
-        Param::Integer(int("d", 0, ANY)),
-        Param::Integer(int("e", 0, ANY)),
-        Param::Integer(int("f", 0, ANY)),
+        Param::Integer(int("c", 0)),
+        Param::Integer(int("d", 0)),
+        Param::Integer(int("e", 0)),
+        Param::Integer(int("f", 0)),
         Param::Integer(ABSENT),
         Param::Integer(N),
         Param::Text(S),
@@ -195,7 +184,7 @@ mod tests {
         assert_eq!(a.integer(&A), Ok(900));
         assert_eq!(a.integer(&B), Ok(5));
         for name in ["c", "d", "e", "f"] {
-            assert!(a.integer(&int(name, 0, ANY)).is_err(), "{name}");
+            assert!(a.integer(&int(name, 0)).is_err(), "{name}");
         }
         assert_eq!(a.integer(&ABSENT), Ok(7));
     }

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::args::ArgError;
 use super::dispatching::run;
-use super::params::{Bounds, Integer, Param, Params, Text};
+use super::params::{Integer, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::Agent;
 use crate::runner::{Ask, Dispatch, DispatchResult, OutputMode, backends};
@@ -22,16 +22,12 @@ const TURN_PREVIEW_CHARS: usize = 120;
 const REQUESTER: Text = Text::required("requester", "Agent that poses the topic and answers back.");
 const RESPONDER: Text = Text::required("responder", "Agent that speaks first.");
 const TOPIC: Text = Text::required("topic", "What to work out.");
-const MAX_ROUNDS: Integer = Integer {
-    name: "max_rounds",
-    default: 3,
-    bounds: Bounds::Clamped {
-        min: 1,
-        max: 10,
-        in_schema: false,
-    },
-    description: "Rounds of two turns, 1-10 (clamped).",
-};
+const MAX_ROUNDS: Integer = Integer::clamped(
+    "max_rounds",
+    3,
+    1..=10,
+    "Rounds of two turns, 1-10 (clamped).",
+);
 const DISPATCH_DIALOGUE: Params = &[&[
     Param::Text(REQUESTER),
     Param::Text(RESPONDER),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::args::ArgError;
-use super::params::{self, Bounds, Integer, Param, Params, Text};
+use super::params::{self, Integer, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::pyfmt::repr_str;
 use crate::usage::Profile;
@@ -16,16 +16,13 @@ use crate::views;
 /// The name of an agent that exists; also what `update_agent` and
 /// `remove_agent` take.
 pub(super) const AGENT_NAME: Text = Text::required("name", "Agent name from list_agents.");
-const PREVIEW_LINES: Integer = Integer {
-    name: "preview_lines",
-    default: 40,
-    bounds: Bounds::Clamped {
-        min: 0,
-        max: views::agents::MAX_PREVIEW_LINES as i64,
-        in_schema: true,
-    },
-    description: "Lines of CLAUDE.md/README.md to include; 0 for none.",
-};
+const PREVIEW_LINES: Integer = Integer::clamped(
+    "preview_lines",
+    40,
+    0..=views::agents::MAX_PREVIEW_LINES as i64,
+    "Lines of CLAUDE.md/README.md to include; 0 for none.",
+)
+.range_in_schema();
 const INSPECT_AGENT: Params = &[&[Param::Text(AGENT_NAME), Param::Integer(PREVIEW_LINES)]];
 
 const GROUP_NAME: Text = Text::required("name", "Group name from list_groups.");

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::args::{ArgError, Args};
 use super::discovery::unknown_group;
-use super::params::{Boolean, Bounds, Integer, Param, Params, Text};
+use super::params::{Boolean, Integer, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::{Agent, Settings};
 use crate::dispatch::{Answer, Request};
@@ -30,12 +30,7 @@ const GOAL: Text = Text::optional("goal", "Why you ask.");
 const RESPONSE_FORMAT: Text = Text::optional("response_format", "\"json\": parse the answer.");
 /// Given as is: 0 or less means the agent's own timeout, anything else is
 /// clamped by `per_call_timeout`.
-const TIMEOUT_SECONDS: Integer = Integer {
-    name: "timeout_seconds",
-    default: 0,
-    bounds: Bounds::AsGiven,
-    description: "10-7200; 0 = agent's.",
-};
+const TIMEOUT_SECONDS: Integer = Integer::as_given("timeout_seconds", 0, "10-7200; 0 = agent's.");
 
 /// The parameters every dispatch tool takes, decoded by `ask_args`.
 const ASK: &[Param] = &[
@@ -49,22 +44,11 @@ const ASK: &[Param] = &[
 ];
 
 const GROUP: Text = Text::optional("group", "Adds the group's shared context.");
-const RETURN_REF: Boolean = Boolean {
-    name: "return_ref",
-    default: false,
-    description: Some("Return a ref + summary; fetch_result has the rest."),
-};
+const RETURN_REF: Boolean = Boolean::new("return_ref", false)
+    .described("Return a ref + summary; fetch_result has the rest.");
 /// Also the bounds of a `dispatch_parallel` item's `summary_chars`.
-const SUMMARY_CHARS: Integer = Integer {
-    name: "summary_chars",
-    default: 500,
-    bounds: Bounds::Clamped {
-        min: 0,
-        max: 100_000,
-        in_schema: false,
-    },
-    description: "With return_ref.",
-};
+const SUMMARY_CHARS: Integer =
+    Integer::clamped("summary_chars", 500, 0..=100_000, "With return_ref.");
 const DISPATCH: Params = &[
     ASK,
     &[

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::args::ArgError;
 use super::dispatching::{ASK_ONLY, ask_args};
-use super::params::{Boolean, Bounds, Integer, Number, Param, Params, Text};
+use super::params::{Boolean, Integer, Number, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::dispatch::Request;
 use crate::ids;
@@ -24,30 +24,12 @@ use crate::runner::{self, DispatchResult, OutputMode};
 const JOB_ID: Text = Text::required("job_id", "From dispatch_async.");
 const BY_JOB_ID: Params = &[&[Param::Text(JOB_ID)]];
 
-const WAIT_SECONDS: Integer = Integer {
-    name: "timeout_seconds",
-    default: 60,
-    bounds: Bounds::Clamped {
-        min: 1,
-        max: 3600,
-        in_schema: false,
-    },
-    description: "1-3600.",
-};
+const WAIT_SECONDS: Integer = Integer::clamped("timeout_seconds", 60, 1..=3600, "1-3600.");
 const DISPATCH_WAIT: Params = &[&[Param::Text(JOB_ID), Param::Integer(WAIT_SECONDS)]];
 
 const STATUS: Text = Text::optional("status", "pending, running, done, failed or cancelled.");
 const AGENT: Text = Text::optional("agent", "Only this agent's jobs.");
-const LIMIT: Integer = Integer {
-    name: "limit",
-    default: 50,
-    bounds: Bounds::Clamped {
-        min: 1,
-        max: 1000,
-        in_schema: false,
-    },
-    description: "1-1000.",
-};
+const LIMIT: Integer = Integer::clamped("limit", 50, 1..=1000, "1-1000.");
 const DISPATCH_JOBS: Params = &[&[
     Param::Text(STATUS),
     Param::Text(AGENT),
@@ -56,28 +38,11 @@ const DISPATCH_JOBS: Params = &[&[
 
 const REF: Text = Text::required("ref", "A ref or job id.");
 /// Negative counts as 0, which is "all".
-const MAX_CHARS: Integer = Integer {
-    name: "max_chars",
-    default: 0,
-    bounds: Bounds::Clamped {
-        min: 0,
-        max: i64::MAX,
-        in_schema: false,
-    },
-    description: "0 = all.",
-};
+const MAX_CHARS: Integer = Integer::clamped("max_chars", 0, 0..=i64::MAX, "0 = all.");
 const FETCH_RESULT: Params = &[&[Param::Text(REF), Param::Integer(MAX_CHARS)]];
 
-const MAX_AGE_DAYS: Number = Number {
-    name: "max_age_days",
-    default: 7.0,
-    description: None,
-};
-const DRY_RUN: Boolean = Boolean {
-    name: "dry_run",
-    default: false,
-    description: None,
-};
+const MAX_AGE_DAYS: Number = Number::new("max_age_days", 7.0);
+const DRY_RUN: Boolean = Boolean::new("dry_run", false);
 const DISPATCH_GC: Params = &[&[Param::Number(MAX_AGE_DAYS), Param::Boolean(DRY_RUN)]];
 
 pub fn tools() -> Vec<Tool> {

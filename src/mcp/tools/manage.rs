@@ -20,7 +20,7 @@ use serde_json::{Map, Value, json};
 
 use super::args::{ArgError, Args};
 use super::discovery::AGENT_NAME;
-use super::params::{Bounds, Integer, Number, Param, Params, Text};
+use super::params::{Integer, Number, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult, config_unloadable};
 use crate::config::directory::{self, DirectoryError, ProjectDirError};
 use crate::config::grants::{self, Permissions, Raise};
@@ -44,17 +44,9 @@ const NEW_DESCRIPTION: Text = Text::optional(
 );
 const DESCRIPTION: Text = Text::optional("description", "What it is for.");
 /// Checked by the tool, not clamped: a bad timeout is refused by name.
-const TIMEOUT: Integer = Integer {
-    name: "timeout",
-    default: 0,
-    bounds: Bounds::AsGiven,
-    description: "Seconds per dispatch, at most 604800.",
-};
-const BUDGET: Number = Number {
-    name: "max_budget_usd",
-    default: 0.0,
-    description: Some("Spend cap per dispatch in USD."),
-};
+const TIMEOUT: Integer = Integer::as_given("timeout", 0, "Seconds per dispatch, at most 604800.");
+const BUDGET: Number =
+    Number::new("max_budget_usd", 0.0).described("Spend cap per dispatch in USD.");
 const MODEL: Text = Text::optional("model", "e.g. sonnet or opus.");
 const PERMISSION_MODE: Text =
     Text::optional("permission_mode", "default, plan or bypassPermissions.");

@@ -6,6 +6,8 @@
 //! declarations. What the model is told and what the server accepts
 //! therefore cannot drift apart. Decoding itself lives in `args`.
 
+use std::ops::RangeInclusive;
+
 use serde_json::{Map, Value, json};
 
 /// A tool's parameters in schema order, as groups so that a set several
@@ -74,6 +76,48 @@ pub enum Bounds {
 }
 
 impl Integer {
+    /// An integer decoded as given; the tool gives it its meaning.
+    pub const fn as_given(name: &'static str, default: i64, description: &'static str) -> Integer {
+        Integer {
+            name,
+            default,
+            bounds: Bounds::AsGiven,
+            description,
+        }
+    }
+
+    /// An integer clamped into `range`.
+    pub const fn clamped(
+        name: &'static str,
+        default: i64,
+        range: RangeInclusive<i64>,
+        description: &'static str,
+    ) -> Integer {
+        Integer {
+            name,
+            default,
+            bounds: Bounds::Clamped {
+                min: *range.start(),
+                max: *range.end(),
+                in_schema: false,
+            },
+            description,
+        }
+    }
+
+    /// The same parameter with its clamp also stated in the schema.
+    pub const fn range_in_schema(self) -> Integer {
+        let bounds = match self.bounds {
+            Bounds::Clamped { min, max, .. } => Bounds::Clamped {
+                min,
+                max,
+                in_schema: true,
+            },
+            Bounds::AsGiven => Bounds::AsGiven,
+        };
+        Integer { bounds, ..self }
+    }
+
     /// `value` brought within this parameter's bounds.
     pub fn bounded(&self, value: i64) -> i64 {
         match self.bounds {
@@ -83,20 +127,36 @@ impl Integer {
     }
 }
 
-/// An optional finite-number parameter.
+/// An optional parameter that is a plain value with a default: nothing
+/// beyond its type is checked on the way in.
 #[derive(Debug, Clone, Copy)]
-pub struct Number {
+pub struct Scalar<T> {
     pub name: &'static str,
-    pub default: f64,
+    pub default: T,
+    /// Some long-standing parameters have none, and adding one would
+    /// change what every session loads.
     pub description: Option<&'static str>,
 }
 
-/// An optional boolean parameter.
-#[derive(Debug, Clone, Copy)]
-pub struct Boolean {
-    pub name: &'static str,
-    pub default: bool,
-    pub description: Option<&'static str>,
+/// A finite number (`Args::number` refuses NaN and infinities).
+pub type Number = Scalar<f64>;
+pub type Boolean = Scalar<bool>;
+
+impl<T: Copy> Scalar<T> {
+    pub const fn new(name: &'static str, default: T) -> Scalar<T> {
+        Scalar {
+            name,
+            default,
+            description: None,
+        }
+    }
+
+    pub const fn described(self, description: &'static str) -> Scalar<T> {
+        Scalar {
+            description: Some(description),
+            ..self
+        }
+    }
 }
 
 impl Param {
@@ -192,26 +252,9 @@ mod tests {
 
     const NAME: Text = Text::required("name", "Who.");
     const NOTE: Text = Text::optional("note", "Why.");
-    const LINES: Integer = Integer {
-        name: "lines",
-        default: 40,
-        bounds: Bounds::Clamped {
-            min: 0,
-            max: 200,
-            in_schema: true,
-        },
-        description: "How many.",
-    };
-    const DAYS: Number = Number {
-        name: "days",
-        default: 7.0,
-        description: None,
-    };
-    const DRY: Boolean = Boolean {
-        name: "dry",
-        default: false,
-        description: Some("Only look."),
-    };
+    const LINES: Integer = Integer::clamped("lines", 40, 0..=200, "How many.").range_in_schema();
+    const DAYS: Number = Number::new("days", 7.0);
+    const DRY: Boolean = Boolean::new("dry", false).described("Only look.");
     const TABLE: Params = &[
         &[Param::Text(NAME), Param::Text(NOTE)],
         &[
@@ -239,10 +282,6 @@ mod tests {
     fn clamped_integers_are_brought_into_range_and_others_kept() {
         assert_eq!(LINES.bounded(-5), 0);
         assert_eq!(LINES.bounded(900), 200);
-        let free = Integer {
-            bounds: Bounds::AsGiven,
-            ..LINES
-        };
-        assert_eq!(free.bounded(-5), -5);
+        assert_eq!(Integer::as_given("free", 0, "").bounded(-5), -5);
     }
 }
