@@ -65,7 +65,7 @@ const INSTRUCTIONS: Text = Text::optional("instructions", "Standing orders for e
 /// The limits both `add_agent` and `update_agent` take.
 const LIMITS: &[Param] = &[Param::Integer(TIMEOUT), Param::Number(BUDGET)];
 /// The permission and label fields both take, in the original's order.
-const GRANTS: &[Param] = &[
+const PERMISSIONS_AND_LABELS: &[Param] = &[
     Param::Text(PERMISSION_MODE),
     Param::Text(ALLOWED_TOOLS),
     Param::Text(DISALLOWED_TOOLS),
@@ -81,13 +81,13 @@ const ADD_AGENT: Params = &[
         Param::Text(NEW_DESCRIPTION),
     ],
     LIMITS,
-    GRANTS,
+    PERMISSIONS_AND_LABELS,
 ];
 const UPDATE_AGENT: Params = &[
     &[Param::Text(AGENT_NAME), Param::Text(DESCRIPTION)],
     LIMITS,
     &[Param::Text(MODEL)],
-    GRANTS,
+    PERMISSIONS_AND_LABELS,
 ];
 const REMOVE_AGENT: Params = &[&[Param::Text(AGENT_NAME)]];
 
