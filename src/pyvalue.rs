@@ -1,10 +1,13 @@
 //! Python's value semantics, which the original applied to what its agent
 //! CLI, its own files and its callers handed it: `float(x)` (numeric
-//! strings with `_` separators, `true` as 1.0), `int(str)`, truthiness and
-//! `round(x, n)`. The one place they live, so every reader agrees with the
-//! original and with each other.
+//! strings with `_` separators, `true` as 1.0), `int(x)` and `int(str)`,
+//! truthiness, `round(x, n)`, and the `repr()` and type name its error
+//! messages showed. The one place they live, so every reader agrees with
+//! the original and with each other.
 
 use serde_json::Value;
+
+use crate::pyfmt::{repr_float, repr_str};
 
 /// `float(x)` for a JSON value, kept only when finite; `None` for what
 /// Python would reject (or turn into nan/inf).
@@ -38,6 +41,49 @@ fn parse_float(text: &str) -> Option<f64> {
     text.replace('_', "").parse().ok()
 }
 
+/// `x` rounded to `digits` decimals the way Python's `round(x, digits)`
+/// does: to the nearest representable decimal, ties to even. Formatting
+/// with a precision rounds the exact binary value correctly, which is what
+/// Python does too (checked against Python for every ratio with a
+/// denominator up to 1200); non-finite values come back unchanged.
+pub fn round(x: f64, digits: usize) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    format!("{x:.digits$}").parse().unwrap_or(x)
+}
+
+/// Python truthiness: `false`, `null`, zero, and empty strings, arrays and
+/// objects are false; everything else (the string `"false"` too) is true.
+pub fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(flag) => *flag,
+        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
+        Value::String(text) => !text.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
+}
+
+/// Python's `int(value)` on a decoded JSON value, saturated to `i64` (every
+/// caller clamps far below that): integers; floats truncated toward zero;
+/// booleans as 0/1; strings of decimal digits with optional surrounding
+/// whitespace, sign and single underscores between digits. Everything else
+/// (`"9.5"`, `""`, lists, objects) is `None`, as Python raises for it.
+pub fn int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_u64().map(|_| i64::MAX))
+            // `as` saturates, and serde_json numbers are always finite.
+            .or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
+        Value::String(text) => int_text(text),
+        _ => None,
+    }
+}
+
 /// Python's `int(str)` for decimal text: surrounding whitespace, a sign and
 /// single `_` between digits are accepted; anything else (`"1.5"`, `""`,
 /// `"0x2"`) is `None`, as Python raises for it. Saturates at the `i64`
@@ -66,28 +112,39 @@ pub fn int_text(text: &str) -> Option<i64> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
-/// `x` rounded to `digits` decimals the way Python's `round(x, digits)`
-/// does: to the nearest representable decimal, ties to even. Formatting
-/// with a precision rounds the exact binary value correctly, which is what
-/// Python does too (checked against Python for every ratio with a
-/// denominator up to 1200); non-finite values come back unchanged.
-pub fn round(x: f64, digits: usize) -> f64 {
-    if !x.is_finite() {
-        return x;
+/// Python's `repr()` of what `json.loads` would have produced.
+pub fn repr(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::Number(n) if n.is_f64() => repr_float(n.as_f64().unwrap_or(f64::NAN)),
+        Value::Number(n) => n.to_string(),
+        Value::String(text) => repr_str(text),
+        Value::Array(list) => {
+            let parts: Vec<String> = list.iter().map(repr).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Value::Object(map) => {
+            let parts: Vec<String> = map
+                .iter()
+                .map(|(key, value)| format!("{}: {}", repr_str(key), repr(value)))
+                .collect();
+            format!("{{{}}}", parts.join(", "))
+        }
     }
-    format!("{x:.digits$}").parse().unwrap_or(x)
 }
 
-/// Python truthiness: `false`, `null`, zero, and empty strings, arrays and
-/// objects are false; everything else (the string `"false"` too) is true.
-pub fn truthy(value: &Value) -> bool {
+/// The Python type name `json.loads` would have produced for `value`.
+pub fn type_name(value: &Value) -> &'static str {
     match value {
-        Value::Null => false,
-        Value::Bool(flag) => *flag,
-        Value::Number(number) => number.as_f64().is_some_and(|n| n != 0.0),
-        Value::String(text) => !text.is_empty(),
-        Value::Array(items) => !items.is_empty(),
-        Value::Object(map) => !map.is_empty(),
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
     }
 }
 
@@ -144,14 +201,51 @@ mod tests {
     }
 
     #[test]
-    fn int_text_reads_what_python_int_reads() {
-        assert_eq!(int_text(" 3 \n"), Some(3));
-        assert_eq!(int_text("+1"), Some(1));
-        assert_eq!(int_text("-1_0"), Some(-10));
-        assert_eq!(int_text("99999999999999999999999"), Some(i64::MAX));
-        for rejected in ["", "1.5", "abc", "1__0", "_1", "1_", "0x2", "--1", "+"] {
-            assert_eq!(int_text(rejected), None, "{rejected:?}");
+    fn int_accepts_what_python_int_accepts() {
+        for (value, expected) in [
+            (json!(900), 900),
+            (json!("900"), 900),
+            (json!(" -42\n"), -42),
+            (json!("+7"), 7),
+            (json!("1_000"), 1000),
+            (json!(9.9), 9),
+            (json!(-9.9), -9),
+            (json!(true), 1),
+            (json!(false), 0),
+            (json!("99999999999999999999999"), i64::MAX),
+        ] {
+            assert_eq!(int(&value), Some(expected), "{value}");
         }
+    }
+
+    #[test]
+    fn int_rejects_what_python_int_rejects() {
+        for value in [
+            json!("abc"),
+            json!("9.5"),
+            json!(""),
+            json!("  "),
+            json!("1__0"),
+            json!("_1"),
+            json!("1_"),
+            json!("--1"),
+            json!("1e3"),
+            json!([1]),
+            json!({"a": 1}),
+        ] {
+            assert_eq!(int(&value), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn repr_and_type_names_read_like_python() {
+        assert_eq!(repr(&json!("abc")), "'abc'");
+        assert_eq!(repr(&json!([1, "a", null, true])), "[1, 'a', None, True]");
+        assert_eq!(repr(&json!({"k": 1.5})), "{'k': 1.5}");
+        assert_eq!(type_name(&json!(1)), "int");
+        assert_eq!(type_name(&json!(1.0)), "float");
+        assert_eq!(type_name(&json!(null)), "NoneType");
+        assert_eq!(type_name(&json!({})), "dict");
     }
 
     #[test]
@@ -165,6 +259,8 @@ mod tests {
         assert_eq!(round(2.675, 2), 2.67); // 2.675 is 2.67499… in binary
         assert_eq!(round(0.125, 2), 0.12); // an exact tie goes to even
         assert_eq!(round(-0.0, 4), 0.0);
+        assert_eq!(round(0.0123 * 3.0, 4), 0.0369);
+        assert_eq!(round(1.23456, 4), 1.2346);
         assert!(round(f64::NAN, 2).is_nan());
     }
 }

@@ -158,13 +158,50 @@ fn requests_before_initialize_are_refused_except_ping() {
     );
 }
 
+/// The pinned `tools/list`: every client session loads it, so any change
+/// to a name, description, schema or annotation must show up in review as a
+/// diff of this file. Run with `UPDATE_GOLDEN=1` to rewrite it on purpose.
+const TOOLS_LIST_GOLDEN: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/tests/golden/tools-list.json");
+
 #[test]
-fn tools_list_has_every_tool_with_schema_and_annotations_within_budget() {
+fn tools_list_matches_the_golden_file_and_stays_within_budget() {
     let sandbox = Sandbox::new();
     let mut server = Server::initialized(sandbox.command());
     let reply = server.request(1, "tools/list", json!({}));
-    let bytes = reply["result"].to_string().len();
-    assert!(bytes <= 12_000, "tools/list is {bytes} bytes");
+    let result = &reply["result"];
+    // Every byte is resent to the model at each session start.
+    let bytes = result.to_string().len();
+    assert!(
+        bytes <= 12_000,
+        "tools/list is {bytes} bytes, over the 12,000 budget"
+    );
+    let live = format!("{}\n", serde_json::to_string_pretty(result).unwrap());
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(TOOLS_LIST_GOLDEN, &live).unwrap();
+        return;
+    }
+    let pinned = std::fs::read_to_string(TOOLS_LIST_GOLDEN).unwrap_or_default();
+    if live != pinned {
+        let line = live
+            .lines()
+            .zip(pinned.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| live.lines().count().min(pinned.lines().count()));
+        panic!(
+            "tools/list differs from {TOOLS_LIST_GOLDEN} at line {}:\n  pinned: {}\n  live:   {}\nIf the change is intended, rewrite the file with\n  UPDATE_GOLDEN=1 cargo test --test mcp_protocol tools_list_matches_the_golden_file\nand review its diff.",
+            line + 1,
+            pinned.lines().nth(line).unwrap_or("(end of file)"),
+            live.lines().nth(line).unwrap_or("(end of output)"),
+        );
+    }
+}
+
+#[test]
+fn tools_list_has_every_tool_with_schema_and_annotations() {
+    let sandbox = Sandbox::new();
+    let mut server = Server::initialized(sandbox.command());
+    let reply = server.request(1, "tools/list", json!({}));
     let tools = reply["result"]["tools"].as_array().unwrap();
     let names: Vec<&str> = tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
     assert_eq!(

@@ -462,7 +462,7 @@ impl Server {
             )
             .to_string();
         };
-        let args = match Args::new(params.remove("arguments")) {
+        let args = match Args::new(params.remove("arguments"), tool.params) {
             Ok(args) => args,
             Err(err) => {
                 return jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}"))

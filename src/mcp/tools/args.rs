@@ -1,11 +1,14 @@
-//! Decoding a tool call's `arguments` object into typed values, leniently
-//! where the original's SDK was (`"900"` for an integer, `5.0` for 5) and
-//! strictly everywhere else: a wrong type, a non-finite or out-of-range
-//! number, or an argument the tool does not take is an error naming it.
+//! Decoding a tool call's `arguments` object into typed values through the
+//! tool's parameter declarations (`params`): leniently where the original's
+//! SDK was (`"900"` for an integer, `5.0` for 5, clamping where it clamped)
+//! and strictly everywhere else: a wrong type, a non-finite number, or an
+//! argument the tool does not take is an error naming it.
 
 use std::fmt;
 
 use serde_json::{Map, Value};
+
+use super::params::{self, Boolean, Integer, Number, Params, Text};
 
 /// A bad argument; the server answers it with JSON-RPC error -32602.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,11 +18,6 @@ pub enum ArgError {
     WrongType {
         name: String,
         expected: &'static str,
-    },
-    OutOfRange {
-        name: &'static str,
-        min: i64,
-        max: i64,
     },
     Unknown(String),
 }
@@ -32,57 +30,55 @@ impl fmt::Display for ArgError {
             ArgError::WrongType { name, expected } => {
                 write!(f, "argument '{name}' must be {expected}")
             }
-            ArgError::OutOfRange { name, min, max } => {
-                write!(f, "argument '{name}' must be between {min} and {max}")
-            }
             ArgError::Unknown(name) => write!(f, "unknown argument '{name}'"),
         }
     }
 }
 
-/// The arguments of one call, consumed field by field.
+/// The arguments of one call to a tool taking `declared`, consumed
+/// parameter by parameter through the tool's own declarations.
 #[derive(Debug)]
-pub struct Args(Map<String, Value>);
+pub struct Args {
+    given: Map<String, Value>,
+    declared: Params,
+}
 
 impl Args {
-    pub fn new(arguments: Option<Value>) -> Result<Args, ArgError> {
-        match arguments {
-            None | Some(Value::Null) => Ok(Args(Map::new())),
-            Some(Value::Object(map)) => Ok(Args(map)),
-            Some(_) => Err(ArgError::NotAnObject),
-        }
+    pub fn new(arguments: Option<Value>, declared: Params) -> Result<Args, ArgError> {
+        let given = match arguments {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map,
+            Some(_) => return Err(ArgError::NotAnObject),
+        };
+        Ok(Args { given, declared })
     }
 
     fn take(&mut self, name: &str) -> Option<Value> {
-        self.0.remove(name).filter(|v| !v.is_null())
+        // A parameter decoded but missing from the tool's table would be
+        // accepted without the model ever being told of it.
+        debug_assert!(
+            params::declares(self.declared, name),
+            "parameter '{name}' is decoded but not in the tool's table"
+        );
+        self.given.remove(name).filter(|v| !v.is_null())
     }
 
-    pub fn string(&mut self, name: &'static str) -> Result<String, ArgError> {
-        match self.take(name) {
-            None => Err(ArgError::Missing(name)),
-            Some(value) => as_string(name, value),
+    /// A string; an optional one is `""` when absent or `null`.
+    pub fn text(&mut self, param: &Text) -> Result<String, ArgError> {
+        match self.take(param.name) {
+            Some(value) => as_string(param.name, value),
+            None if param.required => Err(ArgError::Missing(param.name)),
+            None => Ok(String::new()),
         }
     }
 
-    /// An optional string; absent and `null` give `""`.
-    pub fn string_or_empty(&mut self, name: &'static str) -> Result<String, ArgError> {
-        self.take(name)
-            .map_or(Ok(String::new()), |v| as_string(name, v))
-    }
-
-    /// An optional integer within `min..=max` (absent: `default`).
-    pub fn integer(
-        &mut self,
-        name: &'static str,
-        default: i64,
-        min: i64,
-        max: i64,
-    ) -> Result<i64, ArgError> {
-        let Some(value) = self.take(name) else {
-            return Ok(default);
+    /// An integer within the parameter's bounds (absent: its default).
+    pub fn integer(&mut self, param: &Integer) -> Result<i64, ArgError> {
+        let Some(value) = self.take(param.name) else {
+            return Ok(param.default);
         };
         let wrong = || ArgError::WrongType {
-            name: name.to_owned(),
+            name: param.name.to_owned(),
             expected: "an integer",
         };
         let number = match &value {
@@ -94,16 +90,13 @@ impl Args {
             Value::String(text) => text.trim().parse::<i64>().map_err(|_| wrong())?,
             _ => return Err(wrong()),
         };
-        if !(min..=max).contains(&number) {
-            return Err(ArgError::OutOfRange { name, min, max });
-        }
-        Ok(number)
+        Ok(param.bounded(number))
     }
 
-    /// An optional finite number (absent: `default`).
-    pub fn number(&mut self, name: &'static str, default: f64) -> Result<f64, ArgError> {
-        let Some(value) = self.take(name) else {
-            return Ok(default);
+    /// A finite number (absent: the parameter's default).
+    pub fn number(&mut self, param: &Number) -> Result<f64, ArgError> {
+        let Some(value) = self.take(param.name) else {
+            return Ok(param.default);
         };
         let parsed = match &value {
             Value::Number(n) => n.as_f64(),
@@ -113,18 +106,18 @@ impl Args {
         parsed
             .filter(|x| x.is_finite())
             .ok_or_else(|| ArgError::WrongType {
-                name: name.to_owned(),
+                name: param.name.to_owned(),
                 expected: "a finite number",
             })
     }
 
-    pub fn boolean(&mut self, name: &'static str, default: bool) -> Result<bool, ArgError> {
-        match self.take(name) {
-            None => Ok(default),
+    pub fn boolean(&mut self, param: &Boolean) -> Result<bool, ArgError> {
+        match self.take(param.name) {
+            None => Ok(param.default),
             Some(Value::Bool(b)) => Ok(b),
             Some(Value::String(text)) if text == "true" || text == "false" => Ok(text == "true"),
             Some(_) => Err(ArgError::WrongType {
-                name: name.to_owned(),
+                name: param.name.to_owned(),
                 expected: "true or false",
             }),
         }
@@ -132,7 +125,7 @@ impl Args {
 
     /// Fails on any argument the tool did not consume.
     pub fn finish(&self) -> Result<(), ArgError> {
-        match self.0.keys().next() {
+        match self.given.keys().next() {
             Some(name) => Err(ArgError::Unknown(name.clone())),
             None => Ok(()),
         }
@@ -152,48 +145,71 @@ fn as_string(name: &str, value: Value) -> Result<String, ArgError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::tools::params::Param;
     use serde_json::json;
 
+    const fn int(name: &'static str, default: i64) -> Integer {
+        Integer::as_given(name, default, "")
+    }
+    const A: Integer = int("a", 0);
+    const B: Integer = int("b", 0);
+    const ABSENT: Integer = int("absent", 7);
+    const N: Integer = Integer::clamped("n", 0, 0..=10, "");
+    const S: Text = Text::required("s", "");
+    const T: Text = Text::required("t", "");
+    const T_OPTIONAL: Text = Text::optional("t", "");
+    const AGENT: Text = Text::required("agent", "");
+    const TABLE: Params = &[&[
+        Param::Integer(A),
+        Param::Integer(B),
+        Param::Integer(int("c", 0)),
+        Param::Integer(int("d", 0)),
+        Param::Integer(int("e", 0)),
+        Param::Integer(int("f", 0)),
+        Param::Integer(ABSENT),
+        Param::Integer(N),
+        Param::Text(S),
+        Param::Text(T),
+        Param::Text(AGENT),
+    ]];
+
     fn args(v: Value) -> Args {
-        Args::new(Some(v)).unwrap()
+        Args::new(Some(v), TABLE).unwrap()
     }
 
     #[test]
     fn integers_accept_numeric_strings_and_whole_floats_only() {
         let mut a =
             args(json!({"a": "900", "b": 5.0, "c": 9.5, "d": "9.5", "e": true, "f": 1e300}));
-        assert_eq!(a.integer("a", 0, 0, 7200), Ok(900));
-        assert_eq!(a.integer("b", 0, 0, 10), Ok(5));
+        assert_eq!(a.integer(&A), Ok(900));
+        assert_eq!(a.integer(&B), Ok(5));
         for name in ["c", "d", "e", "f"] {
-            assert!(a.integer(name, 0, i64::MIN, i64::MAX).is_err(), "{name}");
+            assert!(a.integer(&int(name, 0)).is_err(), "{name}");
         }
-        assert_eq!(a.integer("absent", 7, 0, 10), Ok(7));
-        let mut b = args(json!({"n": 11}));
-        assert_eq!(
-            b.integer("n", 0, 0, 10),
-            Err(ArgError::OutOfRange {
-                name: "n",
-                min: 0,
-                max: 10
-            })
-        );
+        assert_eq!(a.integer(&ABSENT), Ok(7));
+    }
+
+    #[test]
+    fn clamped_integers_are_clamped_not_refused() {
+        assert_eq!(args(json!({"n": 11})).integer(&N), Ok(10));
+        assert_eq!(args(json!({"n": "-3"})).integer(&N), Ok(0));
     }
 
     #[test]
     fn strings_must_be_strings_and_null_is_absent() {
         let mut a = args(json!({"s": 5, "t": null}));
-        assert!(a.string("s").is_err());
-        assert_eq!(a.string_or_empty("t"), Ok(String::new()));
-        assert_eq!(a.string("t"), Err(ArgError::Missing("t")));
+        assert!(a.text(&S).is_err());
+        assert_eq!(a.text(&T_OPTIONAL), Ok(String::new()));
+        assert_eq!(a.text(&T), Err(ArgError::Missing("t")));
     }
 
     #[test]
     fn unknown_arguments_are_named() {
         let mut a = args(json!({"agent": "x", "agnet": "y"}));
-        a.string("agent").unwrap();
+        a.text(&AGENT).unwrap();
         assert_eq!(a.finish(), Err(ArgError::Unknown("agnet".into())));
         assert_eq!(
-            Args::new(Some(json!([1]))).unwrap_err(),
+            Args::new(Some(json!([1])), TABLE).unwrap_err(),
             ArgError::NotAnObject
         );
     }

@@ -4,7 +4,8 @@
 use serde_json::json;
 
 use super::args::ArgError;
-use super::{Call, Kind, Tool, ToolResult, schema};
+use super::params;
+use super::{Call, Kind, Tool, ToolResult};
 use crate::config::Config;
 
 pub fn tools() -> Vec<Tool> {
@@ -12,14 +13,14 @@ pub fn tools() -> Vec<Tool> {
         Tool {
             name: "cache_stats",
             description: "Show the dispatch result cache: entries, hits, misses, evictions, hit rate and TTL.",
-            schema: || schema(json!({}), &[]),
+            params: params::NONE,
             kind: Kind::ReadOnly,
             run: cache_stats,
         },
         Tool {
             name: "cache_clear",
             description: "Empty the dispatch result cache so the next dispatches run fresh.",
-            schema: || schema(json!({}), &[]),
+            params: params::NONE,
             kind: Kind::Destructive,
             run: cache_clear,
         },

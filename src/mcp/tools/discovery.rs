@@ -4,54 +4,57 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::args::ArgError;
-use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use super::params::{self, Integer, Param, Params, Text};
+use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::pyfmt::repr_str;
 use crate::usage::Profile;
 use crate::views;
+
+/// The name of an agent that exists; also what `update_agent` and
+/// `remove_agent` take.
+pub(super) const AGENT_NAME: Text = Text::required("name", "Agent name from list_agents.");
+const PREVIEW_LINES: Integer = Integer::clamped(
+    "preview_lines",
+    40,
+    0..=views::agents::MAX_PREVIEW_LINES as i64,
+    "Lines of CLAUDE.md/README.md to include; 0 for none.",
+)
+.range_in_schema();
+const INSPECT_AGENT: Params = &[&[Param::Text(AGENT_NAME), Param::Integer(PREVIEW_LINES)]];
+
+const GROUP_NAME: Text = Text::required("name", "Group name from list_groups.");
+const INSPECT_GROUP: Params = &[&[Param::Text(GROUP_NAME)]];
 
 pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "list_agents",
             description: "List the agents (other projects' Claude Code sessions you can delegate to): directory, description, health, MCP servers, stacks, databases, permissions, capabilities. Call this first.",
-            schema: || schema(json!({}), &[]),
+            params: params::NONE,
             kind: Kind::ReadOnly,
             run: list_agents,
         },
         Tool {
             name: "inspect_agent",
             description: "Look at one agent's project without starting a session: config, MCP servers, stack, databases, and the start of its CLAUDE.md and README.md.",
-            schema: || {
-                schema(
-                    json!({
-                        "name": {"type": "string", "description": "Agent name from list_agents."},
-                        "preview_lines": {"type": "integer", "default": 40, "minimum": 0, "maximum": 200, "description": "Lines of CLAUDE.md/README.md to include; 0 for none."}
-                    }),
-                    &["name"],
-                )
-            },
+            params: INSPECT_AGENT,
             kind: Kind::ReadOnly,
             run: inspect_agent,
         },
         Tool {
             name: "list_groups",
             description: "List agent groups (sets of projects that work together) with their members and whether they carry shared context. Then inspect_group, and dispatch(..., group=) to give a member the group's shared facts.",
-            schema: || schema(json!({}), &[]),
+            params: params::NONE,
             kind: Kind::ReadOnly,
             run: list_groups,
         },
         Tool {
             name: "inspect_group",
             description: "Show one group in full: description, shared context, and each member with what it is used for and its health.",
-            schema: || {
-                schema(
-                    json!({"name": {"type": "string", "description": "Group name from list_groups."}}),
-                    &["name"],
-                )
-            },
+            params: INSPECT_GROUP,
             kind: Kind::ReadOnly,
             run: inspect_group,
         },
@@ -83,8 +86,8 @@ fn list_agents(call: Call) -> Result<ToolResult, ArgError> {
 }
 
 fn inspect_agent(mut call: Call) -> Result<ToolResult, ArgError> {
-    let name = call.args.string("name")?;
-    let lines = call.args.integer("preview_lines", 40, i64::MIN, i64::MAX)?;
+    let name = call.args.text(&AGENT_NAME)?;
+    let lines = call.args.integer(&PREVIEW_LINES)? as usize;
     call.args.finish()?;
     let config = match call.config() {
         Ok(config) => config,
@@ -93,7 +96,6 @@ fn inspect_agent(mut call: Call) -> Result<ToolResult, ArgError> {
     let Some(agent) = config.agents.get(&name) else {
         return Ok(unknown_agent(&name, &config));
     };
-    let lines = lines.clamp(0, views::agents::MAX_PREVIEW_LINES as i64) as usize;
     let profiles = profiles(&call, config.settings.usage_log);
     Ok(ToolResult::ok(views::agents::detail(
         &name,
@@ -123,7 +125,7 @@ fn list_groups(call: Call) -> Result<ToolResult, ArgError> {
 }
 
 fn inspect_group(mut call: Call) -> Result<ToolResult, ArgError> {
-    let name = call.args.string("name")?;
+    let name = call.args.text(&GROUP_NAME)?;
     call.args.finish()?;
     let config = match call.config() {
         Ok(config) => config,

@@ -1,15 +1,18 @@
 //! `dispatch`, `dispatch_session`, `dispatch_stream`: hand a task to an
 //! agent and wait for its answer. Every run goes through the server's one
 //! dispatch path (`crate::dispatch`); `dispatch` may be answered from the
-//! result cache; `dispatch_stream` forwards the agent's progress.
+//! result cache; `dispatch_stream` forwards the agent's progress. The
+//! parameters every dispatch tool takes (`ASK`, decoded by `ask_args`) are
+//! declared here once; `dispatch_async` takes them too.
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::args::{ArgError, Args};
 use super::discovery::unknown_group;
-use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use super::params::{Boolean, Integer, Param, Params, Text};
+use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::{Agent, Settings};
 use crate::dispatch::{Answer, Request};
 use crate::pyfmt::repr_str;
@@ -19,54 +22,68 @@ use crate::runner::{self, Ask, Dispatch, OutputMode, backends};
 const MIN_TIMEOUT: i64 = 10;
 const MAX_TIMEOUT: i64 = 7200;
 
-/// The arguments every dispatch tool takes. Optional strings carry no
-/// `default` (empty is implied): every byte here is resent to the model on
-/// each `tools/list`.
-pub(super) fn ask_properties() -> Value {
-    json!({
-        "agent": {"type": "string", "description": "From list_agents."},
-        "task": {"type": "string", "description": "What to do."},
-        "context": {"type": "string", "description": "Facts it lacks."},
-        "caller": {"type": "string", "description": "Your project."},
-        "goal": {"type": "string", "description": "Why you ask."},
-        "response_format": {"type": "string", "description": "\"json\": parse the answer."},
-        "timeout_seconds": {"type": "integer", "default": 0, "description": "10-7200; 0 = agent's."},
-    })
-}
+const AGENT: Text = Text::required("agent", "From list_agents.");
+const TASK: Text = Text::required("task", "What to do.");
+const CONTEXT: Text = Text::optional("context", "Facts it lacks.");
+const CALLER: Text = Text::optional("caller", "Your project.");
+const GOAL: Text = Text::optional("goal", "Why you ask.");
+const RESPONSE_FORMAT: Text = Text::optional("response_format", "\"json\": parse the answer.");
+/// Given as is: 0 or less means the agent's own timeout, anything else is
+/// clamped by `per_call_timeout`.
+const TIMEOUT_SECONDS: Integer = Integer::as_given("timeout_seconds", 0, "10-7200; 0 = agent's.");
+
+/// The parameters every dispatch tool takes, decoded by `ask_args`.
+const ASK: &[Param] = &[
+    Param::Text(AGENT),
+    Param::Text(TASK),
+    Param::Text(CONTEXT),
+    Param::Text(CALLER),
+    Param::Text(GOAL),
+    Param::Text(RESPONSE_FORMAT),
+    Param::Integer(TIMEOUT_SECONDS),
+];
+
+const GROUP: Text = Text::optional("group", "Adds the group's shared context.");
+const RETURN_REF: Boolean = Boolean::new("return_ref", false)
+    .described("Return a ref + summary; fetch_result has the rest.");
+/// Also the bounds of a `dispatch_parallel` item's `summary_chars`.
+const SUMMARY_CHARS: Integer =
+    Integer::clamped("summary_chars", 500, 0..=100_000, "With return_ref.");
+const DISPATCH: Params = &[
+    ASK,
+    &[
+        Param::Text(GROUP),
+        Param::Boolean(RETURN_REF),
+        Param::Integer(SUMMARY_CHARS),
+    ],
+];
+
+const SESSION_ID: Text = Text::optional("session_id", "To continue; empty starts one.");
+const DISPATCH_SESSION: Params = &[ASK, &[Param::Text(SESSION_ID)]];
+
+/// `dispatch_stream` and `dispatch_async` take the shared set alone.
+pub(super) const ASK_ONLY: Params = &[ASK];
 
 pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "dispatch",
             description: "Delegate a task to an agent: a Claude Code session in that project's directory (its CLAUDE.md, MCP servers, tools) returns its answer. Check `outcome` (done/partial/blocked) and `hint`. Identical repeats come from a cache (`cached: true`). A timeout returns a session_id for dispatch_session.",
-            schema: || {
-                let mut props = ask_properties();
-                props["group"] =
-                    json!({"type": "string", "description": "Adds the group's shared context."});
-                props["return_ref"] = json!({"type": "boolean", "default": false, "description": "Return a ref + summary; fetch_result has the rest."});
-                props["summary_chars"] =
-                    json!({"type": "integer", "default": 500, "description": "With return_ref."});
-                schema(props, &["agent", "task"])
-            },
+            params: DISPATCH,
             kind: Kind::Dispatch,
             run: dispatch,
         },
         Tool {
             name: "dispatch_session",
             description: "Multi-turn conversation with an agent. Without session_id a new session starts; pass the returned session_id to continue it (also the way to resume a timed-out dispatch: task='Continue where you left off'). Never cached.",
-            schema: || {
-                let mut props = ask_properties();
-                props["session_id"] =
-                    json!({"type": "string", "description": "To continue; empty starts one."});
-                schema(props, &["agent", "task"])
-            },
+            params: DISPATCH_SESSION,
             kind: Kind::Dispatch,
             run: dispatch_session,
         },
         Tool {
             name: "dispatch_stream",
             description: "Like dispatch, for long tasks: the agent's steps (its messages, \"Using tool: X\") arrive as progress notifications while it works. Always a fresh session; never cached.",
-            schema: || schema(ask_properties(), &["agent", "task"]),
+            params: ASK_ONLY,
             kind: Kind::Dispatch,
             run: dispatch_stream,
         },
@@ -116,13 +133,13 @@ impl AskArgs {
 
 pub(super) fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
     Ok(AskArgs {
-        agent: args.string("agent")?,
-        task: args.string("task")?,
-        context: args.string_or_empty("context")?,
-        caller: args.string_or_empty("caller")?,
-        goal: args.string_or_empty("goal")?,
-        response_format: args.string_or_empty("response_format")?,
-        timeout: per_call_timeout(args.integer("timeout_seconds", 0, i64::MIN, i64::MAX)?),
+        agent: args.text(&AGENT)?,
+        task: args.text(&TASK)?,
+        context: args.text(&CONTEXT)?,
+        caller: args.text(&CALLER)?,
+        goal: args.text(&GOAL)?,
+        response_format: args.text(&RESPONSE_FORMAT)?,
+        timeout: per_call_timeout(args.integer(&TIMEOUT_SECONDS)?),
     })
 }
 
@@ -149,21 +166,17 @@ pub(super) fn run(
     )
 }
 
-/// The `return_ref` summary length: default 500, clamped to 0-100000.
+/// The `return_ref` summary length: `summary_chars`'s default when not
+/// given, clamped to its bounds.
 pub(super) fn summary_chars(requested: Option<i64>) -> usize {
-    requested.unwrap_or(500).clamp(0, 100_000) as usize
+    SUMMARY_CHARS.bounded(requested.unwrap_or(SUMMARY_CHARS.default)) as usize
 }
 
 fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
     let ask = ask_args(&mut call.args)?;
-    let group_name = call.args.string_or_empty("group")?;
-    let return_ref = call.args.boolean("return_ref", false)?;
-    let chars = summary_chars(Some(call.args.integer(
-        "summary_chars",
-        500,
-        i64::MIN,
-        i64::MAX,
-    )?));
+    let group_name = call.args.text(&GROUP)?;
+    let return_ref = call.args.boolean(&RETURN_REF)?;
+    let chars = call.args.integer(&SUMMARY_CHARS)? as usize;
     call.args.finish()?;
     let config = match call.config() {
         Ok(config) => config,
@@ -269,7 +282,7 @@ pub(super) fn group_context(
 
 fn dispatch_session(mut call: Call) -> Result<ToolResult, ArgError> {
     let ask = ask_args(&mut call.args)?;
-    let session = call.args.string_or_empty("session_id")?;
+    let session = call.args.text(&SESSION_ID)?;
     call.args.finish()?;
     run_uncached(
         &call,

@@ -10,8 +10,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::args::ArgError;
-use super::dispatching::{ask_args, ask_properties};
-use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use super::dispatching::{ASK_ONLY, ask_args};
+use super::params::{Boolean, Integer, Number, Param, Params, Text};
+use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::dispatch::Request;
 use crate::ids;
 use crate::jobs::record::{Job, Status};
@@ -20,96 +21,78 @@ use crate::jobs::worker::JobRun;
 use crate::pyfmt::repr_str;
 use crate::runner::{self, DispatchResult, OutputMode};
 
-const MAX_WAIT_SECS: i64 = 3600;
-const MAX_LIST: i64 = 1000;
+const JOB_ID: Text = Text::required("job_id", "From dispatch_async.");
+const BY_JOB_ID: Params = &[&[Param::Text(JOB_ID)]];
 
-fn id_property(what: &str) -> Value {
-    json!({"type": "string", "description": what})
-}
+const WAIT_SECONDS: Integer = Integer::clamped("timeout_seconds", 60, 1..=3600, "1-3600.");
+const DISPATCH_WAIT: Params = &[&[Param::Text(JOB_ID), Param::Integer(WAIT_SECONDS)]];
+
+const STATUS: Text = Text::optional("status", "pending, running, done, failed or cancelled.");
+const AGENT: Text = Text::optional("agent", "Only this agent's jobs.");
+const LIMIT: Integer = Integer::clamped("limit", 50, 1..=1000, "1-1000.");
+const DISPATCH_JOBS: Params = &[&[
+    Param::Text(STATUS),
+    Param::Text(AGENT),
+    Param::Integer(LIMIT),
+]];
+
+const REF: Text = Text::required("ref", "A ref or job id.");
+/// Negative counts as 0, which is "all".
+const MAX_CHARS: Integer = Integer::clamped("max_chars", 0, 0..=i64::MAX, "0 = all.");
+const FETCH_RESULT: Params = &[&[Param::Text(REF), Param::Integer(MAX_CHARS)]];
+
+const MAX_AGE_DAYS: Number = Number::new("max_age_days", 7.0);
+const DRY_RUN: Boolean = Boolean::new("dry_run", false);
+const DISPATCH_GC: Params = &[&[Param::Number(MAX_AGE_DAYS), Param::Boolean(DRY_RUN)]];
 
 pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "dispatch_async",
             description: "Start a dispatch in the background and get a job_id at once; follow it with dispatch_status (live progress tail) or dispatch_wait. The job survives on disk.",
-            schema: || schema(ask_properties(), &["agent", "task"]),
+            params: ASK_ONLY,
             kind: Kind::Dispatch,
             run: dispatch_async,
         },
         Tool {
             name: "dispatch_status",
             description: "A job's state now: status, progress tail, and the result once done.",
-            schema: || {
-                schema(
-                    json!({"job_id": id_property("From dispatch_async.")}),
-                    &["job_id"],
-                )
-            },
+            params: BY_JOB_ID,
             kind: Kind::ReadOnly,
             run: dispatch_status,
         },
         Tool {
             name: "dispatch_wait",
             description: "Wait until a job ends or timeout_seconds pass (then `timed_out_waiting: true`; the job keeps running).",
-            schema: || {
-                schema(
-                    json!({"job_id": id_property("From dispatch_async."),
-                           "timeout_seconds": {"type": "integer", "default": 60, "description": "1-3600."}}),
-                    &["job_id"],
-                )
-            },
+            params: DISPATCH_WAIT,
             kind: Kind::ReadOnly,
             run: dispatch_wait,
         },
         Tool {
             name: "dispatch_cancel",
             description: "Cancel a pending job, or kill a running one this server started.",
-            schema: || {
-                schema(
-                    json!({"job_id": id_property("From dispatch_async.")}),
-                    &["job_id"],
-                )
-            },
+            params: BY_JOB_ID,
             kind: Kind::Changes,
             run: dispatch_cancel,
         },
         Tool {
             name: "dispatch_jobs",
             description: "Recent jobs, newest first.",
-            schema: || {
-                schema(
-                    json!({"status": {"type": "string", "description": "pending, running, done, failed or cancelled."},
-                           "agent": {"type": "string", "description": "Only this agent's jobs."},
-                           "limit": {"type": "integer", "default": 50, "description": "1-1000."}}),
-                    &[],
-                )
-            },
+            params: DISPATCH_JOBS,
             kind: Kind::ReadOnly,
             run: dispatch_jobs,
         },
         Tool {
             name: "fetch_result",
             description: "The full result behind a return_ref ref or a job id; max_chars > 0 cuts the text.",
-            schema: || {
-                schema(
-                    json!({"ref": id_property("A ref or job id."),
-                           "max_chars": {"type": "integer", "default": 0, "description": "0 = all."}}),
-                    &["ref"],
-                )
-            },
+            params: FETCH_RESULT,
             kind: Kind::ReadOnly,
             run: fetch_result,
         },
         Tool {
             name: "dispatch_gc",
             description: "Delete finished jobs older than max_age_days; dry_run lists them instead.",
-            schema: || {
-                schema(
-                    json!({"max_age_days": {"type": "number", "default": 7},
-                           "dry_run": {"type": "boolean", "default": false}}),
-                    &[],
-                )
-            },
+            params: DISPATCH_GC,
             kind: Kind::Destructive,
             run: dispatch_gc,
         },
@@ -231,7 +214,7 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
 }
 
 fn dispatch_status(mut call: Call) -> Result<ToolResult, ArgError> {
-    let id = call.args.string("job_id")?;
+    let id = call.args.text(&JOB_ID)?;
     call.args.finish()?;
     if !ids::is_hex32(&id) {
         return Ok(invalid_id(&id));
@@ -244,15 +227,13 @@ fn dispatch_status(mut call: Call) -> Result<ToolResult, ArgError> {
 }
 
 fn dispatch_wait(mut call: Call) -> Result<ToolResult, ArgError> {
-    let id = call.args.string("job_id")?;
-    let seconds = call
-        .args
-        .integer("timeout_seconds", 60, i64::MIN, i64::MAX)?;
+    let id = call.args.text(&JOB_ID)?;
+    let seconds = call.args.integer(&WAIT_SECONDS)?;
     call.args.finish()?;
     if !ids::is_hex32(&id) {
         return Ok(invalid_id(&id));
     }
-    let wait = Duration::from_secs(seconds.clamp(1, MAX_WAIT_SECS) as u64);
+    let wait = Duration::from_secs(seconds as u64);
     Ok(match call.state.jobs.wait(&id, wait, call.cancel) {
         Ok(Some((job, timed_out))) => {
             let mut value = job_json(&job);
@@ -267,7 +248,7 @@ fn dispatch_wait(mut call: Call) -> Result<ToolResult, ArgError> {
 }
 
 fn dispatch_cancel(mut call: Call) -> Result<ToolResult, ArgError> {
-    let id = call.args.string("job_id")?;
+    let id = call.args.text(&JOB_ID)?;
     call.args.finish()?;
     if !ids::is_hex32(&id) {
         return Ok(invalid_id(&id));
@@ -290,9 +271,9 @@ fn dispatch_cancel(mut call: Call) -> Result<ToolResult, ArgError> {
 }
 
 fn dispatch_jobs(mut call: Call) -> Result<ToolResult, ArgError> {
-    let status = call.args.string_or_empty("status")?;
-    let limit = call.args.integer("limit", 50, i64::MIN, i64::MAX)?;
-    let agent = call.args.string_or_empty("agent")?;
+    let status = call.args.text(&STATUS)?;
+    let limit = call.args.integer(&LIMIT)? as usize;
+    let agent = call.args.text(&AGENT)?;
     call.args.finish()?;
     let status_filter = match status.trim().to_lowercase().as_str() {
         "" => None,
@@ -311,15 +292,14 @@ fn dispatch_jobs(mut call: Call) -> Result<ToolResult, ArgError> {
         Ok(jobs) => jobs,
         Err(err) => return Ok(storage_error("dispatch_jobs", &err)),
     };
-    let limit = limit.clamp(1, MAX_LIST) as usize;
     Ok(ToolResult::ok(Value::Array(
         jobs.iter().take(limit).map(Job::summary).collect(),
     )))
 }
 
 fn fetch_result(mut call: Call) -> Result<ToolResult, ArgError> {
-    let id = call.args.string("ref")?;
-    let max_chars = call.args.integer("max_chars", 0, i64::MIN, i64::MAX)?;
+    let id = call.args.text(&REF)?;
+    let cap = call.args.integer(&MAX_CHARS)? as usize;
     call.args.finish()?;
     if !ids::is_hex32(&id) {
         return Ok(invalid_id(&id));
@@ -334,7 +314,6 @@ fn fetch_result(mut call: Call) -> Result<ToolResult, ArgError> {
     };
     let mut value = ToolResult::dispatch(result);
     let full_size = result.result.chars().count();
-    let cap = max_chars.max(0) as usize;
     if cap > 0 && full_size > cap {
         value.value["result"] = json!(crate::chars::prefix(&result.result, cap));
         value.value["truncated"] = json!(true);
@@ -344,8 +323,8 @@ fn fetch_result(mut call: Call) -> Result<ToolResult, ArgError> {
 }
 
 fn dispatch_gc(mut call: Call) -> Result<ToolResult, ArgError> {
-    let days = call.args.number("max_age_days", 7.0)?;
-    let dry_run = call.args.boolean("dry_run", false)?;
+    let days = call.args.number(&MAX_AGE_DAYS)?;
+    let dry_run = call.args.boolean(&DRY_RUN)?;
     call.args.finish()?;
     if days <= 0.0 {
         return Ok(ToolResult::error("max_age_days must be > 0"));

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::args::{ArgError, Args};
-use super::{Call, Kind, Tool, ToolResult, config_unloadable, schema};
+use super::discovery::AGENT_NAME;
+use super::params::{Integer, Number, Param, Params, Text};
+use super::{Call, Kind, Tool, ToolResult, config_unloadable};
 use crate::config::directory::{self, DirectoryError, ProjectDirError};
 use crate::config::grants::{self, Permissions, Raise};
 use crate::config::project;
@@ -31,96 +33,88 @@ use crate::pyfmt::{repr_float, repr_str};
 use crate::runner::backends;
 use crate::state::flock::LockError;
 
+const NEW_NAME: Text = Text::required(
+    "name",
+    "New name: letters, digits, '-', '_'; starts with a letter or digit.",
+);
+const DIRECTORY: Text = Text::required("directory", "The project's directory ('~' expanded).");
+const NEW_DESCRIPTION: Text = Text::optional(
+    "description",
+    "What it is for; guessed from the project if empty.",
+);
+const DESCRIPTION: Text = Text::optional("description", "What it is for.");
+/// Checked by the tool, not clamped: a bad timeout is refused by name.
+const TIMEOUT: Integer = Integer::as_given("timeout", 0, "Seconds per dispatch, at most 604800.");
+const BUDGET: Number =
+    Number::new("max_budget_usd", 0.0).described("Spend cap per dispatch in USD.");
+const MODEL: Text = Text::optional("model", "e.g. sonnet or opus.");
+const PERMISSION_MODE: Text =
+    Text::optional("permission_mode", "default, plan or bypassPermissions.");
+const ALLOWED_TOOLS: Text = Text::optional(
+    "allowed_tools",
+    "Tools it may use, e.g. 'Read,Bash(git *)'.",
+);
+const DISALLOWED_TOOLS: Text = Text::optional("disallowed_tools", "Tools it may not use.");
+const CAPABILITIES: Text = Text::optional("capabilities", "Labels for what it can do.");
+const RISKY_CAPABILITIES: Text = Text::optional(
+    "risky_capabilities",
+    "Labels for what it can do that is risky.",
+);
+const INSTRUCTIONS: Text = Text::optional("instructions", "Standing orders for every dispatch.");
+
+/// The limits both `add_agent` and `update_agent` take.
+const LIMITS: &[Param] = &[Param::Integer(TIMEOUT), Param::Number(BUDGET)];
+/// The permission and label fields both take, in the original's order.
+const PERMISSIONS_AND_LABELS: &[Param] = &[
+    Param::Text(PERMISSION_MODE),
+    Param::Text(ALLOWED_TOOLS),
+    Param::Text(DISALLOWED_TOOLS),
+    Param::Text(CAPABILITIES),
+    Param::Text(RISKY_CAPABILITIES),
+    Param::Text(INSTRUCTIONS),
+];
+/// `add_agent` alone takes `directory`; `update_agent` alone `model`.
+const ADD_AGENT: Params = &[
+    &[
+        Param::Text(NEW_NAME),
+        Param::Text(DIRECTORY),
+        Param::Text(NEW_DESCRIPTION),
+    ],
+    LIMITS,
+    PERMISSIONS_AND_LABELS,
+];
+const UPDATE_AGENT: Params = &[
+    &[Param::Text(AGENT_NAME), Param::Text(DESCRIPTION)],
+    LIMITS,
+    &[Param::Text(MODEL)],
+    PERMISSIONS_AND_LABELS,
+];
+const REMOVE_AGENT: Params = &[&[Param::Text(AGENT_NAME)]];
+
 pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "add_agent",
             description: "Register a project directory as an agent. Without a description one is guessed from its files. timeout 0 = 300 s; max_budget_usd 0 = settings default. Lists are comma-separated.",
-            schema: || schema(agent_properties(Which::Add), &["name", "directory"]),
+            params: ADD_AGENT,
             kind: Kind::Changes,
             run: add_agent,
         },
         Tool {
             name: "update_agent",
             description: "Change an agent; only non-empty arguments count (timeout/max_budget_usd 0 = no change; a negative budget removes the cap). \"none\" clears a field (tool lists then inherit the defaults). Returns the changed fields.",
-            schema: || schema(agent_properties(Which::Update), &["name"]),
+            params: UPDATE_AGENT,
             kind: Kind::Changes,
             run: update_agent,
         },
         Tool {
             name: "remove_agent",
             description: "Remove an agent from the config. Its project directory is not touched; groups that still list it are named in `warnings`.",
-            schema: || {
-                schema(
-                    json!({"name": {"type": "string", "description": "Agent name from list_agents."}}),
-                    &["name"],
-                )
-            },
+            params: REMOVE_AGENT,
             kind: Kind::Destructive,
             run: remove_agent,
         },
     ]
-}
-
-/// Which of the two tools a parameter list is for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Which {
-    Add,
-    Update,
-}
-
-/// The parameters of `add_agent` (which alone takes `directory`) or
-/// `update_agent` (which alone takes `model`), in the original's order.
-/// Kept terse: every tool's schema is sent on each `tools/list`.
-fn agent_properties(which: Which) -> Value {
-    let text = |about: &str| json!({"type": "string", "description": about});
-    let mut props = Map::new();
-    let (name, description) = match which {
-        Which::Add => (
-            "New name: letters, digits, '-', '_'; starts with a letter or digit.",
-            "What it is for; guessed from the project if empty.",
-        ),
-        Which::Update => ("Agent name from list_agents.", "What it is for."),
-    };
-    props.insert(
-        "name".into(),
-        json!({"type": "string", "description": name}),
-    );
-    if which == Which::Add {
-        props.insert(
-            "directory".into(),
-            json!({"type": "string", "description": "The project's directory ('~' expanded)."}),
-        );
-    }
-    props.insert("description".into(), text(description));
-    props.insert(
-        "timeout".into(),
-        json!({"type": "integer", "default": 0, "description": "Seconds per dispatch, at most 604800."}),
-    );
-    props.insert(
-        "max_budget_usd".into(),
-        json!({"type": "number", "default": 0, "description": "Spend cap per dispatch in USD."}),
-    );
-    if which == Which::Update {
-        props.insert("model".into(), text("e.g. sonnet or opus."));
-    }
-    for (param, about) in [
-        ("permission_mode", "default, plan or bypassPermissions."),
-        (
-            "allowed_tools",
-            "Tools it may use, e.g. 'Read,Bash(git *)'.",
-        ),
-        ("disallowed_tools", "Tools it may not use."),
-        ("capabilities", "Labels for what it can do."),
-        (
-            "risky_capabilities",
-            "Labels for what it can do that is risky.",
-        ),
-        ("instructions", "Standing orders for every dispatch."),
-    ] {
-        props.insert(param.into(), text(about));
-    }
-    Value::Object(props)
 }
 
 /// An argument that decoded fine but breaks a config rule. Found before the
@@ -372,17 +366,19 @@ struct AgentFields {
 }
 
 impl AgentFields {
-    fn decode(args: &mut Args) -> Result<AgentFields, ArgError> {
+    /// `description` is the tool's own declaration of that field: the two
+    /// tools describe it differently.
+    fn decode(args: &mut Args, description: &Text) -> Result<AgentFields, ArgError> {
         Ok(AgentFields {
-            description: args.string_or_empty("description")?,
-            timeout: args.integer("timeout", 0, i64::MIN, i64::MAX)?,
-            max_budget_usd: args.number("max_budget_usd", 0.0)?,
-            permission_mode: args.string_or_empty("permission_mode")?,
-            allowed_tools: args.string_or_empty("allowed_tools")?,
-            disallowed_tools: args.string_or_empty("disallowed_tools")?,
-            capabilities: args.string_or_empty("capabilities")?,
-            risky_capabilities: args.string_or_empty("risky_capabilities")?,
-            instructions: args.string_or_empty("instructions")?,
+            description: args.text(description)?,
+            timeout: args.integer(&TIMEOUT)?,
+            max_budget_usd: args.number(&BUDGET)?,
+            permission_mode: args.text(&PERMISSION_MODE)?,
+            allowed_tools: args.text(&ALLOWED_TOOLS)?,
+            disallowed_tools: args.text(&DISALLOWED_TOOLS)?,
+            capabilities: args.text(&CAPABILITIES)?,
+            risky_capabilities: args.text(&RISKY_CAPABILITIES)?,
+            instructions: args.text(&INSTRUCTIONS)?,
         })
     }
 
@@ -411,9 +407,9 @@ struct AddArgs {
 impl AddArgs {
     fn decode(args: &mut Args) -> Result<AddArgs, ArgError> {
         Ok(AddArgs {
-            name: args.string("name")?,
-            directory: args.string("directory")?,
-            fields: AgentFields::decode(args)?,
+            name: args.text(&NEW_NAME)?,
+            directory: args.text(&DIRECTORY)?,
+            fields: AgentFields::decode(args, &NEW_DESCRIPTION)?,
         })
     }
 
@@ -673,9 +669,9 @@ struct UpdateArgs {
 impl UpdateArgs {
     fn decode(args: &mut Args) -> Result<UpdateArgs, ArgError> {
         Ok(UpdateArgs {
-            name: args.string("name")?,
-            model: args.string_or_empty("model")?,
-            fields: AgentFields::decode(args)?,
+            name: args.text(&AGENT_NAME)?,
+            model: args.text(&MODEL)?,
+            fields: AgentFields::decode(args, &DESCRIPTION)?,
         })
     }
 
@@ -842,7 +838,7 @@ fn shell_word(word: &str) -> Cow<'_, str> {
 }
 
 fn remove_agent(mut call: Call) -> Result<ToolResult, ArgError> {
-    let name = call.args.string("name")?;
+    let name = call.args.text(&AGENT_NAME)?;
     call.args.finish()?;
     let outcome = store::mutate(&call.state.paths, |config: &mut Config| {
         if config.agents.shift_remove(&name).is_none() {

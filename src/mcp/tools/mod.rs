@@ -1,15 +1,18 @@
-//! The MCP tools. Each tool file keeps a tool's name, description, input
-//! schema and argument decoding together; this module lists them, builds
-//! `tools/list` from them, and holds what they share: the result type, the
+//! The MCP tools. Each tool file keeps a tool's name, description,
+//! parameter table (`params`) and run function together; this module lists
+//! them, builds `tools/list` from them (each `inputSchema` generated from
+//! the tool's table), and holds what they share: the result type, the
 //! config guard and the unknown-agent envelope.
 
 pub mod args;
 mod cache_tools;
+mod dialogue;
 mod discovery;
 mod dispatching;
 mod jobs;
 mod manage;
-mod multi;
+mod parallel;
+pub mod params;
 
 use std::sync::{Arc, OnceLock};
 
@@ -22,6 +25,7 @@ use crate::config::store::LoadError;
 use crate::pyfmt::repr_str;
 use crate::runner::{CancelToken, DispatchResult};
 use args::{ArgError, Args};
+use params::Params;
 
 /// What a tool returns: a JSON value, and whether the client should see it
 /// as an error (`isError`).
@@ -112,7 +116,8 @@ pub type Run = fn(Call) -> Result<ToolResult, ArgError>;
 pub struct Tool {
     pub name: &'static str,
     pub description: &'static str,
-    pub schema: fn() -> Value,
+    /// What the tool takes: its `inputSchema`, and what `Args` decodes.
+    pub params: Params,
     pub kind: Kind,
     pub run: Run,
 }
@@ -133,7 +138,8 @@ pub fn all() -> &'static [Tool] {
         let mut tools = Vec::new();
         tools.extend(discovery::tools());
         tools.extend(dispatching::tools());
-        tools.extend(multi::tools());
+        tools.extend(parallel::tools());
+        tools.extend(dialogue::tools());
         tools.extend(manage::tools());
         tools.extend(jobs::tools());
         tools.extend(cache_tools::tools());
@@ -174,7 +180,7 @@ pub fn list() -> &'static Value {
                 json!({
                     "name": tool.name,
                     "description": tool.description,
-                    "inputSchema": (tool.schema)(),
+                    "inputSchema": params::schema(tool.params),
                     "annotations": annotations,
                 })
             })
@@ -183,13 +189,85 @@ pub fn list() -> &'static Value {
     })
 }
 
-/// An input schema: an object of the given properties. It does not say
-/// `additionalProperties: false` — the server refuses unknown arguments
-/// anyway, and every byte of `tools/list` is resent to the model.
-pub fn schema(properties: Value, required: &[&str]) -> Value {
-    let mut schema = json!({"type": "object", "properties": properties});
-    if !required.is_empty() {
-        schema["required"] = json!(required);
+#[cfg(test)]
+mod tests {
+    use serde_json::Map;
+
+    use super::params::Param;
+    use super::*;
+    use crate::config::Paths;
+    use crate::runner::CancelToken;
+
+    fn well_typed(param: &Param) -> Value {
+        match param {
+            Param::Text(_) => json!("x"),
+            Param::Integer(p) => json!(p.default),
+            Param::Number(p) => json!(p.default),
+            Param::Boolean(p) => json!(p.default),
+        }
     }
-    schema
+
+    fn ill_typed(param: &Param) -> Value {
+        match param {
+            Param::Text(_) => json!(5),
+            Param::Integer(_) | Param::Number(_) => json!("five"),
+            Param::Boolean(_) => json!(5),
+        }
+    }
+
+    /// Runs `tool` with every declared parameter well typed except `bad`,
+    /// plus `extra`.
+    fn outcome(
+        state: &State,
+        tool: &Tool,
+        bad: Option<&str>,
+        extra: Option<&str>,
+    ) -> Result<ToolResult, ArgError> {
+        let mut arguments: Map<String, Value> = params::each(tool.params)
+            .map(|param| {
+                let value = if bad == Some(param.name()) {
+                    ill_typed(param)
+                } else {
+                    well_typed(param)
+                };
+                (param.name().to_owned(), value)
+            })
+            .collect();
+        if let Some(extra) = extra {
+            arguments.insert(extra.to_owned(), json!(1));
+        }
+        let args = Args::new(Some(Value::Object(arguments)), tool.params)?;
+        (tool.run)(Call {
+            state,
+            args,
+            cancel: &CancelToken::default(),
+            progress: None,
+        })
+    }
+
+    /// A tool that forgot to decode a declared parameter would refuse it as
+    /// unknown instead of naming its type; one that decodes a parameter
+    /// missing from its table trips the check in `Args` once everything
+    /// else decoded. Every call here is refused before the tool acts.
+    #[test]
+    fn every_tool_decodes_exactly_the_parameters_it_declares() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = State::new(Paths::resolve(|_| None, Some(dir.path().to_path_buf())));
+        for tool in all() {
+            assert!(
+                matches!(
+                    outcome(&state, tool, None, Some("undeclared")),
+                    Err(ArgError::Unknown(_))
+                ),
+                "{}",
+                tool.name
+            );
+            for param in params::each(tool.params) {
+                match outcome(&state, tool, Some(param.name()), None) {
+                    Err(ArgError::WrongType { name, .. }) if name == param.name() => {}
+                    other => panic!("{}.{}: {other:?}", tool.name, param.name()),
+                }
+            }
+        }
+    }
 }

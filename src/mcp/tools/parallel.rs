@@ -1,12 +1,10 @@
-//! `dispatch_parallel` and `dispatch_dialogue`: the tools that make several
-//! dispatches for one call. Parallel validates every item before anything
-//! runs, runs the items concurrently through the shared limiter and the
-//! result cache (both via `dispatching`), keeps the caller's order, and can
-//! hand the collected answers to an aggregator agent. Dialogue alternates
-//! two agents, each in its own resumed session, until one of them marks
-//! the topic resolved. Item fields follow the original's Python semantics
-//! (`int()` for numbers, truthiness for the optional fields); the helpers
-//! for those live at the bottom of this file.
+//! `dispatch_parallel`: several dispatches for one call. Every item is
+//! validated before anything runs; the items then run concurrently through
+//! the shared limiter and the result cache (both via `dispatching`), the
+//! answers keep the caller's order, and an aggregator agent can be handed
+//! the collected answers. Item fields follow the original's Python
+//! semantics (`int()` for numbers, truthiness for the optional fields, as
+//! `crate::pyvalue` reads them).
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
@@ -17,10 +15,11 @@ use serde_json::{Map, Value, json};
 
 use super::args::ArgError;
 use super::dispatching::{answer, group_context, per_call_timeout, run, summary_chars};
-use super::{Call, Kind, Tool, ToolResult, schema, unknown_agent};
+use super::params::{Param, Params, Text};
+use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::{Agent, Config};
 use crate::dispatch::Answer;
-use crate::pyfmt::{repr_float, repr_str};
+use crate::pyfmt::repr_str;
 use crate::pyvalue;
 use crate::runner::{Ask, Dispatch, DispatchResult, ErrorType, Outcome, OutputMode, backends};
 
@@ -33,54 +32,22 @@ const AGGREGATE_TASK: &str = "Synthesize the results below into a single coheren
 const AGGREGATE_CALLER: &str = "dispatch_parallel";
 const AGGREGATE_GOAL: &str = "aggregate parallel dispatch results";
 
-/// The marker an agent ends a dialogue reply with when it is done.
-const RESOLVED: &str = "[RESOLVED]";
-const DEFAULT_ROUNDS: i64 = 3;
-const MAX_ROUNDS: i64 = 10;
-/// The topic as a dialogue turn's `goal` is cut to this many chars.
-const GOAL_CHARS: usize = 200;
-/// How much of a turn's answer its progress message shows.
-const TURN_PREVIEW_CHARS: usize = 120;
+const DISPATCHES: Text = Text::required("dispatches", "JSON array of dispatch items, as a string.");
+const AGGREGATE: Text = Text::optional(
+    "aggregate",
+    "Agent that combines the results; empty for none.",
+);
+const DISPATCH_PARALLEL: Params = &[&[Param::Text(DISPATCHES), Param::Text(AGGREGATE)]];
 
 pub fn tools() -> Vec<Tool> {
-    vec![
-        Tool {
-            name: "dispatch_parallel",
-            description: "Run several dispatches at once (within max_concurrency); results in input order. `dispatches`: a JSON array string of {agent, task, context?, caller?, goal?, response_format?, timeout_seconds?, group?, return_ref?, summary_chars?}. All are validated before any runs. `aggregate`: an agent that synthesizes the results.",
-            schema: || {
-                schema(
-                    json!({
-                        "dispatches": {"type": "string", "description": "JSON array of dispatch items, as a string."},
-                        "aggregate": {"type": "string", "description": "Agent that combines the results; empty for none."},
-                    }),
-                    &["dispatches"],
-                )
-            },
-            kind: Kind::Dispatch,
-            run: dispatch_parallel,
-        },
-        Tool {
-            name: "dispatch_dialogue",
-            description: "Two agents work a topic out: the responder first, then they alternate (each in its own session) until a reply says [RESOLVED] or max_rounds pass. Returns resolved, final_answer, totals and the conversation.",
-            schema: || {
-                schema(
-                    json!({
-                        "requester": {"type": "string", "description": "Agent that poses the topic and answers back."},
-                        "responder": {"type": "string", "description": "Agent that speaks first."},
-                        "topic": {"type": "string", "description": "What to work out."},
-                        "max_rounds": {"type": "integer", "default": DEFAULT_ROUNDS, "description": "Rounds of two turns, 1-10 (clamped)."},
-                    }),
-                    &["requester", "responder", "topic"],
-                )
-            },
-            kind: Kind::Dispatch,
-            run: dispatch_dialogue,
-        },
-    ]
+    vec![Tool {
+        name: "dispatch_parallel",
+        description: "Run several dispatches at once (within max_concurrency); results in input order. `dispatches`: a JSON array string of {agent, task, context?, caller?, goal?, response_format?, timeout_seconds?, group?, return_ref?, summary_chars?}. All are validated before any runs. `aggregate`: an agent that synthesizes the results.",
+        params: DISPATCH_PARALLEL,
+        kind: Kind::Dispatch,
+        run: dispatch_parallel,
+    }]
 }
-
-// ---------------------------------------------------------------------------
-// dispatch_parallel
 
 /// One validated item, resolved against the config it will run with.
 struct Item<'c> {
@@ -98,8 +65,8 @@ struct Item<'c> {
 }
 
 fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
-    let dispatches = call.args.string("dispatches")?;
-    let aggregate = call.args.string_or_empty("aggregate")?;
+    let dispatches = call.args.text(&DISPATCHES)?;
+    let aggregate = call.args.text(&AGGREGATE)?;
     call.args.finish()?;
     let list = match parse_list(&dispatches) {
         Ok(list) => list,
@@ -200,7 +167,7 @@ fn validate_item<'c>(config: &'c Config, i: usize, value: &Value) -> Result<Item
     let Value::Object(fields) = value else {
         return Err(ToolResult::error(format!(
             "dispatches[{i}] must be an object, got {}",
-            py_type_name(value)
+            pyvalue::type_name(value)
         )));
     };
     // Present-but-null counts as present here, as in the original: it then
@@ -248,10 +215,10 @@ fn number_field(
 ) -> Result<Option<i64>, ToolResult> {
     match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => py_int(value).map(Some).ok_or_else(|| {
+        Some(value) => pyvalue::int(value).map(Some).ok_or_else(|| {
             ToolResult::error(format!(
                 "dispatches[{i}].{name} must be a number, got {}",
-                py_repr(value)
+                pyvalue::repr(value)
             ))
         }),
     }
@@ -263,7 +230,7 @@ fn number_field(
 fn truthy_text(fields: &Map<String, Value>, name: &str) -> String {
     match fields.get(name) {
         Some(Value::String(text)) => text.clone(),
-        Some(value) if pyvalue::truthy(value) => py_repr(value),
+        Some(value) if pyvalue::truthy(value) => pyvalue::repr(value),
         _ => String::new(),
     }
 }
@@ -402,302 +369,9 @@ fn aggregate_context<'a>(results: impl Iterator<Item = &'a DispatchResult>) -> S
         .join("\n\n")
 }
 
-// ---------------------------------------------------------------------------
-// dispatch_dialogue
-
-/// One side of a dialogue and the session it continues.
-struct Speaker<'c> {
-    name: String,
-    agent: &'c Agent,
-    role: &'static str,
-    session: Option<String>,
-}
-
-fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
-    let requester = call.args.string("requester")?;
-    let responder = call.args.string("responder")?;
-    let topic = call.args.string("topic")?;
-    let max_rounds = call
-        .args
-        .integer("max_rounds", DEFAULT_ROUNDS, i64::MIN, i64::MAX)?
-        .clamp(1, MAX_ROUNDS);
-    call.args.finish()?;
-    let config = match call.config() {
-        Ok(config) => config,
-        Err(envelope) => return Ok(envelope),
-    };
-    // The responder speaks first, but the requester is checked first.
-    let Some(requester_agent) = config.agents.get(&requester) else {
-        return Ok(unknown_agent(&requester, &config));
-    };
-    let Some(responder_agent) = config.agents.get(&responder) else {
-        return Ok(unknown_agent(&responder, &config));
-    };
-    // In speaking order. Each side keeps its own session even when both
-    // are the same agent: they are two voices, not one.
-    let mut speakers = [
-        Speaker {
-            name: responder,
-            agent: responder_agent,
-            role: "responder",
-            session: None,
-        },
-        Speaker {
-            name: requester,
-            agent: requester_agent,
-            role: "requester",
-            session: None,
-        },
-    ];
-
-    let goal = crate::chars::prefix(&topic, GOAL_CHARS);
-    let mut conversation: Vec<Value> = Vec::new();
-    let mut last_message = String::new();
-    let (mut resolved, mut final_answer) = (false, String::new());
-    let (mut total_cost, mut total_duration, mut rounds) = (0.0_f64, 0_u64, 0_i64);
-    'rounds: for round in 1..=max_rounds {
-        for turn in 0..2 {
-            let other = speakers[1 - turn].name.clone();
-            let speaker = &mut speakers[turn];
-            let task = if round == 1 && turn == 0 {
-                opening_prompt(&other, &topic)
-            } else {
-                reply_prompt(&other, &last_message)
-            };
-            let d = Dispatch {
-                agent_name: &speaker.name,
-                agent: speaker.agent,
-                backend: backends::of(speaker.agent),
-                settings: &config.settings,
-                ask: Ask {
-                    task: &task,
-                    context: "",
-                    caller: &other,
-                    goal,
-                    response_format: "",
-                },
-                resume: speaker.session.as_deref(),
-                timeout_secs: None,
-                mode: OutputMode::Json,
-            };
-            let result = run(&call, d, false, None).result;
-            speaker.session = result.session_id.clone();
-            total_cost += result.cost_usd.unwrap_or(0.0);
-            total_duration = total_duration.saturating_add(result.duration_ms.unwrap_or(0));
-            rounds = round;
-            if let Some(progress) = call.progress {
-                let shown = if result.success {
-                    &result.result
-                } else {
-                    result.error.as_deref().unwrap_or("")
-                };
-                let preview = crate::chars::prefix(shown, TURN_PREVIEW_CHARS);
-                progress.report(&format!("[round {round}] {}: {preview}", speaker.name));
-            }
-            conversation.push(turn_entry(speaker, round, &result));
-            let marked = result.result.contains(RESOLVED);
-            if marked || !result.success {
-                resolved = marked;
-                final_answer = match result.error.as_deref() {
-                    Some(error) if !result.success && !error.is_empty() => error.to_owned(),
-                    _ => result.result.replace(RESOLVED, "").trim().to_owned(),
-                };
-                break 'rounds;
-            }
-            last_message = result.result;
-        }
-    }
-    if final_answer.is_empty()
-        && let Some(message) = conversation
-            .last()
-            .and_then(|entry| entry["message"].as_str())
-    {
-        final_answer = message.to_owned();
-    }
-    Ok(ToolResult::ok(json!({
-        "resolved": resolved,
-        "rounds": rounds,
-        "total_cost_usd": round4(total_cost),
-        "total_duration_ms": total_duration,
-        "final_answer": final_answer,
-        "conversation": conversation,
-    })))
-}
-
-fn opening_prompt(requester: &str, topic: &str) -> String {
-    format!(
-        "You are starting a collaborative dialogue with agent '{requester}'.\nProvide your analysis or ask questions. When you have a complete answer and no further questions, end your response with {RESOLVED}.\n\nTopic:\n{topic}"
-    )
-}
-
-fn reply_prompt(other: &str, message: &str) -> String {
-    format!(
-        "Agent '{other}' responds:\n\n{message}\n\nContinue the discussion. If you have a complete answer and no further questions, end your response with {RESOLVED}."
-    )
-}
-
-/// A conversation entry; `cost_usd` is always present (`null` when
-/// unknown), the error fields only on a failed turn.
-fn turn_entry(speaker: &Speaker, round: i64, result: &DispatchResult) -> Value {
-    let mut entry = json!({
-        "agent": speaker.name,
-        "role": speaker.role,
-        "round": round,
-        "message": result.result,
-        "cost_usd": result.cost_usd,
-    });
-    if !result.success {
-        if let Some(error) = &result.error {
-            entry["error"] = json!(error);
-        }
-        if let Some(error_type) = &result.error_type {
-            entry["error_type"] = json!(error_type.as_str());
-        }
-    }
-    entry
-}
-
-/// Python's `round(x, 4)`: the nearest 4-decimal value, found the way
-/// Python does it, through the correctly rounded decimal text.
-fn round4(value: f64) -> f64 {
-    format!("{value:.4}").parse().unwrap_or(value)
-}
-
-// ---------------------------------------------------------------------------
-// Python semantics of item values
-
-/// Python's `int(value)` on a decoded JSON value, saturated to `i64` (every
-/// caller clamps far below that): integers; floats truncated toward zero;
-/// booleans as 0/1; strings of decimal digits with optional surrounding
-/// whitespace, sign and single underscores between digits. Everything else
-/// (`"9.5"`, `""`, lists, objects) is `None`, as Python raises for it.
-fn py_int(value: &Value) -> Option<i64> {
-    match value {
-        Value::Bool(b) => Some(i64::from(*b)),
-        Value::Number(n) => n
-            .as_i64()
-            .or_else(|| n.as_u64().map(|_| i64::MAX))
-            // `as` saturates, and serde_json numbers are always finite.
-            .or_else(|| n.as_f64().map(|f| f.trunc() as i64)),
-        Value::String(text) => py_int_text(text),
-        _ => None,
-    }
-}
-
-fn py_int_text(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-    {
-        return None;
-    }
-    let mut magnitude: i64 = 0;
-    for ch in digits.chars().filter(|c| *c != '_') {
-        let digit = ch.to_digit(10)?;
-        magnitude = magnitude
-            .saturating_mul(10)
-            .saturating_add(i64::from(digit));
-    }
-    Some(if negative { -magnitude } else { magnitude })
-}
-
-/// Python's `repr()` of what `json.loads` would have produced.
-fn py_repr(value: &Value) -> String {
-    match value {
-        Value::Null => "None".to_owned(),
-        Value::Bool(true) => "True".to_owned(),
-        Value::Bool(false) => "False".to_owned(),
-        Value::Number(n) if n.is_f64() => repr_float(n.as_f64().unwrap_or(f64::NAN)),
-        Value::Number(n) => n.to_string(),
-        Value::String(text) => repr_str(text),
-        Value::Array(list) => {
-            let parts: Vec<String> = list.iter().map(py_repr).collect();
-            format!("[{}]", parts.join(", "))
-        }
-        Value::Object(map) => {
-            let parts: Vec<String> = map
-                .iter()
-                .map(|(key, value)| format!("{}: {}", repr_str(key), py_repr(value)))
-                .collect();
-            format!("{{{}}}", parts.join(", "))
-        }
-    }
-}
-
-/// The Python type name `json.loads` would have produced for `value`.
-fn py_type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "NoneType",
-        Value::Bool(_) => "bool",
-        Value::Number(n) if n.is_f64() => "float",
-        Value::Number(_) => "int",
-        Value::String(_) => "str",
-        Value::Array(_) => "list",
-        Value::Object(_) => "dict",
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn py_int_accepts_what_python_int_accepts() {
-        for (value, expected) in [
-            (json!(900), 900),
-            (json!("900"), 900),
-            (json!(" -42\n"), -42),
-            (json!("+7"), 7),
-            (json!("1_000"), 1000),
-            (json!(9.9), 9),
-            (json!(-9.9), -9),
-            (json!(true), 1),
-            (json!(false), 0),
-            (json!("99999999999999999999999"), i64::MAX),
-        ] {
-            assert_eq!(py_int(&value), Some(expected), "{value}");
-        }
-    }
-
-    #[test]
-    fn py_int_rejects_what_python_int_rejects() {
-        for value in [
-            json!("abc"),
-            json!("9.5"),
-            json!(""),
-            json!("  "),
-            json!("1__0"),
-            json!("_1"),
-            json!("1_"),
-            json!("--1"),
-            json!("1e3"),
-            json!([1]),
-            json!({"a": 1}),
-        ] {
-            assert_eq!(py_int(&value), None, "{value}");
-        }
-    }
-
-    #[test]
-    fn repr_and_type_names_read_like_python() {
-        assert_eq!(py_repr(&json!("abc")), "'abc'");
-        assert_eq!(
-            py_repr(&json!([1, "a", null, true])),
-            "[1, 'a', None, True]"
-        );
-        assert_eq!(py_repr(&json!({"k": 1.5})), "{'k': 1.5}");
-        assert_eq!(py_type_name(&json!(1)), "int");
-        assert_eq!(py_type_name(&json!(1.0)), "float");
-        assert_eq!(py_type_name(&json!(null)), "NoneType");
-        assert_eq!(py_type_name(&json!({})), "dict");
-    }
 
     #[test]
     fn truthy_text_drops_falsy_values_and_stringifies_others() {
@@ -741,12 +415,5 @@ mod tests {
             aggregate_context([&ok, &partial, &failed].into_iter()),
             "## Agent: api [OK]\n42 rows\n\n## Agent: web [OK, agent reports PARTIAL]\nhalf\n\n## Agent: db [FAILED]\ntimed out"
         );
-    }
-
-    #[test]
-    fn costs_round_to_four_decimals() {
-        assert_eq!(round4(0.0123 * 3.0), 0.0369);
-        assert_eq!(round4(0.0), 0.0);
-        assert_eq!(round4(1.23456), 1.2346);
     }
 }
