@@ -25,5 +25,6 @@ pub mod pyvalue;
 pub mod registry;
 pub mod runner;
 pub mod state;
+pub mod tunables;
 pub mod usage;
 pub mod views;

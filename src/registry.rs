@@ -11,9 +11,8 @@
 //! logs a `None`), and reading skips whatever it cannot make sense of.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -111,7 +110,7 @@ pub fn register(servers_dir: &Path, config: &Path) -> Option<Registration> {
     let body = entry_json(pid, config);
     for _ in 0..REGISTER_ATTEMPTS {
         let mut file = open_or_create_private(&path).ok()?;
-        if try_lock(&file, libc::LOCK_EX).ok()? != Locked::Yes {
+        if try_lock(&file, true).ok()? != Locked::Yes {
             return None;
         }
         // Between our open and our flock, a reader may have found the
@@ -205,7 +204,7 @@ fn read_live(path: &Path, prune: bool) -> Option<ServerEntry> {
     };
     // A shared probe: it conflicts with a server's exclusive lock but not
     // with another reader probing at the same moment.
-    match try_lock(&file, libc::LOCK_SH) {
+    match try_lock(&file, false) {
         Ok(Locked::Yes) => {
             if prune && same_file(&file, path) {
                 let _ = fs::remove_file(path);
@@ -255,20 +254,17 @@ enum Locked {
     HeldElsewhere,
 }
 
-/// A non-blocking `flock` of kind `op` (`LOCK_EX` or `LOCK_SH`).
-fn try_lock(file: &File, op: libc::c_int) -> io::Result<Locked> {
-    loop {
-        // SAFETY: flock on a descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), op | libc::LOCK_NB) };
-        if rc == 0 {
-            return Ok(Locked::Yes);
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EWOULDBLOCK) => return Ok(Locked::HeldElsewhere),
-            Some(libc::EINTR) => continue,
-            _ => return Err(err),
-        }
+/// A non-blocking `flock`, exclusive or shared.
+fn try_lock(file: &File, exclusive: bool) -> io::Result<Locked> {
+    let taken = if exclusive {
+        file.try_lock()
+    } else {
+        file.try_lock_shared()
+    };
+    match taken {
+        Ok(()) => Ok(Locked::Yes),
+        Err(TryLockError::WouldBlock) => Ok(Locked::HeldElsewhere),
+        Err(TryLockError::Error(err)) => Err(err),
     }
 }
 

@@ -2,6 +2,7 @@
 //! creates (and never overwrites), the exact registration command, and
 //! what it does on a second run, with another binary registered, with
 //! `claude` missing and with `claude` refusing.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

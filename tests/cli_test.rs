@@ -1,5 +1,6 @@
 //! `agent-dispatch test` from the terminal: the stand-in `claude` found on
 //! PATH, progress on stderr, a verdict line, and the failure paths.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

@@ -4,6 +4,7 @@
 //! logged in" result, classified `auth`; an `unknown option` (or any other
 //! argument error) would mean we built an argv the real CLI rejects.
 //! `.ci/run` installs the CLI and runs this with `--ignored`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;

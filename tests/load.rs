@@ -3,6 +3,7 @@
 //! and one server registry, one of those servers SIGKILLed mid-job. Real
 //! processes, files and pipes with the stand-in `claude`. Every timeout
 //! here only tells a hang from a slow machine; nothing measures speed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

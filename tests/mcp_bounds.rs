@@ -1,6 +1,7 @@
 //! Memory bounds a client can reach through the real server: the result
 //! cache counts bytes, not only entries, and agent output past the capture
 //! bound is cut visibly.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

@@ -10,6 +10,7 @@
 //! ping). A flood phase writes thousands of lines at once from a writer
 //! thread while this thread reads, matching answers by id and errors with
 //! id null by count per code.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

@@ -1,6 +1,7 @@
 //! Async jobs and result references through a real `serve`: the job
 //! records on disk, waiting, cancelling running jobs, recovery after a
 //! server was killed, and two servers sharing one jobs directory.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

@@ -1,6 +1,7 @@
 //! `add_agent`, `update_agent` and `remove_agent` through a real `serve`:
 //! what they store in `agents.yaml`, their answers, every refusal (with
 //! nothing written), and that a change drops the agent's cached answers.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

@@ -2,6 +2,7 @@
 //! the stand-in `claude`: up-front validation, input order, the per-item
 //! cache, the aggregator's input, progress, and the dialogue's turns,
 //! sessions, stop rules and totals.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

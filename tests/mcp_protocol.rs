@@ -1,6 +1,7 @@
 //! `agent-dispatch serve` as a client sees it: framing, lifecycle, errors,
 //! and that the server keeps serving after bad input and exits promptly on
 //! stdin EOF without leaving a process behind.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

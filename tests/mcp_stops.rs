@@ -5,6 +5,7 @@
 //! not stop it: a panicking tool, a reused request id, cancelled batch
 //! calls, and a flood of waits. Time bounds only tell a hang from a slow
 //! machine; they never measure speed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

@@ -1,6 +1,7 @@
 //! The tools through a real `serve` with the stand-in `claude`: results and
 //! envelopes, the cache, progress notifications, cancellation, and the
 //! shared concurrency limit.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

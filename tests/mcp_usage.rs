@@ -1,6 +1,7 @@
 //! The usage journal as the server writes it, and what it feeds back:
 //! `typical` figures in the discovery tools and a measured timeout in the
 //! timeout message.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;
@@ -90,7 +91,12 @@ fn three_runs_make_a_typical_profile() {
 
 #[test]
 fn a_timeout_offers_the_limit_measured_from_recent_runs() {
-    let (sandbox, _fake, mut server) = setup(&[]);
+    let sandbox = Sandbox::with_api_agent();
+    let fake = FakeClaude::new(&[]);
+    // The 10 s floor of timeout_seconds, lowered so the run times out fast.
+    let mut command = sandbox.command_with_claude(fake.dir.path());
+    command.env("AGENT_DISPATCH_TEST_MIN_TIMEOUT_SECS", "1");
+    let mut server = Server::initialized(command);
     // Three 100-second runs on record: p90 100 s × 1.5 → 150 s.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -103,7 +109,7 @@ fn a_timeout_offers_the_limit_measured_from_recent_runs() {
     let (result, _) = server.call(
         1,
         "dispatch_session",
-        json!({"agent": "api", "task": "[fake:hang] wait", "timeout_seconds": 10}),
+        json!({"agent": "api", "task": "[fake:hang] wait", "timeout_seconds": 1}),
     );
     let error = result["error"].as_str().unwrap();
     assert!(error.contains("--timeout 150"), "{error}");

@@ -3,6 +3,7 @@
 //! gone the moment it is SIGKILLed or exits; stale files are pruned only
 //! when asked; corrupt entries are skipped; a mangled `started_at` sorts
 //! last instead of failing the read.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 mod support;
 

@@ -1,5 +1,6 @@
 //! Every stand-in behaviour through the real runner and a real process,
 //! mapped to the `DispatchResult` a caller gets.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

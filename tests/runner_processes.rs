@@ -2,6 +2,7 @@
 //! holding pipes, descendants that leave the process group, hangs, and
 //! cancellation. Nothing here is mocked; elapsed-time bounds only check
 //! that a call ends (a hang would be a failure), never speed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;
@@ -97,26 +98,19 @@ fn a_group_member_without_our_pipes_is_killed_when_the_run_succeeds() {
         let fake = FakeClaude::with_files(
             &[
                 ("FAKE_CLAUDE_MODE", "grandchild-quiet"),
-                ("FAKE_CLAUDE_GRANDCHILD_SLEEP", "3"),
+                ("FAKE_CLAUDE_GRANDCHILD_SLEEP", "60"),
             ],
-            &[
-                ("FAKE_CLAUDE_PIDFILE", "grandchild.pid"),
-                ("FAKE_CLAUDE_MARKER", "marker"),
-            ],
+            &[("FAKE_CLAUDE_PIDFILE", "grandchild.pid")],
         );
-        let marker = fake.file("marker");
         let (r, _) = dispatch(&fake, mode, 60);
         assert!(r.success, "{mode:?}: {r:?}");
+        // The quiet grandchild shares the group, so an empty group proves
+        // it is gone, not merely silent.
         let pgid = fake.invocations()[0].pgid;
         assert!(
             group_gone(pgid),
             "{mode:?}: group {pgid} still has {:?}",
             live_in_group(pgid)
-        );
-        thread::sleep(Duration::from_secs(3));
-        assert!(
-            !marker.exists(),
-            "{mode:?}: the quiet grandchild outlived the dispatch"
         );
     }
 }

@@ -2,6 +2,7 @@
 //! FIFO or a symlink named like a job record, a usage journal left with
 //! loose modes. Run through the real server; nothing may hang, be read
 //! through a link, or be written through one.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
 
 #[path = "support/fake.rs"]
 mod fake;

@@ -17,7 +17,7 @@ use crate::config::store::{self, LoadError};
 use crate::doctor::claude_cli::{self, SERVER_NAME};
 use crate::registry;
 use crate::runner::environment::find_on_path;
-use crate::state::flock::{self, LOCK_WAIT};
+use crate::state::flock;
 
 pub const HELP: &str = "\
 Create the config (if there is none) and register this binary with Claude
@@ -49,7 +49,8 @@ pub fn run(ctx: &Context) -> Result<(), CliError> {
 /// replaced.
 fn ensure_config(ctx: &Context) -> Result<(), CliError> {
     let path = &ctx.paths.config;
-    let _lock = flock::lock_exclusive(&ctx.paths.config_lock, LOCK_WAIT).map_err(CliError::Lock)?;
+    let _lock = flock::lock_exclusive(&ctx.paths.config_lock, flock::lock_wait())
+        .map_err(CliError::Lock)?;
     match fs::metadata(path) {
         Ok(_) => ctx
             .ui

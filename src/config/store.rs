@@ -15,7 +15,7 @@ use super::paths::Paths;
 use super::schema::Config;
 use super::yaml::{self, SyntaxError};
 use crate::state::atomic;
-use crate::state::flock::{self, LOCK_WAIT, LockError};
+use crate::state::flock::{self, LockError};
 
 /// A config file bigger than this is refused rather than parsed: a real one
 /// is a few kilobytes, and the limit bounds memory for a hostile file.
@@ -201,7 +201,8 @@ pub fn mutate<T, E>(
     paths: &Paths,
     change: impl FnOnce(&mut Config) -> Result<T, E>,
 ) -> Result<T, MutateError<E>> {
-    let _lock = flock::lock_exclusive(&paths.config_lock, LOCK_WAIT).map_err(MutateError::Lock)?;
+    let _lock =
+        flock::lock_exclusive(&paths.config_lock, flock::lock_wait()).map_err(MutateError::Lock)?;
     let mut config = load(&paths.config).map_err(MutateError::Load)?;
     let outcome = change(&mut config).map_err(MutateError::Rejected)?;
     save(&paths.config, &config).map_err(MutateError::Save)?;

@@ -52,7 +52,10 @@ impl Inputs {
             self_on_path: find_on_path("agent-dispatch"),
             exe: registry::current_exe(),
             version: crate::VERSION.to_owned(),
-            probe_timeout: claude_cli::PROBE_TIMEOUT,
+            probe_timeout: crate::tunables::duration(
+                "AGENT_DISPATCH_TEST_PROBE_TIMEOUT_MS",
+                claude_cli::PROBE_TIMEOUT,
+            ),
         }
     }
 }

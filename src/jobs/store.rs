@@ -21,7 +21,7 @@ use super::record::{Job, Status, cap_progress, now};
 use crate::ids::{self, RandomUnavailable};
 use crate::runner::result::DispatchResult;
 use crate::state::atomic::replace_private;
-use crate::state::flock::{FileLock, LOCK_WAIT, LockError, lock_exclusive};
+use crate::state::flock::{FileLock, LockError, lock_exclusive};
 use crate::state::local_lock::{Busy, LocalGuard, LocalLock};
 use crate::state::regular::read_regular;
 
@@ -146,7 +146,7 @@ impl JobStore {
         JobStore {
             dir,
             local: Arc::new(LocalLock::new()),
-            lock_wait: LOCK_WAIT,
+            lock_wait: crate::state::flock::lock_wait(),
         }
     }
 
@@ -528,6 +528,7 @@ fn epoch_seconds(time: SystemTime) -> f64 {
 mod tests {
     use super::*;
     use crate::runner::result::ErrorType;
+    use crate::state::flock::LOCK_WAIT;
     use std::os::unix::fs::PermissionsExt;
 
     const HOUR: f64 = 3600.0;

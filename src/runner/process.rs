@@ -177,8 +177,7 @@ pub fn run<S: StdoutSink>(
     for (key, value) in &launch.env {
         command.env(key, value);
     }
-    // SAFETY: getpid is async-signal-safe.
-    let supervisor = unsafe { libc::getpid() };
+    let supervisor = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
     // SAFETY: setsid, prctl and getppid are async-signal-safe and touch no
     // memory of ours.
     unsafe {
@@ -195,7 +194,8 @@ pub fn run<S: StdoutSink>(
             }
             // We died before the prctl took effect: do not start at all.
             if libc::getppid() != supervisor {
-                return Err(io::Error::other("the supervising process is gone"));
+                // No allocation between fork and exec: a plain errno.
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });

@@ -4,9 +4,8 @@
 //! time with an error — it never proceeds unlocked.
 
 use std::fmt;
-use std::fs::File;
+use std::fs::{File, TryLockError};
 use std::io;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,6 +15,12 @@ use super::regular::open_or_create_private;
 
 /// How long a mutation waits for another process's lock before failing.
 pub const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// `LOCK_WAIT`, or the test suite's shorter wait
+/// (`AGENT_DISPATCH_TEST_LOCK_WAIT_MS`, debug builds only).
+pub fn lock_wait() -> Duration {
+    crate::tunables::duration("AGENT_DISPATCH_TEST_LOCK_WAIT_MS", LOCK_WAIT)
+}
 
 /// The same polling step the original uses; short enough that a queue of
 /// CLI invocations drains quickly, long enough not to spin.
@@ -64,15 +69,10 @@ pub fn lock_exclusive(path: &Path, wait: Duration) -> Result<FileLock, LockError
     let file = open_or_create_private(path).map_err(open_error)?;
     let started = Instant::now();
     loop {
-        // SAFETY: flock on a descriptor we own; no memory is involved.
-        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-        if rc == 0 {
-            return Ok(FileLock { _file: file });
-        }
-        let err = io::Error::last_os_error();
-        match err.raw_os_error() {
-            Some(libc::EWOULDBLOCK) | Some(libc::EINTR) => {}
-            _ => return Err(open_error(err)),
+        match file.try_lock() {
+            Ok(()) => return Ok(FileLock { _file: file }),
+            Err(TryLockError::WouldBlock) => {}
+            Err(TryLockError::Error(err)) => return Err(open_error(err)),
         }
         if started.elapsed() >= wait {
             return Err(LockError::TimedOut {

@@ -1,4 +1,7 @@
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code)]
+// each test crate uses a different subset
+// Test support: a failed setup step should fail the test on the spot.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! A per-test stand-in `claude`: a wrapper script around
 //! `fixtures/fake-claude` that fixes its environment and records every
 //! invocation, plus helpers to read those records and look for processes.

@@ -1,4 +1,7 @@
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code)]
+// each test crate uses a different subset
+// Test support: a failed setup step should fail the test on the spot.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! A raw JSON-RPC client for `agent-dispatch serve`: writes lines to its
 //! stdin, reads its stdout on a thread, and hands back responses by id with
 //! the notifications that came before them.

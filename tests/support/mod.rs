@@ -1,6 +1,9 @@
 //! Runs the real `agent-dispatch` binary against an isolated config.
 
-#![allow(dead_code)] // each test crate uses a different subset
+#![allow(dead_code)]
+// each test crate uses a different subset
+// Test support: a failed setup step should fail the test on the spot.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
