@@ -74,7 +74,7 @@ fuzz_target!(|data: &[u8]| {
         }
         assert!(!had_result || collector.has_result(), "a result was lost");
     }
-    check_verdict(&ctx, collector.finish(&ctx, stderr, exit, killed));
+    check_verdict(&ctx, collector.decide(&ctx, stderr, exit, killed));
 
     let lenient = lenient_json::parse_bytes(stdout);
     if let Ok(strict) = serde_json::from_slice::<Value>(stdout) {

@@ -177,7 +177,6 @@ mod tests {
     use crate::config::{Agent, Settings};
     use crate::runner::backend::{Backend, OutputReader};
     use crate::runner::command::{CommandLine, OutputMode, Refused};
-    use crate::runner::process::StdoutSink;
     use crate::runner::stream_sink::{EventStream, Progress, StreamSink};
     use crate::runner::verdict::{Captured, Context, Verdict};
     use crate::runner::{Ask, Outcome};
@@ -226,7 +225,7 @@ mod tests {
                 .to_vec())
         }
         fn reader(&self, _mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
-            Box::new(LineReader(StreamSink::new(LineEvents::default(), progress)))
+            Box::new(StreamSink::new(LineEvents::default(), progress))
         }
         fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
             DispatchResult::failure(ctx.agent, ErrorType::CliError, err.to_string())
@@ -255,28 +254,8 @@ mod tests {
         fn has_result(&self) -> bool {
             self.answer.is_some()
         }
-    }
-
-    struct LineReader(StreamSink<LineEvents>);
-
-    impl StdoutSink for LineReader {
-        fn chunk(&mut self, bytes: &[u8]) {
-            self.0.chunk(bytes);
-        }
-        fn end(&mut self) {
-            self.0.end();
-        }
-        fn explains_outcome(&self) -> bool {
-            self.0.explains_outcome()
-        }
-    }
-
-    impl OutputReader for LineReader {
-        fn lost_to_cut(&self) -> bool {
-            false
-        }
         fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
-            Verdict::Done(match self.0.events.answer.take() {
+            Verdict::Done(match self.answer.take() {
                 Some(answer) => DispatchResult {
                     result: answer,
                     outcome: Some(Outcome::Done),

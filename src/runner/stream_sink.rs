@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
+use super::backend::OutputReader;
 use super::process::{STDOUT_KEEP_BYTES, StdoutSink, append_bounded};
+use super::verdict::{Captured, Context, Verdict};
 
 /// Receives progress messages ("Using tool: Bash", assistant text) live.
 pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
@@ -16,6 +18,8 @@ pub trait EventStream: Send + 'static {
     fn feed_line(&mut self, line: &[u8]) -> Vec<String>;
     /// True once the event that carries the final result has arrived.
     fn has_result(&self) -> bool;
+    /// The verdict on the run, from the events seen and how it ended.
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict;
 }
 
 pub struct StreamSink<E> {
@@ -71,6 +75,20 @@ impl<E: EventStream> StdoutSink for StreamSink<E> {
 
     fn explains_outcome(&self) -> bool {
         self.events.has_result()
+    }
+}
+
+/// An event stream is a complete output reader: a backend whose CLI
+/// prints JSON lines only supplies its `EventStream`.
+impl<E: EventStream> OutputReader for StreamSink<E> {
+    /// Progress lines may be cut harmlessly; only a cut that cost the
+    /// result line counts.
+    fn lost_to_cut(&self) -> bool {
+        self.cut && !self.events.has_result()
+    }
+
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+        self.events.finish(ctx, ended)
     }
 }
 

@@ -102,6 +102,10 @@ impl EventStream for StreamCollector {
         self.result.is_some()
     }
 
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+        std::mem::take(self).decide(ctx, &ended.stderr, ended.exit, ended.killed)
+    }
+
     /// Takes one line of stdout and returns the progress messages it
     /// carries: an assistant's text (first 500 characters) and
     /// `Using tool: <name>` per tool call. Blank, unparsable and
@@ -133,7 +137,7 @@ impl StreamCollector {
     }
 
     /// Decides the run once the process is done and stdout is drained.
-    pub fn finish(self, ctx: &Context, stderr: &[u8], exit: Exit, killed: Option<Kill>) -> Verdict {
+    pub fn decide(self, ctx: &Context, stderr: &[u8], exit: Exit, killed: Option<Kill>) -> Verdict {
         let transcript = &self.transcript;
         let result = if let Some(payload) = &self.result {
             // The stream's result wins even over a kill: it is complete.
@@ -504,7 +508,7 @@ mod tests {
         for line in lines {
             collector.feed_line(line.as_bytes());
         }
-        collector.finish(&ctx(), stderr.as_bytes(), exit, kill)
+        collector.decide(&ctx(), stderr.as_bytes(), exit, kill)
     }
 
     // --- ordinary path: success -------------------------------------------
@@ -1255,7 +1259,7 @@ mod tests {
             assert!(collector.feed_line(line.as_bytes()).is_empty(), "{line}");
         }
         collector.feed_line(br#"{"type":"result","result":"kept"}"#);
-        let result = done(collector.finish(&ctx(), b"", Exit::Code(0), None));
+        let result = done(collector.decide(&ctx(), b"", Exit::Code(0), None));
         assert_eq!(result.result, "kept");
     }
 
@@ -1346,7 +1350,7 @@ mod tests {
             ..ctx()
         };
         let verdict =
-            collector.finish(&second, SESSION_ID_REJECTED.as_bytes(), Exit::Code(1), None);
+            collector.decide(&second, SESSION_ID_REJECTED.as_bytes(), Exit::Code(1), None);
         assert!(matches!(verdict, Verdict::Done(_)));
     }
 
@@ -1373,7 +1377,7 @@ mod tests {
             .flat_map(|line| collector.feed_line(line.as_bytes()))
             .collect();
         assert_eq!(progress, ["Not logged in · Please run /login"]);
-        let result = done(collector.finish(&ctx(), b"", Exit::Code(1), None));
+        let result = done(collector.decide(&ctx(), b"", Exit::Code(1), None));
         assert_eq!(result.error_type, Some(ErrorType::Auth));
         assert_eq!(
             result.session_id.as_deref(),
@@ -1435,7 +1439,7 @@ mod tests {
     fn stream_invalid_utf8_result_line_succeeds() {
         let mut collector = StreamCollector::new();
         collector.feed_line(b"{\"type\":\"result\",\"result\":\"caf\xe9\"}\n");
-        let result = done(collector.finish(&ctx(), b"", Exit::Code(0), None));
+        let result = done(collector.decide(&ctx(), b"", Exit::Code(0), None));
         assert!(result.success);
         assert_eq!(result.result, "caf\u{FFFD}");
     }
@@ -1448,7 +1452,7 @@ mod tests {
             budget_usd: Some(2.0),
             ..ctx()
         };
-        let result = done(collector.finish(&ctx, b"", Exit::Code(0), None));
+        let result = done(collector.decide(&ctx, b"", Exit::Code(0), None));
         assert!(result.budget_exceeded);
     }
 }

@@ -15,7 +15,7 @@ use crate::runner::backend::{Backend, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
 use crate::runner::process::{CollectAll, StdoutSink};
 use crate::runner::result::{DispatchResult, ErrorType};
-use crate::runner::stream_sink::{EventStream, Progress, StreamSink};
+use crate::runner::stream_sink::{Progress, StreamSink};
 use crate::runner::verdict::{Captured, Context, Verdict};
 use interpret::StreamCollector;
 
@@ -50,10 +50,7 @@ impl Backend for Claude {
     fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
         match mode {
             OutputMode::Json => Box::new(JsonReader(CollectAll::default())),
-            OutputMode::Stream => Box::new(StreamReader(StreamSink::new(
-                StreamCollector::new(),
-                progress,
-            ))),
+            OutputMode::Stream => Box::new(StreamSink::new(StreamCollector::new(), progress)),
         }
     }
 
@@ -82,33 +79,6 @@ impl OutputReader for JsonReader {
     fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
         let stdout = std::mem::take(&mut self.0.bytes);
         interpret::interpret_json(ctx, &Captured { stdout, ..ended })
-    }
-}
-
-/// `--output-format stream-json`: one event per line, read as it comes.
-struct StreamReader(StreamSink<StreamCollector>);
-
-impl StdoutSink for StreamReader {
-    fn chunk(&mut self, bytes: &[u8]) {
-        self.0.chunk(bytes);
-    }
-    fn end(&mut self) {
-        self.0.end();
-    }
-    fn explains_outcome(&self) -> bool {
-        self.0.explains_outcome()
-    }
-}
-
-impl OutputReader for StreamReader {
-    /// Progress lines may be cut harmlessly; only a cut that cost the
-    /// result line counts.
-    fn lost_to_cut(&self) -> bool {
-        self.0.cut && !self.0.events.has_result()
-    }
-
-    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
-        std::mem::take(&mut self.0.events).finish(ctx, &ended.stderr, ended.exit, ended.killed)
     }
 }
 
