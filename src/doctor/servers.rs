@@ -5,7 +5,6 @@
 //! code it started with until Claude Code restarts it, so after an
 //! upgrade these are the sessions still running old code.
 
-use std::fs;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -110,9 +109,30 @@ fn epoch_now() -> f64 {
 
 /// Linux marks the executable of a process whose binary was deleted or
 /// replaced (an upgrade renames a new file over it) with ` (deleted)`.
+#[cfg(target_os = "linux")]
 fn binary_replaced(pid: i64) -> bool {
-    fs::read_link(format!("/proc/{pid}/exe"))
+    std::fs::read_link(format!("/proc/{pid}/exe"))
         .is_ok_and(|target| target.to_string_lossy().ends_with(" (deleted)"))
+}
+
+/// macOS names a process's executable through `proc_pidpath`; one whose
+/// file was deleted has no path left to give, or a path that is gone.
+/// Best effort: a binary replaced in place at the same path looks current.
+#[cfg(target_os = "macos")]
+fn binary_replaced(pid: i64) -> bool {
+    let Ok(pid) = libc::c_int::try_from(pid) else {
+        return false;
+    };
+    let mut buf = vec![0u8; libc::PROC_PIDPATHINFO_MAXSIZE as usize];
+    // SAFETY: the buffer is as large as the size passed; proc_pidpath
+    // writes at most that many bytes.
+    let len = unsafe { libc::proc_pidpath(pid, buf.as_mut_ptr().cast(), buf.len() as u32) };
+    if len <= 0 {
+        return true;
+    }
+    buf.truncate(len as usize);
+    let path = <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(buf);
+    !Path::new(&path).exists()
 }
 
 pub fn format_age(secs: f64) -> String {

@@ -178,21 +178,15 @@ pub fn run<S: StdoutSink>(
         command.env(key, value);
     }
     let supervisor = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
-    // SAFETY: setsid, prctl and getppid are async-signal-safe and touch no
-    // memory of ours.
+    // SAFETY: setsid and getppid (and `die_with_supervisor`'s prctl) are
+    // async-signal-safe and touch no memory of ours.
     unsafe {
         command.pre_exec(move || {
             if libc::setsid() == -1 {
                 return Err(io::Error::last_os_error());
             }
-            // If we are SIGKILLed, nothing of ours can end the child: have
-            // the kernel do it when the thread that spawned it (which
-            // supervises it to the end) dies. Its descendants are not
-            // covered; the leader dying closes their pipes.
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            // We died before the prctl took effect: do not start at all.
+            die_with_supervisor()?;
+            // We died before that took effect: do not start at all.
             if libc::getppid() != supervisor {
                 // No allocation between fork and exec: a plain errno.
                 return Err(io::Error::from_raw_os_error(libc::ESRCH));
@@ -294,6 +288,26 @@ pub fn run<S: StdoutSink>(
         },
         sink,
     })
+}
+
+/// In the child, before exec: if we are SIGKILLed, nothing of ours can end
+/// the child, so have the kernel do it when the thread that spawned it
+/// (which supervises it to the end) dies. Its descendants are not covered;
+/// the leader dying closes their pipes.
+#[cfg(target_os = "linux")]
+fn die_with_supervisor() -> io::Result<()> {
+    // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// macOS has no parent-death signal: a child outlives a SIGKILLed
+/// supervisor (see SECURITY.md). Every other way we stop kills it.
+#[cfg(not(target_os = "linux"))]
+fn die_with_supervisor() -> io::Result<()> {
+    Ok(())
 }
 
 /// Locks a sink; a sink whose reader panicked mid-chunk still holds every
