@@ -970,3 +970,89 @@ fn the_cli_grants_permissions_whatever_mcp_may_grant_says() {
         Some("acceptEdits")
     );
 }
+
+/// The message a CLI command line is refused with, without `error: ` and
+/// the hint.
+fn cli_refusal(sandbox: &Sandbox, args: &[&str]) -> String {
+    let err = sandbox.run(args).fails(2);
+    let message = err.strip_prefix("error: ").unwrap_or(&err);
+    message.split("\nhint: ").next().unwrap().to_owned()
+}
+
+#[test]
+fn the_cli_and_mcp_refuse_the_same_bad_value_with_the_same_words() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    let gone = dir.join("gone");
+    let mut server = serve(&sandbox);
+    add_api(&mut server, &sandbox);
+    let before = sandbox.read_config();
+    // (CLI argv, its name for the field, MCP tool, arguments, its name)
+    let cases: Vec<(Vec<&str>, &str, &str, Value, &str)> = vec![
+        (
+            vec!["update", "api", "--timeout", "604801"],
+            "--timeout",
+            "update_agent",
+            json!({"name": "api", "timeout": 604_801}),
+            "timeout",
+        ),
+        (
+            vec!["add", "web", path_str(&dir), "--timeout", "-5"],
+            "--timeout",
+            "add_agent",
+            json!({"name": "web", "directory": path_str(&dir), "timeout": -5}),
+            "timeout",
+        ),
+        (
+            vec!["add", "web", path_str(&dir), "--max-budget", "2000000"],
+            "--max-budget",
+            "add_agent",
+            json!({"name": "web", "directory": path_str(&dir), "max_budget_usd": 2e6}),
+            "max_budget_usd",
+        ),
+        (
+            vec!["update", "api", "--model", "--dangerously-skip-permissions"],
+            "--model",
+            "update_agent",
+            json!({"name": "api", "model": "--dangerously-skip-permissions"}),
+            "model",
+        ),
+        (
+            vec!["add", "web", path_str(&gone)],
+            "DIRECTORY",
+            "add_agent",
+            json!({"name": "web", "directory": path_str(&gone)}),
+            "directory",
+        ),
+    ];
+    for (id, (argv, cli_name, tool, arguments, mcp_name)) in (1..).zip(cases) {
+        let cli = cli_refusal(&sandbox, &argv);
+        let (payload, is_error) = server.call(id, tool, arguments.clone());
+        assert!(is_error, "{arguments}: {payload}");
+        let mcp = payload["error"].as_str().unwrap();
+        assert!(mcp.starts_with(mcp_name), "{mcp}");
+        assert_eq!(
+            cli,
+            format!("{cli_name}{}", &mcp[mcp_name.len()..]),
+            "{argv:?} / {arguments}"
+        );
+        assert_eq!(sandbox.read_config(), before, "{argv:?} wrote the config");
+    }
+
+    // argv cannot carry a NUL, so the CLI side is the parser the binary runs.
+    let argv = ["add", "web", path_str(&dir), "--instructions", "a\0b"];
+    let cli = agent_dispatch::cli::parse(argv.iter().map(Into::into).collect())
+        .expect_err("a NUL is refused")
+        .to_string();
+    let (payload, _) = server.call(
+        99,
+        "add_agent",
+        json!({"name": "web", "directory": path_str(&dir), "instructions": "a\u{0}b"}),
+    );
+    let mcp = payload["error"].as_str().unwrap();
+    assert_eq!(cli, format!("--{mcp}"));
+    assert!(
+        cli.starts_with("--instructions must not contain a NUL character"),
+        "{cli}"
+    );
+}

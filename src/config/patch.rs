@@ -536,3 +536,141 @@ impl fmt::Display for FieldError {
 }
 
 impl std::error::Error for FieldError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(field: Field, given: Given) -> Result<AgentPatch, FieldError> {
+        let mut patch = AgentPatch::default();
+        patch.set(field, "--x", given)?;
+        Ok(patch)
+    }
+
+    #[test]
+    fn timeouts_must_be_whole_positive_and_bounded() {
+        assert_eq!(seconds("--timeout", Given::Text(" 600 ")).unwrap(), 600);
+        assert_eq!(
+            seconds("timeout", Given::Integer(604_800)).unwrap(),
+            604_800
+        );
+        for bad in [
+            "0",
+            "-5",
+            "1.5",
+            "abc",
+            "",
+            "604801",
+            "99999999999999999999999",
+        ] {
+            assert!(seconds("--timeout", Given::Text(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(
+            seconds("timeout", Given::Integer(-1))
+                .unwrap_err()
+                .to_string(),
+            "timeout must be between 1 and 604800 seconds (got -1)."
+        );
+        assert_eq!(
+            seconds("--timeout", Given::Text("1.5"))
+                .unwrap_err()
+                .to_string(),
+            "--timeout expects a whole number of seconds, got '1.5'."
+        );
+    }
+
+    #[test]
+    fn budgets_must_be_finite_non_negative_and_bounded_and_zero_clears() {
+        let budget = |text| set(Field::MaxBudgetUsd, Given::Text(text));
+        assert_eq!(budget("1.5").unwrap().max_budget_usd, Edit::Set(1.5));
+        assert_eq!(budget("0").unwrap().max_budget_usd, Edit::Clear);
+        for bad in ["-1", "nan", "inf", "-inf", "1e400", "two", "1000001"] {
+            let err = budget(bad).unwrap_err().to_string();
+            assert!(err.starts_with("--x "), "{bad}: {err}");
+        }
+        assert_eq!(
+            dollars("max_budget_usd", Given::Number(-1.0))
+                .unwrap_err()
+                .to_string(),
+            "max_budget_usd must be a finite number from 0 to 1000000 US dollars (got -1.0)."
+        );
+    }
+
+    #[test]
+    fn flag_like_values_are_refused_and_none_or_blank_clears() {
+        let err = set(Field::Model, Given::Text("--dangerously-skip-permissions")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--x value '--dangerously-skip-permissions' must not start with '-' (it would be read as a claude option)."
+        );
+        assert!(set(Field::AllowedTools, Given::Text("Read,--evil")).is_err());
+        for clears in ["none", " NONE ", "", "  "] {
+            let patch = set(Field::PermissionMode, Given::Text(clears)).unwrap();
+            assert_eq!(patch.permission_mode, Edit::Clear, "{clears:?}");
+        }
+        let tools = set(Field::AllowedTools, Given::Text("Read, Bash(git log:*)")).unwrap();
+        assert_eq!(
+            tools.allowed_tools,
+            Edit::Set(vec!["Read".into(), "Bash(git log:*)".into()])
+        );
+        let none = set(Field::DisallowedTools, Given::Text(",")).unwrap();
+        assert_eq!(
+            none.disallowed_tools,
+            Edit::Set(Vec::new()),
+            "',' is an empty list"
+        );
+    }
+
+    #[test]
+    fn stored_texts_refuse_a_nul_and_descriptions_keep_the_word_none() {
+        for field in [
+            Field::Description,
+            Field::Capabilities,
+            Field::RiskyCapabilities,
+            Field::Instructions,
+        ] {
+            let err = set(field, Given::Text("a\0b")).unwrap_err().to_string();
+            assert!(
+                err.starts_with("--x must not contain a NUL character"),
+                "{err}"
+            );
+        }
+        let described = set(Field::Description, Given::Text("none")).unwrap();
+        assert_eq!(described.description, Edit::Set("none".into()));
+        let told = set(Field::Instructions, Given::Text(" None ")).unwrap();
+        assert_eq!(told.instructions, Edit::Clear);
+    }
+
+    #[test]
+    fn apply_sets_clears_to_a_new_agents_values_and_reports_in_field_order() {
+        let mut agent = Agent::new("/p".into());
+        agent.model = Some("opus".into());
+        agent.capabilities = vec!["sql".into()];
+        let mut patch = AgentPatch::default();
+        patch
+            .set(Field::Capabilities, "capabilities", Given::Text("none"))
+            .unwrap();
+        patch
+            .set(Field::Model, "model", Given::Text("none"))
+            .unwrap();
+        patch
+            .set(Field::Timeout, "timeout", Given::Integer(60))
+            .unwrap();
+        assert_eq!(
+            patch.apply(&mut agent),
+            [Field::Timeout, Field::Model, Field::Capabilities]
+        );
+        assert_eq!(agent.timeout, 60);
+        assert_eq!(agent.model, None);
+        assert!(agent.capabilities.is_empty());
+        assert!(AgentPatch::default().apply(&mut agent).is_empty());
+    }
+
+    #[test]
+    fn every_field_has_its_own_key() {
+        for field in Field::ALL {
+            assert_eq!(Field::from_key(field.key()), Some(field));
+        }
+        assert_eq!(Field::from_key("directory"), None);
+    }
+}
