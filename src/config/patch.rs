@@ -143,15 +143,13 @@ impl AgentPatch {
         name: &'static str,
         given: Given,
     ) -> Result<(), FieldError> {
-        let text = match given {
-            Given::Text(text) => Some(text),
-            Given::Integer(_) | Given::Number(_) => None,
+        let clears = match given {
+            Given::Text(text) => is_none_word(text) || text.trim().is_empty(),
+            Given::Integer(_) | Given::Number(_) => false,
         };
-        let clears = text.is_some_and(|text| is_none_word(text) || text.trim().is_empty());
+        let text = text_of(given);
         match field {
-            Field::Description => {
-                self.description = Edit::Set(stored_text(name, &text_of(given))?);
-            }
+            Field::Description => self.description = Edit::Set(stored_text(name, &text)?),
             Field::Timeout => self.timeout = Edit::Set(seconds(name, given)?),
             Field::MaxBudgetUsd => {
                 let usd = dollars(name, given)?;
@@ -161,42 +159,20 @@ impl AgentPatch {
                     Edit::Set(usd)
                 };
             }
-            Field::Model | Field::PermissionMode => {
-                let edit = if clears {
-                    Edit::Clear
-                } else {
-                    Edit::Set(flag_value(name, &text_of(given))?)
-                };
-                match field {
-                    Field::Model => self.model = edit,
-                    _ => self.permission_mode = edit,
-                }
+            Field::Model => self.model = clear_or(clears, || flag_value(name, &text))?,
+            Field::PermissionMode => {
+                self.permission_mode = clear_or(clears, || flag_value(name, &text))?;
             }
-            Field::AllowedTools | Field::DisallowedTools => {
-                let edit = if clears {
-                    Edit::Clear
-                } else {
-                    Edit::Set(tool_list(name, &text_of(given))?)
-                };
-                match field {
-                    Field::AllowedTools => self.allowed_tools = edit,
-                    _ => self.disallowed_tools = edit,
-                }
+            Field::AllowedTools => {
+                self.allowed_tools = clear_or(clears, || tool_list(name, &text))?;
             }
-            Field::Capabilities | Field::RiskyCapabilities => {
-                let csv = stored_text(name, &text_of(given))?;
-                let edit = if is_none_word(&csv) {
-                    Edit::Clear
-                } else {
-                    Edit::Set(rules::split_csv(&csv))
-                };
-                match field {
-                    Field::Capabilities => self.capabilities = edit,
-                    _ => self.risky_capabilities = edit,
-                }
+            Field::DisallowedTools => {
+                self.disallowed_tools = clear_or(clears, || tool_list(name, &text))?;
             }
+            Field::Capabilities => self.capabilities = labels(name, &text)?,
+            Field::RiskyCapabilities => self.risky_capabilities = labels(name, &text)?,
             Field::Instructions => {
-                let text = stored_text(name, &text_of(given))?;
+                let text = stored_text(name, &text)?;
                 self.instructions = if is_none_word(&text) {
                     Edit::Clear
                 } else {
@@ -337,6 +313,28 @@ impl AgentPatch {
         );
         touched
     }
+}
+
+/// `Clear` when the value asks for it, else the checked value.
+fn clear_or<T>(
+    clears: bool,
+    checked: impl FnOnce() -> Result<T, FieldError>,
+) -> Result<Edit<T>, FieldError> {
+    if clears {
+        Ok(Edit::Clear)
+    } else {
+        checked().map(Edit::Set)
+    }
+}
+
+/// A comma list of labels: a storable text; `none` empties the list.
+fn labels(name: &'static str, csv: &str) -> Result<Edit<Vec<String>>, FieldError> {
+    let csv = stored_text(name, csv)?;
+    Ok(if is_none_word(&csv) {
+        Edit::Clear
+    } else {
+        Edit::Set(rules::split_csv(&csv))
+    })
 }
 
 /// Writes one edit into its agent member; `false` when kept.
