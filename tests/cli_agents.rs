@@ -431,7 +431,7 @@ fn bad_command_lines_exit_2_naming_the_field() {
         ),
         (
             vec!["add", "p", " "],
-            "DIRECTORY ' ' is not an existing directory",
+            "DIRECTORY must not be empty; pass the project's path",
         ),
         (
             vec!["add", "p", d, "--timeout", "0"],

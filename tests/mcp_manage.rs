@@ -192,11 +192,11 @@ fn add_agent_refuses_bad_arguments_and_writes_nothing() {
         ),
         (
             json!({"name": "api", "directory": path_str(&missing)}),
-            format!("Directory does not exist: {}", missing.display()),
+            format!("directory '{}' is not an existing directory; create it or check the path.", missing.display()),
         ),
         (
             json!({"name": "api", "directory": path_str(&file)}),
-            format!("Directory does not exist: {}", file.display()),
+            format!("directory '{}' is not an existing directory", file.display()),
         ),
         (
             json!({"name": "api", "directory": " "}),
@@ -204,35 +204,35 @@ fn add_agent_refuses_bad_arguments_and_writes_nothing() {
         ),
         (
             json!({"name": "api", "directory": "~no-such-user-xyz/p"}),
-            "Invalid directory '~no-such-user-xyz/p': '~no-such-user-xyz' names no user".into(),
+            "directory '~no-such-user-xyz/p' cannot be resolved: '~no-such-user-xyz' names no user".into(),
         ),
         (
             json!({"name": "api", "directory": project, "timeout": -5}),
-            "timeout must be a positive number of seconds (got -5); pass 0 for the default of 300 seconds.".into(),
+            "timeout must be between 1 and 604800 seconds (got -5).".into(),
         ),
         (
             json!({"name": "api", "directory": project, "timeout": 604_801}),
-            "timeout must be at most 604800 seconds".into(),
+            "timeout must be between 1 and 604800 seconds (got 604801).".into(),
         ),
         (
             json!({"name": "api", "directory": project, "max_budget_usd": -1}),
-            "max_budget_usd must be >= 0 (got -1.0); 0 inherits defaults.".into(),
+            "max_budget_usd must be a finite number from 0 to 1000000 US dollars (got -1.0).".into(),
         ),
         (
             json!({"name": "api", "directory": project, "max_budget_usd": 2e6}),
-            "max_budget_usd must be at most 1000000 (got 2000000.0).".into(),
+            "max_budget_usd must be a finite number from 0 to 1000000 US dollars (got 2000000.0).".into(),
         ),
         (
             json!({"name": "api", "directory": project, "permission_mode": "--dangerously-skip-permissions"}),
-            "permission_mode '--dangerously-skip-permissions' must not start with '-'".into(),
+            "permission_mode value '--dangerously-skip-permissions' must not start with '-'".into(),
         ),
         (
             json!({"name": "api", "directory": project, "allowed_tools": "Read,--evil"}),
-            "allowed_tools '--evil' must not start with '-'".into(),
+            "allowed_tools value '--evil' must not start with '-'".into(),
         ),
         (
             json!({"name": "api", "directory": project, "disallowed_tools": "Bash\nWrite"}),
-            "disallowed_tools 'Bash\\nWrite' must not contain control characters".into(),
+            "disallowed_tools value 'Bash\\nWrite' must not contain control characters".into(),
         ),
     ];
     for (id, (arguments, expected)) in (1..).zip(cases) {
@@ -448,31 +448,36 @@ fn update_agent_refuses_bad_values_and_empty_updates_and_writes_nothing() {
         ),
         (
             json!({"name": "api", "timeout": -1}),
-            "timeout must be a positive number of seconds (got -1); pass 0 to keep the agent's current value.",
+            "timeout must be between 1 and 604800 seconds (got -1).",
         ),
         (
             json!({"name": "api", "timeout": 10_000_000}),
-            "timeout must be at most 604800 seconds, one week (got 10000000).",
+            "timeout must be between 1 and 604800 seconds (got 10000000).",
         ),
         (
             json!({"name": "api", "max_budget_usd": 1e7}),
-            "max_budget_usd must be at most 1000000 (got 10000000.0).",
+            "max_budget_usd must be a finite number from 0 to 1000000 US dollars (got 10000000.0).",
         ),
         (
             json!({"name": "api", "model": "--dangerously-skip-permissions"}),
-            "model '--dangerously-skip-permissions' must not start with '-' (it would be read as a claude option).",
+            "model value '--dangerously-skip-permissions' must not start with '-' (it would be read as a claude option).",
         ),
         (
+            // Blank is "not given", like "".
             json!({"name": "api", "model": "  "}),
-            "model '  ' must not be empty.",
+            "Nothing to update. Pass at least one non-empty field.",
+        ),
+        (
+            json!({"name": "api", "model": "a\nb"}),
+            "model value 'a\\nb' must not contain control characters such as newlines.",
         ),
         (
             json!({"name": "api", "permission_mode": "-x"}),
-            "permission_mode '-x' must not start with '-' (it would be read as a claude option).",
+            "permission_mode value '-x' must not start with '-' (it would be read as a claude option).",
         ),
         (
             json!({"name": "api", "disallowed_tools": "Write, --allow-all"}),
-            "disallowed_tools '--allow-all' must not start with '-' (it would be read as a claude option).",
+            "disallowed_tools value '--allow-all' must not start with '-' (it would be read as a claude option).",
         ),
     ]) {
         let (payload, is_error) = server.call(id, "update_agent", arguments.clone());
@@ -963,5 +968,91 @@ fn the_cli_grants_permissions_whatever_mcp_may_grant_says() {
     assert_eq!(
         stored(&sandbox, "web").permission_mode.as_deref(),
         Some("acceptEdits")
+    );
+}
+
+/// The message a CLI command line is refused with, without `error: ` and
+/// the hint.
+fn cli_refusal(sandbox: &Sandbox, args: &[&str]) -> String {
+    let err = sandbox.run(args).fails(2);
+    let message = err.strip_prefix("error: ").unwrap_or(&err);
+    message.split("\nhint: ").next().unwrap().to_owned()
+}
+
+#[test]
+fn the_cli_and_mcp_refuse_the_same_bad_value_with_the_same_words() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("web");
+    let gone = dir.join("gone");
+    let mut server = serve(&sandbox);
+    add_api(&mut server, &sandbox);
+    let before = sandbox.read_config();
+    // (CLI argv, its name for the field, MCP tool, arguments, its name)
+    let cases: Vec<(Vec<&str>, &str, &str, Value, &str)> = vec![
+        (
+            vec!["update", "api", "--timeout", "604801"],
+            "--timeout",
+            "update_agent",
+            json!({"name": "api", "timeout": 604_801}),
+            "timeout",
+        ),
+        (
+            vec!["add", "web", path_str(&dir), "--timeout", "-5"],
+            "--timeout",
+            "add_agent",
+            json!({"name": "web", "directory": path_str(&dir), "timeout": -5}),
+            "timeout",
+        ),
+        (
+            vec!["add", "web", path_str(&dir), "--max-budget", "2000000"],
+            "--max-budget",
+            "add_agent",
+            json!({"name": "web", "directory": path_str(&dir), "max_budget_usd": 2e6}),
+            "max_budget_usd",
+        ),
+        (
+            vec!["update", "api", "--model", "--dangerously-skip-permissions"],
+            "--model",
+            "update_agent",
+            json!({"name": "api", "model": "--dangerously-skip-permissions"}),
+            "model",
+        ),
+        (
+            vec!["add", "web", path_str(&gone)],
+            "DIRECTORY",
+            "add_agent",
+            json!({"name": "web", "directory": path_str(&gone)}),
+            "directory",
+        ),
+    ];
+    for (id, (argv, cli_name, tool, arguments, mcp_name)) in (1..).zip(cases) {
+        let cli = cli_refusal(&sandbox, &argv);
+        let (payload, is_error) = server.call(id, tool, arguments.clone());
+        assert!(is_error, "{arguments}: {payload}");
+        let mcp = payload["error"].as_str().unwrap();
+        assert!(mcp.starts_with(mcp_name), "{mcp}");
+        assert_eq!(
+            cli,
+            format!("{cli_name}{}", &mcp[mcp_name.len()..]),
+            "{argv:?} / {arguments}"
+        );
+        assert_eq!(sandbox.read_config(), before, "{argv:?} wrote the config");
+    }
+
+    // argv cannot carry a NUL, so the CLI side is the parser the binary runs.
+    let argv = ["add", "web", path_str(&dir), "--instructions", "a\0b"];
+    let cli = agent_dispatch::cli::parse(argv.iter().map(Into::into).collect())
+        .expect_err("a NUL is refused")
+        .to_string();
+    let (payload, _) = server.call(
+        99,
+        "add_agent",
+        json!({"name": "web", "directory": path_str(&dir), "instructions": "a\u{0}b"}),
+    );
+    let mcp = payload["error"].as_str().unwrap();
+    assert_eq!(cli, format!("--{mcp}"));
+    assert!(
+        cli.starts_with("--instructions must not contain a NUL character"),
+        "{cli}"
     );
 }

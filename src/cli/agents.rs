@@ -2,17 +2,17 @@
 //! under the config lock with a fresh reload.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use lexopt::Parser;
 
-use super::agent_options::{AgentOptions, means_clear};
+use super::agent_options;
 use super::error::{CliError, UsageError};
 use super::escape;
 use super::{Context, Token, next_token, wants_help};
-use crate::config::directory::ProjectDirError;
+use crate::config::patch::{self, AgentPatch};
 use crate::config::rules::{self, NameKind};
-use crate::config::{Agent, Config, directory, project, store};
+use crate::config::{Agent, Config, project, store};
 use crate::runner::backends;
 
 pub const ADD_HELP: &str = "\
@@ -49,24 +49,24 @@ Usage: agent-dispatch remove NAME
 pub struct AddArgs {
     pub name: String,
     pub directory: OsString,
-    pub options: AgentOptions,
+    pub patch: AgentPatch,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateArgs {
     pub name: String,
-    pub options: AgentOptions,
+    pub patch: AgentPatch,
 }
 
 /// Parses `NAME DIRECTORY [OPTIONS]`; `None` when help was asked for.
 pub fn parse_add(parser: &mut Parser) -> Result<Option<AddArgs>, UsageError> {
-    let mut options = AgentOptions::default();
+    let mut patch = AgentPatch::default();
     let mut positionals: Vec<OsString> = Vec::new();
     while let Some(arg) = next_token(parser)? {
         if wants_help(&arg) {
             return Ok(None);
         }
-        if options.accept(&arg, parser)? {
+        if agent_options::accept(&mut patch, &arg, parser)? {
             continue;
         }
         match arg {
@@ -82,18 +82,18 @@ pub fn parse_add(parser: &mut Parser) -> Result<Option<AddArgs>, UsageError> {
     Ok(Some(AddArgs {
         name,
         directory,
-        options,
+        patch,
     }))
 }
 
 pub fn parse_update(parser: &mut Parser) -> Result<Option<UpdateArgs>, UsageError> {
-    let mut options = AgentOptions::default();
+    let mut patch = AgentPatch::default();
     let mut name = None;
     while let Some(arg) = next_token(parser)? {
         if wants_help(&arg) {
             return Ok(None);
         }
-        if options.accept(&arg, parser)? {
+        if agent_options::accept(&mut patch, &arg, parser)? {
             continue;
         }
         match arg {
@@ -102,12 +102,12 @@ pub fn parse_update(parser: &mut Parser) -> Result<Option<UpdateArgs>, UsageErro
         }
     }
     let name = name_argument(name)?;
-    if options.is_empty() {
+    if patch.is_empty() {
         return Err(UsageError::NothingToUpdate(
             "at least one option (see --help)",
         ));
     }
-    Ok(Some(UpdateArgs { name, options }))
+    Ok(Some(UpdateArgs { name, patch }))
 }
 
 /// Parses a command taking only `NAME` (and `--json` when `json` is set).
@@ -141,51 +141,19 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     let usage = |error| CliError::usage("add", error);
     rules::check_name(NameKind::Agent, &args.name)
         .map_err(|e| usage(UsageError::InvalidName(e)))?;
-    let directory = resolve_directory(Path::new(&args.directory)).map_err(usage)?;
-    let options = args.options;
-
-    let description = match options.description {
-        Some(text) => text,
-        None => {
-            let files = backends::default_backend().project_files();
-            let guessed = project::auto_description(&directory, &files);
-            ctx.ui.line(&format!(
-                "Auto-generated description: {}",
-                escape::line(&guessed)
-            ))?;
-            guessed
-        }
-    };
+    let directory = patch::project_directory("DIRECTORY", Path::new(&args.directory))
+        .map_err(|e| usage(UsageError::Field(e)))?;
     let mut agent = Agent::new(directory.clone());
-    agent.description = description;
-    if let Some(timeout) = options.timeout {
-        agent.timeout = timeout;
+    args.patch.apply(&mut agent);
+    if !args.patch.gives_description() {
+        let files = backends::default_backend().project_files();
+        agent.description = project::auto_description(&directory, &files);
+        ctx.ui.line(&format!(
+            "Auto-generated description: {}",
+            escape::line(&agent.description)
+        ))?;
     }
-    agent.max_budget_usd = options.max_budget_usd;
-    agent.model = options.model.filter(|m| !means_clear(m));
-    agent.permission_mode = options
-        .permission_mode
-        .map(|m| m.trim().to_owned())
-        .filter(|m| !means_clear(m));
-    agent.allowed_tools = options.allowed_tools.as_deref().and_then(tool_list);
-    agent.disallowed_tools = options.disallowed_tools.as_deref().and_then(tool_list);
-    agent.capabilities = options
-        .capabilities
-        .as_deref()
-        .map_or_else(Vec::new, rules::split_csv);
-    agent.risky_capabilities = options
-        .risky_capabilities
-        .as_deref()
-        .map_or_else(Vec::new, rules::split_csv);
-    agent.instructions = options
-        .instructions
-        .map(|t| t.trim().to_owned())
-        .unwrap_or_default();
-    if let Some(warning) = agent
-        .permission_mode
-        .as_deref()
-        .and_then(rules::permission_mode_warning)
-    {
+    if let Some(warning) = args.patch.warning() {
         ctx.ui.warn(&warning);
     }
 
@@ -203,30 +171,8 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     ))
 }
 
-/// Tool lists on `add`: blank means "inherit" (`None`); otherwise the list,
-/// which may be explicitly empty (`,`).
-fn tool_list(csv: &str) -> Option<Vec<String>> {
-    (!csv.trim().is_empty()).then(|| rules::split_csv(csv))
-}
-
-/// Checks the DIRECTORY argument (see `directory::project`).
-fn resolve_directory(raw: &Path) -> Result<PathBuf, UsageError> {
-    directory::project(raw).map_err(|problem| match problem {
-        ProjectDirError::Blank | ProjectDirError::Missing(_) => {
-            UsageError::NotADirectory(raw.to_path_buf())
-        }
-        ProjectDirError::Unresolvable(reason) => UsageError::UnresolvableDirectory {
-            path: raw.to_path_buf(),
-            reason: reason.to_string(),
-        },
-        ProjectDirError::NotUtf8(path) => UsageError::NotUtf8Path(path),
-    })
-}
-
 pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {
-    let options = args.options;
     let name = args.name;
-    let mut warning = None;
     let fields = store::mutate(&ctx.paths, |config: &mut Config| {
         let available: Vec<String> = config.agents.keys().cloned().collect();
         let Some(agent) = config.agents.get_mut(&name) else {
@@ -235,67 +181,9 @@ pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {
                 available,
             });
         };
-        let mut fields = Vec::new();
-        if let Some(text) = &options.description {
-            agent.description = text.clone();
-            fields.push("description");
-        }
-        if let Some(timeout) = options.timeout {
-            agent.timeout = timeout;
-            fields.push("timeout");
-        }
-        if let Some(model) = &options.model {
-            agent.model = (!means_clear(model)).then(|| model.trim().to_owned());
-            fields.push("model");
-        }
-        if let Some(budget) = options.max_budget_usd {
-            agent.max_budget_usd = (budget > 0.0).then_some(budget);
-            fields.push("max_budget_usd");
-        }
-        if let Some(mode) = &options.permission_mode {
-            agent.permission_mode = (!means_clear(mode)).then(|| mode.trim().to_owned());
-            warning = agent
-                .permission_mode
-                .as_deref()
-                .and_then(rules::permission_mode_warning);
-            fields.push("permission_mode");
-        }
-        if let Some(csv) = &options.allowed_tools {
-            agent.allowed_tools = (!means_clear(csv)).then(|| rules::split_csv(csv));
-            fields.push("allowed_tools");
-        }
-        if let Some(csv) = &options.disallowed_tools {
-            agent.disallowed_tools = (!means_clear(csv)).then(|| rules::split_csv(csv));
-            fields.push("disallowed_tools");
-        }
-        if let Some(csv) = &options.capabilities {
-            agent.capabilities = if means_clear(csv) {
-                Vec::new()
-            } else {
-                rules::split_csv(csv)
-            };
-            fields.push("capabilities");
-        }
-        if let Some(csv) = &options.risky_capabilities {
-            agent.risky_capabilities = if means_clear(csv) {
-                Vec::new()
-            } else {
-                rules::split_csv(csv)
-            };
-            fields.push("risky_capabilities");
-        }
-        if let Some(text) = &options.instructions {
-            let text = text.trim();
-            agent.instructions = if text.eq_ignore_ascii_case("none") {
-                String::new()
-            } else {
-                text.to_owned()
-            };
-            fields.push("instructions");
-        }
-        Ok(fields)
+        Ok(agent_options::in_option_order(args.patch.apply(agent)))
     })?;
-    if let Some(warning) = warning {
+    if let Some(warning) = args.patch.warning() {
         ctx.ui.warn(&warning);
     }
     ctx.ui

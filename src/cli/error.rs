@@ -4,9 +4,9 @@
 
 use std::fmt;
 use std::io;
-use std::path::PathBuf;
 
-use crate::config::rules::{FlagValueProblem, InvalidName, StoredTextProblem};
+use crate::config::patch::FieldError;
+use crate::config::rules::InvalidName;
 use crate::config::store::{LoadError, MutateError, SaveError};
 use crate::jobs::store::StoreError;
 use crate::pyfmt::repr_str;
@@ -30,21 +30,9 @@ pub enum UsageError {
         allowed: String,
     },
     InvalidName(InvalidName),
-    FlagValue {
-        option: &'static str,
-        value: String,
-        problem: FlagValueProblem,
-    },
-    StoredText {
-        option: &'static str,
-        problem: StoredTextProblem,
-    },
-    NotADirectory(PathBuf),
-    NotUtf8Path(PathBuf),
-    UnresolvableDirectory {
-        path: PathBuf,
-        reason: String,
-    },
+    /// An agent or group value that breaks its field's rule; worded by
+    /// `config::patch`, as for the MCP tools.
+    Field(FieldError),
     NothingToUpdate(&'static str),
     /// Two options that exclude each other were both given.
     Conflict(&'static str, &'static str),
@@ -94,29 +82,7 @@ impl fmt::Display for UsageError {
                 allowed,
             } => write!(f, "{option} must be {allowed} (got {value})"),
             UsageError::InvalidName(err) => err.fmt(f),
-            UsageError::FlagValue {
-                option,
-                value,
-                problem,
-            } => write!(f, "{option} value {} {problem}", repr_str(value)),
-            UsageError::StoredText { option, problem } => write!(f, "{option} {problem}"),
-            UsageError::NotADirectory(path) => {
-                write!(
-                    f,
-                    "DIRECTORY {} is not an existing directory",
-                    repr_str(&path.to_string_lossy())
-                )
-            }
-            UsageError::NotUtf8Path(path) => write!(
-                f,
-                "DIRECTORY {} is not valid UTF-8, which agents.yaml cannot store",
-                repr_str(&path.to_string_lossy())
-            ),
-            UsageError::UnresolvableDirectory { path, reason } => write!(
-                f,
-                "DIRECTORY {} cannot be resolved: {reason}",
-                repr_str(&path.to_string_lossy())
-            ),
+            UsageError::Field(err) => err.fmt(f),
             UsageError::NothingToUpdate(what) => write!(f, "nothing to update: pass {what}"),
             UsageError::Conflict(first, second) => {
                 write!(f, "{first} and {second} cannot be used together")

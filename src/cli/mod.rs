@@ -24,7 +24,7 @@ use lexopt::Parser;
 
 use crate::VERSION;
 use crate::config::Paths;
-use crate::config::rules;
+use crate::config::patch;
 use agents::{AddArgs, UpdateArgs};
 use error::{CliError, UsageError};
 use groups::GroupArgs;
@@ -153,12 +153,9 @@ pub(crate) fn option_text(parser: &mut Parser) -> Result<String, UsageError> {
 }
 
 /// Reads the value of `option`, a free text that will be stored in
-/// `agents.yaml` (see `rules::check_stored_text`).
+/// `agents.yaml` (see `patch::stored_text`).
 pub(crate) fn stored_text(parser: &mut Parser, option: &'static str) -> Result<String, UsageError> {
-    let value = option_text(parser)?;
-    rules::check_stored_text(&value)
-        .map_err(|problem| UsageError::StoredText { option, problem })?;
-    Ok(value)
+    patch::stored_text(option, &option_text(parser)?).map_err(UsageError::Field)
 }
 
 /// `-h` / `--help` anywhere in a command's arguments.

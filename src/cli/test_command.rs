@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use super::agent_options::parse_timeout;
 use super::error::{CliError, UsageError};
 use super::escape;
 use super::interrupt;
 use super::output::Color;
 use super::{Context, Token, next_token, wants_help};
+use crate::config::patch::{self, Given};
 use crate::config::store;
 use crate::dispatch::{Dispatcher, Request};
 use crate::limiter::Limiter;
@@ -52,7 +52,9 @@ pub fn parse(parser: &mut lexopt::Parser) -> Result<Option<TestArgs>, UsageError
         match token {
             Token::Long(name) if name == "stream" => stream = true,
             Token::Long(name) if name == "timeout" => {
-                timeout = Some(parse_timeout("--timeout", &super::option_text(parser)?)?)
+                let value = super::option_text(parser)?;
+                let seconds = patch::seconds("--timeout", Given::Text(&value));
+                timeout = Some(seconds.map_err(UsageError::Field)?)
             }
             Token::Value(value) if positionals.len() < 2 => positionals.push(
                 value

@@ -1,13 +1,14 @@
 //! `agents.yaml`: where it lives, its schema, how it is read leniently and
 //! checked strictly, how it is written back without losing anything, and the
-//! rules for names and values shared by every way of editing it, and what a
-//! change to an agent grants. Also the cheap, read-only look at an agent's
-//! project directory.
+//! rules for names and values shared by every way of editing it, the one
+//! model of a change to an agent (`patch`), and what such a change grants.
+//! Also the cheap, read-only look at an agent's project directory.
 
 pub mod decode;
 pub mod directory;
 pub mod encode;
 pub mod grants;
+pub mod patch;
 pub mod paths;
 pub mod project;
 pub mod rules;

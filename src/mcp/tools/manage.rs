@@ -4,7 +4,8 @@
 //! before anything is read; the change itself is one `store::mutate` —
 //! lock, reload, change, save — and afterwards that agent's cached
 //! dispatch results are dropped, because they answered the old config.
-//! The rules shared with the CLI live in `config::rules`.
+//! The arguments naming agent fields are read into the `AgentPatch` the
+//! CLI uses too (`config::patch`), which checks and words every value.
 //!
 //! Unlike the CLI, these tools are driven by a model, which must not be able
 //! to grant itself power: a change that raises an agent's permissions (see
@@ -14,22 +15,21 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
 use super::args::{ArgError, Args};
 use super::discovery::AGENT_NAME;
-use super::params::{Integer, Number, Param, Params, Text};
+use super::params::{self, Integer, Number, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult, config_unloadable};
-use crate::config::directory::{self, DirectoryError, ProjectDirError};
 use crate::config::grants::{self, Permissions, Raise};
+use crate::config::patch::{self, AgentPatch, Edit, Field, FieldError, Given};
 use crate::config::project;
-use crate::config::rules::{self, FlagValueProblem, InvalidName, NameKind, StoredTextProblem};
-use crate::config::schema::{DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
+use crate::config::rules::{self, InvalidName, NameKind};
 use crate::config::store::{self, MutateError, SaveError};
 use crate::config::{Agent, Config};
-use crate::pyfmt::{repr_float, repr_str};
+use crate::pyfmt::repr_str;
 use crate::runner::backends;
 use crate::state::flock::LockError;
 
@@ -122,74 +122,14 @@ pub fn tools() -> Vec<Tool> {
 #[derive(Debug)]
 enum Invalid {
     Name(InvalidName),
-    BlankDirectory,
-    UnresolvableDirectory {
-        given: String,
-        reason: DirectoryError,
-    },
-    NoSuchDirectory(PathBuf),
-    DirectoryNotUtf8(PathBuf),
-    /// Below 1 (0 is "not given" and never gets here).
-    TimeoutNotPositive {
-        got: i64,
-        zero_means: &'static str,
-    },
-    TimeoutTooLong(i64),
-    NegativeBudget(f64),
-    BudgetTooLarge(f64),
-    FlagValue {
-        field: &'static str,
-        value: String,
-        problem: FlagValueProblem,
-    },
-    StoredText {
-        field: &'static str,
-        problem: StoredTextProblem,
-    },
+    Field(FieldError),
 }
 
 impl fmt::Display for Invalid {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Invalid::Name(err) => err.fmt(f),
-            Invalid::BlankDirectory => f.write_str(
-                "directory must not be empty; pass the project's path (absolute, or starting with '~').",
-            ),
-            Invalid::UnresolvableDirectory { given, reason } => {
-                write!(f, "Invalid directory {}: {reason}", repr_str(given))
-            }
-            Invalid::NoSuchDirectory(path) => {
-                write!(f, "Directory does not exist: {}", path.display())
-            }
-            Invalid::DirectoryNotUtf8(path) => write!(
-                f,
-                "Directory {} is not valid UTF-8, which agents.yaml cannot store; rename it or pass a path through a symlink with a UTF-8 name.",
-                repr_str(&path.to_string_lossy())
-            ),
-            Invalid::TimeoutNotPositive { got, zero_means } => write!(
-                f,
-                "timeout must be a positive number of seconds (got {got}); pass 0 {zero_means}."
-            ),
-            Invalid::TimeoutTooLong(got) => write!(
-                f,
-                "timeout must be at most {MAX_TIMEOUT_SECS} seconds, one week (got {got})."
-            ),
-            Invalid::NegativeBudget(got) => write!(
-                f,
-                "max_budget_usd must be >= 0 (got {}); 0 inherits defaults.",
-                repr_float(*got)
-            ),
-            Invalid::BudgetTooLarge(got) => write!(
-                f,
-                "max_budget_usd must be at most {MAX_BUDGET_USD} (got {}).",
-                repr_float(*got)
-            ),
-            Invalid::FlagValue {
-                field,
-                value,
-                problem,
-            } => write!(f, "{field} {} {problem}.", repr_str(value)),
-            Invalid::StoredText { field, problem } => write!(f, "{field} {problem}."),
+            Invalid::Field(err) => err.fmt(f),
         }
     }
 }
@@ -265,57 +205,6 @@ fn names(config: &Config) -> Vec<String> {
     config.agents.keys().cloned().collect()
 }
 
-/// `update_agent`'s word for "back to unset"; whitespace around it and its
-/// case do not matter.
-fn is_none(value: &str) -> bool {
-    value.trim().eq_ignore_ascii_case("none")
-}
-
-/// A model or permission mode: trimmed, and refused if it could be read as
-/// a `claude` option (or is blank once trimmed).
-fn flag_value(field: &'static str, value: &str) -> Result<String, Invalid> {
-    let trimmed = value.trim();
-    rules::check_flag_value(trimmed).map_err(|problem| Invalid::FlagValue {
-        field,
-        value: value.to_owned(),
-        problem,
-    })?;
-    Ok(trimmed.to_owned())
-}
-
-/// A comma list of tool names, each of which becomes a `claude` flag value.
-fn tool_list(field: &'static str, csv: &str) -> Result<Vec<String>, Invalid> {
-    let tools = rules::split_csv(csv);
-    for tool in &tools {
-        rules::check_flag_value(tool).map_err(|problem| Invalid::FlagValue {
-            field,
-            value: tool.clone(),
-            problem,
-        })?;
-    }
-    Ok(tools)
-}
-
-/// `0` is "not given"; anything else must be 1..=MAX_TIMEOUT_SECS.
-fn timeout(seconds: i64, zero_means: &'static str) -> Result<Option<u64>, Invalid> {
-    match u64::try_from(seconds) {
-        Ok(0) => Ok(None),
-        Ok(secs) if secs <= MAX_TIMEOUT_SECS => Ok(Some(secs)),
-        Ok(_) => Err(Invalid::TimeoutTooLong(seconds)),
-        Err(_) => Err(Invalid::TimeoutNotPositive {
-            got: seconds,
-            zero_means,
-        }),
-    }
-}
-
-fn check_budget_ceiling(usd: f64) -> Result<(), Invalid> {
-    if usd > MAX_BUDGET_USD {
-        return Err(Invalid::BudgetTooLarge(usd));
-    }
-    Ok(())
-}
-
 /// The envelope for a mutation that did not happen: refused on the fresh
 /// config (exists, not found, nothing to update, a grant), or stopped by the
 /// config file or its lock.
@@ -352,56 +241,77 @@ fn not_changed(call: &Call, tool: &str, err: MutateError<Refused>) -> ToolResult
     }
 }
 
-/// The agent fields `add_agent` and `update_agent` both take, as given.
-struct AgentFields {
-    description: String,
-    timeout: i64,
-    max_budget_usd: f64,
-    permission_mode: String,
-    allowed_tools: String,
-    disallowed_tools: String,
-    capabilities: String,
-    risky_capabilities: String,
-    instructions: String,
+/// What a negative `max_budget_usd` means to a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NegativeBudget {
+    /// `add_agent`: a value like any other, refused by the budget's rule.
+    Refused,
+    /// `update_agent`: removes the agent's own cap.
+    Clears,
 }
 
-impl AgentFields {
-    /// `description` is the tool's own declaration of that field: the two
-    /// tools describe it differently.
-    fn decode(args: &mut Args, description: &Text) -> Result<AgentFields, ArgError> {
-        Ok(AgentFields {
-            description: args.text(description)?,
-            timeout: args.integer(&TIMEOUT)?,
-            max_budget_usd: args.number(&BUDGET)?,
-            permission_mode: args.text(&PERMISSION_MODE)?,
-            allowed_tools: args.text(&ALLOWED_TOOLS)?,
-            disallowed_tools: args.text(&DISALLOWED_TOOLS)?,
-            capabilities: args.text(&CAPABILITIES)?,
-            risky_capabilities: args.text(&RISKY_CAPABILITIES)?,
-            instructions: args.text(&INSTRUCTIONS)?,
-        })
-    }
+/// An argument naming an agent field, decoded but not yet checked.
+enum Decoded {
+    Text(String),
+    Integer(i64),
+    Number(f64),
+}
 
-    /// The free texts that would be stored as given must be storable.
-    fn check_texts(&self) -> Result<(), Invalid> {
-        for (field, text) in [
-            ("description", &self.description),
-            ("capabilities", &self.capabilities),
-            ("risky_capabilities", &self.risky_capabilities),
-            ("instructions", &self.instructions),
-        ] {
-            rules::check_stored_text(text)
-                .map_err(|problem| Invalid::StoredText { field, problem })?;
-        }
-        Ok(())
+/// Every argument of the tool's `params` that names an agent field (the
+/// argument is the field's key), decoded in table order. Decoding them all
+/// before checking any keeps a malformed argument an `invalid params`
+/// error whatever else is wrong.
+fn decode_fields(
+    args: &mut Args,
+    params: Params,
+) -> Result<Vec<(Field, &'static str, Decoded)>, ArgError> {
+    let mut fields = Vec::new();
+    for param in params::each(params) {
+        let Some(field) = Field::from_key(param.name()) else {
+            continue;
+        };
+        let decoded = match param {
+            Param::Text(text) => Decoded::Text(args.text(text)?),
+            Param::Integer(integer) => Decoded::Integer(args.integer(integer)?),
+            Param::Number(number) => Decoded::Number(args.number(number)?),
+            Param::Boolean(_) => continue,
+        };
+        fields.push((field, param.name(), decoded));
     }
+    Ok(fields)
+}
+
+/// The patch the decoded fields ask for. Only given arguments count: a
+/// blank text and a 0 are "not given"; everything else is checked by the
+/// field's rule in `config::patch`.
+fn patch_of(
+    fields: &[(Field, &'static str, Decoded)],
+    negative_budget: NegativeBudget,
+) -> Result<AgentPatch, Invalid> {
+    let mut patch = AgentPatch::default();
+    for (field, name, decoded) in fields {
+        let given = match decoded {
+            Decoded::Text(text) if text.trim().is_empty() => continue,
+            Decoded::Integer(0) => continue,
+            Decoded::Number(usd) if *usd == 0.0 => continue,
+            Decoded::Number(usd) if *usd < 0.0 && negative_budget == NegativeBudget::Clears => {
+                patch.clear_budget();
+                continue;
+            }
+            Decoded::Text(text) => Given::Text(text),
+            Decoded::Integer(n) => Given::Integer(*n),
+            Decoded::Number(x) => Given::Number(*x),
+        };
+        patch.set(*field, name, given).map_err(Invalid::Field)?;
+    }
+    Ok(patch)
 }
 
 /// `add_agent`'s arguments as given.
 struct AddArgs {
     name: String,
     directory: String,
-    fields: AgentFields,
+    fields: Vec<(Field, &'static str, Decoded)>,
 }
 
 impl AddArgs {
@@ -409,55 +319,21 @@ impl AddArgs {
         Ok(AddArgs {
             name: args.text(&NEW_NAME)?,
             directory: args.text(&DIRECTORY)?,
-            fields: AgentFields::decode(args, &NEW_DESCRIPTION)?,
+            fields: decode_fields(args, ADD_AGENT)?,
         })
     }
 
-    /// The agent to store, in the original's order of checks. Its
-    /// description is left empty when none was given: guessing one reads
-    /// the project's files, which waits until every argument passed.
-    fn check(self) -> Result<Agent, Invalid> {
+    /// The agent to store and the patch that made it. Its description is
+    /// left empty when none was given: guessing one reads the project's
+    /// files, which waits until every argument passed.
+    fn check(self) -> Result<(Agent, AgentPatch), Invalid> {
         rules::check_name(NameKind::Agent, &self.name).map_err(Invalid::Name)?;
-        self.fields.check_texts()?;
-        let directory =
-            directory::project(Path::new(&self.directory)).map_err(|problem| match problem {
-                ProjectDirError::Blank => Invalid::BlankDirectory,
-                ProjectDirError::Unresolvable(reason) => Invalid::UnresolvableDirectory {
-                    given: self.directory.clone(),
-                    reason,
-                },
-                ProjectDirError::Missing(path) => Invalid::NoSuchDirectory(path),
-                ProjectDirError::NotUtf8(path) => Invalid::DirectoryNotUtf8(path),
-            })?;
+        let patch = patch_of(&self.fields, NegativeBudget::Refused)?;
+        let directory = patch::project_directory(DIRECTORY.name, Path::new(&self.directory))
+            .map_err(Invalid::Field)?;
         let mut agent = Agent::new(directory);
-        agent.timeout = timeout(self.fields.timeout, "for the default of 300 seconds")?
-            .unwrap_or(DEFAULT_AGENT_TIMEOUT);
-        let budget = self.fields.max_budget_usd;
-        if budget < 0.0 {
-            return Err(Invalid::NegativeBudget(budget));
-        }
-        check_budget_ceiling(budget)?;
-        agent.max_budget_usd = (budget > 0.0).then_some(budget);
-        if !self.fields.permission_mode.is_empty() {
-            agent.permission_mode =
-                Some(flag_value("permission_mode", &self.fields.permission_mode)?);
-        }
-        // Tool lists are tri-state: "" inherits the settings default (None),
-        // while "," is an explicit empty list.
-        if !self.fields.allowed_tools.is_empty() {
-            agent.allowed_tools = Some(tool_list("allowed_tools", &self.fields.allowed_tools)?);
-        }
-        if !self.fields.disallowed_tools.is_empty() {
-            agent.disallowed_tools = Some(tool_list(
-                "disallowed_tools",
-                &self.fields.disallowed_tools,
-            )?);
-        }
-        agent.capabilities = rules::split_csv(&self.fields.capabilities);
-        agent.risky_capabilities = rules::split_csv(&self.fields.risky_capabilities);
-        agent.instructions = self.fields.instructions.trim().to_owned();
-        agent.description = self.fields.description;
-        Ok(agent)
+        patch.apply(&mut agent);
+        Ok((agent, patch))
     }
 }
 
@@ -465,20 +341,15 @@ fn add_agent(mut call: Call) -> Result<ToolResult, ArgError> {
     let args = AddArgs::decode(&mut call.args)?;
     call.args.finish()?;
     let name = args.name.clone();
-    let mut agent = match args.check() {
-        Ok(agent) => agent,
+    let (mut agent, patch) = match args.check() {
+        Ok(checked) => checked,
         Err(invalid) => return Ok(ToolResult::error(invalid.to_string())),
     };
-    if agent.description.is_empty() {
+    if !patch.gives_description() {
         let files = backends::of(&agent).project_files();
         agent.description = project::auto_description(&agent.directory, &files);
     }
-    let warnings: Vec<String> = agent
-        .permission_mode
-        .as_deref()
-        .and_then(rules::permission_mode_warning)
-        .into_iter()
-        .collect();
+    let warnings: Vec<String> = patch.warning().into_iter().collect();
     let answer = added(&name, &agent, &warnings);
 
     let outcome = store::mutate(&call.state.paths, |config: &mut Config| {
@@ -542,165 +413,35 @@ fn added(name: &str, agent: &Agent, warnings: &[String]) -> Value {
     Value::Object(out)
 }
 
-/// What `update_agent` will set, each field `None` when not given. Values
-/// are final: "none" and CSV text are already turned into what is stored.
-#[derive(Debug)]
-struct Changes {
-    description: Option<String>,
-    timeout: Option<u64>,
-    /// `Some(None)` clears the agent's own cap.
-    max_budget_usd: Option<Option<f64>>,
-    model: Option<Option<String>>,
-    permission_mode: Option<Option<String>>,
-    allowed_tools: Option<Option<Vec<String>>>,
-    disallowed_tools: Option<Option<Vec<String>>>,
-    capabilities: Option<Vec<String>>,
-    risky_capabilities: Option<Vec<String>>,
-    instructions: Option<String>,
+/// `agent-dispatch update NAME` with the permission options of `patch`.
+fn update_command(name: &str, patch: &AgentPatch) -> String {
+    let mut words = vec![
+        "agent-dispatch".to_owned(),
+        "update".to_owned(),
+        shell_word(name).into_owned(),
+    ];
+    push_permission_options(
+        &mut words,
+        patch.permission_mode(),
+        patch.allowed_tools(),
+        patch.disallowed_tools(),
+    );
+    words.join(" ")
 }
 
-impl Changes {
-    /// `agent-dispatch update NAME` with the permission options of this
-    /// change.
-    fn update_command(&self, name: &str) -> String {
-        let mut words = vec![
-            "agent-dispatch".to_owned(),
-            "update".to_owned(),
-            shell_word(name).into_owned(),
-        ];
-        push_permission_options(
-            &mut words,
-            self.permission_mode.clone(),
-            self.allowed_tools.clone(),
-            self.disallowed_tools.clone(),
-        );
-        words.join(" ")
-    }
-
-    /// Applies the given fields in the original's order and returns their
-    /// names in that order.
-    fn apply(&self, agent: &mut Agent) -> Vec<&'static str> {
-        let mut fields = Vec::new();
-        if let Some(text) = &self.description {
-            agent.description = text.clone();
-            fields.push("description");
-        }
-        if let Some(secs) = self.timeout {
-            agent.timeout = secs;
-            fields.push("timeout");
-        }
-        if let Some(usd) = self.max_budget_usd {
-            agent.max_budget_usd = usd;
-            fields.push("max_budget_usd");
-        }
-        if let Some(model) = &self.model {
-            agent.model = model.clone();
-            fields.push("model");
-        }
-        if let Some(mode) = &self.permission_mode {
-            agent.permission_mode = mode.clone();
-            fields.push("permission_mode");
-        }
-        if let Some(tools) = &self.allowed_tools {
-            agent.allowed_tools = tools.clone();
-            fields.push("allowed_tools");
-        }
-        if let Some(tools) = &self.disallowed_tools {
-            agent.disallowed_tools = tools.clone();
-            fields.push("disallowed_tools");
-        }
-        if let Some(labels) = &self.capabilities {
-            agent.capabilities = labels.clone();
-            fields.push("capabilities");
-        }
-        if let Some(labels) = &self.risky_capabilities {
-            agent.risky_capabilities = labels.clone();
-            fields.push("risky_capabilities");
-        }
-        if let Some(text) = &self.instructions {
-            agent.instructions = text.clone();
-            fields.push("instructions");
-        }
-        fields
-    }
-}
-
-/// `""` is "not given"; `"none"` clears (`None`); anything else is checked
-/// as a `claude` flag value.
-fn optional_flag(field: &'static str, value: &str) -> Result<Option<Option<String>>, Invalid> {
-    if value.is_empty() {
-        Ok(None)
-    } else if is_none(value) {
-        Ok(Some(None))
-    } else {
-        flag_value(field, value).map(|v| Some(Some(v)))
-    }
-}
-
-/// `""` is "not given"; `"none"` inherits the settings default again.
-fn optional_tools(field: &'static str, csv: &str) -> Result<Option<Option<Vec<String>>>, Invalid> {
-    if csv.is_empty() {
-        Ok(None)
-    } else if is_none(csv) {
-        Ok(Some(None))
-    } else {
-        tool_list(field, csv).map(|tools| Some(Some(tools)))
-    }
-}
-
-/// `""` is "not given"; `"none"` empties the list.
-fn optional_labels(csv: &str) -> Option<Vec<String>> {
-    if csv.is_empty() {
-        None
-    } else if is_none(csv) {
-        Some(Vec::new())
-    } else {
-        Some(rules::split_csv(csv))
-    }
-}
-
-/// `update_agent`'s arguments as given.
+/// `update_agent`'s arguments as given. The name is not checked against
+/// the naming rule: an agent with an unusual hand-written name must stay
+/// reachable.
 struct UpdateArgs {
     name: String,
-    model: String,
-    fields: AgentFields,
+    fields: Vec<(Field, &'static str, Decoded)>,
 }
 
 impl UpdateArgs {
     fn decode(args: &mut Args) -> Result<UpdateArgs, ArgError> {
         Ok(UpdateArgs {
             name: args.text(&AGENT_NAME)?,
-            model: args.text(&MODEL)?,
-            fields: AgentFields::decode(args, &DESCRIPTION)?,
-        })
-    }
-
-    /// What to change. The name is not checked against the naming rule: an
-    /// agent with an unusual hand-written name must stay reachable.
-    fn check(self) -> Result<Changes, Invalid> {
-        self.fields.check_texts()?;
-        let timeout = timeout(self.fields.timeout, "to keep the agent's current value")?;
-        let budget = self.fields.max_budget_usd;
-        check_budget_ceiling(budget)?;
-        let instructions = self.fields.instructions.trim();
-        Ok(Changes {
-            description: (!self.fields.description.is_empty()).then_some(self.fields.description),
-            timeout,
-            // A negative budget is this tool's way to clear the cap.
-            max_budget_usd: (budget != 0.0).then(|| (budget > 0.0).then_some(budget)),
-            model: optional_flag("model", &self.model)?,
-            permission_mode: optional_flag("permission_mode", &self.fields.permission_mode)?,
-            allowed_tools: optional_tools("allowed_tools", &self.fields.allowed_tools)?,
-            disallowed_tools: optional_tools("disallowed_tools", &self.fields.disallowed_tools)?,
-            capabilities: optional_labels(&self.fields.capabilities),
-            risky_capabilities: optional_labels(&self.fields.risky_capabilities),
-            instructions: (!instructions.is_empty()).then(|| {
-                if is_none(instructions) {
-                    String::new()
-                } else {
-                    instructions.to_owned()
-                }
-            }),
+            fields: decode_fields(args, UPDATE_AGENT)?,
         })
     }
 }
@@ -708,18 +449,12 @@ impl UpdateArgs {
 fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
     let args = UpdateArgs::decode(&mut call.args)?;
     call.args.finish()?;
-    let name = args.name.clone();
-    let changes = match args.check() {
-        Ok(changes) => changes,
+    let name = args.name;
+    let patch = match patch_of(&args.fields, NegativeBudget::Clears) {
+        Ok(patch) => patch,
         Err(invalid) => return Ok(ToolResult::error(invalid.to_string())),
     };
-    let warnings: Vec<String> = changes
-        .permission_mode
-        .as_ref()
-        .and_then(Option::as_deref)
-        .and_then(rules::permission_mode_warning)
-        .into_iter()
-        .collect();
+    let warnings: Vec<String> = patch.warning().into_iter().collect();
 
     let outcome = store::mutate(&call.state.paths, |config: &mut Config| {
         let Some(agent) = config.agents.get_mut(&name) else {
@@ -729,7 +464,7 @@ fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
             });
         };
         let before = agent.clone();
-        let fields = changes.apply(agent);
+        let fields: Vec<&str> = patch.apply(agent).into_iter().map(Field::key).collect();
         if fields.is_empty() {
             return Err(Refused::NothingToUpdate);
         }
@@ -741,7 +476,7 @@ fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
                 tool: "update_agent",
                 name: name.clone(),
                 raise: Box::new(raise),
-                command: changes.update_command(&name),
+                command: update_command(&name, &patch),
             });
         }
         Ok(fields)
@@ -783,29 +518,28 @@ fn add_command(name: &str, agent: &Agent) -> String {
     ];
     push_permission_options(
         &mut words,
-        agent
-            .permission_mode
-            .as_ref()
-            .map(|mode| Some(mode.clone())),
-        agent.allowed_tools.as_ref().map(|list| Some(list.clone())),
-        agent
-            .disallowed_tools
-            .as_ref()
-            .map(|list| Some(list.clone())),
+        &given(&agent.permission_mode),
+        &given(&agent.allowed_tools),
+        &given(&agent.disallowed_tools),
     );
     words.join(" ")
 }
 
+/// A field the new agent leaves unset needs no option.
+fn given<T: Clone>(field: &Option<T>) -> Edit<T> {
+    field.clone().map_or(Edit::Keep, Edit::Set)
+}
+
 /// Appends `--permission-mode`, `--allowed-tools` and `--disallowed-tools`
-/// for the fields given (`Some`); a field cleared (`Some(None)`) is `none`,
-/// an explicit empty tool list `,` — the CLI's own spellings.
+/// for the fields not kept; a field cleared is `none`, an explicit empty
+/// tool list `,` — the CLI's own spellings.
 fn push_permission_options(
     words: &mut Vec<String>,
-    mode: Option<Option<String>>,
-    allowed: Option<Option<Vec<String>>>,
-    disallowed: Option<Option<Vec<String>>>,
+    mode: &Edit<String>,
+    allowed: &Edit<Vec<String>>,
+    disallowed: &Edit<Vec<String>>,
 ) {
-    let csv = |list: Option<Vec<String>>| match list {
+    let csv = |list: Option<&Vec<String>>| match list {
         None => "none".to_owned(),
         Some(list) if list.is_empty() => ",".to_owned(),
         Some(list) => list.join(","),
@@ -813,10 +547,11 @@ fn push_permission_options(
     let options = [
         (
             "--permission-mode",
-            mode.map(|m| m.unwrap_or_else(|| "none".into())),
+            mode.change()
+                .map(|m| m.map_or("none", String::as_str).to_owned()),
         ),
-        ("--allowed-tools", allowed.map(csv)),
-        ("--disallowed-tools", disallowed.map(csv)),
+        ("--allowed-tools", allowed.change().map(csv)),
+        ("--disallowed-tools", disallowed.change().map(csv)),
     ];
     for (option, value) in options {
         if let Some(value) = value {
