@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -65,6 +65,11 @@ struct Server {
     calls: Mutex<HashMap<String, InFlight>>,
     /// Set once the stop has begun: no new call starts after it.
     stopping: AtomicBool,
+    /// Calls tracked and not yet answered. An id is free again the moment
+    /// its reply is about to be sent (the client may reuse it as soon as it
+    /// reads the reply), but the stop must also wait for the reply to be
+    /// queued: this counts until then.
+    unanswered: AtomicUsize,
 }
 
 /// Serves MCP on `input`/`output` until `input` ends, the client stops
@@ -93,6 +98,7 @@ pub fn serve(
         version: Mutex::new(None),
         calls: Mutex::new(HashMap::new()),
         stopping: AtomicBool::new(false),
+        unanswered: AtomicUsize::new(0),
     });
     log::info(&format!("serving MCP on stdio (version {VERSION})"));
     // Off the start-up path: it reads every job record, and Claude Code
@@ -256,17 +262,19 @@ impl Server {
                     BatchItem::Other(message) => server.handle(message),
                 })
                 .collect();
-            if !replies.is_empty() {
-                server.writer.send_reply(format!("[{}]", replies.join(",")));
-            }
             for id in &batch_ids {
                 server.untrack(id);
             }
+            if !replies.is_empty() {
+                server.writer.send_reply(format!("[{}]", replies.join(",")));
+            }
+            server.answered(batch_ids.len());
         });
         if let Err(refused) = submitted {
             for id in &tracked {
                 self.untrack(id);
             }
+            self.answered(tracked.len());
             self.writer
                 .send_now(&busy(&Value::Null, refused, "tool calls"));
         }
@@ -321,15 +329,18 @@ impl Server {
         let server = Arc::clone(self);
         let call_id = id.clone();
         let submitted = lane.submit(move || {
-            if let Some(reply) = server.finish_call(&call_id, params) {
+            let reply = server.finish_call(&call_id, params);
+            server.untrack(&call_id);
+            if let Some(reply) = reply {
                 server.writer.send_reply(reply);
             }
-            server.untrack(&call_id);
+            server.answered(1);
         });
         match submitted {
             Ok(()) => None,
             Err(refused) => {
                 self.untrack(&id);
+                self.answered(1);
                 Some(busy(&id, refused, what).to_string())
             }
         }
@@ -365,6 +376,7 @@ impl Server {
                 cancelled: false,
             },
         );
+        self.unanswered.fetch_add(1, Ordering::SeqCst);
         Ok(())
     }
 
@@ -372,10 +384,13 @@ impl Server {
         self.calls().remove(&id.to_string());
     }
 
+    /// `count` tracked calls had their replies queued (or need none).
+    fn answered(&self, count: usize) {
+        self.unanswered.fetch_sub(count, Ordering::SeqCst);
+    }
+
     /// Runs a tracked call; returns its reply, or nothing when it was
-    /// cancelled (a cancelled request gets no response at all). The caller
-    /// untracks it only once the reply is queued, so the stop, which waits
-    /// for the table to empty, never closes the writer before it.
+    /// cancelled (a cancelled request gets no response at all).
     fn finish_call(&self, id: &Value, params: Value) -> Option<String> {
         let cancelled = || {
             self.calls()
@@ -542,7 +557,7 @@ impl Server {
         }
         process::kill_all_groups();
         self.state.jobs.wait_idle(deadline);
-        while Instant::now() < deadline && !self.calls().is_empty() {
+        while Instant::now() < deadline && self.unanswered.load(Ordering::SeqCst) > 0 {
             thread::sleep(Duration::from_millis(10));
         }
         // A client that sent a file of requests and closed stdin still
