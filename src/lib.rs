@@ -17,6 +17,7 @@ pub mod doctor;
 pub mod ids;
 pub mod jobs;
 pub mod limiter;
+pub mod live;
 pub mod log;
 pub mod mcp;
 pub mod panics;

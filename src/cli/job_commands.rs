@@ -4,6 +4,9 @@
 //! job's `claude` belongs to the MCP server that started it. Task, result,
 //! error and progress texts are printed through `escape`.
 
+use std::thread;
+use std::time::Duration;
+
 use lexopt::Parser;
 use serde_json::Value;
 
@@ -33,13 +36,26 @@ Options:
 pub const JOB_HELP: &str = "\
 Show one job in full: task, timing, progress tail, error and result.
 
-Usage: agent-dispatch job ID [--json]
+Usage: agent-dispatch job ID [--json] [--follow]
 
 ID is the 32-character job id that dispatch_async returns and 'jobs' lists.
 
 Options:
       --json    print the full job record as JSON for scripts
+      --follow  print the job's progress as it arrives, then the job in
+                full once it has ended (Ctrl-C stops following, not the job)
 ";
+
+/// How often `job --follow` looks at the record.
+const FOLLOW_EVERY: Duration = Duration::from_millis(500);
+
+/// `job ID [--json] [--follow]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobArgs {
+    pub id: String,
+    pub json: bool,
+    pub follow: bool,
+}
 
 pub const CANCEL_HELP: &str = "\
 Cancel a pending job so that it never starts.
@@ -124,20 +140,26 @@ pub fn parse_jobs(parser: &mut Parser) -> Result<Option<JobsArgs>, UsageError> {
 }
 
 /// `job ID [--json]`; `None` for help.
-pub fn parse_job(parser: &mut Parser) -> Result<Option<(String, bool)>, UsageError> {
+pub fn parse_job(parser: &mut Parser) -> Result<Option<JobArgs>, UsageError> {
     let mut id = None;
     let mut json = false;
+    let mut follow = false;
     while let Some(token) = next_token(parser)? {
         if wants_help(&token) {
             return Ok(None);
         }
         match token {
             Token::Long(name) if name == "json" => json = true,
+            Token::Long(name) if name == "follow" => follow = true,
             Token::Value(value) if id.is_none() => id = Some(value),
             other => return Err(other.unexpected()),
         }
     }
-    Ok(Some((job_id(id)?, json)))
+    Ok(Some(JobArgs {
+        id: job_id(id)?,
+        json,
+        follow,
+    }))
 }
 
 /// `cancel ID`; `None` for help.
@@ -276,15 +298,44 @@ pub fn run_jobs(ctx: &Context, args: JobsArgs) -> Result<(), CliError> {
     ctx.ui.line(&lines.join("\n"))
 }
 
-pub fn run_job(ctx: &Context, id: String, json: bool) -> Result<(), CliError> {
-    let job = store(ctx)
-        .get(&id)
-        .map_err(CliError::job_storage("read"))?
-        .ok_or(CliError::JobNotFound(id))?;
-    if json {
+pub fn run_job(ctx: &Context, args: JobArgs) -> Result<(), CliError> {
+    let read = || {
+        store(ctx)
+            .get(&args.id)
+            .map_err(CliError::job_storage("read"))?
+            .ok_or_else(|| CliError::JobNotFound(args.id.clone()))
+    };
+    let mut job = read()?;
+    if args.follow {
+        let mut shown: Vec<String> = Vec::new();
+        loop {
+            let tail = job.progress.clone().unwrap_or_default();
+            for step in new_steps(&shown, &tail) {
+                ctx.ui.progress(step);
+            }
+            shown = tail;
+            if job.status.is_terminal() {
+                break;
+            }
+            thread::sleep(FOLLOW_EVERY);
+            job = read()?;
+        }
+    }
+    if args.json {
         return output::json(&ctx.ui, &job.to_value());
     }
     ctx.ui.line(&detail_text(ctx, &job, record::now()))
+}
+
+/// The steps of `tail` not yet shown: the record keeps a sliding window of
+/// the last steps, so the new ones follow the longest overlap between the
+/// end of what was shown and the start of the window.
+fn new_steps<'t>(shown: &[String], tail: &'t [String]) -> &'t [String] {
+    let overlap = (0..=shown.len().min(tail.len()))
+        .rev()
+        .find(|&k| shown[shown.len() - k..] == tail[..k])
+        .unwrap_or(0);
+    &tail[overlap..]
 }
 
 pub fn run_cancel(ctx: &Context, id: String) -> Result<(), CliError> {
@@ -492,7 +543,17 @@ mod tests {
     fn job_and_cancel_validate_the_id_before_anything_else() {
         assert_eq!(
             parse_job(&mut parser(&[ID, "--json"])).unwrap(),
-            Some((ID.to_owned(), true))
+            Some(JobArgs {
+                id: ID.to_owned(),
+                json: true,
+                follow: false
+            })
+        );
+        assert!(
+            parse_job(&mut parser(&["--follow", ID]))
+                .unwrap()
+                .unwrap()
+                .follow
         );
         assert_eq!(
             parse_cancel(&mut parser(&[ID])).unwrap(),
@@ -565,5 +626,19 @@ mod tests {
                 assert!(line.chars().count() <= 79, "{line}");
             }
         }
+    }
+
+    #[test]
+    fn follow_prints_only_steps_past_the_overlap_with_what_was_shown() {
+        let steps = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let shown = steps(&["a", "b", "c"]);
+        assert_eq!(
+            new_steps(&shown, &steps(&["b", "c", "d", "e"])),
+            steps(&["d", "e"])
+        );
+        assert_eq!(new_steps(&shown, &steps(&["a", "b", "c"])), steps(&[]));
+        assert_eq!(new_steps(&[], &steps(&["a"])), steps(&["a"]));
+        // More new steps than the window holds: everything in it is new.
+        assert_eq!(new_steps(&shown, &steps(&["x", "y"])), steps(&["x", "y"]));
     }
 }

@@ -14,6 +14,7 @@ pub mod interrupt;
 pub mod job_commands;
 pub mod listing;
 pub mod output;
+pub mod ps_command;
 pub mod stats_command;
 pub mod test_command;
 
@@ -49,7 +50,8 @@ Groups:
 
 Jobs:
   jobs                 list async jobs and stored results, newest first
-  job ID               show one job in full
+  job ID               show one job in full (--follow: as it runs)
+  ps                   every dispatch running now, in servers and test runs
   cancel ID            cancel a job that has not started yet
   gc                   delete old finished jobs
   stats                dispatch counts, spend and durations per agent
@@ -100,7 +102,8 @@ pub enum Command {
     Doctor(doctor_command::DoctorArgs),
     Stats(stats_command::StatsArgs),
     Jobs(JobsArgs),
-    Job { id: String, json: bool },
+    Job(job_commands::JobArgs),
+    Ps(ps_command::PsArgs),
     Cancel(String),
     Gc(GcArgs),
     Serve,
@@ -244,7 +247,13 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
             job_commands::JOB_HELP,
             job_commands::parse_job(parser)
                 .map_err(usage("job"))?
-                .map(|(id, json)| Command::Job { id, json }),
+                .map(Command::Job),
+        ),
+        "ps" => help_or(
+            ps_command::HELP,
+            ps_command::parse(parser)
+                .map_err(usage("ps"))?
+                .map(Command::Ps),
         ),
         "cancel" => help_or(
             job_commands::CANCEL_HELP,
@@ -345,7 +354,8 @@ pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
         Command::Doctor(args) => doctor_command::run(ctx, args),
         Command::Stats(args) => stats_command::run(ctx, args),
         Command::Jobs(args) => job_commands::run_jobs(ctx, args),
-        Command::Job { id, json } => job_commands::run_job(ctx, id, json),
+        Command::Job(args) => job_commands::run_job(ctx, args),
+        Command::Ps(args) => ps_command::run(ctx, args),
         Command::Cancel(id) => job_commands::run_cancel(ctx, id),
         Command::Gc(args) => job_commands::run_gc(ctx, args),
         Command::Serve => {

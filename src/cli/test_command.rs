@@ -13,6 +13,7 @@ use crate::config::patch::{self, Given};
 use crate::config::store;
 use crate::dispatch::{Dispatcher, Request};
 use crate::limiter::Limiter;
+use crate::live::LiveBoard;
 use crate::runner::{
     self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode, backends,
 };
@@ -121,8 +122,10 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
         None,
         ctx.paths.usage_log.clone(),
         Arc::new(usage::Profiles::new()),
+        LiveBoard::new(&ctx.paths.servers_dir),
     );
     let request = Request {
+        what: "test",
         dispatch,
         cached: false,
         progress,

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::cache::{KeyInputs, ResultCache, cache_key};
 use crate::limiter::Limiter;
+use crate::live::{self, LiveBoard, Running};
 use crate::pyfmt::repr_str;
 use crate::runner::{self, CancelToken, Dispatch, DispatchResult, ErrorType};
 use crate::usage::{self, Profiles};
@@ -24,11 +25,15 @@ pub struct Dispatcher {
     cache: Option<Arc<ResultCache>>,
     journal: PathBuf,
     profiles: Arc<Profiles>,
+    /// Where running dispatches are published for `ps`.
+    live: LiveBoard,
 }
 
 /// One dispatch to run.
 pub struct Request<'a> {
     pub dispatch: Dispatch<'a>,
+    /// What started it, as `ps` shows it: a tool name, `job <id>`, `test`.
+    pub what: &'a str,
     /// Whether a stored answer may stand in for the run, and a clean answer
     /// be stored (one-shot JSON dispatches only).
     pub cached: bool,
@@ -49,12 +54,14 @@ impl Dispatcher {
         cache: Option<Arc<ResultCache>>,
         journal: PathBuf,
         profiles: Arc<Profiles>,
+        live: LiveBoard,
     ) -> Dispatcher {
         Dispatcher {
             limiter,
             cache,
             journal,
             profiles,
+            live,
         }
     }
 
@@ -102,10 +109,25 @@ impl Dispatcher {
                 if !start() {
                     return None;
                 }
+                let shown = Arc::new(self.live.start(Running {
+                    agent: d.agent_name.to_owned(),
+                    backend: d.backend.program().to_owned(),
+                    what: request.what.to_owned(),
+                    started_at: live::epoch_now(),
+                    last_step: None,
+                }));
+                let progress = request.progress.map(|report| {
+                    let shown = Arc::clone(&shown);
+                    Arc::new(move |message: &str| {
+                        shown.step(message);
+                        report(message);
+                    }) as runner::Progress
+                });
                 // The slot is held until the runner returns, i.e. until its
                 // process has been reaped.
-                let result = runner::dispatch(d, cancel, request.progress);
+                let result = runner::dispatch(d, cancel, progress);
                 drop(slot);
+                drop(shown);
                 result
             }
             None => not_started(d.agent_name),
@@ -284,12 +306,14 @@ mod tests {
             Some(Arc::new(ResultCache::new())),
             journal.clone(),
             Arc::new(Profiles::new()),
+            LiveBoard::new(tmp.path()),
         );
         let seen = Arc::new(Mutex::new(Vec::<String>::new()));
         let progress_seen = Arc::clone(&seen);
         let progress: runner::Progress =
             Arc::new(move |message: &str| progress_seen.lock().unwrap().push(message.into()));
         let request = |progress: Option<runner::Progress>| Request {
+            what: "test",
             dispatch: Dispatch {
                 agent_name: "api",
                 agent: &agent,

@@ -11,6 +11,7 @@ use crate::dispatch::Dispatcher;
 use crate::jobs::store::JobStore;
 use crate::jobs::worker::Jobs;
 use crate::limiter::Limiter;
+use crate::live::LiveBoard;
 use crate::state::stamp::FileStamp;
 use crate::usage::Profiles;
 use crate::views::summary_cache::SummaryCache;
@@ -42,6 +43,7 @@ impl State {
             Some(Arc::clone(&cache)),
             paths.usage_log.clone(),
             Arc::clone(&profiles),
+            LiveBoard::new(&paths.servers_dir),
         );
         let jobs = Jobs::new(JobStore::new(paths.jobs_dir.clone()));
         State {

@@ -118,7 +118,7 @@ fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
                 timeout_secs: None,
                 mode: OutputMode::Json,
             };
-            let result = run(&call, d, false, None).result;
+            let result = run(&call, "dispatch_dialogue", d, false, None).result;
             speaker.session = result.session_id.clone();
             total_cost += result.cost_usd.unwrap_or(0.0);
             total_duration = total_duration.saturating_add(result.duration_ms.unwrap_or(0));

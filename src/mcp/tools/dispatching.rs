@@ -154,12 +154,14 @@ pub(super) fn per_call_timeout(seconds: i64) -> Option<u64> {
 /// JSON dispatches (`cached`) may be answered from the cache.
 pub(super) fn run(
     call: &Call,
+    tool: &str,
     d: Dispatch,
     cached: bool,
     progress: Option<runner::Progress>,
 ) -> Answer {
     call.state.dispatcher.run(
         Request {
+            what: tool,
             dispatch: d,
             cached,
             progress,
@@ -192,7 +194,7 @@ fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(envelope) => return Ok(envelope),
     };
     let d = ask.dispatch(agent, &config.settings, &context, None, OutputMode::Json);
-    let run = run(&call, d, true, None);
+    let run = run(&call, "dispatch", d, true, None);
     Ok(answer(&call, &run, &d, return_ref.then_some(chars)))
 }
 
@@ -325,5 +327,11 @@ fn run_uncached(
         }
         _ => None,
     };
-    Ok(ToolResult::dispatch(&run(call, d, false, progress).result))
+    let tool = match mode {
+        OutputMode::Stream => "dispatch_stream",
+        OutputMode::Json => "dispatch_session",
+    };
+    Ok(ToolResult::dispatch(
+        &run(call, tool, d, false, progress).result,
+    ))
 }

@@ -179,6 +179,7 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
     };
     let agent_name = ask.agent.clone();
     let dispatcher = call.state.dispatcher.clone();
+    let what = format!("job {}", job.id);
     let work = Box::new(move |run: JobRun| {
         // The same config snapshot that was checked above, so present.
         let Some(agent) = config.agents.get(&ask.agent) else {
@@ -189,6 +190,7 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
             ));
         };
         let request = Request {
+            what: &what,
             dispatch: ask.dispatch(
                 agent,
                 &config.settings,

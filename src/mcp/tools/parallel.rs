@@ -120,7 +120,8 @@ fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
     };
     // The aggregator is never cached: its input is this call's fresh (or
     // freshly cached) answers, and the original never cached it either.
-    let aggregated = ToolResult::dispatch(&run(&call, d, false, None).result).value;
+    let aggregated =
+        ToolResult::dispatch(&run(&call, "dispatch_parallel", d, false, None).result).value;
     Ok(ToolResult::ok(json!({
         "individual_results": individual,
         "aggregated": aggregated,
@@ -291,7 +292,13 @@ fn run_items(call: &Call, config: &Config, items: &[Item]) -> Vec<Answer> {
 }
 
 fn run_item(call: &Call, config: &Config, item: &Item) -> Answer {
-    run(call, item_dispatch(config, item), true, None)
+    run(
+        call,
+        "dispatch_parallel",
+        item_dispatch(config, item),
+        true,
+        None,
+    )
 }
 
 fn item_dispatch<'a>(config: &'a Config, item: &'a Item) -> Dispatch<'a> {

@@ -1,0 +1,259 @@
+//! The dispatches this process is running right now, published for
+//! `agent-dispatch ps`: one file per process, `servers/<pid>.live.json`
+//! (0600, replaced atomically), listing each running dispatch — agent,
+//! backend, what started it, when, its last progress step. Written when a
+//! dispatch starts or ends and at most once a second for progress; removed
+//! when nothing runs. A reader skips files of processes that are gone.
+//! Bookkeeping only: a failed write never touches a dispatch.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::state::atomic::replace_private;
+use crate::state::regular::read_regular;
+
+/// Progress reaches the file at most this often.
+const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+/// A live file is a few KB; anything far larger is not one.
+const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+/// Longest progress step kept (the view shows one line).
+const MAX_STEP_CHARS: usize = 200;
+
+/// One running dispatch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Running {
+    pub agent: String,
+    pub backend: String,
+    /// What started it: a tool name, `job <id>`, `test`.
+    pub what: String,
+    /// Seconds since the epoch.
+    pub started_at: f64,
+    pub last_step: Option<String>,
+}
+
+impl Running {
+    pub fn to_json(&self, pid: u32) -> Value {
+        json!({
+            "pid": pid,
+            "agent": self.agent,
+            "backend": self.backend,
+            "what": self.what,
+            "started_at": self.started_at,
+            "last_step": self.last_step,
+        })
+    }
+
+    fn from_json(value: &Value) -> Option<Running> {
+        let text = |key: &str| value.get(key)?.as_str().map(str::to_owned);
+        Some(Running {
+            agent: text("agent")?,
+            backend: text("backend")?,
+            what: text("what")?,
+            started_at: value.get("started_at")?.as_f64()?,
+            last_step: text("last_step"),
+        })
+    }
+}
+
+struct Board {
+    running: BTreeMap<u64, Running>,
+    next: u64,
+    last_write: Option<Instant>,
+}
+
+/// This process's board. Cheap to clone.
+#[derive(Clone)]
+pub struct LiveBoard {
+    file: PathBuf,
+    board: Arc<Mutex<Board>>,
+}
+
+/// Keeps one dispatch on the board; dropping it takes it off.
+pub struct Entry {
+    board: LiveBoard,
+    key: u64,
+}
+
+impl LiveBoard {
+    /// The board of this process, published in `servers_dir`.
+    pub fn new(servers_dir: &Path) -> LiveBoard {
+        LiveBoard {
+            file: servers_dir.join(format!("{}.live.json", std::process::id())),
+            board: Arc::new(Mutex::new(Board {
+                running: BTreeMap::new(),
+                next: 0,
+                last_write: None,
+            })),
+        }
+    }
+
+    pub fn start(&self, running: Running) -> Entry {
+        let mut board = self.lock();
+        let key = board.next;
+        board.next += 1;
+        board.running.insert(key, running);
+        self.publish(&mut board);
+        Entry {
+            board: self.clone(),
+            key,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Board> {
+        // A map of plain records: a panic elsewhere cannot tear it.
+        self.board.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Writes the board (or removes the file when it is empty).
+    fn publish(&self, board: &mut Board) {
+        board.last_write = Some(Instant::now());
+        let written = if board.running.is_empty() {
+            match fs::remove_file(&self.file) {
+                Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+                _ => Ok(()),
+            }
+        } else {
+            let pid = std::process::id();
+            let list: Vec<Value> = board.running.values().map(|r| r.to_json(pid)).collect();
+            replace_private(&self.file, Value::Array(list).to_string().as_bytes())
+        };
+        if let Err(err) = written {
+            crate::log::warn(&format!(
+                "could not publish running dispatches to {}: {err}",
+                self.file.display()
+            ));
+        }
+    }
+}
+
+impl Entry {
+    /// Records the dispatch's latest step; published at most once a second.
+    pub fn step(&self, message: &str) {
+        let mut board = self.board.lock();
+        let Some(running) = board.running.get_mut(&self.key) else {
+            return;
+        };
+        running.last_step = Some(crate::chars::prefix(message, MAX_STEP_CHARS).to_owned());
+        if board
+            .last_write
+            .is_none_or(|at| at.elapsed() >= PROGRESS_WRITE_INTERVAL)
+        {
+            self.board.publish(&mut board);
+        }
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let mut board = self.board.lock();
+        board.running.remove(&self.key);
+        self.board.publish(&mut board);
+    }
+}
+
+/// Seconds since the epoch, now.
+pub fn epoch_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Every dispatch running on this machine, by process, oldest first; files
+/// of processes that are gone are skipped (and removed when `prune`).
+pub fn read_all(servers_dir: &Path, prune: bool) -> Vec<(u32, Running)> {
+    let Ok(listing) = fs::read_dir(servers_dir) else {
+        return Vec::new();
+    };
+    let mut all = Vec::new();
+    for entry in listing.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".live.json"))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !process_exists(pid) {
+            if prune {
+                let _ = fs::remove_file(entry.path());
+            }
+            continue;
+        }
+        let Ok(Some(bytes)) = read_regular(&entry.path(), MAX_FILE_BYTES) else {
+            continue;
+        };
+        let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(&bytes) else {
+            continue;
+        };
+        all.extend(
+            items
+                .iter()
+                .filter_map(Running::from_json)
+                .map(|r| (pid, r)),
+        );
+    }
+    all.sort_by(|a, b| a.1.started_at.total_cmp(&b.1.started_at));
+    all
+}
+
+fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let rc = unsafe { libc::kill(pid, 0) };
+    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running(agent: &str, started_at: f64) -> Running {
+        Running {
+            agent: agent.into(),
+            backend: "claude".into(),
+            what: "dispatch".into(),
+            started_at,
+            last_step: None,
+        }
+    }
+
+    #[test]
+    fn a_running_dispatch_is_published_until_it_ends() {
+        let tmp = tempfile::tempdir().unwrap();
+        let board = LiveBoard::new(tmp.path());
+        let first = board.start(running("api", 2.0));
+        let second = board.start(running("web", 1.0));
+        second.step("Using tool: Bash");
+        let seen = read_all(tmp.path(), false);
+        let agents: Vec<&str> = seen.iter().map(|(_, r)| r.agent.as_str()).collect();
+        assert_eq!(agents, ["web", "api"], "oldest first");
+        assert_eq!(seen[0].0, std::process::id());
+        drop(second);
+        drop(first);
+        assert!(read_all(tmp.path(), false).is_empty());
+        assert!(!board.file.exists(), "an empty board leaves no file");
+    }
+
+    #[test]
+    fn files_of_gone_processes_are_skipped_and_pruned() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Pid 0 is never a process we can signal as ours; use a huge one.
+        let stale = tmp.path().join("4194303.live.json");
+        fs::write(
+            &stale,
+            r#"[{"agent":"x","backend":"claude","what":"test","started_at":1.0}]"#,
+        )
+        .unwrap();
+        assert!(read_all(tmp.path(), true).is_empty());
+        assert!(!stale.exists());
+    }
+}

@@ -1,0 +1,160 @@
+//! The live view: `ps` lists the dispatches running in servers and `test`
+//! runs on this machine, from what those processes publish, and forgets
+//! them when they end; `job ID --follow` prints a running job's progress
+//! as it arrives and ends with the job in full.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
+
+#[path = "support/fake.rs"]
+mod fake;
+#[path = "support/mcp_client.rs"]
+mod mcp_client;
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use fake::FakeClaude;
+use mcp_client::Server;
+use serde_json::{Value, json};
+use support::{Run, Sandbox, wait_until};
+
+const HANG: Duration = Duration::from_secs(20);
+
+fn servers_dir(sandbox: &Sandbox) -> PathBuf {
+    sandbox.dir.path().join("servers")
+}
+
+/// A command of this sandbox, with the stand-in first on PATH and the
+/// registry in the sandbox.
+fn command(sandbox: &Sandbox, fake: &FakeClaude) -> Command {
+    let mut command = sandbox.command_with_claude(fake.dir.path());
+    command.env("AGENT_DISPATCH_SERVERS_DIR", servers_dir(sandbox));
+    command
+}
+
+fn ps_json(sandbox: &Sandbox, fake: &FakeClaude) -> Vec<Value> {
+    let out = command(sandbox, fake)
+        .args(["ps", "--json"])
+        .output()
+        .unwrap();
+    let Value::Array(list) = Run(out).json() else {
+        panic!("ps --json is not an array");
+    };
+    list
+}
+
+#[test]
+fn ps_shows_what_servers_and_test_runs_are_dispatching_until_they_end() {
+    let sandbox = Sandbox::with_api_agent();
+    // Slow steps: the stream dispatch is still running while ps looks.
+    let fake = FakeClaude::new(&[
+        ("FAKE_CLAUDE_STREAM_STEPS", "50"),
+        ("FAKE_CLAUDE_STREAM_DELAY", "0.2"),
+    ]);
+    assert_eq!(ps_json(&sandbox, &fake), Vec::<Value>::new());
+    let mut server = Server::initialized(command(&sandbox, &fake));
+    server.send(
+        1,
+        "tools/call",
+        json!({"name": "dispatch_stream", "arguments": {"agent": "api", "task": "long"}, "_meta": {"progressToken": "p"}}),
+    );
+    let mut cli = command(&sandbox, &fake)
+        .args(["test", "api", "[fake:hang] hold on"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+
+    let mut running = Vec::new();
+    wait_until("both dispatches to show in ps", HANG, || {
+        running = ps_json(&sandbox, &fake);
+        running.len() == 2 && running.iter().any(|r| r["last_step"].is_string())
+    });
+    let by_what = |what: &str| {
+        running
+            .iter()
+            .find(|r| r["what"] == what)
+            .unwrap_or_else(|| panic!("no {what} in {running:?}"))
+            .clone()
+    };
+    let stream = by_what("dispatch_stream");
+    assert_eq!(stream["pid"], server.child.id());
+    assert_eq!(stream["agent"], "api");
+    assert_eq!(stream["backend"], "claude");
+    assert!(
+        stream["last_step"].as_str().unwrap().starts_with("Step"),
+        "{stream}"
+    );
+    let test = by_what("test");
+    assert_eq!(test["pid"], cli.id());
+    assert!(test["elapsed_seconds"].as_f64().unwrap() >= 0.0);
+
+    let human = Run(command(&sandbox, &fake).arg("ps").output().unwrap()).ok();
+    let lines: Vec<&str> = human.lines().collect();
+    assert!(lines[0].starts_with("PID  "), "{human}");
+    assert!(lines[0].ends_with("LAST STEP"), "{human}");
+    assert_eq!(lines.len(), 3, "{human}");
+
+    // SAFETY: plain kill(2) on our own child.
+    unsafe {
+        libc::kill(cli.id() as i32, libc::SIGINT);
+    }
+    cli.wait().unwrap();
+    assert!(server.close(HANG).is_some());
+    wait_until("ps to forget both", HANG, || {
+        ps_json(&sandbox, &fake).is_empty()
+    });
+    let empty = Run(command(&sandbox, &fake).arg("ps").output().unwrap()).ok();
+    assert_eq!(empty.trim(), "No dispatches running.");
+}
+
+#[test]
+fn a_process_killed_outright_is_not_listed() {
+    let sandbox = Sandbox::with_api_agent();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let mut cli = command(&sandbox, &fake)
+        .args(["test", "api"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the run to show", HANG, || {
+        ps_json(&sandbox, &fake).len() == 1
+    });
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+    assert_eq!(ps_json(&sandbox, &fake), Vec::<Value>::new());
+}
+
+#[test]
+fn job_follow_prints_progress_as_it_arrives_and_ends_with_the_job() {
+    let sandbox = Sandbox::with_api_agent();
+    let fake = FakeClaude::new(&[
+        ("FAKE_CLAUDE_STREAM_STEPS", "3"),
+        ("FAKE_CLAUDE_STREAM_DELAY", "0.4"),
+    ]);
+    let mut server = Server::initialized(command(&sandbox, &fake));
+    let (started, is_error) = server.call(
+        1,
+        "dispatch_async",
+        json!({"agent": "api", "task": "three steps"}),
+    );
+    assert!(!is_error, "{started}");
+    let id = started["job_id"].as_str().unwrap().to_owned();
+    let out = command(&sandbox, &fake)
+        .args(["job", &id, "--follow"])
+        .output()
+        .unwrap();
+    let run = Run(out);
+    let stdout = run.ok();
+    assert!(stdout.contains("[done]"), "{stdout}");
+    assert!(stdout.contains("fake answer"), "{stdout}");
+    let stderr = run.stderr();
+    let steps: Vec<&str> = stderr.lines().filter(|l| l.starts_with("  -> ")).collect();
+    assert!(
+        steps.iter().any(|s| s.contains("Step 3")),
+        "progress not shown: {stderr}"
+    );
+    assert!(server.close(HANG).is_some());
+}
