@@ -1,25 +1,30 @@
 //! The dispatches this process is running right now, published for
 //! `agent-dispatch ps`: one file per process, `servers/<pid>.live.json`
-//! (0600, replaced atomically), listing each running dispatch — agent,
-//! backend, what started it, when, its last progress step. Written when a
-//! dispatch starts or ends and at most once a second for progress; removed
-//! when nothing runs. A reader skips files of processes that are gone.
-//! Bookkeeping only: a failed write never touches a dispatch.
+//! (0600, replaced atomically but not flushed to disk: it means nothing
+//! after a crash), listing each running dispatch — agent,
+//! backend, what started it, when, its last progress step. A publisher
+//! thread writes it a moment after something changed, so a dispatch costs
+//! no file I/O on its own path and one shorter than that moment none at
+//! all; the file is removed when nothing runs. A reader skips files of
+//! processes that are gone. Bookkeeping only: a failed write never touches
+//! a dispatch.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::state::atomic::replace_private;
+use crate::state::atomic::replace_private_unsynced;
 use crate::state::regular::read_regular;
 
-/// Progress reaches the file at most this often.
-const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_secs(1);
+/// How long after a change the board is written: changes within it are
+/// written together.
+const PUBLISH_DELAY: Duration = Duration::from_millis(200);
 /// A live file is a few KB; anything far larger is not one.
 const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Longest progress step kept (the view shows one line).
@@ -64,15 +69,21 @@ impl Running {
 struct Board {
     running: BTreeMap<u64, Running>,
     next: u64,
-    last_write: Option<Instant>,
+    /// Changed since the last write.
+    dirty: bool,
+    /// The publisher thread runs (started with the first dispatch).
+    publishing: bool,
+}
+
+struct Shared {
+    file: PathBuf,
+    board: Mutex<Board>,
+    changed: Condvar,
 }
 
 /// This process's board. Cheap to clone.
 #[derive(Clone)]
-pub struct LiveBoard {
-    file: PathBuf,
-    board: Arc<Mutex<Board>>,
-}
+pub struct LiveBoard(Arc<Shared>);
 
 /// Keeps one dispatch on the board; dropping it takes it off.
 pub struct Entry {
@@ -83,14 +94,16 @@ pub struct Entry {
 impl LiveBoard {
     /// The board of this process, published in `servers_dir`.
     pub fn new(servers_dir: &Path) -> LiveBoard {
-        LiveBoard {
+        LiveBoard(Arc::new(Shared {
             file: servers_dir.join(format!("{}.live.json", std::process::id())),
-            board: Arc::new(Mutex::new(Board {
+            board: Mutex::new(Board {
                 running: BTreeMap::new(),
                 next: 0,
-                last_write: None,
-            })),
-        }
+                dirty: false,
+                publishing: false,
+            }),
+            changed: Condvar::new(),
+        }))
     }
 
     pub fn start(&self, running: Running) -> Entry {
@@ -98,7 +111,7 @@ impl LiveBoard {
         let key = board.next;
         board.next += 1;
         board.running.insert(key, running);
-        self.publish(&mut board);
+        self.changed(&mut board);
         Entry {
             board: self.clone(),
             key,
@@ -107,45 +120,32 @@ impl LiveBoard {
 
     fn lock(&self) -> MutexGuard<'_, Board> {
         // A map of plain records: a panic elsewhere cannot tear it.
-        self.board.lock().unwrap_or_else(|p| p.into_inner())
+        self.0.board.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Writes the board (or removes the file when it is empty).
-    fn publish(&self, board: &mut Board) {
-        board.last_write = Some(Instant::now());
-        let written = if board.running.is_empty() {
-            match fs::remove_file(&self.file) {
-                Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
-                _ => Ok(()),
-            }
-        } else {
-            let pid = std::process::id();
-            let list: Vec<Value> = board.running.values().map(|r| r.to_json(pid)).collect();
-            replace_private(&self.file, Value::Array(list).to_string().as_bytes())
-        };
-        if let Err(err) = written {
-            crate::log::warn(&format!(
-                "could not publish running dispatches to {}: {err}",
-                self.file.display()
-            ));
+    /// Marks the board changed and makes sure a publisher will write it.
+    fn changed(&self, board: &mut Board) {
+        board.dirty = true;
+        if !board.publishing {
+            let shared = Arc::clone(&self.0);
+            board.publishing = thread::Builder::new()
+                .name("live-board".into())
+                .spawn(move || publish_loop(&shared))
+                .is_ok();
         }
+        self.0.changed.notify_one();
     }
 }
 
 impl Entry {
-    /// Records the dispatch's latest step; published at most once a second.
+    /// Records the dispatch's latest step.
     pub fn step(&self, message: &str) {
         let mut board = self.board.lock();
         let Some(running) = board.running.get_mut(&self.key) else {
             return;
         };
         running.last_step = Some(crate::chars::prefix(message, MAX_STEP_CHARS).to_owned());
-        if board
-            .last_write
-            .is_none_or(|at| at.elapsed() >= PROGRESS_WRITE_INTERVAL)
-        {
-            self.board.publish(&mut board);
-        }
+        self.board.changed(&mut board);
     }
 }
 
@@ -153,7 +153,43 @@ impl Drop for Entry {
     fn drop(&mut self) {
         let mut board = self.board.lock();
         board.running.remove(&self.key);
-        self.board.publish(&mut board);
+        self.board.changed(&mut board);
+    }
+}
+
+/// Writes the board a moment after each change, for the life of the
+/// process.
+fn publish_loop(shared: &Shared) {
+    let lock = || shared.board.lock().unwrap_or_else(|p| p.into_inner());
+    loop {
+        let mut board = lock();
+        while !board.dirty {
+            board = shared
+                .changed
+                .wait(board)
+                .unwrap_or_else(|p| p.into_inner());
+        }
+        drop(board);
+        thread::sleep(PUBLISH_DELAY);
+        let mut board = lock();
+        board.dirty = false;
+        let written = if board.running.is_empty() {
+            match fs::remove_file(&shared.file) {
+                Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+                _ => Ok(()),
+            }
+        } else {
+            let pid = std::process::id();
+            let list: Vec<Value> = board.running.values().map(|r| r.to_json(pid)).collect();
+            replace_private_unsynced(&shared.file, Value::Array(list).to_string().as_bytes())
+        };
+        drop(board);
+        if let Err(err) = written {
+            crate::log::warn(&format!(
+                "could not publish running dispatches to {}: {err}",
+                shared.file.display()
+            ));
+        }
     }
 }
 
@@ -233,14 +269,29 @@ mod tests {
         let first = board.start(running("api", 2.0));
         let second = board.start(running("web", 1.0));
         second.step("Using tool: Bash");
-        let seen = read_all(tmp.path(), false);
+        let seen = wait_for(|| {
+            let seen = read_all(tmp.path(), false);
+            (seen.len() == 2 && seen[0].1.last_step.is_some()).then_some(seen)
+        });
         let agents: Vec<&str> = seen.iter().map(|(_, r)| r.agent.as_str()).collect();
         assert_eq!(agents, ["web", "api"], "oldest first");
         assert_eq!(seen[0].0, std::process::id());
         drop(second);
         drop(first);
+        wait_for(|| (!board.0.file.exists()).then_some(()));
         assert!(read_all(tmp.path(), false).is_empty());
-        assert!(!board.file.exists(), "an empty board leaves no file");
+    }
+
+    /// Waits for the publisher, which writes a moment after a change.
+    fn wait_for<T>(mut ready: impl FnMut() -> Option<T>) -> T {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(value) = ready() {
+                return value;
+            }
+            assert!(std::time::Instant::now() < deadline, "never published");
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[test]

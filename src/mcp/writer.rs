@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -26,6 +26,8 @@ use super::stop::{Stop, StopReason};
 
 /// Bytes of queued, unwritten messages past which senders are held back.
 pub const QUEUE_BYTES: usize = 64 * 1024 * 1024;
+/// How long the writer keeps looking for the next message before parking.
+const STAY_AWAKE: Duration = Duration::from_micros(300);
 /// The reader's own replies may fill the queue up to this much.
 const READER_QUEUE_BYTES: usize = 2 * QUEUE_BYTES;
 
@@ -187,17 +189,30 @@ impl Writer {
 
 fn write_loop(shared: &Shared, mut out: Box<dyn Write + Send>) {
     let mut outbox = shared.lock();
+    let mut idle_since: Option<Instant> = None;
     loop {
         if outbox.gone {
             return;
         }
         let Some(mut line) = outbox.lines.pop_front() else {
-            outbox = shared
-                .queued
-                .wait(outbox)
-                .unwrap_or_else(|p| p.into_inner());
+            // A client usually sends its next request right after reading
+            // a reply: stay awake for a moment so that reply does not pay
+            // for waking a parked thread (most of a round trip's cost).
+            let since = *idle_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < STAY_AWAKE {
+                drop(outbox);
+                thread::yield_now();
+                outbox = shared.lock();
+            } else {
+                outbox = shared
+                    .queued
+                    .wait(outbox)
+                    .unwrap_or_else(|p| p.into_inner());
+                idle_since = None;
+            }
             continue;
         };
+        idle_since = None;
         outbox.bytes -= line.len();
         outbox.writing = true;
         drop(outbox);

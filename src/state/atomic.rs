@@ -51,6 +51,24 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// followed: for our own state directories, where nothing is a link of the
 /// user's.
 pub fn replace_private(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(target, bytes, Durability::Synced)
+}
+
+/// Like `replace_private`, still atomic for readers, but not flushed to
+/// disk: for files that describe the running process only and mean
+/// nothing after a crash, written often enough that an fsync each time
+/// would cost more than the work they describe.
+pub fn replace_private_unsynced(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(target, bytes, Durability::Unsynced)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Synced,
+    Unsynced,
+}
+
+fn replace(target: &Path, bytes: &[u8], durability: Durability) -> io::Result<()> {
     let dir = match target.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
         _ => PathBuf::from("."),
@@ -64,20 +82,29 @@ pub fn replace_private(target: &Path, bytes: &[u8]) -> io::Result<()> {
     temp_name.push(format!(".{suffix}.tmp"));
     let temp = dir.join(temp_name);
 
-    let result = write_then_rename(&temp, target, bytes);
+    let result = write_then_rename(&temp, target, bytes, durability);
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
     result
 }
 
-fn write_then_rename(temp: &Path, target: &Path, bytes: &[u8]) -> io::Result<()> {
+fn write_then_rename(
+    temp: &Path,
+    target: &Path,
+    bytes: &[u8],
+    durability: Durability,
+) -> io::Result<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(temp)?;
     file.write_all(bytes)?;
+    if durability == Durability::Unsynced {
+        drop(file);
+        return fs::rename(temp, target);
+    }
     file.sync_all()?;
     drop(file);
     fs::rename(temp, target)?;
