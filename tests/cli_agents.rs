@@ -741,3 +741,76 @@ fn describe_never_shows_a_project_file_behind_a_symlink_leading_outside() {
         "{added}"
     );
 }
+
+#[test]
+fn add_and_update_help_list_every_shared_option_with_its_default() {
+    let sandbox = Sandbox::new();
+    for command in ["add", "update"] {
+        let out = sandbox.run(&[command, "--help"]).ok();
+        for option in [
+            "--description",
+            "--timeout",
+            "--model",
+            "--max-budget",
+            "--permission-mode",
+            "--allowed-tools",
+            "--disallowed-tools",
+            "--capabilities",
+            "--risky-capabilities",
+            "--instructions",
+            "--help",
+        ] {
+            assert!(
+                out.contains(option),
+                "{command} --help lacks {option}:\n{out}"
+            );
+        }
+        assert!(out.contains("(default 300)"), "{command} --help:\n{out}");
+        assert!(
+            out.lines().all(|l| l.chars().count() <= 79),
+            "{command} --help has a line over 79 columns:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn help_command_is_the_commands_own_help() {
+    let sandbox = Sandbox::new();
+    for command in [
+        vec!["add"],
+        vec!["update"],
+        vec!["list"],
+        vec!["stats"],
+        vec!["group", "add"],
+    ] {
+        let mut via_help = vec!["help"];
+        via_help.extend(&command);
+        let mut via_option = command.clone();
+        via_option.push("--help");
+        assert_eq!(
+            sandbox.run(&via_help).ok(),
+            sandbox.run(&via_option).ok(),
+            "{command:?}"
+        );
+    }
+    assert!(
+        sandbox
+            .run(&["help"])
+            .ok()
+            .contains("Usage: agent-dispatch COMMAND")
+    );
+}
+
+#[test]
+fn a_mistyped_command_suggests_the_nearest_one() {
+    let sandbox = Sandbox::new();
+    let err = sandbox.run(&["lsit"]).fails(2);
+    assert!(err.contains("unknown command 'lsit'"), "{err}");
+    assert!(err.contains("did you mean 'list'?"), "{err}");
+    let err = sandbox.run(&["help", "stat"]).fails(2);
+    assert!(err.contains("did you mean 'stats'?"), "{err}");
+    let err = sandbox.run(&["group", "lst"]).fails(2);
+    assert!(err.contains("did you mean 'group list'?"), "{err}");
+    let err = sandbox.run(&["deploy"]).fails(2);
+    assert!(!err.contains("did you mean"), "{err}");
+}

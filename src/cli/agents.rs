@@ -15,7 +15,8 @@ use crate::config::rules::{self, NameKind};
 use crate::config::{Agent, Config, project, store};
 use crate::runner::backends;
 
-pub const ADD_HELP: &str = "\
+pub const ADD_HELP: &str = concat!(
+    "\
 Register a project directory as an agent.
 
 Usage: agent-dispatch add NAME DIRECTORY [OPTIONS]
@@ -25,9 +26,12 @@ Without --description, one is guessed from CLAUDE.md, README.md,
 pyproject.toml, package.json and the project's files.
 
 Options:
-";
+",
+    agent_options::shared_help!()
+);
 
-pub const UPDATE_HELP: &str = "\
+pub const UPDATE_HELP: &str = concat!(
+    "\
 Change an agent's settings; only the options given change.
 
 Usage: agent-dispatch update NAME [OPTIONS]
@@ -37,7 +41,9 @@ Usage: agent-dispatch update NAME [OPTIONS]
 and empties the capability lists. --max-budget 0 clears the cap.
 
 Options:
-";
+",
+    agent_options::shared_help!()
+);
 
 pub const REMOVE_HELP: &str = "\
 Remove an agent from the config (its project directory is not touched).
