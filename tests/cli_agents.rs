@@ -814,3 +814,28 @@ fn a_mistyped_command_suggests_the_nearest_one() {
     let err = sandbox.run(&["deploy"]).fails(2);
     assert!(!err.contains("did you mean"), "{err}");
 }
+
+#[test]
+fn update_directory_moves_the_agent_checked_like_adds_directory() {
+    let sandbox = Sandbox::with_api_agent();
+    let moved = sandbox.project("moved");
+    let out = sandbox
+        .run(&["update", "api", "--directory", path_str(&moved)])
+        .ok();
+    assert!(out.contains("Updated agent 'api': directory"), "{out}");
+    assert!(
+        sandbox.read_config().contains(path_str(&moved)),
+        "{}",
+        sandbox.read_config()
+    );
+    let err = sandbox
+        .run(&["update", "api", "--directory", "/no/such/dir"])
+        .fails(2);
+    assert!(
+        err.contains("--directory '/no/such/dir' is not an existing directory"),
+        "{err}"
+    );
+    let err = sandbox.run(&["update", "api", "--directory", " "]).fails(2);
+    assert!(err.contains("--directory must not be empty"), "{err}");
+    assert!(sandbox.read_config().contains(path_str(&moved)));
+}

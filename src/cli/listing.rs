@@ -35,6 +35,9 @@ Options:
       --json    print a JSON object (the inspect_agent shape) for scripts
 ";
 
+pub(crate) const NO_AGENTS: &str =
+    "No agents configured. Run: agent-dispatch add <name> <directory>";
+
 /// Parses a command whose only option is `--json`; `None` for help.
 pub fn parse_json_flag(parser: &mut Parser) -> Result<Option<bool>, UsageError> {
     let mut json = false;
@@ -86,9 +89,7 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
         return output::json(&ctx.ui, &Value::Array(items));
     }
     if config.agents.is_empty() {
-        return ctx
-            .ui
-            .line("No agents configured. Run: agent-dispatch add <name> <directory>");
+        return ctx.ui.line(NO_AGENTS);
     }
     let mut text = String::new();
     for (name, agent) in &config.agents {

@@ -9,6 +9,8 @@ pub mod doctor_command;
 pub mod error;
 pub mod escape;
 pub mod groups;
+#[cfg(test)]
+mod hint_commands;
 pub mod init_command;
 pub mod interrupt;
 pub mod job_commands;

@@ -189,15 +189,14 @@ fn verdict_line(result: &DispatchResult) -> String {
 }
 
 /// What to do about failures whose error text carries no remedy.
-fn diagnosis(name: &str, error_type: Option<&ErrorType>) -> Option<String> {
+pub(crate) fn diagnosis(name: &str, error_type: Option<&ErrorType>) -> Option<String> {
     match error_type? {
         ErrorType::Timeout => Some(format!(
             "retry once with more time: agent-dispatch test {name} --timeout 600"
         )),
-        ErrorType::NotFound => Some(
-            "install Claude Code (npm install -g @anthropic-ai/claude-code), or fix the agent's directory with 'agent-dispatch update'"
-                .into(),
-        ),
+        ErrorType::NotFound => Some(format!(
+            "install Claude Code (npm install -g @anthropic-ai/claude-code), or fix the agent's directory with 'agent-dispatch update {name} --directory DIR'"
+        )),
         _ => None,
     }
 }
