@@ -356,7 +356,7 @@ fn json_output_has_the_mcp_shapes() {
         serde_json::json!([{
             "name": "api", "directory": path_str(&dir), "description": "API", "healthy": true,
             "has_claude_md": false, "has_mcp_config": true, "mcp_servers": ["postgres"], "stacks": ["Go"],
-            "allowed_tools": [], "capabilities": ["sql"],
+            "allowed_tools": [], "capabilities": ["sql"], "timeout": 300,
         }])
     );
     let detail = sandbox.run(&["describe", "api", "--json"]).json();
@@ -570,7 +570,7 @@ fn help_and_version_work_everywhere() {
     }
     assert_eq!(
         sandbox.run(&["--version"]).ok(),
-        format!("agent-dispatch, version {}\n", env!("CARGO_PKG_VERSION"))
+        format!("agent-dispatch {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
 
@@ -838,4 +838,34 @@ fn update_directory_moves_the_agent_checked_like_adds_directory() {
     let err = sandbox.run(&["update", "api", "--directory", " "]).fails(2);
     assert!(err.contains("--directory must not be empty"), "{err}");
     assert!(sandbox.read_config().contains(path_str(&moved)));
+}
+
+#[test]
+fn list_json_carries_the_timeout_model_and_budget_list_shows() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    sandbox
+        .run(&[
+            "add",
+            "api",
+            path_str(&dir),
+            "-d",
+            "API",
+            "--timeout",
+            "900",
+            "--model",
+            "opus",
+            "--max-budget",
+            "2.5",
+        ])
+        .ok();
+    let text = sandbox.run(&["list"]).ok();
+    assert!(
+        text.contains("timeout=900s, model=opus, budget=$2.5"),
+        "{text}"
+    );
+    let item = &sandbox.run(&["list", "--json"]).json()[0];
+    assert_eq!(item["timeout"], 900);
+    assert_eq!(item["model"], "opus");
+    assert_eq!(item["max_budget_usd"], 2.5);
 }

@@ -358,7 +358,7 @@ fn parse_group(parser: &mut Parser) -> Result<Command, CliError> {
 pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
         Command::Help(text) => ctx.ui.line(text.trim_end()),
-        Command::Version => ctx.ui.line(&format!("agent-dispatch, version {VERSION}")),
+        Command::Version => ctx.ui.line(&format!("agent-dispatch {VERSION}")),
         Command::Add(args) => agents::run_add(ctx, args),
         Command::Update(args) => agents::run_update(ctx, args),
         Command::Remove(name) => agents::run_remove(ctx, name),
