@@ -4,10 +4,11 @@
 //! belongs in `every_hint`.
 
 use super::error::{CliError, UsageError};
+use super::wording::cli_words;
 use super::{groups, init_command, listing, parse, test_command};
-use crate::runner::ErrorType;
 use crate::runner::backends::claude::classify;
 use crate::runner::messages;
+use crate::runner::{ErrorType, Outcome};
 
 /// The texts, with sample values where a hint takes some.
 fn every_hint() -> Vec<String> {
@@ -49,9 +50,14 @@ fn every_hint() -> Vec<String> {
     ] {
         hints.push(classify::with_hint(String::new(), &error_type, "web"));
     }
-    hints.push(classify::budget_hint("web", Some(1.0), Some("s1")));
-    hints.push(messages::timeout_message("web", 300, Some(900), Some("s1")));
-    hints.push(messages::denial_hint("web", &["Bash".into()]));
+    let runner_texts = [
+        classify::budget_hint("web", Some(1.0), Some("s1")),
+        messages::timeout_message("web", 300, Some(900), Some("s1")),
+        messages::denial_hint("web", &["Bash".into()]),
+        messages::outcome_hint("web", Outcome::Blocked, None).unwrap_or_default(),
+    ];
+    // `test` shows these in CLI words.
+    hints.extend(runner_texts.iter().map(|text| cli_words(text, "web")));
     hints.extend([listing::NO_AGENTS, groups::NO_GROUPS, init_command::HELP].map(str::to_owned));
     hints
 }
@@ -77,6 +83,7 @@ fn commands_in(text: &str) -> Vec<Vec<String>> {
                 .map(|word| match word {
                     "…" | "..." => "--help".to_owned(),
                     "NAME" | "<name>" | "<agent>" => "web".to_owned(),
+                    "SECONDS" => "600".to_owned(),
                     "DIRECTORY" | "DIR" | "<directory>" => "/tmp".to_owned(),
                     "<amount>" => "2".to_owned(),
                     other => other.to_owned(),

@@ -19,6 +19,7 @@ pub mod output;
 pub mod stats_command;
 mod suggest;
 pub mod test_command;
+mod wording;
 
 use std::ffi::OsString;
 

@@ -8,6 +8,7 @@ use super::error::{CliError, UsageError};
 use super::escape;
 use super::interrupt;
 use super::output::Color;
+use super::wording::cli_words;
 use super::{Context, Token, next_token, wants_help};
 use crate::config::patch::{self, Given};
 use crate::config::store;
@@ -138,19 +139,20 @@ fn report(ctx: &Context, name: &str, result: &DispatchResult) -> Result<(), CliE
     if result.success {
         let mut text = escape::block(&result.result).into_owned();
         if let Some(hint) = &result.hint {
+            let hint = cli_words(hint, name);
             text.push_str(&format!(
                 "\n\n{}",
                 ctx.ui
-                    .paint(Color::Yellow, &format!("Note: {}", escape::block(hint)))
+                    .paint(Color::Yellow, &format!("Note: {}", escape::block(&hint)))
             ));
         }
         text.push_str(&format!("\n\n{}", verdict_line(result)));
         return ctx.ui.line(&text);
     }
-    let error = result
-        .error
-        .clone()
-        .unwrap_or_else(|| "the dispatch failed".into());
+    let error = result.error.as_deref().map_or_else(
+        || "the dispatch failed".to_owned(),
+        |error| cli_words(error, name),
+    );
     // The runner appends its remedy to the error as "\n\nHint: …"; the CLI
     // shows that as its own `hint:` line.
     let (message, hint) = match error.split_once("\n\nHint: ") {
