@@ -216,3 +216,17 @@ fn test_speaks_cli_words_not_mcp_parameter_names() {
         assert!(!stderr.contains(mcp), "{mcp} in:\n{stderr}");
     }
 }
+
+#[test]
+fn test_of_a_plain_text_answer_succeeds_and_says_it_was_not_json() {
+    let sandbox = Sandbox::with_api_agent();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "plain-text")]);
+    let out = run_with(&sandbox, &fake, &["test", "api"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("This is plain text, not JSON.\n\nNote: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("session and cost are unknown"), "{stdout}");
+}

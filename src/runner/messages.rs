@@ -94,6 +94,11 @@ pub fn budget_exceeded_note(cost: f64, budget: f64) -> String {
     )
 }
 
+/// Goes to `hint` when a run asked for JSON printed plain text: the answer
+/// is kept, but what only the JSON carries is missing.
+pub const NOT_JSON_NOTE: &str = "The agent's output was plain text, not the JSON it was asked \
+     for, so this run's session and cost are unknown (the answer is kept as printed).";
+
 /// Goes to `hint` when the result was complete but the process had to be
 /// killed at the deadline. Tests and callers look for "cleanup".
 pub const CLEANUP_NOTE_AFTER_TIMEOUT: &str = "The agent produced its final result but the \
