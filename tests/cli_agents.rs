@@ -356,7 +356,7 @@ fn json_output_has_the_mcp_shapes() {
         serde_json::json!([{
             "name": "api", "directory": path_str(&dir), "description": "API", "healthy": true,
             "has_claude_md": false, "has_mcp_config": true, "mcp_servers": ["postgres"], "stacks": ["Go"],
-            "allowed_tools": [], "capabilities": ["sql"],
+            "allowed_tools": [], "capabilities": ["sql"], "timeout": 300,
         }])
     );
     let detail = sandbox.run(&["describe", "api", "--json"]).json();
@@ -570,7 +570,7 @@ fn help_and_version_work_everywhere() {
     }
     assert_eq!(
         sandbox.run(&["--version"]).ok(),
-        format!("agent-dispatch, version {}\n", env!("CARGO_PKG_VERSION"))
+        format!("agent-dispatch {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
 
@@ -740,4 +740,132 @@ fn describe_never_shows_a_project_file_behind_a_symlink_leading_outside() {
         added.contains("Auto-generated description: Agent in web"),
         "{added}"
     );
+}
+
+#[test]
+fn add_and_update_help_list_every_shared_option_with_its_default() {
+    let sandbox = Sandbox::new();
+    for command in ["add", "update"] {
+        let out = sandbox.run(&[command, "--help"]).ok();
+        for option in [
+            "--description",
+            "--timeout",
+            "--model",
+            "--max-budget",
+            "--permission-mode",
+            "--allowed-tools",
+            "--disallowed-tools",
+            "--capabilities",
+            "--risky-capabilities",
+            "--instructions",
+            "--help",
+        ] {
+            assert!(
+                out.contains(option),
+                "{command} --help lacks {option}:\n{out}"
+            );
+        }
+        assert!(out.contains("(default 300)"), "{command} --help:\n{out}");
+        assert!(
+            out.lines().all(|l| l.chars().count() <= 79),
+            "{command} --help has a line over 79 columns:\n{out}"
+        );
+    }
+}
+
+#[test]
+fn help_command_is_the_commands_own_help() {
+    let sandbox = Sandbox::new();
+    for command in [
+        vec!["add"],
+        vec!["update"],
+        vec!["list"],
+        vec!["stats"],
+        vec!["group", "add"],
+    ] {
+        let mut via_help = vec!["help"];
+        via_help.extend(&command);
+        let mut via_option = command.clone();
+        via_option.push("--help");
+        assert_eq!(
+            sandbox.run(&via_help).ok(),
+            sandbox.run(&via_option).ok(),
+            "{command:?}"
+        );
+    }
+    assert!(
+        sandbox
+            .run(&["help"])
+            .ok()
+            .contains("Usage: agent-dispatch COMMAND")
+    );
+}
+
+#[test]
+fn a_mistyped_command_suggests_the_nearest_one() {
+    let sandbox = Sandbox::new();
+    let err = sandbox.run(&["lsit"]).fails(2);
+    assert!(err.contains("unknown command 'lsit'"), "{err}");
+    assert!(err.contains("did you mean 'list'?"), "{err}");
+    let err = sandbox.run(&["help", "stat"]).fails(2);
+    assert!(err.contains("did you mean 'stats'?"), "{err}");
+    let err = sandbox.run(&["group", "lst"]).fails(2);
+    assert!(err.contains("did you mean 'group list'?"), "{err}");
+    let err = sandbox.run(&["deploy"]).fails(2);
+    assert!(!err.contains("did you mean"), "{err}");
+}
+
+#[test]
+fn update_directory_moves_the_agent_checked_like_adds_directory() {
+    let sandbox = Sandbox::with_api_agent();
+    let moved = sandbox.project("moved");
+    let out = sandbox
+        .run(&["update", "api", "--directory", path_str(&moved)])
+        .ok();
+    assert!(out.contains("Updated agent 'api': directory"), "{out}");
+    assert!(
+        sandbox.read_config().contains(path_str(&moved)),
+        "{}",
+        sandbox.read_config()
+    );
+    let err = sandbox
+        .run(&["update", "api", "--directory", "/no/such/dir"])
+        .fails(2);
+    assert!(
+        err.contains("--directory '/no/such/dir' is not an existing directory"),
+        "{err}"
+    );
+    let err = sandbox.run(&["update", "api", "--directory", " "]).fails(2);
+    assert!(err.contains("--directory must not be empty"), "{err}");
+    assert!(sandbox.read_config().contains(path_str(&moved)));
+}
+
+#[test]
+fn list_json_carries_the_timeout_model_and_budget_list_shows() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.project("api");
+    sandbox
+        .run(&[
+            "add",
+            "api",
+            path_str(&dir),
+            "-d",
+            "API",
+            "--timeout",
+            "900",
+            "--model",
+            "opus",
+            "--max-budget",
+            "2.5",
+        ])
+        .ok();
+    let text = sandbox.run(&["list"]).ok();
+    assert!(
+        text.contains("timeout=900s, model=opus, budget=$2.5"),
+        "{text}"
+    );
+    let item = &sandbox.run(&["list", "--json"]).json()[0];
+    assert_eq!(item["timeout"], 900);
+    assert_eq!(item["model"], "opus");
+    assert_eq!(item["max_budget_usd"], 2.5);
 }

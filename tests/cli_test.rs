@@ -200,3 +200,33 @@ fn test_shows_control_characters_from_the_agent_escaped() {
     assert!(no_raw(&stderr), "{stderr:?}");
     assert!(stderr.contains("boom \\x1b[2J\\x07"), "{stderr}");
 }
+
+#[test]
+fn test_speaks_cli_words_not_mcp_parameter_names() {
+    let sandbox = Sandbox::with_api_agent();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let out = run_with(&sandbox, &fake, &["test", "api", "--timeout", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("retry with more time (agent-dispatch test api --timeout SECONDS)"),
+        "{stderr}"
+    );
+    for mcp in ["timeout_seconds", "dispatch_async", "dispatch_session"] {
+        assert!(!stderr.contains(mcp), "{mcp} in:\n{stderr}");
+    }
+}
+
+#[test]
+fn test_of_a_plain_text_answer_succeeds_and_says_it_was_not_json() {
+    let sandbox = Sandbox::with_api_agent();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "plain-text")]);
+    let out = run_with(&sandbox, &fake, &["test", "api"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("This is plain text, not JSON.\n\nNote: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("session and cost are unknown"), "{stdout}");
+}

@@ -154,6 +154,12 @@ fn plain_text_output_is_the_answer() {
     let r = dispatch(&fake, Run::default());
     assert!(r.success, "{r:?}");
     assert_eq!(r.result, "This is plain text, not JSON.");
+    assert_eq!(r.cost_usd, None);
+    let hint = r.hint.unwrap_or_default();
+    assert!(
+        hint.contains("plain text, not the JSON") && hint.contains("session and cost are unknown"),
+        "{hint}"
+    );
 }
 
 #[test]

@@ -10,19 +10,38 @@ use super::error::UsageError;
 use super::{Token, option_text as text};
 use crate::config::patch::{AgentPatch, Field, Given};
 
-/// Help lines for the shared options (≤ 79 columns).
-pub const HELP: &str = "\
-  -d, --description TEXT      what the agent is for (shown to the caller)
-      --timeout SECONDS       default time limit per dispatch (1-604800)
+/// Help lines for the shared options (≤ 79 columns), each with its
+/// default: what a new agent has and what `none` returns an option to. A
+/// macro, not a `const`, so that `add` and `update` can `concat!` it into
+/// their own `&'static str` help.
+macro_rules! shared_help {
+    () => {
+        "\
+  -d, --description TEXT      what the agent is for (shown to the caller;
+                              default: guessed from the project's files)
+      --timeout SECONDS       time limit per dispatch, 1-604800 (default 300)
       --model NAME            claude model, e.g. sonnet or opus
-      --max-budget USD        spend cap per dispatch (alias --max-budget-usd)
+                              (default: claude's own)
+      --max-budget USD        spend cap per dispatch, alias --max-budget-usd
+                              (default: settings.default_max_budget_usd)
       --permission-mode MODE  default, plan or bypassPermissions
+                              (default: claude's own)
       --allowed-tools CSV     tools the agent may use, e.g. 'Read,Bash(git *)'
+                              (default: settings.default_allowed_tools)
       --disallowed-tools CSV  tools the agent may not use
+                              (default: settings.default_disallowed_tools)
       --capabilities CSV      labels describing what the agent can do
+                              (default: none)
       --risky-capabilities CSV
                               labels for what it can do that is dangerous
-      --instructions TEXT     standing orders added to every dispatch";
+                              (default: none)
+      --instructions TEXT     standing orders added to every dispatch
+                              (default: none)
+  -h, --help                  show this help
+"
+    };
+}
+pub(crate) use shared_help;
 
 /// Each option and the field it sets, in the order of the help and of
 /// `update`'s report. An alias follows the option it stands for, which is

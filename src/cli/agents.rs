@@ -15,7 +15,8 @@ use crate::config::rules::{self, NameKind};
 use crate::config::{Agent, Config, project, store};
 use crate::runner::backends;
 
-pub const ADD_HELP: &str = "\
+pub const ADD_HELP: &str = concat!(
+    "\
 Register a project directory as an agent.
 
 Usage: agent-dispatch add NAME DIRECTORY [OPTIONS]
@@ -25,9 +26,12 @@ Without --description, one is guessed from CLAUDE.md, README.md,
 pyproject.toml, package.json and the project's files.
 
 Options:
-";
+",
+    agent_options::shared_help!()
+);
 
-pub const UPDATE_HELP: &str = "\
+pub const UPDATE_HELP: &str = concat!(
+    "\
 Change an agent's settings; only the options given change.
 
 Usage: agent-dispatch update NAME [OPTIONS]
@@ -37,7 +41,11 @@ Usage: agent-dispatch update NAME [OPTIONS]
 and empties the capability lists. --max-budget 0 clears the cap.
 
 Options:
-";
+      --directory DIR         move the agent to another project directory,
+                              checked like add's DIRECTORY (default: kept)
+",
+    agent_options::shared_help!()
+);
 
 pub const REMOVE_HELP: &str = "\
 Remove an agent from the config (its project directory is not touched).
@@ -55,6 +63,9 @@ pub struct AddArgs {
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpdateArgs {
     pub name: String,
+    /// `--directory` as given; checked and resolved when the command runs,
+    /// as `add`'s DIRECTORY is.
+    pub directory: Option<OsString>,
     pub patch: AgentPatch,
 }
 
@@ -89,6 +100,7 @@ pub fn parse_add(parser: &mut Parser) -> Result<Option<AddArgs>, UsageError> {
 pub fn parse_update(parser: &mut Parser) -> Result<Option<UpdateArgs>, UsageError> {
     let mut patch = AgentPatch::default();
     let mut name = None;
+    let mut directory = None;
     while let Some(arg) = next_token(parser)? {
         if wants_help(&arg) {
             return Ok(None);
@@ -97,17 +109,24 @@ pub fn parse_update(parser: &mut Parser) -> Result<Option<UpdateArgs>, UsageErro
             continue;
         }
         match arg {
+            Token::Long(option) if option == "directory" => {
+                directory = Some(parser.value().map_err(UsageError::Parse)?);
+            }
             Token::Value(value) if name.is_none() => name = Some(value),
             other => return Err(other.unexpected()),
         }
     }
     let name = name_argument(name)?;
-    if patch.is_empty() {
+    if patch.is_empty() && directory.is_none() {
         return Err(UsageError::NothingToUpdate(
             "at least one option (see --help)",
         ));
     }
-    Ok(Some(UpdateArgs { name, patch }))
+    Ok(Some(UpdateArgs {
+        name,
+        directory,
+        patch,
+    }))
 }
 
 /// Parses a command taking only `NAME` (and `--json` when `json` is set).
@@ -172,6 +191,12 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
 }
 
 pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {
+    let mut patch = args.patch;
+    if let Some(raw) = &args.directory {
+        let directory = patch::project_directory("--directory", Path::new(raw))
+            .map_err(|e| CliError::usage("update", UsageError::Field(e)))?;
+        patch.set_directory(directory);
+    }
     let name = args.name;
     let fields = store::mutate(&ctx.paths, |config: &mut Config| {
         let available: Vec<String> = config.agents.keys().cloned().collect();
@@ -181,9 +206,9 @@ pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {
                 available,
             });
         };
-        Ok(agent_options::in_option_order(args.patch.apply(agent)))
+        Ok(agent_options::in_option_order(patch.apply(agent)))
     })?;
-    if let Some(warning) = args.patch.warning() {
+    if let Some(warning) = patch.warning() {
         ctx.ui.warn(&warning);
     }
     ctx.ui

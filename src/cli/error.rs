@@ -17,7 +17,11 @@ use crate::usage::ReadError;
 #[derive(Debug)]
 pub enum UsageError {
     Parse(lexopt::Error),
-    UnknownCommand(String),
+    /// `suggestion` is the nearest command (e.g. `group list`), if any.
+    UnknownCommand {
+        name: String,
+        suggestion: Option<String>,
+    },
     MissingArgument(&'static str),
     NotANumber {
         option: &'static str,
@@ -49,6 +53,12 @@ impl UsageError {
             UsageError::InvalidJobId(_) => {
                 Some("job ids are listed by 'agent-dispatch jobs'".into())
             }
+            UsageError::UnknownCommand {
+                suggestion: Some(near),
+                ..
+            } => Some(format!(
+                "did you mean '{near}'? ('agent-dispatch --help' lists the commands)"
+            )),
             UsageError::DaysNotPositive(_) => {
                 Some("use --all to delete every finished job on purpose".into())
             }
@@ -69,7 +79,9 @@ impl fmt::Display for UsageError {
                 )
             }
             UsageError::Parse(err) => err.fmt(f),
-            UsageError::UnknownCommand(name) => write!(f, "unknown command {}", repr_str(name)),
+            UsageError::UnknownCommand { name, .. } => {
+                write!(f, "unknown command {}", repr_str(name))
+            }
             UsageError::MissingArgument(name) => write!(f, "missing argument {name}"),
             UsageError::NotANumber {
                 option,

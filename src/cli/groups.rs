@@ -84,6 +84,9 @@ Delete a group. Its member agents stay configured.
 Usage: agent-dispatch group remove NAME
 ";
 
+pub(crate) const NO_GROUPS: &str =
+    "No groups configured. Run: agent-dispatch group add <name> --member <agent>";
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GroupArgs {
     pub name: String,
@@ -176,9 +179,7 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
         return output::json(&ctx.ui, &Json::Array(items));
     }
     if config.groups.is_empty() {
-        return ctx
-            .ui
-            .line("No groups configured. Run: agent-dispatch group add <name> --member <agent>");
+        return ctx.ui.line(NO_GROUPS);
     }
     let mut text = String::new();
     for (name, group) in &config.groups {

@@ -23,7 +23,8 @@ List the configured agents with their directory health.
 Usage: agent-dispatch list [--json]
 
 Options:
-      --json    print a JSON array (the list_agents shape) for scripts
+      --json    print a JSON array for scripts: the list_agents shape plus
+                timeout, model and max_budget_usd (the last two when set)
 ";
 
 pub const DESCRIBE_HELP: &str = "\
@@ -34,6 +35,9 @@ Usage: agent-dispatch describe NAME [--json]
 Options:
       --json    print a JSON object (the inspect_agent shape) for scripts
 ";
+
+pub(crate) const NO_AGENTS: &str =
+    "No agents configured. Run: agent-dispatch add <name> <directory>";
 
 /// Parses a command whose only option is `--json`; `None` for help.
 pub fn parse_json_flag(parser: &mut Parser) -> Result<Option<bool>, UsageError> {
@@ -72,6 +76,22 @@ fn journal_profiles(
     }
 }
 
+/// Adds what the text `list` shows beyond the `list_agents` shape: the
+/// agent's timeout (always), model and budget cap (when set). The MCP
+/// answer stays as it is: its callers read `inspect_agent` for these.
+fn with_settings(mut summary: Value, agent: &Agent) -> Value {
+    if let Value::Object(m) = &mut summary {
+        m.insert("timeout".into(), agent.timeout.into());
+        if let Some(model) = &agent.model {
+            m.insert("model".into(), model.as_str().into());
+        }
+        if let Some(budget) = agent.max_budget_usd.filter(|b| *b != 0.0) {
+            m.insert("max_budget_usd".into(), budget.into());
+        }
+    }
+    summary
+}
+
 pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
     let config = store::load(&ctx.paths.config)?;
     if json {
@@ -80,15 +100,14 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
             .agents
             .iter()
             .map(|(name, agent)| {
-                views::agents::with_typical(views::agents::summary(name, agent), profiles.get(name))
+                let summary = with_settings(views::agents::summary(name, agent), agent);
+                views::agents::with_typical(summary, profiles.get(name))
             })
             .collect();
         return output::json(&ctx.ui, &Value::Array(items));
     }
     if config.agents.is_empty() {
-        return ctx
-            .ui
-            .line("No agents configured. Run: agent-dispatch add <name> <directory>");
+        return ctx.ui.line(NO_AGENTS);
     }
     let mut text = String::new();
     for (name, agent) in &config.agents {

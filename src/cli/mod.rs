@@ -9,6 +9,8 @@ pub mod doctor_command;
 pub mod error;
 pub mod escape;
 pub mod groups;
+#[cfg(test)]
+mod hint_commands;
 pub mod init_command;
 pub mod interrupt;
 pub mod job_commands;
@@ -16,7 +18,9 @@ pub mod listing;
 pub mod output;
 pub mod ps_command;
 pub mod stats_command;
+mod suggest;
 pub mod test_command;
+mod wording;
 
 use std::ffi::OsString;
 
@@ -66,6 +70,8 @@ Setup:
 Options:
   -h, --help           show help (also after any command)
   -V, --version        show the version
+
+'agent-dispatch help COMMAND' is 'agent-dispatch COMMAND --help'.
 
 Config: ~/.config/agent-dispatch/agents.yaml (or $AGENT_DISPATCH_CONFIG).
 ";
@@ -166,8 +172,37 @@ pub(crate) fn wants_help(token: &Token) -> bool {
     matches!(token, Token::Short('h')) || matches!(token, Token::Long(name) if name == "help")
 }
 
+/// The commands, for suggesting one when a name is mistyped.
+const COMMANDS: [&str; 17] = [
+    "add", "update", "remove", "list", "describe", "test", "group", "jobs", "job", "cancel", "gc",
+    "stats", "ps", "serve", "init", "doctor", "help",
+];
+
+/// `group`'s subcommands, for the same.
+const GROUP_COMMANDS: [&str; 5] = ["add", "list", "inspect", "update", "remove"];
+
+/// The error for a command name that is not one of `known`, with the
+/// nearest known name as a suggestion when one is close enough.
+fn unknown_command(prefix: &str, name: &str, known: &[&'static str]) -> UsageError {
+    UsageError::UnknownCommand {
+        name: format!("{prefix}{name}"),
+        suggestion: suggest::nearest(name, known).map(|near| {
+            if prefix.is_empty() {
+                near.to_owned()
+            } else {
+                format!("{prefix}{near}")
+            }
+        }),
+    }
+}
+
 /// Parses the arguments after the program name.
-pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
+pub fn parse(mut args: Vec<OsString>) -> Result<Command, CliError> {
+    // `help CMD …` is `CMD … --help`.
+    if args.len() > 1 && args[0] == "help" {
+        args.remove(0);
+        args.push("--help".into());
+    }
     let mut parser = Parser::from_args(args);
     let command = match next_token(&mut parser).map_err(|e| CliError::usage("", e))? {
         None => return Ok(Command::Help(MAIN_HELP)),
@@ -275,12 +310,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, CliError> {
                 .then_some(Command::Serve),
         ),
         "help" => Command::Help(MAIN_HELP),
-        other => {
-            return Err(CliError::usage(
-                "",
-                UsageError::UnknownCommand(other.to_owned()),
-            ));
-        }
+        other => return Err(CliError::usage("", unknown_command("", other, &COMMANDS))),
     })
 }
 
@@ -328,7 +358,7 @@ fn parse_group(parser: &mut Parser) -> Result<Command, CliError> {
         other => {
             return Err(CliError::usage(
                 "group",
-                UsageError::UnknownCommand(format!("group {other}")),
+                unknown_command("group ", other, &GROUP_COMMANDS),
             ));
         }
     })
@@ -338,7 +368,7 @@ fn parse_group(parser: &mut Parser) -> Result<Command, CliError> {
 pub fn execute(ctx: &Context, command: Command) -> Result<(), CliError> {
     match command {
         Command::Help(text) => ctx.ui.line(text.trim_end()),
-        Command::Version => ctx.ui.line(&format!("agent-dispatch, version {VERSION}")),
+        Command::Version => ctx.ui.line(&format!("agent-dispatch {VERSION}")),
         Command::Add(args) => agents::run_add(ctx, args),
         Command::Update(args) => agents::run_update(ctx, args),
         Command::Remove(name) => agents::run_remove(ctx, name),

@@ -8,6 +8,7 @@ use super::error::{CliError, UsageError};
 use super::escape;
 use super::interrupt;
 use super::output::Color;
+use super::wording::cli_words;
 use super::{Context, Token, next_token, wants_help};
 use crate::config::patch::{self, Given};
 use crate::config::store;
@@ -141,19 +142,20 @@ fn report(ctx: &Context, name: &str, result: &DispatchResult) -> Result<(), CliE
     if result.success {
         let mut text = escape::block(&result.result).into_owned();
         if let Some(hint) = &result.hint {
+            let hint = cli_words(hint, name);
             text.push_str(&format!(
                 "\n\n{}",
                 ctx.ui
-                    .paint(Color::Yellow, &format!("Note: {}", escape::block(hint)))
+                    .paint(Color::Yellow, &format!("Note: {}", escape::block(&hint)))
             ));
         }
         text.push_str(&format!("\n\n{}", verdict_line(result)));
         return ctx.ui.line(&text);
     }
-    let error = result
-        .error
-        .clone()
-        .unwrap_or_else(|| "the dispatch failed".into());
+    let error = result.error.as_deref().map_or_else(
+        || "the dispatch failed".to_owned(),
+        |error| cli_words(error, name),
+    );
     // The runner appends its remedy to the error as "\n\nHint: …"; the CLI
     // shows that as its own `hint:` line.
     let (message, hint) = match error.split_once("\n\nHint: ") {
@@ -192,15 +194,14 @@ fn verdict_line(result: &DispatchResult) -> String {
 }
 
 /// What to do about failures whose error text carries no remedy.
-fn diagnosis(name: &str, error_type: Option<&ErrorType>) -> Option<String> {
+pub(crate) fn diagnosis(name: &str, error_type: Option<&ErrorType>) -> Option<String> {
     match error_type? {
         ErrorType::Timeout => Some(format!(
             "retry once with more time: agent-dispatch test {name} --timeout 600"
         )),
-        ErrorType::NotFound => Some(
-            "install Claude Code (npm install -g @anthropic-ai/claude-code), or fix the agent's directory with 'agent-dispatch update'"
-                .into(),
-        ),
+        ErrorType::NotFound => Some(format!(
+            "install Claude Code (npm install -g @anthropic-ai/claude-code), or fix the agent's directory with 'agent-dispatch update {name} --directory DIR'"
+        )),
         _ => None,
     }
 }

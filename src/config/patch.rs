@@ -48,6 +48,9 @@ impl<T> Edit<T> {
 /// they are applied in and reported as changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// Set only by the CLI's `update --directory`, from a path already
+    /// checked by `project_directory` (see `AgentPatch::set_directory`).
+    Directory,
     Description,
     Timeout,
     MaxBudgetUsd,
@@ -61,7 +64,8 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 10] = [
+    pub const ALL: [Field; 11] = [
+        Field::Directory,
         Field::Description,
         Field::Timeout,
         Field::MaxBudgetUsd,
@@ -74,14 +78,23 @@ impl Field {
         Field::Instructions,
     ];
 
-    /// The field stored under `key`; `None` for any other key.
+    /// The field a text or number under `key` sets; `None` for any other
+    /// key, and for `directory`: a directory is resolved against the file
+    /// system (`project_directory`), never set from a value as given. The
+    /// MCP tools match their parameters by this key, so `add_agent`'s
+    /// `directory` keeps its own decoding and `update_agent` (which has no
+    /// such parameter) gains nothing.
     pub fn from_key(key: &str) -> Option<Field> {
-        Field::ALL.into_iter().find(|field| field.key() == key)
+        Field::ALL
+            .into_iter()
+            .filter(|field| *field != Field::Directory)
+            .find(|field| field.key() == key)
     }
 
     /// The field's key in `agents.yaml` (and in the MCP answers).
     pub fn key(self) -> &'static str {
         match self {
+            Field::Directory => "directory",
             Field::Description => "description",
             Field::Timeout => "timeout",
             Field::MaxBudgetUsd => "max_budget_usd",
@@ -108,6 +121,7 @@ pub enum Given<'a> {
 /// A change to an agent, every field `Keep` until given.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentPatch {
+    directory: Edit<PathBuf>,
     description: Edit<String>,
     timeout: Edit<u64>,
     max_budget_usd: Edit<f64>,
@@ -149,6 +163,12 @@ impl AgentPatch {
         };
         let text = text_of(given);
         match field {
+            Field::Directory => {
+                return Err(FieldError {
+                    name,
+                    problem: Problem::DirectoryNotAValue,
+                });
+            }
             Field::Description => self.description = Edit::Set(stored_text(name, &text)?),
             Field::Timeout => self.timeout = Edit::Set(seconds(name, given)?),
             Field::MaxBudgetUsd => {
@@ -181,6 +201,13 @@ impl AgentPatch {
             }
         }
         Ok(())
+    }
+
+    /// Moves the agent to `directory`, a path `project_directory` checked
+    /// and resolved (the surface does that in its acting layer: it reads
+    /// the file system).
+    pub fn set_directory(&mut self, directory: PathBuf) {
+        self.directory = Edit::Set(directory);
     }
 
     /// Clears the agent's own cap (the MCP `update_agent` spelling of a
@@ -226,6 +253,15 @@ impl AgentPatch {
                 touched.push(field);
             }
         };
+        put(
+            Field::Directory,
+            write(
+                &self.directory,
+                &mut agent.directory,
+                PathBuf::clone,
+                &fresh.directory,
+            ),
+        );
         put(
             Field::Description,
             write(
@@ -485,6 +521,9 @@ pub enum Problem {
     },
     MissingDirectory(PathBuf),
     DirectoryNotUtf8(PathBuf),
+    /// `set` of `Field::Directory`: a directory is checked on the file
+    /// system first and then given to `set_directory`.
+    DirectoryNotAValue,
 }
 
 impl fmt::Display for FieldError {
@@ -519,6 +558,10 @@ impl fmt::Display for FieldError {
                     repr_str(given)
                 )
             }
+            Problem::DirectoryNotAValue => write!(
+                f,
+                "{name} is a directory, checked on the file system when the command runs; pass it as add's DIRECTORY or update's --directory."
+            ),
             Problem::MissingDirectory(resolved) => write!(
                 f,
                 "{name} {} is not an existing directory; create it or check the path.",
@@ -666,9 +709,10 @@ mod tests {
 
     #[test]
     fn every_field_has_its_own_key() {
-        for field in Field::ALL {
+        for field in Field::ALL.into_iter().filter(|f| *f != Field::Directory) {
             assert_eq!(Field::from_key(field.key()), Some(field));
         }
+        assert_eq!(Field::Directory.key(), "directory");
         assert_eq!(Field::from_key("directory"), None);
     }
 }

@@ -5,10 +5,25 @@
 
 use super::result::Outcome;
 
+// The phrases below name MCP tools and parameters. They are constants so
+// that a surface speaking other words (the CLI's `test`) can find and
+// translate them; the MCP results keep them verbatim.
+
+/// The one-off ways to get more time, in MCP words.
+pub const MORE_TIME_MCP: &str =
+    "pass timeout_seconds= for a longer one-off run, use dispatch_async for fire-and-forget";
+/// Leads a measured timeout suggestion, in MCP words; the seconds follow.
+pub const SUGGESTED_TIMEOUT_MCP: &str = "suggest timeout_seconds=";
+/// Follows a CLI command that grants tools, about the MCP tool that can too.
+pub const GRANT_NOTE_MCP: &str =
+    " (update_agent grants permissions only where settings.mcp_may_grant is true)";
+/// Opens every resume call `resume_call` and `outcome_hint` write.
+pub const RESUME_CALL_MCP: &str = "dispatch_session(agent='";
+
 /// How to continue a session that stopped early, for hints that offer it.
 pub fn resume_call(agent: &str, session_id: &str) -> String {
     format!(
-        "dispatch_session(agent='{agent}', task='Continue where you left off', \
+        "{RESUME_CALL_MCP}{agent}', task='Continue where you left off', \
          session_id='{session_id}')"
     )
 }
@@ -38,15 +53,14 @@ pub fn timeout_message(
     let suggestion = suggested
         .map(|s| {
             format!(
-                " Recent runs of this agent suggest timeout_seconds={s} (50% over its measured \
+                " Recent runs of this agent {SUGGESTED_TIMEOUT_MCP}{s} (50% over its measured \
                  p90)."
             )
         })
         .unwrap_or_default();
     format!(
-        "Agent '{agent}' timed out after {timeout_secs}s. Options: pass timeout_seconds= for a \
-         longer one-off run, use dispatch_async for fire-and-forget, or raise the agent default \
-         (agent-dispatch update {agent} --timeout {retry}).{suggestion}{}",
+        "Agent '{agent}' timed out after {timeout_secs}s. Options: {MORE_TIME_MCP}, or raise the \
+         agent default (agent-dispatch update {agent} --timeout {retry}).{suggestion}{}",
         resumable_sentence(agent, session_id)
     )
 }
@@ -64,8 +78,7 @@ pub fn denial_hint(agent: &str, denied: &[String]) -> String {
     format!(
         "{} tool call(s) were denied by permissions: {}. The result may be incomplete — the \
          agent could not use these tools. To grant access, ask the user to run: agent-dispatch \
-         update {agent} --allowed-tools {} (update_agent grants permissions only where \
-         settings.mcp_may_grant is true).",
+         update {agent} --allowed-tools {}{GRANT_NOTE_MCP}.",
         denied.len(),
         denied.join(", "),
         denied.join(",")
@@ -80,6 +93,11 @@ pub fn budget_exceeded_note(cost: f64, budget: f64) -> String {
          cheaper model, a tighter task, or raising max_budget_usd."
     )
 }
+
+/// Goes to `hint` when a run asked for JSON printed plain text: the answer
+/// is kept, but what only the JSON carries is missing.
+pub const NOT_JSON_NOTE: &str = "The agent's output was plain text, not the JSON it was asked \
+     for, so this run's session and cost are unknown (the answer is kept as printed).";
 
 /// Goes to `hint` when the result was complete but the process had to be
 /// killed at the deadline. Tests and callers look for "cleanup".
@@ -96,7 +114,7 @@ pub const CLEANUP_NOTE_AFTER_CANCEL: &str = "The agent produced its final result
 /// Goes to `hint` for a partial or blocked answer: how to carry on.
 pub fn outcome_hint(agent: &str, outcome: Outcome, session_id: Option<&str>) -> Option<String> {
     let resume = session_id.map_or_else(
-        || format!("dispatch_session(agent='{agent}', ...)"),
+        || format!("{RESUME_CALL_MCP}{agent}', ...)"),
         |id| resume_call(agent, id),
     );
     match outcome {

@@ -326,7 +326,9 @@ fn succeed(
 }
 
 /// stdout that is not a JSON object (or not JSON at all) is the answer as
-/// plain text: a success only with a clean exit and some text.
+/// plain text: a success only with a clean exit and some text, with a hint
+/// that it was not JSON (the answer was paid for; its cost and session
+/// are what is lost).
 fn plain_text(
     ctx: &Context,
     transcript: &Transcript,
@@ -340,7 +342,9 @@ fn plain_text(
             session_id,
             ..DispatchResult::new(ctx.agent, true)
         };
-        return succeed(ctx, result, text, None);
+        let mut result = succeed(ctx, result, text, None);
+        result.hint = join_hints([Some(messages::NOT_JSON_NOTE.to_owned()), result.hint]);
+        return result;
     }
     let error = if !text.is_empty() {
         text.to_owned()
@@ -701,6 +705,7 @@ mod tests {
             result: "just text".into(),
             session_id: Some(GENERATED.into()),
             outcome: Some(Outcome::Done),
+            hint: Some(messages::NOT_JSON_NOTE.into()),
             ..DispatchResult::new("web", true)
         };
         assert_eq!(result, expected);
