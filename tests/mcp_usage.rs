@@ -9,6 +9,8 @@ mod fake;
 mod mcp_client;
 mod support;
 
+use std::time::Duration;
+
 use fake::FakeClaude;
 use mcp_client::{Server, serve};
 use serde_json::{Value, json};
@@ -117,4 +119,62 @@ fn a_timeout_offers_the_limit_measured_from_recent_runs() {
         error.contains("Recent runs of this agent suggest timeout_seconds=150"),
         "{error}"
     );
+}
+
+#[test]
+fn a_cancelled_dispatch_is_journaled_as_cancelled_and_counts_as_no_failure() {
+    let fake = FakeClaude::with_files(
+        &[("FAKE_CLAUDE_MODE", "hang")],
+        &[("FAKE_CLAUDE_STARTED", "started")],
+    );
+    let sandbox = Sandbox::with_api_agent();
+    let mut server = serve(&sandbox, fake.dir.path());
+    server.send(
+        5,
+        "tools/call",
+        json!({"name": "dispatch", "arguments": {"agent": "api", "task": "forever"}}),
+    );
+    support::wait_until("the stand-in to start", Duration::from_secs(20), || {
+        fake.file("started").exists()
+    });
+    server.send_raw(
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 5}})
+            .to_string(),
+    );
+    support::wait_until("the run to be journaled", Duration::from_secs(20), || {
+        journal(&sandbox).len() == 1
+    });
+    let line = &journal(&sandbox)[0];
+    assert_eq!(
+        (&line["ok"], &line["err"]),
+        (&json!(false), &json!("cancelled"))
+    );
+    let stats = sandbox.run(&["stats", "--json"]).json();
+    assert_eq!(stats["total"]["failed"], 0, "{stats}");
+    assert_eq!(stats["total"]["cancelled"], 1, "{stats}");
+}
+
+#[test]
+fn a_disconnect_during_a_parallel_call_journals_no_failures() {
+    let sandbox = Sandbox::with_api_agent();
+    sandbox.edit_config("max_concurrency: 5", "max_concurrency: 2");
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let mut server = serve(&sandbox, fake.dir.path());
+    let items: Vec<Value> = (0..8)
+        .map(|n| json!({"agent": "api", "task": format!("item {n}")}))
+        .collect();
+    server.send(
+        1,
+        "tools/call",
+        json!({"name": "dispatch_parallel", "arguments": {"dispatches": Value::Array(items).to_string()}}),
+    );
+    support::wait_until("two items to run", Duration::from_secs(20), || {
+        fake.invocations().len() == 2
+    });
+    assert!(server.close(Duration::from_secs(20)).is_some());
+    let lines = journal(&sandbox);
+    // The two that ran were cut short; the six that never started are
+    // not runs at all.
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines.iter().all(|l| l["err"] == "cancelled"), "{lines:?}");
 }

@@ -104,7 +104,9 @@ impl Dispatcher {
             });
         }
         let started = Instant::now();
-        let mut result = match self.limiter.acquire(cancel) {
+        let slot = self.limiter.acquire(cancel);
+        let ran = slot.is_some();
+        let mut result = match slot {
             Some(slot) => {
                 if !start() {
                     return None;
@@ -136,12 +138,16 @@ impl Dispatcher {
         runner::offer_measured_timeout(&mut result, d, || {
             usage::measured_timeout(&self.profiles, &self.journal, d.agent_name)
         });
-        if d.settings.usage_log {
+        // The journal is the record of runs: one that never started is not
+        // one, and one the caller (or the server's exit) stopped says so
+        // rather than counting as the agent's failure.
+        if d.settings.usage_log && ran {
             let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            usage::append(
-                &self.journal,
-                &usage::Record::from_result(&result, wall_ms, d.ask.caller),
-            );
+            let mut record = usage::Record::from_result(&result, wall_ms, d.ask.caller);
+            if !result.success && cancel.is_cancelled() {
+                record.mark_cancelled();
+            }
+            usage::append(&self.journal, &record);
         }
         if let (Some(cache), Some(key)) = (cache, &key) {
             cache.put(key, d.agent_name, &result, &d.settings.cache);

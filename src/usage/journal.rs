@@ -33,6 +33,8 @@ pub const AGENT_CHARS: usize = 100;
 pub const CALLER_CHARS: usize = 60;
 pub const OUTCOME_CHARS: usize = 20;
 pub const ERR_CHARS: usize = 40;
+/// The `err` of a run that was cancelled rather than failed.
+pub const CANCELLED_ERR: &str = "cancelled";
 
 /// One journal line. The constructors apply the field caps; `append`
 /// still enforces the line-size rule for a record built by hand.
@@ -81,6 +83,12 @@ impl Record {
             cached: false,
             caller: optional_caller(caller),
         }
+    }
+
+    /// Marks a run the caller or the server's exit stopped: its `err` is
+    /// `cancelled`, which the summaries count apart from failures.
+    pub fn mark_cancelled(&mut self) {
+        self.err = Some(CANCELLED_ERR.to_owned());
     }
 
     /// The record of a result served from the cache: no cost, no duration.

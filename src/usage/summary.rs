@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Map, Number, Value};
 
+use super::journal::CANCELLED_ERR;
 use super::read::{Entry, PROFILE_TAIL_BYTES, Query, load};
 use crate::pyvalue;
 use crate::state::stamp::FileStamp;
@@ -31,6 +32,9 @@ pub struct Stats {
     pub cached_hits: u64,
     pub ok: u64,
     pub failed: u64,
+    /// Runs the caller or a server's exit stopped: neither ok nor failed,
+    /// and not part of the duration and cost figures.
+    pub cancelled: u64,
     /// Exact sum of the plausible costs, rounded to 4 decimals.
     pub cost_usd: f64,
     /// Present together, when any run has a plausible duration.
@@ -59,6 +63,10 @@ impl Stats {
             }
             if entry.cached {
                 stats.cached_hits += 1;
+                continue;
+            }
+            if entry.err.as_deref() == Some(CANCELLED_ERR) {
+                stats.cancelled += 1;
                 continue;
             }
             stats.dispatches += 1;
@@ -91,6 +99,9 @@ impl Stats {
         object.insert("cached_hits".into(), self.cached_hits.into());
         object.insert("ok".into(), self.ok.into());
         object.insert("failed".into(), self.failed.into());
+        if self.cancelled > 0 {
+            object.insert("cancelled".into(), self.cancelled.into());
+        }
         object.insert("cost_usd".into(), finite(self.cost_usd));
         let optional = [
             ("median_ms", self.median_ms.map(Value::from)),
@@ -245,17 +256,20 @@ pub struct Profile {
 
 impl Profile {
     /// The profile of an agent's `stats`; `None` below
-    /// `PROFILE_MIN_DISPATCHES` live dispatches.
-    pub fn from_stats(stats: &Stats) -> Option<Profile> {
+    /// `PROFILE_MIN_DISPATCHES` live dispatches. The typical figures come
+    /// from `succeeded`, the stats of its successful runs only: a run that
+    /// failed at once (not logged in, say) says nothing about how long the
+    /// agent's work takes.
+    pub fn from_stats(stats: &Stats, succeeded: &Stats) -> Option<Profile> {
         if stats.dispatches < PROFILE_MIN_DISPATCHES {
             return None;
         }
         let seconds = |ms: u64| pyvalue::round(ms as f64 / 1000.0, 1);
         Some(Profile {
             dispatches: stats.dispatches,
-            median_seconds: stats.median_ms.map(seconds),
-            p90_seconds: stats.p90_ms.map(seconds),
-            median_cost_usd: stats.median_cost_usd,
+            median_seconds: succeeded.median_ms.map(seconds),
+            p90_seconds: succeeded.p90_ms.map(seconds),
+            median_cost_usd: succeeded.median_cost_usd,
             failed: stats.failed,
             outcomes: stats.outcomes.clone(),
         })
@@ -303,7 +317,10 @@ pub fn profiles(entries: &[Entry]) -> HashMap<String, Profile> {
     summarize(entries)
         .agents
         .into_iter()
-        .filter_map(|(name, stats)| Profile::from_stats(&stats).map(|profile| (name, profile)))
+        .filter_map(|(name, stats)| {
+            let succeeded = Stats::of(entries.iter().filter(|e| e.ok && e.agent == name));
+            Profile::from_stats(&stats, &succeeded).map(|profile| (name, profile))
+        })
         .collect()
 }
 
@@ -523,15 +540,48 @@ mod tests {
     }
 
     #[test]
+    fn typical_figures_come_from_successful_runs_only() {
+        let mut instant_failure = run("api", 100.0, 0.0);
+        instant_failure.ok = false;
+        let entries = [
+            instant_failure.clone(),
+            instant_failure.clone(),
+            instant_failure,
+            run("api", 60_000.0, 0.5),
+        ];
+        let api = &profiles(&entries)["api"];
+        assert_eq!((api.dispatches, api.failed), (4, 3));
+        assert_eq!(api.median_seconds, Some(60.0), "not the 0.1 s failures");
+        assert_eq!(api.median_cost_usd, Some(0.5));
+        let mut all_failed = entries[..3].to_vec();
+        all_failed.iter_mut().for_each(|e| e.agent = "web".into());
+        assert_eq!(profiles(&all_failed)["web"].typical_json(), None);
+    }
+
+    #[test]
+    fn cancelled_runs_are_neither_ok_nor_failed_nor_typical() {
+        let mut cancelled = run("api", 5.0, 0.0);
+        cancelled.ok = false;
+        cancelled.err = Some(CANCELLED_ERR.into());
+        let stats = Stats::of(&[cancelled.clone(), cancelled, run("api", 2000.0, 0.1)]);
+        assert_eq!(
+            (stats.dispatches, stats.ok, stats.failed, stats.cancelled),
+            (1, 1, 0, 2)
+        );
+        assert_eq!(stats.median_ms, Some(2000));
+        assert_eq!(stats.to_json()["cancelled"], 2);
+    }
+
+    #[test]
     fn profile_json_shows_only_what_is_known() {
         let mut failed = run("a", 1500.0, 0.0);
         failed.ok = false;
         failed.outcome = Some("blocked".into());
-        let profile = Profile::from_stats(&Stats::of(&[
-            failed,
-            run("a", 1500.0, 0.0),
-            run("a", 1500.0, 0.0),
-        ]))
+        let entries = [failed, run("a", 1500.0, 0.0), run("a", 1500.0, 0.0)];
+        let profile = Profile::from_stats(
+            &Stats::of(&entries),
+            &Stats::of(entries.iter().filter(|e| e.ok)),
+        )
         .unwrap();
         assert_eq!(
             profile.full_json().to_string(),
