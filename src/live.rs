@@ -216,7 +216,7 @@ pub fn read_all(servers_dir: &Path, prune: bool) -> Vec<(u32, Running)> {
         else {
             continue;
         };
-        if !process_exists(pid) {
+        if !crate::registry::pid_exists(i64::from(pid)) {
             if prune {
                 let _ = fs::remove_file(entry.path());
             }
@@ -237,15 +237,6 @@ pub fn read_all(servers_dir: &Path, prune: bool) -> Vec<(u32, Running)> {
     }
     all.sort_by(|a, b| a.1.started_at.total_cmp(&b.1.started_at));
     all
-}
-
-fn process_exists(pid: u32) -> bool {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    // SAFETY: signal 0 only checks that the process exists.
-    let rc = unsafe { libc::kill(pid, 0) };
-    rc == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 #[cfg(test)]

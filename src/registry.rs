@@ -276,7 +276,8 @@ fn same_file(file: &File, path: &Path) -> bool {
     }
 }
 
-fn pid_exists(pid: i64) -> bool {
+/// Whether a process with this pid exists (ours to signal or not).
+pub fn pid_exists(pid: i64) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };

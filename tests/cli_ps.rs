@@ -10,8 +10,7 @@ mod fake;
 mod mcp_client;
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use fake::FakeClaude;
@@ -21,20 +20,9 @@ use support::{Run, Sandbox, wait_until};
 
 const HANG: Duration = Duration::from_secs(20);
 
-fn servers_dir(sandbox: &Sandbox) -> PathBuf {
-    sandbox.dir.path().join("servers")
-}
-
-/// A command of this sandbox, with the stand-in first on PATH and the
-/// registry in the sandbox.
-fn command(sandbox: &Sandbox, fake: &FakeClaude) -> Command {
-    let mut command = sandbox.command_with_claude(fake.dir.path());
-    command.env("AGENT_DISPATCH_SERVERS_DIR", servers_dir(sandbox));
-    command
-}
-
 fn ps_json(sandbox: &Sandbox, fake: &FakeClaude) -> Vec<Value> {
-    let out = command(sandbox, fake)
+    let out = sandbox
+        .command_with_registry(fake.dir.path())
         .args(["ps", "--json"])
         .output()
         .unwrap();
@@ -53,13 +41,14 @@ fn ps_shows_what_servers_and_test_runs_are_dispatching_until_they_end() {
         ("FAKE_CLAUDE_STREAM_DELAY", "0.2"),
     ]);
     assert_eq!(ps_json(&sandbox, &fake), Vec::<Value>::new());
-    let mut server = Server::initialized(command(&sandbox, &fake));
+    let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
     server.send(
         1,
         "tools/call",
         json!({"name": "dispatch_stream", "arguments": {"agent": "api", "task": "long"}, "_meta": {"progressToken": "p"}}),
     );
-    let mut cli = command(&sandbox, &fake)
+    let mut cli = sandbox
+        .command_with_registry(fake.dir.path())
         .args(["test", "api", "[fake:hang] hold on"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -92,7 +81,12 @@ fn ps_shows_what_servers_and_test_runs_are_dispatching_until_they_end() {
     assert_eq!(test["pid"], cli.id());
     assert!(test["elapsed_seconds"].as_f64().unwrap() >= 0.0);
 
-    let human = Run(command(&sandbox, &fake).arg("ps").output().unwrap()).ok();
+    let human = Run(sandbox
+        .command_with_registry(fake.dir.path())
+        .arg("ps")
+        .output()
+        .unwrap())
+    .ok();
     let lines: Vec<&str> = human.lines().collect();
     assert!(lines[0].starts_with("PID  "), "{human}");
     assert!(lines[0].ends_with("LAST STEP"), "{human}");
@@ -107,7 +101,12 @@ fn ps_shows_what_servers_and_test_runs_are_dispatching_until_they_end() {
     wait_until("ps to forget both", HANG, || {
         ps_json(&sandbox, &fake).is_empty()
     });
-    let empty = Run(command(&sandbox, &fake).arg("ps").output().unwrap()).ok();
+    let empty = Run(sandbox
+        .command_with_registry(fake.dir.path())
+        .arg("ps")
+        .output()
+        .unwrap())
+    .ok();
     assert_eq!(empty.trim(), "No dispatches running.");
 }
 
@@ -115,7 +114,8 @@ fn ps_shows_what_servers_and_test_runs_are_dispatching_until_they_end() {
 fn a_process_killed_outright_is_not_listed() {
     let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let mut cli = command(&sandbox, &fake)
+    let mut cli = sandbox
+        .command_with_registry(fake.dir.path())
         .args(["test", "api"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -136,7 +136,7 @@ fn job_follow_prints_progress_as_it_arrives_and_ends_with_the_job() {
         ("FAKE_CLAUDE_STREAM_STEPS", "3"),
         ("FAKE_CLAUDE_STREAM_DELAY", "0.4"),
     ]);
-    let mut server = Server::initialized(command(&sandbox, &fake));
+    let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
     let (started, is_error) = server.call(
         1,
         "dispatch_async",
@@ -144,7 +144,8 @@ fn job_follow_prints_progress_as_it_arrives_and_ends_with_the_job() {
     );
     assert!(!is_error, "{started}");
     let id = started["job_id"].as_str().unwrap().to_owned();
-    let out = command(&sandbox, &fake)
+    let out = sandbox
+        .command_with_registry(fake.dir.path())
         .args(["job", &id, "--follow"])
         .output()
         .unwrap();

@@ -14,7 +14,6 @@ mod mcp_client;
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -25,18 +24,6 @@ use support::{Sandbox, job_record, wait_until};
 
 /// Anything still unfinished after this is hung.
 const HANG: Duration = Duration::from_secs(20);
-
-fn servers_dir(sandbox: &Sandbox) -> PathBuf {
-    sandbox.dir.path().join("servers")
-}
-
-/// `serve`'s command with its registry in the sandbox and the stand-in
-/// `claude` first on PATH.
-fn serve_command(sandbox: &Sandbox, fake: &FakeClaude) -> Command {
-    let mut command = sandbox.command_with_claude(fake.dir.path());
-    command.env("AGENT_DISPATCH_SERVERS_DIR", servers_dir(sandbox));
-    command
-}
 
 /// A stand-in whose runs keep a second member in their process group: the
 /// leader sleeps, and so does a grandchild sharing its group.
@@ -117,10 +104,12 @@ fn each_termination_signal_ends_serve_as_stdin_eof_does() {
     for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
         let sandbox = Sandbox::with_api_agent();
         let fake = fake_with_group_members();
-        let mut server = Server::initialized(serve_command(&sandbox, &fake));
+        let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
         let job = start_job_and_dispatch(&mut server);
         let groups = groups_with_members(&fake, 2);
-        let entry = servers_dir(&sandbox).join(format!("{}.json", server.child.id()));
+        let entry = sandbox
+            .servers_dir()
+            .join(format!("{}.json", server.child.id()));
         assert!(entry.exists(), "registered while serving");
 
         send_signal(&server.child, signal);
@@ -183,7 +172,7 @@ fn tool_call(id: u64, tool: &str, arguments: Value) -> Value {
 fn a_client_that_closed_its_read_end_gets_an_orderly_stop_not_sigpipe() {
     let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
-    let mut serve = RawServe::start(serve_command(&sandbox, &fake));
+    let mut serve = RawServe::start(sandbox.command_with_registry(fake.dir.path()));
     serve.send(&tool_call(
         1,
         "dispatch_async",
@@ -207,7 +196,7 @@ fn a_client_that_closed_its_read_end_gets_an_orderly_stop_not_sigpipe() {
 fn a_client_that_stops_reading_cannot_keep_serve_from_seeing_eof() {
     let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
-    let mut serve = RawServe::start(serve_command(&sandbox, &fake));
+    let mut serve = RawServe::start(sandbox.command_with_registry(fake.dir.path()));
     serve.send(&tool_call(
         1,
         "dispatch",
@@ -228,7 +217,7 @@ fn a_client_that_stops_reading_cannot_keep_serve_from_seeing_eof() {
 fn a_panicking_tool_call_is_answered_and_the_server_goes_on() {
     let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[]);
-    let mut command = serve_command(&sandbox, &fake);
+    let mut command = sandbox.command_with_registry(fake.dir.path());
     command.env("AGENT_DISPATCH_TEST_PANIC_TOOL", "list_agents");
     let mut server = Server::initialized(command);
     for _ in 0..3 {
@@ -252,7 +241,7 @@ fn a_panicking_tool_call_is_answered_and_the_server_goes_on() {
 fn a_request_id_in_flight_cannot_be_reused_and_the_first_stays_cancellable() {
     let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
-    let mut server = Server::initialized(serve_command(&sandbox, &fake));
+    let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
     server.send(
         9,
         "tools/call",
@@ -283,7 +272,7 @@ fn a_request_id_in_flight_cannot_be_reused_and_the_first_stays_cancellable() {
 fn calls_inside_a_batch_are_cancellable_and_killed_at_eof() {
     let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
-    let mut server = Server::start(serve_command(&sandbox, &fake));
+    let mut server = Server::start(sandbox.command_with_registry(fake.dir.path()));
     server.request(
         1,
         "initialize",
@@ -320,7 +309,7 @@ fn calls_inside_a_batch_are_cancellable_and_killed_at_eof() {
 fn a_thousand_waits_do_not_starve_other_tools() {
     let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let mut server = Server::initialized(serve_command(&sandbox, &fake));
+    let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
     let (started, _) = server.call(
         1,
         "dispatch_async",
@@ -367,7 +356,7 @@ fn a_thousand_waits_do_not_starve_other_tools() {
 fn a_jobs_lock_held_elsewhere_does_not_delay_the_kill_or_the_exit() {
     let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
-    let mut server = Server::initialized(serve_command(&sandbox, &fake));
+    let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
     let (started, is_error) = server.call(
         1,
         "dispatch_async",

@@ -78,6 +78,18 @@ impl Sandbox {
         cmd
     }
 
+    /// The server registry (and live-dispatch files) of this sandbox.
+    pub fn servers_dir(&self) -> PathBuf {
+        self.dir.path().join("servers")
+    }
+
+    /// `command_with_claude` with the registry in `servers_dir()`.
+    pub fn command_with_registry(&self, claude_dir: &Path) -> Command {
+        let mut cmd = self.command_with_claude(claude_dir);
+        cmd.env("AGENT_DISPATCH_SERVERS_DIR", self.servers_dir());
+        cmd
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         Run(self
             .command()
