@@ -73,6 +73,8 @@ struct Board {
     dirty: bool,
     /// The publisher thread runs (started with the first dispatch).
     publishing: bool,
+    /// The process is about to exit: nothing is written any more.
+    withdrawn: bool,
 }
 
 struct Shared {
@@ -101,6 +103,7 @@ impl LiveBoard {
                 next: 0,
                 dirty: false,
                 publishing: false,
+                withdrawn: false,
             }),
             changed: Condvar::new(),
         }))
@@ -115,6 +118,21 @@ impl LiveBoard {
         Entry {
             board: self.clone(),
             key,
+        }
+    }
+
+    /// Removes this process's file now and publishes nothing more: for a
+    /// process about to exit, whose publisher would not get to it.
+    pub fn withdraw(&self) {
+        let mut board = self.lock();
+        board.withdrawn = true;
+        if let Err(err) = fs::remove_file(&self.0.file)
+            && err.kind() != io::ErrorKind::NotFound
+        {
+            crate::log::warn(&format!(
+                "could not remove {}: {err}",
+                self.0.file.display()
+            ));
         }
     }
 
@@ -173,6 +191,9 @@ fn publish_loop(shared: &Shared) {
         thread::sleep(PUBLISH_DELAY);
         let mut board = lock();
         board.dirty = false;
+        if board.withdrawn {
+            return;
+        }
         let written = if board.running.is_empty() {
             match fs::remove_file(&shared.file) {
                 Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),

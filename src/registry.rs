@@ -162,7 +162,17 @@ pub fn live_servers(servers_dir: &Path, prune: bool) -> Vec<ServerEntry> {
     let mut paths: Vec<PathBuf> = listing
         .flatten()
         .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        // `<pid>.json` only: the directory also holds other files of
+        // ours (`<pid>.live.json`), which are never registry entries.
+        .filter(|path| {
+            path.extension().is_some_and(|ext| ext == "json")
+                && path
+                    .file_stem()
+                    .and_then(|stem| stem.to_str())
+                    .is_some_and(|stem| {
+                        !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit())
+                    })
+        })
         .collect();
     paths.sort();
     let mut live: Vec<ServerEntry> = paths

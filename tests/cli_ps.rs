@@ -37,7 +37,7 @@ fn ps_shows_what_servers_and_test_runs_are_dispatching_until_they_end() {
     let sandbox = Sandbox::with_api_agent();
     // Slow steps: the stream dispatch is still running while ps looks.
     let fake = FakeClaude::new(&[
-        ("FAKE_CLAUDE_STREAM_STEPS", "50"),
+        ("FAKE_CLAUDE_STREAM_STEPS", "600"),
         ("FAKE_CLAUDE_STREAM_DELAY", "0.2"),
     ]);
     assert_eq!(ps_json(&sandbox, &fake), Vec::<Value>::new());
@@ -160,4 +160,66 @@ fn job_follow_prints_progress_as_it_arrives_and_ends_with_the_job() {
         "progress not shown: {stderr}"
     );
     assert!(server.close(HANG).is_some());
+}
+
+#[test]
+fn doctor_leaves_the_live_files_alone_and_a_finished_test_leaves_none() {
+    let sandbox = Sandbox::with_api_agent();
+    let fake = FakeClaude::new(&[]);
+    let mut hanging = sandbox
+        .command_with_registry(fake.dir.path())
+        .args(["test", "api", "[fake:hang] hold on"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until("the run to show", HANG, || {
+        ps_json(&sandbox, &fake).len() == 1
+    });
+    // doctor prunes dead registry entries; a live file is none of those.
+    let _ = sandbox
+        .command_with_registry(fake.dir.path())
+        .arg("doctor")
+        .output()
+        .unwrap();
+    assert_eq!(ps_json(&sandbox, &fake).len(), 1, "doctor removed it");
+    hanging.kill().unwrap();
+    hanging.wait().unwrap();
+
+    let quick = sandbox
+        .command_with_registry(fake.dir.path())
+        .args(["test", "api"])
+        .output()
+        .unwrap();
+    assert!(quick.status.success());
+    let left: Vec<String> = std::fs::read_dir(sandbox.servers_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".live.json") && !name.starts_with(&hanging.id().to_string()))
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "a finished test left its file");
+}
+
+#[test]
+fn following_a_job_whose_server_is_gone_stops_and_says_so() {
+    let sandbox = Sandbox::with_api_agent();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
+    let (started, _) = server.call(
+        1,
+        "dispatch_async",
+        json!({"agent": "api", "task": "forever"}),
+    );
+    let id = started["job_id"].as_str().unwrap().to_owned();
+    wait_until("the job to run", HANG, || !fake.invocations().is_empty());
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let run = Run(sandbox
+        .command_with_registry(fake.dir.path())
+        .args(["job", &id, "--follow"])
+        .output()
+        .unwrap());
+    let err = run.fails(1);
+    assert!(err.contains("no server is running"), "{err}");
 }

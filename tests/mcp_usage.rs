@@ -173,8 +173,8 @@ fn a_disconnect_during_a_parallel_call_journals_no_failures() {
     });
     assert!(server.close(Duration::from_secs(20)).is_some());
     let lines = journal(&sandbox);
-    // The two that ran were cut short; the six that never started are
-    // not runs at all.
-    assert_eq!(lines.len(), 2, "{lines:?}");
+    // At most the two that ran (cut short, if they were reaped within
+    // the exit's grace); the six that never started are not runs at all.
+    assert!(lines.len() <= 2, "{lines:?}");
     assert!(lines.iter().all(|l| l["err"] == "cancelled"), "{lines:?}");
 }

@@ -145,6 +145,8 @@ pub enum CliError {
     /// `cancel` of a running job: only the MCP server that owns its
     /// process may kill it, and the CLI never kills processes.
     JobRunning(String),
+    /// `job --follow` of a job no running server can finish.
+    JobAbandoned(String),
     /// Ctrl-C or SIGTERM: the dispatch was cancelled and its processes
     /// killed.
     Interrupted,
@@ -234,6 +236,10 @@ impl CliError {
                 "cancel it with the dispatch_cancel tool of the server that started it, or wait for it to finish"
                     .into(),
             ),
+            CliError::JobAbandoned(_) => Some(
+                "the server that ran it is gone; the next server to start marks it failed once it has been silent for an hour"
+                    .into(),
+            ),
             CliError::UsageJournal(_) => Some(
                 "check the journal's permissions, or point $AGENT_DISPATCH_USAGE_LOG elsewhere".into(),
             ),
@@ -272,6 +278,12 @@ impl fmt::Display for CliError {
                 write!(f, "could not {action} job storage: {error}")
             }
             CliError::JobNotFound(id) => write!(f, "job {id} not found"),
+            CliError::JobAbandoned(id) => {
+                write!(
+                    f,
+                    "job {id} is still marked running, but no server is running to finish it"
+                )
+            }
             CliError::JobRunning(id) => write!(
                 f,
                 "job {id} is running; its subprocess belongs to the MCP server that started it, which alone can stop it"

@@ -317,6 +317,12 @@ pub fn run_job(ctx: &Context, args: JobArgs) -> Result<(), CliError> {
             if job.status.is_terminal() {
                 break;
             }
+            // No server left to finish it (killed outright, say): it stays
+            // `running` until the next server's stale recovery, so stop.
+            if crate::registry::live_servers(&ctx.paths.servers_dir, false).is_empty() {
+                ctx.ui.line(&detail_text(ctx, &job, record::now()))?;
+                return Err(CliError::JobAbandoned(args.id));
+            }
             thread::sleep(FOLLOW_EVERY);
             job = read()?;
         }

@@ -132,6 +132,7 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
         progress,
     };
     let result = dispatcher.run(request, &cancel).result;
+    dispatcher.withdraw_from_ps();
     if interrupt::interrupted() {
         return Err(CliError::Interrupted);
     }

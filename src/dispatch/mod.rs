@@ -65,6 +65,12 @@ impl Dispatcher {
         }
     }
 
+    /// Takes this process's running dispatches off `ps` at once: for a
+    /// process about to exit.
+    pub fn withdraw_from_ps(&self) {
+        self.live.withdraw();
+    }
+
     /// Runs `request` to its answer. Cancelled while waiting for a slot, it
     /// answers that the dispatch never started.
     pub fn run(&self, request: Request, cancel: &CancelToken) -> Answer {

@@ -225,6 +225,7 @@ impl Jobs {
             })
         });
         loop {
+            let ours = self.owned().contains_key(id);
             let Some(job) = self.store.get(id)? else {
                 return Ok(None);
             };
@@ -236,6 +237,12 @@ impl Jobs {
                 return Ok(Some((job, true)));
             }
             let owned = self.owned();
+            // Looked at again under the lock its wake-ups take: a cancel or
+            // an end of our job since the read above must not be slept
+            // through.
+            if cancel.is_cancelled() || (ours && !owned.contains_key(id)) {
+                continue;
+            }
             let _ = self
                 .ended
                 .wait_timeout(owned, (deadline - now).min(Duration::from_millis(250)));

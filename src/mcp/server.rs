@@ -442,9 +442,14 @@ impl Server {
             let Some(id) = params.get("requestId") else {
                 return;
             };
-            if let Some(call) = self.calls().get_mut(&id.to_string()) {
+            let token = self.calls().get_mut(&id.to_string()).map(|call| {
                 call.cancelled = true;
-                call.cancel.cancel();
+                call.cancel.clone()
+            });
+            // Cancelled outside the table's lock: its wakers take locks of
+            // their own.
+            if let Some(token) = token {
+                token.cancel();
             }
         }
         // notifications/initialized and anything else need no action.
@@ -564,6 +569,7 @@ impl Server {
         // reads the answers.
         self.writer.drain(deadline);
         self.writer.close();
+        self.state.dispatcher.withdraw_from_ps();
     }
 }
 

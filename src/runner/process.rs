@@ -244,7 +244,7 @@ pub fn run<S: StdoutSink>(
             deadline.min(Instant::now() + STDERR_GRACE_LONG)
         };
         // A descendant may hold stderr (e.g. an MCP server).
-        shared.wait_until(stderr_until, None, |p| p.stderr_done);
+        shared.wait_until(stderr_until, Some(cancel), |p| p.stderr_done);
         (None, STDERR_GRACE_SHORT)
     } else if cancel.is_cancelled() {
         (Some(Kill::Cancel), CLEANUP_WINDOW)
