@@ -220,19 +220,26 @@ fn an_unknown_permission_mode_is_stored_with_a_warning() {
         "-d",
         "x",
         "--permission-mode",
-        "acceptEdits",
+        "yolo",
     ]);
     run.ok();
     assert!(
-        run.stderr().contains("warning: Unknown permission_mode: 'acceptEdits'. Known values: bypassPermissions, default, plan"),
+        run.stderr().contains("warning: Unknown permission_mode: 'yolo'. Known values: acceptEdits, auto, bypassPermissions, default, dontAsk, manual, plan"),
         "{}",
         run.stderr()
     );
     let config = store::load(&sandbox.config()).unwrap();
-    assert_eq!(
-        config.agents["p"].permission_mode.as_deref(),
-        Some("acceptEdits")
-    );
+    assert_eq!(config.agents["p"].permission_mode.as_deref(), Some("yolo"));
+    // Every mode of the current claude is known: no warning.
+    for mode in ["acceptEdits", "auto", "manual", "dontAsk", "plan"] {
+        let known = sandbox.run(&["update", "p", "--permission-mode", mode]);
+        known.ok();
+        assert!(
+            !known.stderr().contains("Unknown"),
+            "{mode}: {}",
+            known.stderr()
+        );
+    }
 }
 
 #[test]

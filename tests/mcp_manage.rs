@@ -316,7 +316,9 @@ fn add_agent_reports_an_unknown_permission_mode_but_saves_it() {
     assert_eq!(added["permission_mode"], "yolo");
     assert_eq!(
         added["warnings"],
-        json!(["Unknown permission_mode: 'yolo'. Known values: bypassPermissions, default, plan"])
+        json!([
+            "Unknown permission_mode: 'yolo'. Known values: acceptEdits, auto, bypassPermissions, default, dontAsk, manual, plan"
+        ])
     );
     assert_eq!(
         stored(&sandbox, "api").permission_mode.as_deref(),
@@ -503,18 +505,18 @@ fn update_agent_reports_an_unknown_permission_mode() {
     let (updated, is_error) = server.call(
         1,
         "update_agent",
-        json!({"name": "api", "permission_mode": "acceptEdits"}),
+        json!({"name": "api", "permission_mode": "dontAsk2"}),
     );
     assert!(!is_error, "{updated}");
     assert_eq!(
         updated,
         json!({"updated": "api", "fields": ["permission_mode"], "warnings": [
-            "Unknown permission_mode: 'acceptEdits'. Known values: bypassPermissions, default, plan"
+            "Unknown permission_mode: 'dontAsk2'. Known values: acceptEdits, auto, bypassPermissions, default, dontAsk, manual, plan"
         ]})
     );
     assert_eq!(
         stored(&sandbox, "api").permission_mode.as_deref(),
-        Some("acceptEdits")
+        Some("dontAsk2")
     );
 }
 

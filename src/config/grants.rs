@@ -86,7 +86,7 @@ pub fn raised(before: &Permissions, after: &Permissions) -> Option<Raise> {
 }
 
 fn is_known(mode: Option<&str>) -> bool {
-    rules::PERMISSION_MODES_BY_REACH.contains(&mode.unwrap_or("default"))
+    rules::is_known_permission_mode(mode.unwrap_or("default"))
 }
 
 /// The tools of `tools` that `by` does not cover.
@@ -172,7 +172,10 @@ mod tests {
             "unset is default"
         );
         assert!(raised(&at(Some("bypassPermissions")), &at(Some("yolo"))).is_some());
-        assert!(raised(&at(Some("yolo")), &at(Some("auto"))).is_some());
+        assert!(raised(&at(Some("yolo")), &at(Some("turbo"))).is_some());
+        assert_eq!(raised(&at(Some("yolo")), &at(Some("auto"))), None);
+        assert!(raised(&at(Some("acceptEdits")), &at(Some("auto"))).is_some());
+        assert_eq!(raised(&at(Some("default")), &at(Some("dontAsk"))), None);
         assert_eq!(raised(&at(Some("yolo")), &at(Some("yolo"))), None);
         assert_eq!(
             raised(&at(Some("yolo")), &at(Some("bypassPermissions"))),

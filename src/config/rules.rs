@@ -7,13 +7,19 @@ use std::fmt;
 
 use crate::pyfmt::repr_str;
 
-pub const KNOWN_PERMISSION_MODES: [&str; 3] = ["bypassPermissions", "default", "plan"];
-
-/// Permission modes from the one that lets an agent do least without
-/// asking to the one that lets it do everything. The one place this order
-/// is written down; `permission_reach` ranks by it.
-pub const PERMISSION_MODES_BY_REACH: [&str; 4] =
-    ["plan", "default", "acceptEdits", "bypassPermissions"];
+/// The permission modes Claude Code knows (2.1.332), from those that let
+/// an agent do least without asking to the one that lets it do everything;
+/// the modes of one group reach as far as each other. In `claude -p` nobody
+/// answers a prompt, so `default`, `manual` and `dontAsk` all stop at what
+/// is pre-approved. The one place this order is written down;
+/// `permission_reach` ranks by it.
+pub const PERMISSION_MODES_BY_REACH: [&[&str]; 5] = [
+    &["plan"],
+    &["default", "manual", "dontAsk"],
+    &["acceptEdits"],
+    &["auto"],
+    &["bypassPermissions"],
+];
 
 /// How much `mode` lets a dispatched agent do unasked, as a rank in
 /// `PERMISSION_MODES_BY_REACH`. No mode is `claude`'s own `default`. Any
@@ -24,8 +30,22 @@ pub fn permission_reach(mode: Option<&str>) -> usize {
     let mode = mode.unwrap_or("default");
     PERMISSION_MODES_BY_REACH
         .iter()
-        .position(|known| *known == mode)
+        .position(|group| group.contains(&mode))
         .unwrap_or(PERMISSION_MODES_BY_REACH.len() - 1)
+}
+
+/// Whether `mode` is one Claude Code knows.
+pub fn is_known_permission_mode(mode: &str) -> bool {
+    PERMISSION_MODES_BY_REACH
+        .iter()
+        .any(|group| group.contains(&mode))
+}
+
+/// The known modes, alphabetically, as the warning lists them.
+fn known_permission_modes() -> Vec<&'static str> {
+    let mut modes: Vec<&str> = PERMISSION_MODES_BY_REACH.concat();
+    modes.sort_unstable();
+    modes
 }
 
 /// Longest agent or group name accepted for new entries.
@@ -167,13 +187,13 @@ pub fn split_csv(text: &str) -> Vec<String> {
 /// permission mode this tool does not know.
 pub fn permission_mode_warning(mode: &str) -> Option<String> {
     let mode = mode.trim();
-    if mode.is_empty() || KNOWN_PERMISSION_MODES.contains(&mode) {
+    if mode.is_empty() || is_known_permission_mode(mode) {
         return None;
     }
     Some(format!(
         "Unknown permission_mode: {}. Known values: {}",
         repr_str(mode),
-        KNOWN_PERMISSION_MODES.join(", ")
+        known_permission_modes().join(", ")
     ))
 }
 
@@ -245,22 +265,28 @@ mod tests {
     fn permission_modes_rank_by_reach_and_unknown_ones_rank_highest() {
         let reach = |mode| permission_reach(Some(mode));
         assert!(reach("plan") < reach("default"));
+        assert_eq!(reach("default"), reach("manual"));
+        assert_eq!(reach("default"), reach("dontAsk"));
         assert!(reach("default") < reach("acceptEdits"));
-        assert!(reach("acceptEdits") < reach("bypassPermissions"));
+        assert!(reach("acceptEdits") < reach("auto"));
+        assert!(reach("auto") < reach("bypassPermissions"));
         assert_eq!(permission_reach(None), reach("default"));
-        for unknown in ["yolo", "auto", "Plan", ""] {
+        for unknown in ["yolo", "Plan", ""] {
             assert_eq!(reach(unknown), reach("bypassPermissions"), "{unknown:?}");
         }
     }
 
     #[test]
     fn only_unknown_permission_modes_warn() {
-        assert_eq!(permission_mode_warning("plan"), None);
+        for known in ["plan", "acceptEdits", "auto", "manual", "dontAsk"] {
+            assert_eq!(permission_mode_warning(known), None, "{known}");
+        }
         assert_eq!(permission_mode_warning("  "), None);
         assert_eq!(
             permission_mode_warning(" yolo "),
             Some(
-                "Unknown permission_mode: 'yolo'. Known values: bypassPermissions, default, plan"
+                "Unknown permission_mode: 'yolo'. Known values: acceptEdits, auto, \
+                 bypassPermissions, default, dontAsk, manual, plan"
                     .into()
             )
         );
