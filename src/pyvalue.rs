@@ -258,7 +258,8 @@ mod tests {
         assert_eq!(round(1.000_05, 4), 1.0001); // 1.00005 is 1.0000500…01
         assert_eq!(round(2.675, 2), 2.67); // 2.675 is 2.67499… in binary
         assert_eq!(round(0.125, 2), 0.12); // an exact tie goes to even
-        assert_eq!(round(-0.0, 4), 0.0);
+        // Python keeps the sign: round(-0.0, 4) is -0.0.
+        assert_eq!(round(-0.0, 4).to_bits(), (-0.0f64).to_bits());
         assert_eq!(round(0.0123 * 3.0, 4), 0.0369);
         assert_eq!(round(1.23456, 4), 1.2346);
         assert!(round(f64::NAN, 2).is_nan());

@@ -137,13 +137,7 @@ fn job_follow_prints_progress_as_it_arrives_and_ends_with_the_job() {
         ("FAKE_CLAUDE_STREAM_DELAY", "0.4"),
     ]);
     let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
-    let (started, is_error) = server.call(
-        1,
-        "dispatch_async",
-        json!({"agent": "api", "task": "three steps"}),
-    );
-    assert!(!is_error, "{started}");
-    let id = started["job_id"].as_str().unwrap().to_owned();
+    let id = server.start_job(1, "api", "three steps");
     let out = sandbox
         .command_with_registry(fake.dir.path())
         .args(["job", &id, "--follow"])
@@ -206,12 +200,7 @@ fn following_a_job_whose_server_is_gone_stops_and_says_so() {
     let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
     let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
-    let (started, _) = server.call(
-        1,
-        "dispatch_async",
-        json!({"agent": "api", "task": "forever"}),
-    );
-    let id = started["job_id"].as_str().unwrap().to_owned();
+    let id = server.start_job(1, "api", "forever");
     wait_until("the job to run", HANG, || !fake.invocations().is_empty());
     server.child.kill().unwrap();
     server.child.wait().unwrap();

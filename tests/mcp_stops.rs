@@ -85,18 +85,13 @@ fn send_signal(child: &Child, signal: i32) {
 /// Starts a hanging async job and a hanging synchronous dispatch (id 50);
 /// returns the job id once both run.
 fn start_job_and_dispatch(server: &mut Server) -> String {
-    let (started, is_error) = server.call(
-        1,
-        "dispatch_async",
-        json!({"agent": "api", "task": "background"}),
-    );
-    assert!(!is_error, "{started}");
+    let job = server.start_job(1, "api", "background");
     server.send(
         50,
         "tools/call",
         json!({"name": "dispatch", "arguments": {"agent": "api", "task": "foreground"}}),
     );
-    started["job_id"].as_str().unwrap().to_owned()
+    job
 }
 
 #[test]
@@ -310,12 +305,7 @@ fn a_thousand_waits_do_not_starve_other_tools() {
     let sandbox = Sandbox::with_api_agent();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
     let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
-    let (started, _) = server.call(
-        1,
-        "dispatch_async",
-        json!({"agent": "api", "task": "forever"}),
-    );
-    let job = started["job_id"].as_str().unwrap().to_owned();
+    let job = server.start_job(1, "api", "forever");
     wait_until("the job to run", HANG, || {
         job_record(&sandbox.jobs_dir(), &job)["status"] == "running"
     });
@@ -357,12 +347,7 @@ fn a_jobs_lock_held_elsewhere_does_not_delay_the_kill_or_the_exit() {
     let sandbox = Sandbox::with_api_agent();
     let fake = fake_with_group_members();
     let mut server = Server::initialized(sandbox.command_with_registry(fake.dir.path()));
-    let (started, is_error) = server.call(
-        1,
-        "dispatch_async",
-        json!({"agent": "api", "task": "background"}),
-    );
-    assert!(!is_error, "{started}");
+    server.start_job(1, "api", "background");
     let groups = groups_with_members(&fake, 1);
     // Another process holds the job store's lock from now on: recording the
     // job as failed would wait 10 s for it.

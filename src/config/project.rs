@@ -12,8 +12,9 @@
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+
+use crate::state::regular::open_regular;
 
 /// The files an agent CLI reads in a project on its own; its backend says
 /// which.
@@ -411,15 +412,7 @@ fn open_in_project(directory: &Path, name: &str) -> Result<fs::File, Unread> {
     if !real.starts_with(&root) {
         return Err(Unread::Outside);
     }
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(&real)
-        .map_err(|_| Unread::Unavailable)?;
-    match file.metadata() {
-        Ok(meta) if meta.is_file() => Ok(file),
-        _ => Err(Unread::Unavailable),
-    }
+    open_regular(&real, fs::OpenOptions::new().read(true)).map_err(|_| Unread::Unavailable)
 }
 
 /// Reads up to `MAX_READ_BYTES` of a project file, lossily decoded, and
@@ -617,7 +610,10 @@ mod tests {
 
     #[test]
     fn files_resolving_outside_the_project_are_never_read() {
-        let outside = project(&[("secret.md", "SECRET line that is long enough\n")]);
+        let outside = project(&[
+            ("secret.md", "SECRET line that is long enough\n"),
+            ("package.json", r#"{"description": "SECRET package"}"#),
+        ]);
         let tmp = project(&[("docs/guide.md", "Inside line that is long enough\n")]);
         let link = |target: &Path, name: &str| {
             std::os::unix::fs::symlink(target, tmp.path().join(name)).unwrap();
@@ -625,7 +621,7 @@ mod tests {
         link(&outside.path().join("secret.md"), "CLAUDE.md");
         link(Path::new("docs/guide.md"), "README.md");
         link(outside.path(), "shared");
-        link(Path::new("../../etc/passwd"), "package.json");
+        link(&outside.path().join("package.json"), "package.json");
         assert_eq!(
             preview(tmp.path(), "CLAUDE.md", 5).text,
             "CLAUDE.md is a symlink leading outside the project; not shown"
@@ -638,9 +634,9 @@ mod tests {
             preview(tmp.path(), "README.md", 5).text,
             "Inside line that is long enough"
         );
-        // The description skips CLAUDE.md and falls back to the README;
-        // package.json is only named (its presence marks the stack), never
-        // read.
+        // The description skips CLAUDE.md and the outside package.json's
+        // description, and falls back to the README; the linked
+        // package.json still marks the stack (only its name is looked at).
         assert_eq!(
             auto_description(tmp.path(), &FILES),
             "Inside line that is long enough | Stack: Node.js"

@@ -98,6 +98,15 @@ impl Server {
         tool_payload(&reply)
     }
 
+    /// Starts an async job of `agent` (call id `id`), which must be
+    /// accepted; returns its job id.
+    pub fn start_job(&mut self, id: u64, agent: &str, task: &str) -> String {
+        let (started, is_error) =
+            self.call(id, "dispatch_async", json!({"agent": agent, "task": task}));
+        assert!(!is_error, "{started}");
+        started["job_id"].as_str().expect("a job id").to_owned()
+    }
+
     /// The next message from the server, or `None` after `wait`.
     pub fn next(&mut self, wait: Duration) -> Option<Value> {
         if !self.pending.is_empty() {
