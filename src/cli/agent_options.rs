@@ -24,8 +24,8 @@ macro_rules! shared_help {
                               (default: claude's own)
       --max-budget USD        spend cap per dispatch, alias --max-budget-usd
                               (default: settings.default_max_budget_usd)
-      --permission-mode MODE  default, plan or bypassPermissions
-                              (default: claude's own)
+      --permission-mode MODE  plan, default, manual, dontAsk, acceptEdits,
+                              auto or bypassPermissions (default: claude's own)
       --allowed-tools CSV     tools the agent may use, e.g. 'Read,Bash(git *)'
                               (default: settings.default_allowed_tools)
       --disallowed-tools CSV  tools the agent may not use

@@ -12,8 +12,7 @@ use super::escape;
 use super::{Context, Token, next_token, wants_help};
 use crate::config::patch::{self, AgentPatch};
 use crate::config::rules::{self, NameKind};
-use crate::config::{Agent, Config, project, store};
-use crate::runner::backends;
+use crate::config::{Agent, Config, store};
 
 pub const ADD_HELP: &str = concat!(
     "\
@@ -165,8 +164,7 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     let mut agent = Agent::new(directory.clone());
     args.patch.apply(&mut agent);
     if !args.patch.gives_description() {
-        let files = backends::default_backend().project_files();
-        agent.description = project::auto_description(&directory, &files);
+        agent.description = crate::views::agents::guessed_description(&agent);
         ctx.ui.line(&format!(
             "Auto-generated description: {}",
             escape::line(&agent.description)
@@ -186,7 +184,7 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     })?;
     ctx.ui.line(&format!(
         "Added agent '{name}' -> {}",
-        escape::line(&directory.to_string_lossy())
+        escape::path(&directory)
     ))
 }
 

@@ -15,6 +15,11 @@ pub fn line(text: &str) -> Cow<'_, str> {
     escape(text, Layout::Line)
 }
 
+/// A path on one line: a path may hold any byte but `/` and NUL.
+pub fn path(path: &std::path::Path) -> String {
+    line(&path.to_string_lossy()).into_owned()
+}
+
 /// For a text meant to span lines (instructions, shared context, a result,
 /// an error): line breaks (`\n`, `\r\n`) and tabs stay as they are, every
 /// other control character is escaped — a lone `\r` too, since it would let

@@ -117,7 +117,7 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
             ctx.ui.paint(Color::Bold, &escape::line(name)),
             paint_health(ctx, &health)
         ));
-        text.push_str(&format!("    dir:  {}\n", shown_path(&agent.directory)));
+        text.push_str(&format!("    dir:  {}\n", escape::path(&agent.directory)));
         text.push_str(&format!("    desc: {}\n", escape::line(&agent.description)));
         let mut config_items = Vec::new();
         if agent.timeout != crate::config::schema::DEFAULT_AGENT_TIMEOUT {
@@ -187,7 +187,7 @@ fn describe_text(ctx: &Context, name: &str, agent: &Agent) -> String {
         let value = value.replace('\n', &format!("\n{}", " ".repeat(20)));
         lines.push(format!("  {:<18}{value}", format!("{label}:")));
     };
-    row("directory", &shown_path(&agent.directory));
+    row("directory", &escape::path(&agent.directory));
     row("description", &escape::line(&agent.description));
     row("timeout", &format!("{}s", agent.timeout));
     if let Some(model) = &agent.model {
@@ -240,11 +240,6 @@ fn list_or(items: &[impl AsRef<str>], empty: &str) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     }
-}
-
-/// A directory on one line: a path may hold any byte but `/` and NUL.
-fn shown_path(path: &std::path::Path) -> String {
-    escape::line(&path.to_string_lossy()).into_owned()
 }
 
 pub(super) fn paint_health(ctx: &Context, health: &Health) -> String {

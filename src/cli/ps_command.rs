@@ -59,7 +59,7 @@ pub fn parse(parser: &mut Parser) -> Result<Option<PsArgs>, UsageError> {
 pub fn run(ctx: &Context, args: PsArgs) -> Result<(), CliError> {
     loop {
         let running = live::read_all(&ctx.paths.servers_dir, true);
-        let now = live::epoch_now();
+        let now = crate::jobs::now();
         if args.json {
             let list: Vec<Value> = running
                 .iter()

@@ -90,7 +90,7 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
     ctx.ui.line(&format!(
         "Dispatching to '{}' ({})...\nTask: {}\n---",
         escape::line(&args.name),
-        escape::line(&agent.directory.to_string_lossy()),
+        escape::path(&agent.directory),
         escape::block(task)
     ))?;
     let cancel = CancelToken::new();

@@ -37,7 +37,8 @@ pub struct Permissions<'a> {
 }
 
 impl<'a> Permissions<'a> {
-    /// What `agent` runs with under `settings` (as the runner resolves it).
+    /// What `agent` runs with under `settings`; the runner builds the
+    /// command line from this, so the check and the run cannot disagree.
     pub fn effective(agent: &'a Agent, settings: &'a Settings) -> Permissions<'a> {
         Permissions {
             mode: agent

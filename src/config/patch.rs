@@ -64,7 +64,7 @@ pub enum Field {
 }
 
 impl Field {
-    pub const ALL: [Field; 11] = [
+    const ALL: [Field; 11] = [
         Field::Directory,
         Field::Description,
         Field::Timeout,

@@ -13,7 +13,7 @@ use crate::pyfmt::repr_str;
 /// answers a prompt, so `default`, `manual` and `dontAsk` all stop at what
 /// is pre-approved. The one place this order is written down;
 /// `permission_reach` ranks by it.
-pub const PERMISSION_MODES_BY_REACH: [&[&str]; 5] = [
+const PERMISSION_MODES_BY_REACH: [&[&str]; 5] = [
     &["plan"],
     &["default", "manual", "dontAsk"],
     &["acceptEdits"],

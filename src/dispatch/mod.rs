@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::cache::{KeyInputs, ResultCache, cache_key};
 use crate::limiter::Limiter;
-use crate::live::{self, LiveBoard, Running};
+use crate::live::{LiveBoard, Running};
 use crate::pyfmt::repr_str;
 use crate::runner::{self, CancelToken, Dispatch, DispatchResult, ErrorType};
 use crate::usage::{self, Profiles};
@@ -93,9 +93,10 @@ impl Dispatcher {
         start: impl FnOnce() -> bool,
     ) -> Option<Answer> {
         let d = &request.dispatch;
-        let cache = self.cache.as_deref().filter(|_| request.cached);
-        let key = cache.map(|_| key_of(d));
-        if let (Some(cache), Some(key)) = (cache, &key)
+        let cache = (self.cache.as_deref())
+            .filter(|_| request.cached)
+            .map(|cache| (cache, key_of(d)));
+        if let Some((cache, key)) = &cache
             && let Some(hit) = cache.get(key, &d.settings.cache)
         {
             if d.settings.usage_log {
@@ -110,44 +111,42 @@ impl Dispatcher {
             });
         }
         let started = Instant::now();
-        let slot = self.limiter.acquire(cancel);
-        let ran = slot.is_some();
-        let mut result = match slot {
-            Some(slot) => {
-                if !start() {
-                    return None;
-                }
-                let shown = Arc::new(self.live.start(Running {
-                    agent: d.agent_name.to_owned(),
-                    backend: d.backend.program().to_owned(),
-                    what: request.what.to_owned(),
-                    started_at: live::epoch_now(),
-                    last_step: None,
-                }));
-                let progress = request.progress.map(|report| {
-                    let shown = Arc::clone(&shown);
-                    Arc::new(move |message: &str| {
-                        shown.step(message);
-                        report(message);
-                    }) as runner::Progress
-                });
-                // The slot is held until the runner returns, i.e. until its
-                // process has been reaped.
-                let result = runner::dispatch(d, cancel, progress);
-                drop(slot);
-                drop(shown);
-                result
-            }
-            None => not_started(d.agent_name),
+        // Cancelled while queued: not a run, so nothing is journaled.
+        let Some(slot) = self.limiter.acquire(cancel) else {
+            return Some(Answer {
+                result: not_started(d.agent_name),
+                cached: false,
+            });
         };
+        if !start() {
+            return None;
+        }
+        let shown = Arc::new(self.live.start(Running {
+            agent: d.agent_name.to_owned(),
+            backend: d.backend.program().to_owned(),
+            what: request.what.to_owned(),
+            started_at: crate::jobs::now(),
+            last_step: None,
+        }));
+        let progress = request.progress.map(|report| {
+            let shown = Arc::clone(&shown);
+            Arc::new(move |message: &str| {
+                shown.step(message);
+                report(message);
+            }) as runner::Progress
+        });
+        // The slot is held until the runner returns, i.e. until its process
+        // has been reaped.
+        let mut result = runner::dispatch(d, cancel, progress);
+        drop(slot);
+        drop(shown);
         // Measured before this run is journaled, from the runs before it.
         runner::offer_measured_timeout(&mut result, d, || {
             usage::measured_timeout(&self.profiles, &self.journal, d.agent_name)
         });
-        // The journal is the record of runs: one that never started is not
-        // one, and one the caller (or the server's exit) stopped says so
-        // rather than counting as the agent's failure.
-        if d.settings.usage_log && ran {
+        // A run the caller (or the server's exit) stopped says so rather
+        // than counting as the agent's failure.
+        if d.settings.usage_log {
             let wall_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let mut record = usage::Record::from_result(&result, wall_ms, d.ask.caller);
             if !result.success && cancel.is_cancelled() {
@@ -155,7 +154,7 @@ impl Dispatcher {
             }
             usage::append(&self.journal, &record);
         }
-        if let (Some(cache), Some(key)) = (cache, &key) {
+        if let Some((cache, key)) = &cache {
             cache.put(key, d.agent_name, &result, &d.settings.cache);
         }
         Some(Answer {

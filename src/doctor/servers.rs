@@ -6,7 +6,6 @@
 //! upgrade these are the sessions still running old code.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::report::{Check, Section, Status};
 use crate::registry::{self, ServerEntry};
@@ -43,7 +42,7 @@ pub fn checks(entries: &[ServerEntry], version: &str, exe: Option<&Path>) -> Vec
         )
         .detail(LOWER_BOUND),
     ];
-    let now = epoch_now();
+    let now = crate::jobs::now();
     if drifted > 0 {
         let counts: Vec<String> = drift.iter().map(|(v, n)| format!("{n}x {v}")).collect();
         let mut warned = check(
@@ -99,12 +98,6 @@ fn describe(entry: &ServerEntry, what: &str, now: f64) -> String {
         Some(age) => format!("pid {}: {what}, up {}", entry.pid, format_age(age)),
         None => format!("pid {}: {what}", entry.pid),
     }
-}
-
-fn epoch_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 /// Linux marks the executable of a process whose binary was deleted or
@@ -165,7 +158,7 @@ mod tests {
 
     #[test]
     fn old_versions_are_counted_and_listed_per_server() {
-        let now = epoch_now();
+        let now = crate::jobs::now();
         let entries = [
             entry(10, "9.9.9", Some(now)),
             entry(11, "0.16.0", Some(now - 120.0)),

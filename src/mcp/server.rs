@@ -262,18 +262,14 @@ impl Server {
                     BatchItem::Other(message) => server.handle(message),
                 })
                 .collect();
-            for id in &batch_ids {
-                server.untrack(id);
-            }
+            server.untrack(&batch_ids);
             if !replies.is_empty() {
                 server.writer.send_reply(format!("[{}]", replies.join(",")));
             }
             server.answered(batch_ids.len());
         });
         if let Err(refused) = submitted {
-            for id in &tracked {
-                self.untrack(id);
-            }
+            self.untrack(&tracked);
             self.answered(tracked.len());
             self.writer
                 .send_now(&busy(&Value::Null, refused, "tool calls"));
@@ -330,7 +326,7 @@ impl Server {
         let call_id = id.clone();
         let submitted = lane.submit(move || {
             let reply = server.finish_call(&call_id, params);
-            server.untrack(&call_id);
+            server.untrack(std::slice::from_ref(&call_id));
             if let Some(reply) = reply {
                 server.writer.send_reply(reply);
             }
@@ -339,7 +335,7 @@ impl Server {
         match submitted {
             Ok(()) => None,
             Err(refused) => {
-                self.untrack(&id);
+                self.untrack(std::slice::from_ref(&id));
                 self.answered(1);
                 Some(busy(&id, refused, what).to_string())
             }
@@ -380,8 +376,12 @@ impl Server {
         Ok(())
     }
 
-    fn untrack(&self, id: &Value) {
-        self.calls().remove(&id.to_string());
+    /// Frees the ids of finished (or refused) calls for reuse.
+    fn untrack(&self, ids: &[Value]) {
+        let mut calls = self.calls();
+        for id in ids {
+            calls.remove(&id.to_string());
+        }
     }
 
     /// `count` tracked calls had their replies queued (or need none).

@@ -68,12 +68,18 @@ impl Shared {
         self.outbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn client_gone(&self, outbox: &mut Outbox, reason: StopReason) {
+    /// Nothing more is written; the writer thread and every waiting sender
+    /// return.
+    fn end(&self, outbox: &mut Outbox) {
         outbox.gone = true;
         outbox.lines.clear();
         outbox.bytes = 0;
         self.queued.notify_all();
         self.written.notify_all();
+    }
+
+    fn client_gone(&self, outbox: &mut Outbox, reason: StopReason) {
+        self.end(outbox);
         self.stop.trigger(reason);
     }
 }
@@ -156,11 +162,7 @@ impl Writer {
     /// Ends the writer thread; whatever is still queued is dropped.
     pub fn close(&self) {
         let mut outbox = self.shared.lock();
-        outbox.gone = true;
-        outbox.lines.clear();
-        outbox.bytes = 0;
-        self.shared.queued.notify_all();
-        self.shared.written.notify_all();
+        self.shared.end(&mut outbox);
     }
 
     /// Waits until everything queued was written, the client is gone, or

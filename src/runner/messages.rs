@@ -21,7 +21,7 @@ pub const GRANT_NOTE_MCP: &str =
 pub const RESUME_CALL_MCP: &str = "dispatch_session(agent='";
 
 /// How to continue a session that stopped early, for hints that offer it.
-pub fn resume_call(agent: &str, session_id: &str) -> String {
+fn resume_call(agent: &str, session_id: &str) -> String {
     format!(
         "{RESUME_CALL_MCP}{agent}', task='Continue where you left off', \
          session_id='{session_id}')"

@@ -33,6 +33,7 @@ pub use prompt::Ask;
 pub use result::{DispatchResult, ErrorType, Outcome};
 pub use stream_sink::Progress;
 
+use crate::config::grants::Permissions;
 use crate::config::schema::MAX_TIMEOUT_SECS;
 use crate::config::{Agent, Settings};
 use backend::Backend;
@@ -206,11 +207,8 @@ fn build_arguments(
         json_answer: d.ask.wants_json(),
         instructions: &d.agent.instructions,
     });
-    let permission_mode = d
-        .agent
-        .permission_mode
-        .as_deref()
-        .or(d.settings.default_permission_mode.as_deref());
+    // The same resolution the MCP permission-raise check judges.
+    let permissions = Permissions::effective(d.agent, d.settings);
     d.backend.arguments(&CommandLine {
         mode: d.mode,
         prompt: &prompt,
@@ -218,17 +216,9 @@ fn build_arguments(
         session,
         budget_usd,
         model: d.agent.model.as_deref(),
-        permission_mode,
-        allowed_tools: d
-            .agent
-            .allowed_tools
-            .as_deref()
-            .unwrap_or(&d.settings.default_allowed_tools),
-        disallowed_tools: d
-            .agent
-            .disallowed_tools
-            .as_deref()
-            .unwrap_or(&d.settings.default_disallowed_tools),
+        permission_mode: permissions.mode,
+        allowed_tools: permissions.allowed,
+        disallowed_tools: permissions.disallowed,
     })
 }
 

@@ -393,6 +393,7 @@ fn spawn_stdout_reader<S: StdoutSink>(
         .name("agent-stdout".into())
         .spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
+            let mut explained = false;
             loop {
                 match pipe.read(&mut buf) {
                     Ok(0) => break,
@@ -403,7 +404,8 @@ fn spawn_stdout_reader<S: StdoutSink>(
                         let mut sink = lock_sink(&sink);
                         if !shared.lock().abandoned {
                             sink.chunk(&buf[..n]);
-                            if sink.explains_outcome() && !shared.lock().explained {
+                            if !explained && sink.explains_outcome() {
+                                explained = true;
                                 shared.update(|p| p.explained = true);
                             }
                         }

@@ -15,14 +15,14 @@ use crate::pyfmt::format_g;
 /// The most characters of a caller or goal either prompt carries; longer
 /// ones are cut and end in `…`. A label, not a message: the task and
 /// context are where a caller says more.
-pub const LABEL_CHARS: usize = 200;
+const LABEL_CHARS: usize = 200;
 
 /// `label` as one line in double quotes: every control character and line
 /// or paragraph separator becomes a space, the ends are trimmed, at most
 /// `LABEL_CHARS` characters are kept (then `…`), and `"` and `\` inside are
 /// backslash-escaped so the quotes cannot be closed early. The result is one
 /// line opening with `"`, so it can never read as a heading.
-pub fn quoted_line(label: &str) -> String {
+fn quoted_line(label: &str) -> String {
     let flat: String = label
         .chars()
         .map(|c| if breaks_a_line(c) { ' ' } else { c })

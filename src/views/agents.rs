@@ -25,6 +25,12 @@ fn strings(items: &[impl AsRef<str>]) -> Value {
     )
 }
 
+/// A one-line description guessed from the agent's project files (those
+/// its backend reads first), for an agent added without one.
+pub fn guessed_description(agent: &Agent) -> String {
+    project::auto_description(&agent.directory, &backends::of(agent).project_files())
+}
+
 /// One entry of `list_agents` / `list --json`.
 pub fn summary(name: &str, agent: &Agent) -> Value {
     let mut m = Map::new();

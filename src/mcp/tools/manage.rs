@@ -25,12 +25,10 @@ use super::params::{self, Integer, Number, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult, config_unloadable};
 use crate::config::grants::{self, Permissions, Raise};
 use crate::config::patch::{self, AgentPatch, Edit, Field, FieldError, Given};
-use crate::config::project;
 use crate::config::rules::{self, InvalidName, NameKind};
 use crate::config::store::{self, MutateError, SaveError};
 use crate::config::{Agent, Config};
 use crate::pyfmt::repr_str;
-use crate::runner::backends;
 use crate::state::flock::LockError;
 
 const NEW_NAME: Text = Text::required(
@@ -49,7 +47,7 @@ const BUDGET: Number =
     Number::new("max_budget_usd", 0.0).described("Spend cap per dispatch in USD.");
 const MODEL: Text = Text::optional("model", "e.g. sonnet or opus.");
 const PERMISSION_MODE: Text =
-    Text::optional("permission_mode", "default, plan or bypassPermissions.");
+    Text::optional("permission_mode", "A claude --permission-mode, e.g. plan.");
 const ALLOWED_TOOLS: Text = Text::optional(
     "allowed_tools",
     "Tools it may use, e.g. 'Read,Bash(git *)'.",
@@ -346,8 +344,7 @@ fn add_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(invalid) => return Ok(ToolResult::error(invalid.to_string())),
     };
     if !patch.gives_description() {
-        let files = backends::of(&agent).project_files();
-        agent.description = project::auto_description(&agent.directory, &files);
+        agent.description = crate::views::agents::guessed_description(&agent);
     }
     let warnings: Vec<String> = patch.warning().into_iter().collect();
     let answer = added(&name, &agent, &warnings);

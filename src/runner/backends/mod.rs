@@ -6,13 +6,8 @@ pub mod claude;
 use super::backend::Backend;
 use crate::config::Agent;
 
-/// The backend that runs `agent`: the default for every agent until the
+/// The backend that runs `agent`: Claude Code for every agent until the
 /// config can name another.
 pub fn of(_agent: &Agent) -> &'static dyn Backend {
-    default_backend()
-}
-
-/// The backend of an agent that names none: Claude Code.
-pub fn default_backend() -> &'static dyn Backend {
     &claude::Claude
 }
