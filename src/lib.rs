@@ -25,6 +25,7 @@ pub mod pyfmt;
 pub mod pyvalue;
 pub mod registry;
 pub mod runner;
+pub mod shell;
 pub mod state;
 pub mod tunables;
 pub mod usage;

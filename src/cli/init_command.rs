@@ -145,8 +145,8 @@ fn manual_steps(ctx: &Context, exe: &str) -> Result<(), CliError> {
 pub fn manual_command(exe: &str) -> String {
     let json = claude_cli::server_json(exe);
     format!(
-        "claude mcp add-json {SERVER_NAME} '{}' --scope user",
-        json.replace('\'', r"'\''")
+        "claude mcp add-json {SERVER_NAME} {} --scope user",
+        crate::shell::quote(&json)
     )
 }
 

@@ -13,7 +13,6 @@
 //! lock, unless the user set `settings.mcp_may_grant`. The refusal names
 //! the `agent-dispatch` command a person runs instead. Lowering is allowed.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 
@@ -415,7 +414,7 @@ fn update_command(name: &str, patch: &AgentPatch) -> String {
     let mut words = vec![
         "agent-dispatch".to_owned(),
         "update".to_owned(),
-        shell_word(name).into_owned(),
+        crate::shell::quote(name).into_owned(),
     ];
     push_permission_options(
         &mut words,
@@ -510,8 +509,8 @@ fn add_command(name: &str, agent: &Agent) -> String {
     let mut words = vec![
         "agent-dispatch".to_owned(),
         "add".to_owned(),
-        shell_word(name).into_owned(),
-        shell_word(&agent.directory.to_string_lossy()).into_owned(),
+        crate::shell::quote(name).into_owned(),
+        crate::shell::quote(&agent.directory.to_string_lossy()).into_owned(),
     ];
     push_permission_options(
         &mut words,
@@ -553,19 +552,8 @@ fn push_permission_options(
     for (option, value) in options {
         if let Some(value) = value {
             words.push(option.to_owned());
-            words.push(shell_word(&value).into_owned());
+            words.push(crate::shell::quote(&value).into_owned());
         }
-    }
-}
-
-/// `word` as one POSIX shell word: as is when it holds only characters no
-/// shell treats specially, else in single quotes.
-fn shell_word(word: &str) -> Cow<'_, str> {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        Cow::Borrowed(word)
-    } else {
-        Cow::Owned(format!("'{}'", word.replace('\'', r"'\''")))
     }
 }
 
