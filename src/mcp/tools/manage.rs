@@ -26,7 +26,7 @@ use crate::config::grants::{self, Permissions, Raise};
 use crate::config::patch::{self, AgentPatch, Edit, Field, FieldError, Given};
 use crate::config::rules::{self, InvalidName, NameKind};
 use crate::config::store::{self, MutateError, SaveError};
-use crate::config::{Agent, Config};
+use crate::config::{Agent, Config, Settings};
 use crate::pyfmt::repr_str;
 use crate::state::flock::LockError;
 
@@ -355,7 +355,7 @@ fn add_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         // The yardstick is what an agent added without permission fields
         // gets: the settings defaults, which the user chose.
         let baseline = Agent::new(agent.directory.clone());
-        if let Some(raise) = refused_raise(config, &baseline, &agent) {
+        if let Some(raise) = refused_raise(&config.settings, &baseline, &agent) {
             return Err(Refused::Grants {
                 tool: "add_agent",
                 name: name.clone(),
@@ -464,10 +464,9 @@ fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         if fields.is_empty() {
             return Err(Refused::NothingToUpdate);
         }
-        let after = agent.clone();
         // Nothing is saved on an error, so the change applied above to the
         // loaded copy is dropped with it.
-        if let Some(raise) = refused_raise(config, &before, &after) {
+        if let Some(raise) = refused_raise(&config.settings, &before, agent) {
             return Err(Refused::Grants {
                 tool: "update_agent",
                 name: name.clone(),
@@ -492,11 +491,10 @@ fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
 /// What a change from `before` to `after` would grant that an MCP caller
 /// may not: nothing when the fresh config's settings let MCP callers grant
 /// permissions.
-fn refused_raise(config: &Config, before: &Agent, after: &Agent) -> Option<Raise> {
-    if config.settings.mcp_may_grant {
+fn refused_raise(settings: &Settings, before: &Agent, after: &Agent) -> Option<Raise> {
+    if settings.mcp_may_grant {
         return None;
     }
-    let settings = &config.settings;
     grants::raised(
         &Permissions::effective(before, settings),
         &Permissions::effective(after, settings),
