@@ -2,19 +2,21 @@
 //! lock another process holds, how long a `doctor` probe may take, the
 //! shortest per-call dispatch timeout — and that the test suite shortens
 //! so it does not spend minutes waiting them out. In debug builds an
-//! environment variable may replace each; release builds always use the
-//! defaults, so nothing a user sets can change them.
+//! environment variable may shorten each (never lengthen it); release
+//! builds always use the defaults, so nothing a user sets can change them.
 
 use std::time::Duration;
 
-/// `name`'s value in milliseconds in a debug build, else `default`.
+/// `name`'s value in milliseconds in a debug build, at most `default`;
+/// else `default`.
 pub fn duration(name: &str, default: Duration) -> Duration {
-    override_of(name).map_or(default, Duration::from_millis)
+    override_of(name).map_or(default, |ms| Duration::from_millis(ms).min(default))
 }
 
-/// `name`'s whole-number value in a debug build, else `default`.
+/// `name`'s whole-number value in a debug build, at most `default`; else
+/// `default`.
 pub fn count(name: &str, default: u64) -> u64 {
-    override_of(name).unwrap_or(default)
+    override_of(name).map_or(default, |n| n.min(default))
 }
 
 #[cfg(debug_assertions)]

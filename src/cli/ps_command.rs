@@ -14,6 +14,7 @@ use super::error::{CliError, UsageError};
 use super::escape;
 use super::output;
 use super::{Context, Token, next_token, wants_help};
+use crate::doctor::servers::format_age;
 use crate::live::{self, Running};
 
 pub const HELP: &str = "\
@@ -113,7 +114,7 @@ fn table(running: &[(u32, Running)], now: f64) -> String {
                 escape::line(&r.backend).into_owned(),
                 escape::line(&r.what).into_owned(),
                 clock_utc(r.started_at),
-                duration(elapsed(r, now)),
+                format_age(elapsed(r, now)),
                 r.last_step
                     .as_deref()
                     .map_or_else(String::new, |s| escape::line(s).into_owned()),
@@ -158,15 +159,6 @@ fn clock_utc(epoch: f64) -> String {
     )
 }
 
-fn duration(secs: f64) -> String {
-    let secs = secs as u64;
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m {:02}s", secs / 60, secs % 60),
-        _ => format!("{}h {:02}m", secs / 3600, secs % 3600 / 60),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,7 +183,7 @@ mod tests {
         );
         assert_eq!(
             lines[1],
-            "42   api    claude   dispatch_stream  13:01:02Z  1m 15s   Using tool: Bash\\x1b[2J"
+            "42   api    claude   dispatch_stream  13:01:02Z  1m       Using tool: Bash\\x1b[2J"
         );
         assert_eq!(table(&[], 0.0), "No dispatches running.");
     }

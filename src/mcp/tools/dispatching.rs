@@ -147,7 +147,7 @@ pub(super) fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
 pub(super) fn per_call_timeout(seconds: i64) -> Option<u64> {
     // The floor may be lowered for the test suite (debug builds only).
     let floor = crate::tunables::count("AGENT_DISPATCH_TEST_MIN_TIMEOUT_SECS", MIN_TIMEOUT as u64);
-    (seconds > 0).then(|| seconds.clamp(floor.min(MIN_TIMEOUT as u64) as i64, MAX_TIMEOUT) as u64)
+    (seconds > 0).then(|| seconds.clamp(floor as i64, MAX_TIMEOUT) as u64)
 }
 
 /// Runs one dispatch through the server's dispatch path; only one-shot
