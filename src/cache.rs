@@ -97,6 +97,7 @@ fn agent_snapshot(agent: &Agent) -> Value {
     let Agent {
         directory,
         description: _,
+        backend,
         timeout,
         max_budget_usd,
         model,
@@ -110,6 +111,7 @@ fn agent_snapshot(agent: &Agent) -> Value {
     } = agent;
     json!({
         "allowed_tools": allowed_tools,
+        "backend": backend.map(|name| name.as_str()),
         "directory": path_value(directory),
         "disallowed_tools": disallowed_tools,
         "instructions": instructions,
@@ -125,6 +127,7 @@ fn agent_snapshot(agent: &Agent) -> Value {
 /// retention, journal and grant settings change no answer and are left out.
 fn settings_snapshot(settings: &Settings) -> Value {
     let Settings {
+        default_backend,
         default_timeout,
         default_max_budget_usd,
         default_permission_mode,
@@ -141,6 +144,7 @@ fn settings_snapshot(settings: &Settings) -> Value {
     } = settings;
     json!({
         "default_allowed_tools": default_allowed_tools,
+        "default_backend": default_backend.map(|name| name.as_str()),
         "default_disallowed_tools": default_disallowed_tools,
         "default_max_budget_usd": default_max_budget_usd,
         "default_permission_mode": default_permission_mode,

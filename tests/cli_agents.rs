@@ -320,6 +320,7 @@ fn describe_prints_the_full_configuration() {
     let expected = format!(
         "web [OK]
   directory:        {}
+  backend:          claude
   description:      Shop
   timeout:          300s
   model:            sonnet
@@ -362,7 +363,7 @@ fn json_output_has_the_mcp_shapes() {
         sandbox.run(&["list", "--json"]).json(),
         serde_json::json!([{
             "name": "api", "directory": path_str(&dir), "description": "API", "healthy": true,
-            "has_claude_md": false, "has_mcp_config": true, "mcp_servers": ["postgres"], "stacks": ["Go"],
+            "backend": "claude", "instruction_file": "CLAUDE.md", "has_claude_md": false, "has_mcp_config": true, "mcp_servers": ["postgres"], "stacks": ["Go"],
             "allowed_tools": [], "capabilities": ["sql"], "timeout": 300,
         }])
     );
@@ -379,11 +380,13 @@ fn json_output_has_the_mcp_shapes() {
             "name",
             "directory",
             "description",
+            "backend",
             "timeout",
             "allowed_tools",
             "capabilities",
             "instructions",
             "healthy",
+            "instruction_file",
             "mcp_servers",
             "stacks",
             "dbs",

@@ -181,7 +181,7 @@ fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
         let d = Dispatch {
             agent_name: "probe",
             agent,
-            backend: backends::of(agent),
+            backend: backends::of(agent, settings),
             settings,
             ask,
             resume,

@@ -668,6 +668,7 @@ fn management_tools_are_listed_after_dispatch_and_before_cache_with_their_hints(
         [
             "name",
             "description",
+            "backend",
             "timeout",
             "max_budget_usd",
             "model",

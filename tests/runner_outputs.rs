@@ -47,7 +47,7 @@ fn dispatch(fake: &FakeClaude, run: Run) -> DispatchResult {
     let d = Dispatch {
         agent_name: "api",
         agent: &agent,
-        backend: backends::of(&agent),
+        backend: backends::of(&agent, &run.settings),
         settings: &run.settings,
         ask: Ask {
             task: run.task,
@@ -396,7 +396,7 @@ fn missing_claude_or_directory_is_not_found() {
     let d = Dispatch {
         agent_name: "api",
         agent: &gone,
-        backend: backends::of(&gone),
+        backend: backends::of(&gone, &Settings::default()),
         settings: &Settings::default(),
         ask: Ask {
             task: "x",

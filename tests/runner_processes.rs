@@ -33,7 +33,7 @@ fn dispatch_with(
     let d = Dispatch {
         agent_name: "api",
         agent: &agent,
-        backend: backends::of(&agent),
+        backend: backends::of(&agent, &settings),
         settings: &settings,
         ask: Ask {
             task: "work",

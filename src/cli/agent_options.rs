@@ -19,13 +19,16 @@ macro_rules! shared_help {
         "\
   -d, --description TEXT      what the agent is for (shown to the caller;
                               default: guessed from the project's files)
+      --backend CLI           agent CLI: claude, codex, gemini or opencode
+                              (default: settings.default_backend, else claude)
       --timeout SECONDS       time limit per dispatch, 1-604800 (default 300)
-      --model NAME            claude model, e.g. sonnet or opus
-                              (default: claude's own)
+      --model NAME            the CLI's model, e.g. sonnet, gpt-5-codex,
+                              gemini-2.5-pro (default: the CLI's own)
       --max-budget USD        spend cap per dispatch, alias --max-budget-usd
                               (default: settings.default_max_budget_usd)
       --permission-mode MODE  plan, default, manual, dontAsk, acceptEdits,
-                              auto or bypassPermissions (default: claude's own)
+                              auto or bypassPermissions (default: the CLI's
+                              own; README maps them for each CLI)
       --allowed-tools CSV     tools the agent may use, e.g. 'Read,Bash(git *)'
                               (default: settings.default_allowed_tools)
       --disallowed-tools CSV  tools the agent may not use
@@ -46,8 +49,9 @@ pub(crate) use shared_help;
 /// Each option and the field it sets, in the order of the help and of
 /// `update`'s report. An alias follows the option it stands for, which is
 /// how errors name it.
-const OPTIONS: [(&str, Field); 11] = [
+const OPTIONS: [(&str, Field); 12] = [
     ("--description", Field::Description),
+    ("--backend", Field::Backend),
     ("--timeout", Field::Timeout),
     ("--model", Field::Model),
     ("--max-budget", Field::MaxBudgetUsd),

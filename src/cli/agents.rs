@@ -12,7 +12,8 @@ use super::escape;
 use super::{Context, Token, next_token, wants_help};
 use crate::config::patch::{self, AgentPatch};
 use crate::config::rules::{self, NameKind};
-use crate::config::{Agent, Config, store};
+use crate::config::{Agent, Config, Settings, store};
+use crate::runner::backends::{self, unsupported};
 
 pub const ADD_HELP: &str = concat!(
     "\
@@ -164,7 +165,8 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     let mut agent = Agent::new(directory.clone());
     args.patch.apply(&mut agent);
     if !args.patch.gives_description() {
-        agent.description = crate::views::agents::guessed_description(&agent);
+        agent.description =
+            crate::views::agents::guessed_description(&agent, agent.backend.unwrap_or_default());
         ctx.ui.line(&format!(
             "Auto-generated description: {}",
             escape::line(&agent.description)
@@ -179,6 +181,7 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
         if config.agents.contains_key(&name) {
             return Err(CliError::AgentExists(name.clone()));
         }
+        supported(&name, &agent, &config.settings)?;
         config.agents.insert(name.clone(), agent);
         Ok(())
     })?;
@@ -186,6 +189,16 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
         "Added agent '{name}' -> {}",
         escape::path(&directory)
     ))
+}
+
+/// Refuses an agent whose CLI cannot honour one of its settings.
+fn supported(name: &str, agent: &Agent, settings: &Settings) -> Result<(), CliError> {
+    unsupported::check(backends::of(agent, settings), agent, settings).map_err(|problem| {
+        CliError::Unsupported {
+            name: name.to_owned(),
+            problem,
+        }
+    })
 }
 
 pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {
@@ -204,7 +217,11 @@ pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {
                 available,
             });
         };
-        Ok(agent_options::in_option_order(patch.apply(agent)))
+        let fields = agent_options::in_option_order(patch.apply(agent));
+        // Nothing is saved on an error: the change to the loaded copy is
+        // dropped with it.
+        supported(&name, agent, &config.settings)?;
+        Ok(fields)
     })?;
     if let Some(warning) = patch.warning() {
         ctx.ui.warn(&warning);

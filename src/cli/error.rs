@@ -10,6 +10,7 @@ use crate::config::rules::InvalidName;
 use crate::config::store::{LoadError, MutateError, SaveError};
 use crate::jobs::store::StoreError;
 use crate::pyfmt::repr_str;
+use crate::runner::backends::unsupported::Unsupported;
 use crate::state::flock::LockError;
 use crate::usage::ReadError;
 
@@ -120,6 +121,11 @@ pub enum CliError {
     Save(SaveError),
     Lock(LockError),
     AgentExists(String),
+    /// The agent's CLI cannot honour one of its settings.
+    Unsupported {
+        name: String,
+        problem: Unsupported,
+    },
     AgentNotFound {
         name: String,
         available: Vec<String>,
@@ -246,7 +252,11 @@ impl CliError {
             CliError::RegistrationFailed { manual, .. } => {
                 Some(format!("the config is in place; register by hand: {manual}"))
             }
-            CliError::Interrupted | CliError::Output(_) | CliError::ChecksFailed { .. } => None,
+            CliError::Interrupted
+            | CliError::Output(_)
+            | CliError::ChecksFailed { .. }
+            // The problem's text says what to change.
+            | CliError::Unsupported { .. } => None,
         }
     }
 }
@@ -267,6 +277,9 @@ impl fmt::Display for CliError {
             CliError::Save(err) => err.fmt(f),
             CliError::Lock(err) => write!(f, "config is locked: {err}"),
             CliError::AgentExists(name) => write!(f, "agent '{name}' already exists"),
+            CliError::Unsupported { name, problem } => {
+                write!(f, "agent {} not saved: {problem}", repr_str(name))
+            }
             CliError::AgentNotFound { name, .. } => write!(f, "agent {} not found", repr_str(name)),
             CliError::GroupExists(name) => write!(f, "group '{name}' already exists"),
             CliError::GroupNotFound { name, .. } => write!(f, "group {} not found", repr_str(name)),

@@ -12,7 +12,7 @@ use super::escape;
 use super::output::{self, Color};
 use super::{Context, Token, next_token, wants_help};
 use crate::config::project::{self, Health};
-use crate::config::{Agent, store};
+use crate::config::{Agent, Settings, store};
 use crate::pyfmt::repr_float;
 use crate::runner::backends;
 use crate::views;
@@ -100,7 +100,8 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
             .agents
             .iter()
             .map(|(name, agent)| {
-                let summary = with_settings(views::agents::summary(name, agent), agent);
+                let summary =
+                    with_settings(views::agents::summary(name, agent, &config.settings), agent);
                 views::agents::with_typical(summary, profiles.get(name))
             })
             .collect();
@@ -168,13 +169,14 @@ pub fn run_describe(ctx: &Context, name: String, json: bool) -> Result<(), CliEr
         let profiles = journal_profiles(ctx, config.settings.usage_log);
         return output::json(
             &ctx.ui,
-            &views::agents::detail(&name, agent, profiles.get(&name), 0),
+            &views::agents::detail(&name, agent, &config.settings, profiles.get(&name), 0),
         );
     }
-    ctx.ui.line(&describe_text(ctx, &name, agent))
+    ctx.ui
+        .line(&describe_text(ctx, &name, agent, &config.settings))
 }
 
-fn describe_text(ctx: &Context, name: &str, agent: &Agent) -> String {
+fn describe_text(ctx: &Context, name: &str, agent: &Agent, settings: &Settings) -> String {
     let health = project::health(&agent.directory);
     let mut lines = vec![format!(
         "{} [{}]",
@@ -188,6 +190,7 @@ fn describe_text(ctx: &Context, name: &str, agent: &Agent) -> String {
         lines.push(format!("  {:<18}{value}", format!("{label}:")));
     };
     row("directory", &escape::path(&agent.directory));
+    row("backend", agent.backend_name(settings).as_str());
     row("description", &escape::line(&agent.description));
     row("timeout", &format!("{}s", agent.timeout));
     if let Some(model) = &agent.model {
@@ -211,7 +214,7 @@ fn describe_text(ctx: &Context, name: &str, agent: &Agent) -> String {
     row("allowed_tools", &tri_state(&agent.allowed_tools));
     row("disallowed_tools", &tri_state(&agent.disallowed_tools));
     let present: Vec<&str> = match health {
-        Health::Ok => project::listed_files(&backends::of(agent).project_files())
+        Health::Ok => project::listed_files(&backends::of(agent, settings).project_files())
             .into_iter()
             .filter(|file| agent.directory.join(file).exists())
             .collect(),

@@ -102,7 +102,7 @@ pub fn run(ctx: &Context, args: TestArgs) -> Result<(), CliError> {
     let dispatch = Dispatch {
         agent_name: &args.name,
         agent,
-        backend: backends::of(agent),
+        backend: backends::of(agent, &config.settings),
         settings: &config.settings,
         ask: Ask {
             task,

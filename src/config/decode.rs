@@ -9,6 +9,7 @@ use std::path::Path;
 
 use indexmap::IndexMap;
 
+use super::backend_name::BackendName;
 use super::directory::{self, DirectoryError};
 use super::rules::{self, FlagValueProblem, NameKind};
 use super::schema::*;
@@ -42,6 +43,7 @@ pub enum Problem {
     },
     InvalidName(String),
     Directory(DirectoryError),
+    UnknownBackend(String),
 }
 
 impl fmt::Display for SchemaError {
@@ -63,6 +65,11 @@ impl fmt::Display for SchemaError {
                 "{name:?} is not a valid name: use letters, digits, '-' and '_', starting with a letter or digit"
             ),
             Problem::Directory(err) => write!(f, "{err}"),
+            Problem::UnknownBackend(name) => write!(
+                f,
+                "{name:?} is not an agent CLI this version knows: use one of {}",
+                BackendName::choices()
+            ),
         }
     }
 }
@@ -142,6 +149,7 @@ fn decode_agent(value: Yaml, key: &str) -> Decoded<Agent> {
     Ok(Agent {
         directory,
         description: f.string("description", "")?,
+        backend: f.optional_backend("backend")?,
         timeout: f.integer("timeout", DEFAULT_AGENT_TIMEOUT, 0, MAX_TIMEOUT_SECS)?,
         max_budget_usd: f.optional_budget("max_budget_usd")?,
         model: f.optional_flag_value("model")?,
@@ -205,6 +213,7 @@ fn decode_settings(value: Yaml) -> Decoded<Settings> {
     let mut f = Fields::from_value(value, "settings")?;
     let defaults = Settings::default();
     Ok(Settings {
+        default_backend: f.optional_backend("default_backend")?,
         default_timeout: f.integer(
             "default_timeout",
             defaults.default_timeout,
@@ -307,6 +316,20 @@ impl Fields {
         match self.take(key) {
             None => Ok(default.to_owned()),
             Some(Yaml::Str(text)) => Ok(text),
+            Some(other) => Err(wrong_type(&self.path(key), "a string", &other)),
+        }
+    }
+
+    fn optional_backend(&mut self, key: &str) -> Decoded<Option<BackendName>> {
+        match self.take(key) {
+            None | Some(Yaml::Null) => Ok(None),
+            Some(Yaml::Str(text)) => match BackendName::parse(text.trim()) {
+                Some(name) => Ok(Some(name)),
+                None => Err(SchemaError {
+                    key: self.path(key),
+                    problem: Problem::UnknownBackend(text),
+                }),
+            },
             Some(other) => Err(wrong_type(&self.path(key), "a string", &other)),
         }
     }

@@ -41,6 +41,9 @@ fn encode_agent(agent: &Agent) -> Yaml {
         Yaml::Str(agent.directory.to_string_lossy().into_owned()),
     );
     m.insert("description".into(), text(&agent.description));
+    if let Some(backend) = agent.backend {
+        m.insert("backend".into(), text(backend.as_str()));
+    }
     m.insert("timeout".into(), int(agent.timeout));
     if let Some(budget) = agent.max_budget_usd {
         m.insert("max_budget_usd".into(), Yaml::Float(budget));
@@ -91,6 +94,9 @@ fn encode_group(group: &Group) -> Yaml {
 
 fn encode_settings(settings: &Settings) -> Yaml {
     let mut m = YamlMap::new();
+    if let Some(backend) = settings.default_backend {
+        m.insert("default_backend".into(), text(backend.as_str()));
+    }
     m.insert("default_timeout".into(), int(settings.default_timeout));
     if let Some(budget) = settings.default_max_budget_usd {
         m.insert("default_max_budget_usd".into(), Yaml::Float(budget));

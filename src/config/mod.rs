@@ -4,6 +4,7 @@
 //! model of a change to an agent (`patch`), and what such a change grants.
 //! Also the cheap, read-only look at an agent's project directory.
 
+pub mod backend_name;
 pub mod decode;
 pub mod directory;
 pub mod encode;
@@ -16,5 +17,6 @@ pub mod schema;
 pub mod store;
 pub mod yaml;
 
+pub use backend_name::BackendName;
 pub use paths::Paths;
 pub use schema::{Agent, CacheSettings, Config, Group, GroupMember, Settings};

@@ -13,6 +13,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::backend_name::BackendName;
 use super::directory::{self, DirectoryError, ProjectDirError};
 use super::rules::{self, FlagValueProblem, StoredTextProblem};
 use super::schema::{Agent, DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
@@ -52,6 +53,7 @@ pub enum Field {
     /// checked by `project_directory` (see `AgentPatch::set_directory`).
     Directory,
     Description,
+    Backend,
     Timeout,
     MaxBudgetUsd,
     Model,
@@ -64,9 +66,10 @@ pub enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 11] = [
+    const ALL: [Field; 12] = [
         Field::Directory,
         Field::Description,
+        Field::Backend,
         Field::Timeout,
         Field::MaxBudgetUsd,
         Field::Model,
@@ -96,6 +99,7 @@ impl Field {
         match self {
             Field::Directory => "directory",
             Field::Description => "description",
+            Field::Backend => "backend",
             Field::Timeout => "timeout",
             Field::MaxBudgetUsd => "max_budget_usd",
             Field::Model => "model",
@@ -123,6 +127,7 @@ pub enum Given<'a> {
 pub struct AgentPatch {
     directory: Edit<PathBuf>,
     description: Edit<String>,
+    backend: Edit<BackendName>,
     timeout: Edit<u64>,
     max_budget_usd: Edit<f64>,
     model: Edit<String>,
@@ -170,6 +175,7 @@ impl AgentPatch {
                 });
             }
             Field::Description => self.description = Edit::Set(stored_text(name, &text)?),
+            Field::Backend => self.backend = clear_or(clears, || backend(name, &text))?,
             Field::Timeout => self.timeout = Edit::Set(seconds(name, given)?),
             Field::MaxBudgetUsd => {
                 let usd = dollars(name, given)?;
@@ -270,6 +276,10 @@ impl AgentPatch {
                 |text| text.clone(),
                 &fresh.description,
             ),
+        );
+        put(
+            Field::Backend,
+            write(&self.backend, &mut agent.backend, |b| Some(*b), &None),
         );
         put(
             Field::Timeout,
@@ -444,6 +454,14 @@ fn flag_value(name: &'static str, value: &str) -> Result<String, FieldError> {
     Ok(trimmed.to_owned())
 }
 
+/// One of the agent CLIs this version knows, spelled exactly.
+fn backend(name: &'static str, text: &str) -> Result<BackendName, FieldError> {
+    BackendName::parse(text.trim()).ok_or_else(|| FieldError {
+        name,
+        problem: Problem::UnknownBackend(text.to_owned()),
+    })
+}
+
 /// A comma list of tool names, each of which becomes a `claude` flag
 /// value; `,` alone is an explicit empty list.
 fn tool_list(name: &'static str, csv: &str) -> Result<Vec<String>, FieldError> {
@@ -524,6 +542,7 @@ pub enum Problem {
     /// `set` of `Field::Directory`: a directory is checked on the file
     /// system first and then given to `set_directory`.
     DirectoryNotAValue,
+    UnknownBackend(String),
 }
 
 impl fmt::Display for FieldError {
@@ -547,6 +566,12 @@ impl fmt::Display for FieldError {
                 write!(f, "{name} value {} {problem}.", repr_str(value))
             }
             Problem::StoredText(problem) => write!(f, "{name} {problem}."),
+            Problem::UnknownBackend(given) => write!(
+                f,
+                "{name} {} is not an agent CLI this version knows; use one of {} (or none for settings.default_backend).",
+                repr_str(given),
+                BackendName::choices()
+            ),
             Problem::BlankDirectory => write!(
                 f,
                 "{name} must not be empty; pass the project's path (absolute, or starting with '~')."

@@ -22,15 +22,68 @@ use crate::state::regular::open_regular;
 pub struct AgentFiles {
     /// The instructions it follows.
     pub instructions: &'static str,
-    /// Where it finds the project's MCP servers (`{"mcpServers": {…}}`),
-    /// the main file first.
-    pub mcp_configs: &'static [&'static str],
+    /// Where it finds the project's MCP servers, the main file first.
+    pub mcp_configs: &'static [McpConfig],
+}
+
+/// A file naming MCP servers, and where in it they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum McpConfig {
+    /// A JSON object whose member `key` maps server names to servers.
+    Json {
+        path: &'static str,
+        key: &'static str,
+    },
+    /// A TOML file with one `[table.NAME]` table per server.
+    TomlTables {
+        path: &'static str,
+        table: &'static str,
+    },
+}
+
+impl McpConfig {
+    pub fn path(&self) -> &'static str {
+        match self {
+            McpConfig::Json { path, .. } | McpConfig::TomlTables { path, .. } => path,
+        }
+    }
+
+    /// The server names in the file's text, in order; none when it is not
+    /// shaped as expected.
+    fn server_names(&self, text: &str) -> Vec<String> {
+        match self {
+            McpConfig::Json { key, .. } => match serde_json::from_str(text) {
+                Ok(serde_json::Value::Object(root)) => match root.get(*key) {
+                    Some(serde_json::Value::Object(servers)) => servers.keys().cloned().collect(),
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            },
+            McpConfig::TomlTables { table, .. } => toml_table_names(text, table),
+        }
+    }
+}
+
+/// The `NAME`s of `[table.NAME]` headers (bare or quoted), without a TOML
+/// parser: discovery shows names only, and a header is one line.
+fn toml_table_names(text: &str, table: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let inner = line.trim().strip_prefix('[')?.strip_suffix(']')?.trim();
+            let name = inner.strip_prefix(table)?.strip_prefix('.')?.trim();
+            let name = match name.strip_prefix('"') {
+                Some(quoted) => quoted.strip_suffix('"')?,
+                None => name,
+            };
+            (!name.is_empty() && !name.contains(['.', '[', ']', '"'])).then(|| name.to_owned())
+        })
+        .collect()
 }
 
 /// The files `describe` reports as present, in this order.
 pub fn listed_files(files: &AgentFiles) -> Vec<&'static str> {
     let mut listed = vec![files.instructions];
-    listed.extend(files.mcp_configs.first());
+    listed.extend(files.mcp_configs.first().map(McpConfig::path));
     listed.extend(["README.md", "pyproject.toml", "package.json"]);
     listed
 }
@@ -102,10 +155,10 @@ pub fn survey(directory: &Path, files: &AgentFiles) -> (Health, ProjectScan) {
     };
     let scan = ProjectScan {
         has_instructions: listing.has(files.instructions),
-        has_mcp_config: files
-            .mcp_configs
-            .first()
-            .is_some_and(|file| listing.has(file)),
+        has_mcp_config: files.mcp_configs.first().is_some_and(|config| {
+            let path = config.path();
+            listing.may_have(path) && (listing.has(path) || directory.join(path).is_file())
+        }),
         has_readme: listing.has("README.md"),
         mcp_servers: mcp_servers_in(&listing, files),
         stacks: stacks_in(&listing),
@@ -178,7 +231,7 @@ impl Listing {
 }
 
 /// Server names from the CLI's MCP config files in order, de-duplicated.
-/// A file that is missing or not shaped as `{"mcpServers": {...}}`
+/// A file that is missing or not shaped as its `McpConfig` says
 /// contributes nothing.
 pub fn mcp_servers(directory: &Path, files: &AgentFiles) -> Vec<String> {
     mcp_servers_in(&Listing::read_or_empty(directory), files)
@@ -186,7 +239,8 @@ pub fn mcp_servers(directory: &Path, files: &AgentFiles) -> Vec<String> {
 
 fn mcp_servers_in(listing: &Listing, files: &AgentFiles) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for &file in files.mcp_configs {
+    for config in files.mcp_configs {
+        let file = config.path();
         // Only files the listing shows are opened: most projects have none.
         if !listing.may_have(file) {
             continue;
@@ -197,14 +251,9 @@ fn mcp_servers_in(listing: &Listing, files: &AgentFiles) -> Vec<String> {
         else {
             continue;
         };
-        let Ok(serde_json::Value::Object(root)) = serde_json::from_str(&text) else {
-            continue;
-        };
-        if let Some(serde_json::Value::Object(servers)) = root.get("mcpServers") {
-            for name in servers.keys() {
-                if !names.contains(name) {
-                    names.push(name.clone());
-                }
+        for name in config.server_names(&text) {
+            if !names.contains(&name) {
+                names.push(name);
             }
         }
     }
@@ -457,7 +506,16 @@ mod tests {
     /// Claude Code's files, as its backend names them.
     const FILES: AgentFiles = AgentFiles {
         instructions: "CLAUDE.md",
-        mcp_configs: &[".mcp.json", ".claude/settings.local.json"],
+        mcp_configs: &[
+            McpConfig::Json {
+                path: ".mcp.json",
+                key: "mcpServers",
+            },
+            McpConfig::Json {
+                path: ".claude/settings.local.json",
+                key: "mcpServers",
+            },
+        ],
     };
 
     fn project(files: &[(&str, &str)]) -> tempfile::TempDir {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use indexmap::IndexMap;
 
+use super::backend_name::BackendName;
 use super::yaml::YamlMap;
 
 /// The timeout an agent gets when it is added without one.
@@ -35,6 +36,8 @@ pub struct Agent {
     /// Absolute, symlink-resolved; existence is checked when used, not here.
     pub directory: PathBuf,
     pub description: String,
+    /// The agent CLI that runs it; `None` = `settings.default_backend`.
+    pub backend: Option<BackendName>,
     /// Seconds; 0 means "use `settings.default_timeout`".
     pub timeout: u64,
     /// `None` (or 0) inherits `settings.default_max_budget_usd`.
@@ -54,10 +57,19 @@ pub struct Agent {
 }
 
 impl Agent {
+    /// The CLI this agent runs: its own `backend`, else the settings'
+    /// default, else claude.
+    pub fn backend_name(&self, settings: &Settings) -> BackendName {
+        self.backend
+            .or(settings.default_backend)
+            .unwrap_or_default()
+    }
+
     pub fn new(directory: PathBuf) -> Agent {
         Agent {
             directory,
             description: String::new(),
+            backend: None,
             timeout: DEFAULT_AGENT_TIMEOUT,
             max_budget_usd: None,
             model: None,
@@ -122,6 +134,8 @@ impl GroupMember {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
+    /// The agent CLI of agents that name none; `None` = claude.
+    pub default_backend: Option<BackendName>,
     pub default_timeout: u64,
     pub default_max_budget_usd: Option<f64>,
     pub default_permission_mode: Option<String>,
@@ -146,6 +160,7 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
+            default_backend: None,
             default_timeout: DEFAULT_AGENT_TIMEOUT,
             default_max_budget_usd: None,
             default_permission_mode: None,

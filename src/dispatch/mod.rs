@@ -207,8 +207,8 @@ mod tests {
 
     use super::*;
     use crate::config::project::AgentFiles;
-    use crate::config::{Agent, Settings};
-    use crate::runner::backend::{Backend, OutputReader};
+    use crate::config::{Agent, BackendName, Settings};
+    use crate::runner::backend::{Abilities, Backend, OutputReader};
     use crate::runner::command::{CommandLine, OutputMode, Refused};
     use crate::runner::stream_sink::{EventStream, Progress, StreamSink};
     use crate::runner::verdict::{Captured, Context, Verdict};
@@ -237,8 +237,22 @@ mod tests {
     }
 
     impl Backend for LineCli {
+        /// Only labels messages, which these tests do not read.
+        fn name(&self) -> BackendName {
+            BackendName::Claude
+        }
         fn program(&self) -> &'static str {
             "line-cli"
+        }
+        fn abilities(&self) -> Abilities {
+            Abilities {
+                names_new_sessions: false,
+                tool_lists: false,
+                spend_cap: false,
+            }
+        }
+        fn permission_modes(&self) -> Option<&'static [&'static str]> {
+            Some(&[])
         }
         fn locate(&self) -> Option<PathBuf> {
             Some(self.script.clone())

@@ -16,11 +16,35 @@ use super::process::StdoutSink;
 use super::result::DispatchResult;
 use super::stream_sink::Progress;
 use super::verdict::{Captured, Context, Verdict};
+use crate::config::BackendName;
 use crate::config::project::AgentFiles;
 
+/// What a CLI can be asked to do beyond running a prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Abilities {
+    /// Starts a new session under an id we choose (else the CLI picks it
+    /// and reports it in its output).
+    pub names_new_sessions: bool,
+    /// Takes lists of allowed and disallowed tools.
+    pub tool_lists: bool,
+    /// Stops a run at a spend cap in US dollars.
+    pub spend_cap: bool,
+}
+
 pub trait Backend: Sync {
+    /// The name an agent's `backend` key gives it.
+    fn name(&self) -> BackendName;
+
     /// The executable's name, looked up on `PATH`.
     fn program(&self) -> &'static str;
+
+    /// What this CLI can be asked to do beyond running a prompt.
+    fn abilities(&self) -> Abilities;
+
+    /// The permission modes it can honour with its own flags (no mode set
+    /// is always `default`); `None`: any mode is passed through as given.
+    /// A mode it cannot honour is refused, never dropped.
+    fn permission_modes(&self) -> Option<&'static [&'static str]>;
 
     /// Where the executable is; `None` when it is not installed.
     fn locate(&self) -> Option<PathBuf> {
@@ -36,6 +60,12 @@ pub trait Backend: Sync {
     /// The arguments after the program name for one run. Caller-supplied
     /// text must reach the CLI as values, never as flags.
     fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused>;
+
+    /// Variables to set in the CLI's environment for one run, beside the
+    /// dispatch depth: settings a CLI takes only that way.
+    fn environment(&self, _line: &CommandLine) -> Vec<(OsString, OsString)> {
+        Vec::new()
+    }
 
     /// A fresh reader for one run's stdout.
     fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader>;

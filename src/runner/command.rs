@@ -4,7 +4,7 @@
 //! `CommandLine` into its own argv.
 
 use super::preflight::FlagArgument;
-use crate::config::rules::FlagValueProblem;
+use crate::config::rules::{FlagValueProblem, check_flag_value};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputMode {
@@ -56,6 +56,34 @@ pub enum Refused {
     TooLong { what: &'static str, bytes: usize },
     /// A text holding a NUL byte, which no command-line argument can carry.
     NulByte { what: &'static str },
+    /// A setting this CLI has no flag for (the agent was checked when it
+    /// was saved; this stops a run its check did not see).
+    Unsupported { what: &'static str, value: String },
+}
+
+/// `value` as the value of a flag, refused (as `argument`) when it is
+/// blank, has control characters, or could be read as a flag itself.
+pub fn flag_value(argument: FlagArgument, value: &str) -> Result<&str, Refused> {
+    check_flag_value(value).map_err(|problem| Refused::BadFlagValue {
+        argument,
+        value: value.to_owned(),
+        problem,
+    })?;
+    Ok(value)
+}
+
+/// The task prompt with the system prompt above it, for CLIs that take no
+/// system prompt of their own; checked to fit in one argument.
+pub fn prompt_with_instructions(line: &CommandLine) -> Result<String, Refused> {
+    let prompt = match line.system_prompt {
+        Some(system) => format!("{system}\n\n---\n\n{}", line.prompt),
+        None => line.prompt.to_owned(),
+    };
+    fits(
+        "prompt (dispatch protocol, the agent's instructions, task, context, caller and goal)",
+        &prompt,
+    )?;
+    Ok(prompt)
 }
 
 /// Whether `text` can be passed as one command-line argument.

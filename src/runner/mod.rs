@@ -8,6 +8,7 @@
 //! (`backend`), one implementation per CLI in `backends`; the helpers they
 //! share are `lenient_json`, `status_line` and `result`.
 
+pub mod answer;
 pub mod backend;
 pub mod backends;
 pub mod cancel;
@@ -19,18 +20,20 @@ pub mod preflight;
 pub mod process;
 pub mod prompt;
 pub mod result;
+pub mod run_facts;
 pub mod status_line;
 pub mod stream_sink;
 pub mod transport;
 pub mod verdict;
 
+use std::ffi::OsString;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub use cancel::CancelToken;
 pub use command::OutputMode;
 pub use prompt::Ask;
-pub use result::{DispatchResult, ErrorType, Outcome};
+pub use result::{DispatchResult, ErrorType, Outcome, Usage};
 pub use stream_sink::Progress;
 
 use crate::config::grants::Permissions;
@@ -47,7 +50,7 @@ use verdict::{Context, Verdict};
 pub struct Dispatch<'a> {
     pub agent_name: &'a str,
     pub agent: &'a Agent,
-    /// The CLI that runs it, usually `backends::of(agent)`.
+    /// The CLI that runs it, usually `backends::of(agent, settings)`.
     pub backend: &'a dyn Backend,
     pub settings: &'a Settings,
     pub ask: Ask<'a>,
@@ -70,8 +73,12 @@ impl Dispatch<'_> {
     }
 
     /// The agent's cap when it has a non-zero one, else the settings
-    /// default; zero means no cap.
+    /// default; zero means no cap, and so does a CLI that cannot stop at
+    /// one (an agent's own cap is refused for it before it runs).
     pub fn budget_usd(&self) -> Option<f64> {
+        if !self.backend.abilities().spend_cap {
+            return None;
+        }
         self.agent
             .max_budget_usd
             .filter(|cap| *cap > 0.0)
@@ -126,21 +133,28 @@ pub fn dispatch_using(
     if !d.agent.directory.is_dir() {
         return preflight::directory_missing(d.agent_name, &d.agent.directory);
     }
+    if let Err(problem) = backends::unsupported::check(d.backend, d.agent, d.settings) {
+        return preflight::unsupported(d.agent_name, &problem);
+    }
     let session = match (d.resume, d.mode) {
         (Some(id), OutputMode::Json) => Session::Resume(id.to_owned()),
+        _ if !d.backend.abilities().names_new_sessions => Session::Unnamed,
         // Without a random source the CLI picks the id; the run is only
         // harder to resume after a timeout.
         _ => crate::ids::uuid_v4().map_or(Session::Unnamed, Session::New),
     };
     let launch = |session: &Session| {
-        build_arguments(d, session).map(|args| Launch {
-            program: program.to_path_buf(),
-            args,
-            cwd: d.agent.directory.clone(),
-            env: vec![(
+        build_command(d, session).map(|(args, mut env)| {
+            env.push((
                 environment::DEPTH_ENV.into(),
                 depth.saturating_add(1).to_string().into(),
-            )],
+            ));
+            Launch {
+                program: program.to_path_buf(),
+                args,
+                cwd: d.agent.directory.clone(),
+                env,
+            }
         })
     };
     let first = match launch(&session) {
@@ -189,13 +203,21 @@ fn refused(d: &Dispatch, refused: command::Refused) -> DispatchResult {
             preflight::argument_too_long(agent, what, bytes)
         }
         command::Refused::NulByte { what } => preflight::nul_byte(agent, what),
+        command::Refused::Unsupported { what, value } => DispatchResult::failure(
+            agent,
+            ErrorType::InvalidArgument,
+            format!(
+                "Agent '{agent}' was not started: the {} CLI cannot honour {what} {value:?}",
+                d.backend.program()
+            ),
+        ),
     }
 }
 
-fn build_arguments(
-    d: &Dispatch,
-    session: &Session,
-) -> Result<Vec<std::ffi::OsString>, command::Refused> {
+/// The arguments and the extra environment of one run.
+type Command = (Vec<OsString>, Vec<(OsString, OsString)>);
+
+fn build_command(d: &Dispatch, session: &Session) -> Result<Command, command::Refused> {
     let prompt = prompt::task_prompt(&d.ask);
     let budget_usd = d.budget_usd();
     let system_prompt = prompt::system_prompt(&prompt::Protocol {
@@ -207,9 +229,17 @@ fn build_arguments(
         json_answer: d.ask.wants_json(),
         instructions: &d.agent.instructions,
     });
-    // The same resolution the MCP permission-raise check judges.
+    // The same resolution the MCP permission-raise check judges. Tool
+    // lists reach only a CLI that takes them: the settings defaults are
+    // not for the others, and an agent's own lists were refused for them.
     let permissions = Permissions::effective(d.agent, d.settings);
-    d.backend.arguments(&CommandLine {
+    let tool_lists = d.backend.abilities().tool_lists;
+    let (allowed_tools, disallowed_tools) = if tool_lists {
+        (permissions.allowed, permissions.disallowed)
+    } else {
+        (&[][..], &[][..])
+    };
+    let line = CommandLine {
         mode: d.mode,
         prompt: &prompt,
         system_prompt: system_prompt.as_deref(),
@@ -217,9 +247,10 @@ fn build_arguments(
         budget_usd,
         model: d.agent.model.as_deref(),
         permission_mode: permissions.mode,
-        allowed_tools: permissions.allowed,
-        disallowed_tools: permissions.disallowed,
-    })
+        allowed_tools,
+        disallowed_tools,
+    };
+    Ok((d.backend.arguments(&line)?, d.backend.environment(&line)))
 }
 
 fn run_once(

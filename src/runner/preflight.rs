@@ -1,5 +1,6 @@
 //! The failed results of the checks made before an agent CLI is spawned:
-//! dispatch recursion, a missing project directory, a flag value that is blank, has control characters or would be
+//! dispatch recursion, a missing project directory, a setting the agent's
+//! CLI cannot honour, a flag value that is blank, has control characters or would be
 //! read as a flag, and a text too long for one command-line argument or
 //! holding a NUL. Each has a fixed type and message; none
 //! carries a session id, since no session was started. The checks
@@ -9,6 +10,7 @@
 use std::fmt;
 use std::path::Path;
 
+use super::backends::unsupported::Unsupported;
 use super::result::{DispatchResult, ErrorType};
 use crate::config::rules::FlagValueProblem;
 use crate::pyfmt::repr_str;
@@ -32,6 +34,16 @@ pub fn directory_missing(agent: &str, directory: &Path) -> DispatchResult {
         agent,
         ErrorType::NotFound,
         format!("Directory does not exist: {}", directory.display()),
+    )
+}
+
+/// Refuses a dispatch whose agent asks its CLI for something it cannot do
+/// (an agents.yaml edited by hand, or a settings default it inherits).
+pub fn unsupported(agent: &str, problem: &Unsupported) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::InvalidArgument,
+        format!("Agent '{agent}' was not started: {problem}"),
     )
 }
 

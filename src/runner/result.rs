@@ -79,6 +79,36 @@ pub struct DispatchResult {
         deserialize_with = "lenient_flag"
     )]
     pub truncated: bool,
+    /// Tokens, when the CLI reports them; the same shape for every CLI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// Token counts of one run, backend-neutral.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Input tokens served from the provider's prompt cache, where reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_input_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// Reads the counts under the given keys of `object`; `None` unless
+    /// both input and output counts are there.
+    pub fn read(
+        object: &serde_json::Map<String, Value>,
+        input: &str,
+        output: &str,
+        cached: &str,
+    ) -> Option<Usage> {
+        Some(Usage {
+            input_tokens: object.get(input).and_then(coerce_count)?,
+            output_tokens: object.get(output).and_then(coerce_count)?,
+            cached_input_tokens: object.get(cached).and_then(coerce_count),
+        })
+    }
 }
 
 impl DispatchResult {
@@ -100,6 +130,7 @@ impl DispatchResult {
             budget_exceeded: false,
             outcome: None,
             truncated: false,
+            usage: None,
         }
     }
 
@@ -136,6 +167,9 @@ pub enum ErrorType {
     Auth,
     InvalidArgument,
     CliError,
+    /// The CLI could not reach its service (it may retry forever; our
+    /// timeout or a cancel ended it).
+    Network,
     /// A value this version does not know, read back from a job file
     /// written by another version; kept verbatim so it survives a rewrite.
     Other(String),
@@ -153,12 +187,13 @@ impl ErrorType {
             ErrorType::Auth => "auth",
             ErrorType::InvalidArgument => "invalid_argument",
             ErrorType::CliError => "cli_error",
+            ErrorType::Network => "network",
             ErrorType::Other(text) => text,
         }
     }
 
     /// Every type this version names; `Other` holds any other name.
-    const KNOWN: [ErrorType; 9] = [
+    const KNOWN: [ErrorType; 10] = [
         ErrorType::Permission,
         ErrorType::Timeout,
         ErrorType::Recursion,
@@ -168,6 +203,7 @@ impl ErrorType {
         ErrorType::Auth,
         ErrorType::InvalidArgument,
         ErrorType::CliError,
+        ErrorType::Network,
     ];
 
     fn from_name(name: String) -> Self {
@@ -308,6 +344,11 @@ mod tests {
             budget_exceeded: true,
             outcome: Some(Outcome::Partial),
             truncated: true,
+            usage: Some(Usage {
+                input_tokens: 12,
+                output_tokens: 34,
+                cached_input_tokens: Some(5),
+            }),
         }
     }
 
@@ -316,7 +357,7 @@ mod tests {
         let text = serde_json::to_string(&full()).unwrap();
         assert_eq!(
             text,
-            r#"{"agent":"web","success":true,"result":"ok","session_id":"s-1","cost_usd":0.42,"duration_ms":1200,"num_turns":3,"error":"e","error_type":"usage_limit","parsed_result":{"a":null},"denied_tools":["Bash"],"hint":"h","budget_exceeded":true,"outcome":"partial","truncated":true}"#
+            r#"{"agent":"web","success":true,"result":"ok","session_id":"s-1","cost_usd":0.42,"duration_ms":1200,"num_turns":3,"error":"e","error_type":"usage_limit","parsed_result":{"a":null},"denied_tools":["Bash"],"hint":"h","budget_exceeded":true,"outcome":"partial","truncated":true,"usage":{"input_tokens":12,"output_tokens":34,"cached_input_tokens":5}}"#
         );
     }
 
@@ -348,6 +389,7 @@ mod tests {
             "auth",
             "invalid_argument",
             "cli_error",
+            "network",
         ] {
             let parsed: ErrorType = serde_json::from_value(json!(name)).unwrap();
             assert!(!matches!(parsed, ErrorType::Other(_)), "{name}");

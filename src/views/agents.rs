@@ -4,8 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::health_json;
-use crate::config::Agent;
 use crate::config::project::{self, Health};
+use crate::config::{Agent, BackendName, Settings};
 use crate::runner::backends;
 use crate::usage::Profile;
 
@@ -27,19 +27,23 @@ fn strings(items: &[impl AsRef<str>]) -> Value {
 
 /// A one-line description guessed from the agent's project files (those
 /// its backend reads first), for an agent added without one.
-pub fn guessed_description(agent: &Agent) -> String {
-    project::auto_description(&agent.directory, &backends::of(agent).project_files())
+pub fn guessed_description(agent: &Agent, backend: BackendName) -> String {
+    project::auto_description(&agent.directory, &backends::named(backend).project_files())
 }
 
 /// One entry of `list_agents` / `list --json`.
-pub fn summary(name: &str, agent: &Agent) -> Value {
+pub fn summary(name: &str, agent: &Agent, settings: &Settings) -> Value {
     let mut m = Map::new();
     m.insert("name".into(), json!(name));
     m.insert("directory".into(), path_text(agent));
     m.insert("description".into(), json!(agent.description));
-    let files = backends::of(agent).project_files();
+    let backend = backends::of(agent, settings);
+    let files = backend.project_files();
     let (health, scan) = project::survey(&agent.directory, &files);
+    m.insert("backend".into(), json!(backend.name().as_str()));
     m.insert("healthy".into(), health_json(&health));
+    m.insert("instruction_file".into(), json!(files.instructions));
+    // The original's key; true when the backend's instruction file is there.
     m.insert("has_claude_md".into(), json!(scan.has_instructions));
     m.insert("has_mcp_config".into(), json!(scan.has_mcp_config));
     for (key, items) in [
@@ -71,11 +75,19 @@ pub fn with_typical(mut summary: Value, profile: Option<&Profile>) -> Value {
 /// `inspect_agent` / `describe --json`: configuration (with the agent's
 /// full run `profile` when the journal has one), then project facts and up
 /// to `preview_lines` lines of CLAUDE.md and README.md.
-pub fn detail(name: &str, agent: &Agent, profile: Option<&Profile>, preview_lines: usize) -> Value {
+pub fn detail(
+    name: &str,
+    agent: &Agent,
+    settings: &Settings,
+    profile: Option<&Profile>,
+    preview_lines: usize,
+) -> Value {
     let mut m = Map::new();
     m.insert("name".into(), json!(name));
     m.insert("directory".into(), path_text(agent));
     m.insert("description".into(), json!(agent.description));
+    let backend = backends::of(agent, settings);
+    m.insert("backend".into(), json!(backend.name().as_str()));
     m.insert("timeout".into(), json!(agent.timeout));
     if let Some(model) = &agent.model {
         m.insert("model".into(), json!(model));
@@ -94,9 +106,10 @@ pub fn detail(name: &str, agent: &Agent, profile: Option<&Profile>, preview_line
     if let Some(profile) = profile {
         m.insert("typical".into(), profile.full_json());
     }
-    let files = backends::of(agent).project_files();
+    let files = backend.project_files();
     let (health, scan) = project::survey(&agent.directory, &files);
     m.insert("healthy".into(), health_json(&health));
+    m.insert("instruction_file".into(), json!(files.instructions));
     if !matches!(health, Health::Ok) {
         return Value::Object(m);
     }

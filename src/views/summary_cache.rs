@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::config::Agent;
-use crate::config::project::AgentFiles;
+use crate::config::project::{AgentFiles, McpConfig};
+use crate::config::{Agent, Settings};
 use crate::runner::backends;
 use crate::state::stamp::FileStamp;
 
@@ -46,7 +46,7 @@ impl ProjectStamp {
 /// and are never cached.
 fn project_stamp(directory: &Path, files: &AgentFiles) -> Option<ProjectStamp> {
     let meta = fs::metadata(directory).ok().filter(fs::Metadata::is_dir)?;
-    let stamp = |name: &&str| FileStamp::of(&directory.join(name)).ok().flatten();
+    let stamp = |config: &McpConfig| FileStamp::of(&directory.join(config.path())).ok().flatten();
     Some(ProjectStamp {
         directory: FileStamp::from_metadata(&meta),
         mcp_configs: files.mcp_configs.iter().map(stamp).collect(),
@@ -64,25 +64,30 @@ impl SummaryCache {
     }
 
     /// The `list_agents` entry of `name`, from the cache when still valid.
-    pub fn summary(&self, name: &str, agent: &Agent) -> Value {
-        let files = backends::of(agent).project_files();
+    pub fn summary(&self, name: &str, agent: &Agent, settings: &Settings) -> Value {
+        let files = backends::of(agent, settings).project_files();
         let Some(stamp) = project_stamp(&agent.directory, &files) else {
-            return super::agents::summary(name, agent);
+            return super::agents::summary(name, agent, settings);
+        };
+        // The entry shows the backend, which the settings may choose.
+        let resolved = Agent {
+            backend: Some(agent.backend_name(settings)),
+            ..agent.clone()
         };
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((seen_agent, seen_stamp, value)) = entries.get(name)
-            && seen_agent == agent
+            && *seen_agent == resolved
             && *seen_stamp == stamp
         {
             return value.clone();
         }
         drop(entries);
-        let value = super::agents::summary(name, agent);
+        let value = super::agents::summary(name, agent, settings);
         if stamp.settled() {
             self.entries
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(name.to_owned(), (agent.clone(), stamp, value.clone()));
+                .insert(name.to_owned(), (resolved, stamp, value.clone()));
         }
         value
     }
@@ -106,16 +111,19 @@ mod tests {
         let dir = tmp.path().canonicalize().unwrap();
         let cache = SummaryCache::new();
         let mut agent = Agent::new(dir.clone());
-        assert_eq!(cache.summary("a", &agent)["has_claude_md"], false);
+        assert_eq!(
+            cache.summary("a", &agent, &Settings::default())["has_claude_md"],
+            false
+        );
         std::fs::write(dir.join("CLAUDE.md"), "x").unwrap();
         assert_eq!(
-            cache.summary("a", &agent)["has_claude_md"],
+            cache.summary("a", &agent, &Settings::default())["has_claude_md"],
             true,
             "a new file changes the directory"
         );
         std::fs::write(dir.join(".mcp.json"), r#"{"mcpServers": {"db": {}}}"#).unwrap();
         assert_eq!(
-            cache.summary("a", &agent)["mcp_servers"],
+            cache.summary("a", &agent, &Settings::default())["mcp_servers"],
             serde_json::json!(["db"])
         );
         // Rewritten in place: the directory is unchanged, the file is not.
@@ -125,11 +133,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            cache.summary("a", &agent)["mcp_servers"],
+            cache.summary("a", &agent, &Settings::default())["mcp_servers"],
             serde_json::json!(["db", "logs"])
         );
         agent.description = "changed".into();
-        assert_eq!(cache.summary("a", &agent)["description"], "changed");
+        assert_eq!(
+            cache.summary("a", &agent, &Settings::default())["description"],
+            "changed"
+        );
     }
 
     #[test]
@@ -138,7 +149,7 @@ mod tests {
         let dir = tmp.path().canonicalize().unwrap();
         let cache = SummaryCache::new();
         let agent = Agent::new(dir.clone());
-        cache.summary("a", &agent);
+        cache.summary("a", &agent, &Settings::default());
         assert!(
             cache.entries.lock().unwrap().is_empty(),
             "a just-changed directory is not trusted"
@@ -148,7 +159,7 @@ mod tests {
             .unwrap()
             .set_modified(an_hour_ago)
             .unwrap();
-        cache.summary("a", &agent);
+        cache.summary("a", &agent, &Settings::default());
         assert_eq!(cache.entries.lock().unwrap().len(), 1);
         cache.retain(|name| name != "a");
         assert!(cache.entries.lock().unwrap().is_empty());

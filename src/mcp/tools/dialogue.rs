@@ -105,7 +105,7 @@ fn dispatch_dialogue(mut call: Call) -> Result<ToolResult, ArgError> {
             let d = Dispatch {
                 agent_name: &speaker.name,
                 agent: speaker.agent,
-                backend: backends::of(speaker.agent),
+                backend: backends::of(speaker.agent, &config.settings),
                 settings: &config.settings,
                 ask: Ask {
                     task: &task,

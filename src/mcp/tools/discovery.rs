@@ -32,28 +32,28 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "list_agents",
-            description: "List the agents (other projects' Claude Code sessions you can delegate to): directory, description, health, MCP servers, stacks, databases, permissions, capabilities. Call this first.",
+            description: "List the agents (other projects' coding agents you can delegate to): backend, directory, description, health, MCP servers, stacks, databases, permissions, capabilities. Call this first.",
             params: params::NONE,
             kind: Kind::ReadOnly,
             run: list_agents,
         },
         Tool {
             name: "inspect_agent",
-            description: "Look at one agent's project without starting a session: config, MCP servers, stack, databases, and the start of its CLAUDE.md and README.md.",
+            description: "Look at one agent's project without starting a session: config, MCP servers, stack, databases, and the start of its instruction file and README.md.",
             params: INSPECT_AGENT,
             kind: Kind::ReadOnly,
             run: inspect_agent,
         },
         Tool {
             name: "list_groups",
-            description: "List agent groups (sets of projects that work together) with their members and whether they carry shared context. Then inspect_group, and dispatch(..., group=) to give a member the group's shared facts.",
+            description: "List agent groups (projects that work together): members and whether they carry shared context. dispatch(..., group=) gives a member the group's shared facts.",
             params: params::NONE,
             kind: Kind::ReadOnly,
             run: list_groups,
         },
         Tool {
             name: "inspect_group",
-            description: "Show one group in full: description, shared context, and each member with what it is used for and its health.",
+            description: "One group in full: description, shared context, and each member's use and health.",
             params: INSPECT_GROUP,
             kind: Kind::ReadOnly,
             run: inspect_group,
@@ -79,7 +79,10 @@ fn list_agents(call: Call) -> Result<ToolResult, ArgError> {
         .agents
         .iter()
         .map(|(name, agent)| {
-            views::agents::with_typical(summaries.summary(name, agent), profiles.get(name))
+            views::agents::with_typical(
+                summaries.summary(name, agent, &config.settings),
+                profiles.get(name),
+            )
         })
         .collect();
     Ok(ToolResult::ok(Value::Array(agents)))
@@ -100,6 +103,7 @@ fn inspect_agent(mut call: Call) -> Result<ToolResult, ArgError> {
     Ok(ToolResult::ok(views::agents::detail(
         &name,
         agent,
+        &config.settings,
         profiles.get(&name),
         lines,
     )))

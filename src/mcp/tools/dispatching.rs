@@ -68,21 +68,21 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "dispatch",
-            description: "Delegate a task to an agent: a Claude Code session in that project's directory (its CLAUDE.md, MCP servers, tools) returns its answer. Check `outcome` (done/partial/blocked) and `hint`. Identical repeats come from a cache (`cached: true`). A timeout returns a session_id for dispatch_session.",
+            description: "Delegate a task to an agent: a claude, codex, gemini or opencode session in that project's directory (its instructions, MCP servers, tools) answers. Check `outcome` (done/partial/blocked) and `hint`. Identical repeats come from a cache (`cached: true`). A timeout returns a session_id for dispatch_session.",
             params: DISPATCH,
             kind: Kind::Dispatch,
             run: dispatch,
         },
         Tool {
             name: "dispatch_session",
-            description: "Multi-turn conversation with an agent. Without session_id a new session starts; pass the returned session_id to continue it (also the way to resume a timed-out dispatch: task='Continue where you left off'). Never cached.",
+            description: "Multi-turn conversation with an agent: without session_id a new session starts; pass the returned session_id to continue it (also resumes a timed-out dispatch: task='Continue where you left off'). Never cached.",
             params: DISPATCH_SESSION,
             kind: Kind::Dispatch,
             run: dispatch_session,
         },
         Tool {
             name: "dispatch_stream",
-            description: "Like dispatch, for long tasks: the agent's steps (its messages, \"Using tool: X\") arrive as progress notifications while it works. Always a fresh session; never cached.",
+            description: "Like dispatch, for long tasks: the agent's steps (messages, \"Using tool: X\") arrive as progress notifications. Always a fresh session; never cached.",
             params: ASK_ONLY,
             kind: Kind::Dispatch,
             run: dispatch_stream,
@@ -115,7 +115,7 @@ impl AskArgs {
         Dispatch {
             agent_name: &self.agent,
             agent,
-            backend: backends::of(agent),
+            backend: backends::of(agent, settings),
             settings,
             ask: Ask {
                 task: &self.task,

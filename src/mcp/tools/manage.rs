@@ -28,39 +28,42 @@ use crate::config::rules::{self, InvalidName, NameKind};
 use crate::config::store::{self, MutateError, SaveError};
 use crate::config::{Agent, Config, Settings};
 use crate::pyfmt::repr_str;
+use crate::runner::backends::{
+    self,
+    unsupported::{self, Unsupported},
+};
 use crate::state::flock::LockError;
 
 const NEW_NAME: Text = Text::required(
     "name",
-    "New name: letters, digits, '-', '_'; starts with a letter or digit.",
+    "Letters, digits, '-', '_'; starts with a letter or digit.",
 );
 const DIRECTORY: Text = Text::required("directory", "The project's directory ('~' expanded).");
-const NEW_DESCRIPTION: Text = Text::optional(
-    "description",
-    "What it is for; guessed from the project if empty.",
-);
 const DESCRIPTION: Text = Text::optional("description", "What it is for.");
 /// Checked by the tool, not clamped: a bad timeout is refused by name.
-const TIMEOUT: Integer = Integer::as_given("timeout", 0, "Seconds per dispatch, at most 604800.");
+const TIMEOUT: Integer = Integer::as_given("timeout", 0, "Seconds per dispatch, max 604800.");
 const BUDGET: Number =
     Number::new("max_budget_usd", 0.0).described("Spend cap per dispatch in USD.");
 const MODEL: Text = Text::optional("model", "e.g. sonnet or opus.");
+const BACKEND: Text = Text::optional("backend", "Agent CLI: claude, codex, gemini, opencode.");
 const PERMISSION_MODE: Text =
-    Text::optional("permission_mode", "A claude --permission-mode, e.g. plan.");
+    Text::optional("permission_mode", "e.g. plan; README maps it per backend.");
 const ALLOWED_TOOLS: Text = Text::optional(
     "allowed_tools",
     "Tools it may use, e.g. 'Read,Bash(git *)'.",
 );
 const DISALLOWED_TOOLS: Text = Text::optional("disallowed_tools", "Tools it may not use.");
 const CAPABILITIES: Text = Text::optional("capabilities", "Labels for what it can do.");
-const RISKY_CAPABILITIES: Text = Text::optional(
-    "risky_capabilities",
-    "Labels for what it can do that is risky.",
-);
+const RISKY_CAPABILITIES: Text =
+    Text::optional("risky_capabilities", "Labels for risky things it can do.");
 const INSTRUCTIONS: Text = Text::optional("instructions", "Standing orders for every dispatch.");
 
-/// The limits both `add_agent` and `update_agent` take.
-const LIMITS: &[Param] = &[Param::Integer(TIMEOUT), Param::Number(BUDGET)];
+/// The CLI and limits both `add_agent` and `update_agent` take.
+const LIMITS: &[Param] = &[
+    Param::Text(BACKEND),
+    Param::Integer(TIMEOUT),
+    Param::Number(BUDGET),
+];
 /// The permission and label fields both take, in the original's order.
 const PERMISSIONS_AND_LABELS: &[Param] = &[
     Param::Text(PERMISSION_MODE),
@@ -75,7 +78,7 @@ const ADD_AGENT: Params = &[
     &[
         Param::Text(NEW_NAME),
         Param::Text(DIRECTORY),
-        Param::Text(NEW_DESCRIPTION),
+        Param::Text(DESCRIPTION),
     ],
     LIMITS,
     PERMISSIONS_AND_LABELS,
@@ -92,14 +95,14 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "add_agent",
-            description: "Register a project directory as an agent. Without a description one is guessed from its files. timeout 0 = 300 s; max_budget_usd 0 = settings default. Lists are comma-separated.",
+            description: "Register a project directory as an agent (description guessed from its files if empty). timeout 0 = 300 s; max_budget_usd 0 = settings default. Lists are comma-separated.",
             params: ADD_AGENT,
             kind: Kind::Changes,
             run: add_agent,
         },
         Tool {
             name: "update_agent",
-            description: "Change an agent; only non-empty arguments count (timeout/max_budget_usd 0 = no change; a negative budget removes the cap). \"none\" clears a field (tool lists then inherit the defaults). Returns the changed fields.",
+            description: "Change an agent; empty arguments are ignored (timeout/max_budget_usd 0 = no change; a negative budget = no cap). \"none\" clears a field (tool lists then inherit defaults). Returns the changed fields.",
             params: UPDATE_AGENT,
             kind: Kind::Changes,
             run: update_agent,
@@ -140,6 +143,12 @@ enum Refused {
         available: Vec<String>,
     },
     NothingToUpdate,
+    /// The agent's CLI cannot honour one of its settings.
+    Unsupported {
+        tool: &'static str,
+        name: String,
+        problem: Unsupported,
+    },
     /// The change would raise the agent's permissions and the settings do
     /// not let MCP callers do that.
     Grants {
@@ -187,6 +196,11 @@ impl fmt::Display for Refused {
             Refused::NothingToUpdate => {
                 f.write_str("Nothing to update. Pass at least one non-empty field.")
             }
+            Refused::Unsupported {
+                tool,
+                name,
+                problem,
+            } => write!(f, "{tool} did not save agent {}: {problem}", repr_str(name)),
             Refused::Grants {
                 tool, name, raise, ..
             } => write!(
@@ -343,7 +357,8 @@ fn add_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(invalid) => return Ok(ToolResult::error(invalid.to_string())),
     };
     if !patch.gives_description() {
-        agent.description = crate::views::agents::guessed_description(&agent);
+        agent.description =
+            crate::views::agents::guessed_description(&agent, agent.backend.unwrap_or_default());
     }
     let warnings: Vec<String> = patch.warning().into_iter().collect();
     let answer = added(&name, &agent, &warnings);
@@ -363,6 +378,7 @@ fn add_agent(mut call: Call) -> Result<ToolResult, ArgError> {
                 command: add_command(&name, &agent),
             });
         }
+        supported("add_agent", &name, &agent, &config.settings)?;
         config.agents.insert(name.clone(), agent);
         Ok(())
     });
@@ -464,6 +480,7 @@ fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         if fields.is_empty() {
             return Err(Refused::NothingToUpdate);
         }
+        supported("update_agent", &name, agent, &config.settings)?;
         // Nothing is saved on an error, so the change applied above to the
         // loaded copy is dropped with it.
         if let Some(raise) = refused_raise(&config.settings, &before, agent) {
@@ -486,6 +503,22 @@ fn update_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         answer["warnings"] = json!(warnings);
     }
     Ok(ToolResult::ok(answer))
+}
+
+/// Refuses an agent whose CLI cannot honour one of its settings.
+fn supported(
+    tool: &'static str,
+    name: &str,
+    agent: &Agent,
+    settings: &Settings,
+) -> Result<(), Refused> {
+    unsupported::check(backends::of(agent, settings), agent, settings).map_err(|problem| {
+        Refused::Unsupported {
+            tool,
+            name: name.to_owned(),
+            problem,
+        }
+    })
 }
 
 /// What a change from `before` to `after` would grant that an MCP caller

@@ -42,7 +42,7 @@ const DISPATCH_PARALLEL: Params = &[&[Param::Text(DISPATCHES), Param::Text(AGGRE
 pub fn tools() -> Vec<Tool> {
     vec![Tool {
         name: "dispatch_parallel",
-        description: "Run several dispatches at once (within max_concurrency); results in input order. `dispatches`: a JSON array string of {agent, task, context?, caller?, goal?, response_format?, timeout_seconds?, group?, return_ref?, summary_chars?}. All are validated before any runs. `aggregate`: an agent that synthesizes the results.",
+        description: "Run several dispatches at once (within max_concurrency); results in input order. `dispatches`: a JSON array string of {agent, task, context?, caller?, goal?, response_format?, timeout_seconds?, group?, return_ref?, summary_chars?}. Validated before any runs. `aggregate`: an agent that synthesizes the results.",
         params: DISPATCH_PARALLEL,
         kind: Kind::Dispatch,
         run: dispatch_parallel,
@@ -105,7 +105,7 @@ fn dispatch_parallel(mut call: Call) -> Result<ToolResult, ArgError> {
     let d = Dispatch {
         agent_name: &aggregate,
         agent: aggregator,
-        backend: backends::of(aggregator),
+        backend: backends::of(aggregator, &config.settings),
         settings: &config.settings,
         ask: Ask {
             task: AGGREGATE_TASK,
@@ -305,7 +305,7 @@ fn item_dispatch<'a>(config: &'a Config, item: &'a Item) -> Dispatch<'a> {
     Dispatch {
         agent_name: &item.agent_name,
         agent: item.agent,
-        backend: backends::of(item.agent),
+        backend: backends::of(item.agent, &config.settings),
         settings: &config.settings,
         ask: Ask {
             task: &item.task,

@@ -6,9 +6,8 @@
 
 use std::ffi::OsString;
 
-use crate::config::rules::check_flag_value;
 use crate::pyfmt::repr_float;
-use crate::runner::command::{CommandLine, OutputMode, Refused, Session, fits};
+use crate::runner::command::{CommandLine, OutputMode, Refused, Session, fits, flag_value};
 use crate::runner::preflight::FlagArgument;
 
 /// Builds the arguments after the program name.
@@ -28,11 +27,7 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
     let mut flag =
         |name: &str, value: &str, argument: Option<FlagArgument>| -> Result<(), Refused> {
             if let Some(argument) = argument {
-                check_flag_value(value).map_err(|problem| Refused::BadFlagValue {
-                    argument,
-                    value: value.to_owned(),
-                    problem,
-                })?;
+                flag_value(argument, value)?;
             }
             args.push(name.into());
             args.push(value.into());

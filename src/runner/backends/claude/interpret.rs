@@ -13,12 +13,12 @@ use serde_json::{Map, Value};
 use super::classify::{self, FailedMcpServer, str_field};
 use crate::chars;
 use crate::pyvalue::truthy as is_truthy;
+use crate::runner::answer::{self, append_hint, join_hints, killed_before_result, succeed};
 use crate::runner::lenient_json;
 use crate::runner::messages;
 use crate::runner::result::{
-    DispatchResult, ErrorType, coerce_cost, coerce_count, result_text, text_of,
+    DispatchResult, ErrorType, Usage, coerce_cost, coerce_count, result_text, text_of,
 };
-use crate::runner::status_line::{lift_status, parse_json_answer};
 use crate::runner::stream_sink::EventStream;
 use crate::runner::verdict::{Captured, Context, Exit, Kill, Verdict};
 
@@ -243,6 +243,17 @@ fn from_payload(
         duration_ms: payload.get("duration_ms").and_then(coerce_count),
         num_turns: payload.get("num_turns").and_then(coerce_count),
         denied_tools: classify::denied_tools(payload.get("permission_denials")),
+        usage: payload
+            .get("usage")
+            .and_then(Value::as_object)
+            .and_then(|usage| {
+                Usage::read(
+                    usage,
+                    "input_tokens",
+                    "output_tokens",
+                    "cache_read_input_tokens",
+                )
+            }),
         ..DispatchResult::new(ctx.agent, false)
     };
     let text = result_text(payload.get("result"));
@@ -291,40 +302,6 @@ fn no_text_error(agent: &str, payload: &Map<String, Value>, exit: Option<Exit>) 
     }
 }
 
-/// Completes a successful result from the answer's raw text: the STATUS
-/// line is lifted first, so JSON is parsed from what remains. Hints, in
-/// order: denied tools, the cleanup note, the outcome's next step.
-fn succeed(
-    ctx: &Context,
-    mut result: DispatchResult,
-    raw: &str,
-    killed: Option<Kill>,
-) -> DispatchResult {
-    let (text, outcome) = lift_status(raw);
-    if ctx.response_format_json {
-        result.parsed_result = parse_json_answer(&text);
-    }
-    let denial = result
-        .denied_tools
-        .as_deref()
-        .map(|tools| messages::denial_hint(ctx.agent, tools));
-    let cleanup = killed.map(|kill| {
-        match kill {
-            Kill::Timeout => messages::CLEANUP_NOTE_AFTER_TIMEOUT,
-            Kill::Cancel => messages::CLEANUP_NOTE_AFTER_CANCEL,
-        }
-        .to_owned()
-    });
-    let next_step = outcome.and_then(|outcome| {
-        messages::outcome_hint(ctx.agent, outcome, result.session_id.as_deref())
-    });
-    result.hint = join_hints([denial, cleanup, next_step]);
-    result.success = true;
-    result.result = text;
-    result.outcome = outcome;
-    result
-}
-
 /// stdout that is not a JSON object (or not JSON at all) is the answer as
 /// plain text: a success only with a clean exit and some text, with a hint
 /// that it was not JSON (the answer was paid for; its cost and session
@@ -366,30 +343,6 @@ fn classified_failure(ctx: &Context, transcript: &Transcript, error: String) -> 
     DispatchResult::failure(ctx.agent, error_type, error)
 }
 
-/// We killed the run before it produced a complete result. The session of
-/// record is reported so the partial work can be resumed.
-fn killed_before_result(ctx: &Context, kill: Kill) -> DispatchResult {
-    let session_id = ctx.session_of_record;
-    let result = match kill {
-        Kill::Timeout => DispatchResult::failure(
-            ctx.agent,
-            ErrorType::Timeout,
-            messages::timeout_message(ctx.agent, ctx.timeout_secs, None, session_id),
-        ),
-        // Not a failure of the agent or the CLI, but callers only branch on
-        // the documented types, and `cli_error` is the catch-all.
-        Kill::Cancel => DispatchResult::failure(
-            ctx.agent,
-            ErrorType::CliError,
-            messages::cancelled_message(ctx.agent, session_id),
-        ),
-    };
-    DispatchResult {
-        session_id: session_id.map(str::to_owned),
-        ..result
-    }
-}
-
 /// Applies what holds for every result of a run: the hint about MCP
 /// servers that did not connect, then the post-hoc budget check, which
 /// flags a run that cost more than its cap. A budget stop already says so
@@ -399,30 +352,8 @@ fn finish(ctx: &Context, transcript: &Transcript, mut result: DispatchResult) ->
         let hint = classify::mcp_failure_hint(ctx.agent, &transcript.failed_mcp);
         append_hint(&mut result, hint);
     }
-    if result.error_type != Some(ErrorType::Budget)
-        && let (Some(budget), Some(cost)) = (ctx.budget_usd, result.cost_usd)
-        && budget != 0.0
-        && cost != 0.0
-        && cost > budget
-    {
-        result.budget_exceeded = true;
-        append_hint(&mut result, messages::budget_exceeded_note(cost, budget));
-    }
+    answer::flag_overspend(ctx, &mut result);
     result
-}
-
-fn append_hint(result: &mut DispatchResult, note: String) {
-    result.hint = join_hints([result.hint.take(), Some(note)]);
-}
-
-/// The non-empty hints joined with single spaces; `None` if there are none.
-fn join_hints<const N: usize>(hints: [Option<String>; N]) -> Option<String> {
-    let present: Vec<String> = hints
-        .into_iter()
-        .flatten()
-        .filter(|hint| !hint.is_empty())
-        .collect();
-    (!present.is_empty()).then(|| present.join(" "))
 }
 
 /// Progress lines for one assistant event. Shapes other than the expected

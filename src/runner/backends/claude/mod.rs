@@ -10,8 +10,9 @@ pub mod interpret;
 use std::ffi::OsString;
 use std::io;
 
-use crate::config::project::AgentFiles;
-use crate::runner::backend::{Backend, OutputReader};
+use crate::config::BackendName;
+use crate::config::project::{AgentFiles, McpConfig};
+use crate::runner::backend::{Abilities, Backend, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
 use crate::runner::process::{CollectAll, StdoutSink};
 use crate::runner::result::{DispatchResult, ErrorType};
@@ -23,14 +24,41 @@ use interpret::StreamCollector;
 pub struct Claude;
 
 impl Backend for Claude {
+    fn name(&self) -> BackendName {
+        BackendName::Claude
+    }
+
     fn program(&self) -> &'static str {
         "claude"
+    }
+
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            names_new_sessions: true,
+            tool_lists: true,
+            spend_cap: true,
+        }
+    }
+
+    /// Any mode is passed through: newer CLIs add modes, and an unknown
+    /// one gets a warning when it is set, not a refusal.
+    fn permission_modes(&self) -> Option<&'static [&'static str]> {
+        None
     }
 
     fn project_files(&self) -> AgentFiles {
         AgentFiles {
             instructions: "CLAUDE.md",
-            mcp_configs: &[".mcp.json", ".claude/settings.local.json"],
+            mcp_configs: &[
+                McpConfig::Json {
+                    path: ".mcp.json",
+                    key: "mcpServers",
+                },
+                McpConfig::Json {
+                    path: ".claude/settings.local.json",
+                    key: "mcpServers",
+                },
+            ],
         }
     }
 

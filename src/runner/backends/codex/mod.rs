@@ -1,0 +1,75 @@
+//! The OpenAI Codex CLI (`codex`, 0.171) as an agent backend: `codex exec`
+//! with JSON events (`argv`, `events`). It reads `AGENTS.md` in a project
+//! and its MCP servers from `.codex/config.toml`; it picks its own session
+//! ids, takes no tool lists and has no spend cap.
+
+pub mod argv;
+pub mod events;
+
+use std::ffi::OsString;
+use std::io;
+
+use crate::config::BackendName;
+use crate::config::project::{AgentFiles, McpConfig};
+use crate::runner::backend::{Abilities, Backend, OutputReader};
+use crate::runner::command::{CommandLine, OutputMode, Refused};
+use crate::runner::result::{DispatchResult, ErrorType};
+use crate::runner::stream_sink::{Progress, StreamSink};
+use crate::runner::verdict::Context;
+use events::CodexEvents;
+
+pub struct Codex;
+
+impl Backend for Codex {
+    fn name(&self) -> BackendName {
+        BackendName::Codex
+    }
+
+    fn program(&self) -> &'static str {
+        "codex"
+    }
+
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            names_new_sessions: false,
+            tool_lists: false,
+            spend_cap: false,
+        }
+    }
+
+    fn permission_modes(&self) -> Option<&'static [&'static str]> {
+        Some(&argv::PERMISSION_MODES)
+    }
+
+    fn project_files(&self) -> AgentFiles {
+        AgentFiles {
+            instructions: "AGENTS.md",
+            mcp_configs: &[McpConfig::TomlTables {
+                path: ".codex/config.toml",
+                table: "mcp_servers",
+            }],
+        }
+    }
+
+    fn not_found(&self, agent: &str) -> DispatchResult {
+        DispatchResult::failure(
+            agent,
+            ErrorType::NotFound,
+            "Codex CLI (codex) not found in PATH. Install: npm install -g @openai/codex".to_owned(),
+        )
+    }
+
+    fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {
+        argv::arguments(line)
+    }
+
+    /// Events in both modes; only a stream passes progress on.
+    fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
+        let progress = progress.filter(|_| mode == OutputMode::Stream);
+        Box::new(StreamSink::new(CodexEvents::new(), progress))
+    }
+
+    fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
+        super::spawn_failure(ctx, err)
+    }
+}

@@ -1,0 +1,78 @@
+//! The Google Gemini CLI (`gemini`, 0.61) as an agent backend (`argv`,
+//! `output`). It reads `GEMINI.md` in a project and its MCP servers from
+//! `.gemini/settings.json`; it takes a session id we choose; no tool lists,
+//! no spend cap.
+
+pub mod argv;
+pub mod output;
+
+use std::ffi::OsString;
+use std::io;
+
+use crate::config::BackendName;
+use crate::config::project::{AgentFiles, McpConfig};
+use crate::runner::backend::{Abilities, Backend, OutputReader};
+use crate::runner::command::{CommandLine, OutputMode, Refused};
+use crate::runner::result::{DispatchResult, ErrorType};
+use crate::runner::stream_sink::{Progress, StreamSink};
+use crate::runner::verdict::Context;
+
+pub struct Gemini;
+
+impl Backend for Gemini {
+    fn name(&self) -> BackendName {
+        BackendName::Gemini
+    }
+
+    fn program(&self) -> &'static str {
+        "gemini"
+    }
+
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            names_new_sessions: true,
+            tool_lists: false,
+            spend_cap: false,
+        }
+    }
+
+    fn permission_modes(&self) -> Option<&'static [&'static str]> {
+        Some(&argv::PERMISSION_MODES)
+    }
+
+    fn project_files(&self) -> AgentFiles {
+        AgentFiles {
+            instructions: "GEMINI.md",
+            mcp_configs: &[McpConfig::Json {
+                path: ".gemini/settings.json",
+                key: "mcpServers",
+            }],
+        }
+    }
+
+    fn not_found(&self, agent: &str) -> DispatchResult {
+        DispatchResult::failure(
+            agent,
+            ErrorType::NotFound,
+            "Gemini CLI (gemini) not found in PATH. Install: npm install -g @google/gemini-cli"
+                .to_owned(),
+        )
+    }
+
+    fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {
+        argv::arguments(line)
+    }
+
+    fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
+        match mode {
+            OutputMode::Json => Box::new(output::JsonReader::default()),
+            OutputMode::Stream => {
+                Box::new(StreamSink::new(output::StreamEvents::default(), progress))
+            }
+        }
+    }
+
+    fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
+        super::spawn_failure(ctx, err)
+    }
+}

@@ -1,0 +1,213 @@
+//! Reads what `gemini` prints (Gemini CLI 0.61). `-o json`: one object at
+//! the end — `response` (the answer), `session_id`, `stats.models.*.tokens`
+//! and, on failure, `error {type, message, code}`; an error before the run
+//! (no login: exit 41) prints that object on stderr instead. `-o
+//! stream-json`: one event per line — `init` (session id), `message`
+//! (assistant text, in deltas), `tool_use`, `tool_result`, `error`, and
+//! `result` with `status` and `stats` at the end.
+
+use serde_json::{Map, Value};
+
+use crate::chars;
+use crate::runner::lenient_json;
+use crate::runner::process::{CollectAll, StdoutSink};
+use crate::runner::result::{Usage, coerce_count};
+use crate::runner::run_facts::{self, CliWords, RunFacts};
+use crate::runner::stream_sink::EventStream;
+use crate::runner::verdict::{Captured, Context, Verdict};
+
+pub const WORDS: CliWords = CliWords {
+    program: "gemini",
+    login: "Run `gemini` once in a terminal and sign in (or set GEMINI_API_KEY in the \
+            environment the agent-dispatch MCP server runs with), then retry.",
+    account: "the Google account or API key",
+    auth_exit: Some(41),
+};
+
+const MAX_PROGRESS_CHARS: usize = 500;
+
+fn text<'m>(object: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
+    object.get(key).and_then(Value::as_str)
+}
+
+/// The message of an `error` object (`{type, message, code}`).
+fn error_message(value: Option<&Value>) -> Option<String> {
+    let error = value?.as_object()?;
+    Some(text(error, "message").unwrap_or("unknown error").to_owned())
+}
+
+/// The first JSON object in `bytes` (stderr may hold log lines first).
+fn object_in(bytes: &[u8]) -> Option<Map<String, Value>> {
+    let text = String::from_utf8_lossy(bytes);
+    let start = text.find('{')?;
+    match lenient_json::parse(&text[start..]) {
+        Ok(Value::Object(object)) => Some(object),
+        _ => None,
+    }
+}
+
+/// Tokens summed over the models of `stats.models` (`-o json`).
+fn model_usage(stats: Option<&Value>) -> Option<Usage> {
+    let models = stats?.get("models")?.as_object()?;
+    let mut facts = RunFacts::default();
+    for model in models.values() {
+        if let Some(usage) = model
+            .get("tokens")
+            .and_then(Value::as_object)
+            .and_then(|tokens| Usage::read(tokens, "prompt", "candidates", "cached"))
+        {
+            facts.add_usage(usage);
+        }
+    }
+    facts.usage
+}
+
+/// `-o json`: the whole stdout, read at the end.
+#[derive(Default)]
+pub struct JsonReader(pub CollectAll);
+
+impl JsonReader {
+    pub fn facts(&self, stderr: &[u8]) -> RunFacts {
+        let mut facts = RunFacts::default();
+        let reported = object_in(&self.0.bytes).or_else(|| object_in(stderr));
+        let Some(object) = reported else {
+            return facts;
+        };
+        facts.session_id = text(&object, "session_id").map(str::to_owned);
+        facts.failure = error_message(object.get("error"));
+        if facts.failure.is_none() {
+            facts.answer = object.get("response").map(crate::runner::result::text_of);
+            facts.finished = facts.answer.is_some();
+        }
+        facts.usage = model_usage(object.get("stats"));
+        facts
+    }
+}
+
+impl StdoutSink for JsonReader {
+    fn chunk(&mut self, bytes: &[u8]) {
+        self.0.chunk(bytes);
+    }
+    fn explains_outcome(&self) -> bool {
+        self.0.explains_outcome()
+    }
+}
+
+impl crate::runner::backend::OutputReader for JsonReader {
+    fn lost_to_cut(&self) -> bool {
+        self.0.cut
+    }
+
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+        let facts = self.facts(&ended.stderr);
+        run_facts::decide(ctx, facts, &ended, &WORDS)
+    }
+}
+
+/// `-o stream-json`, a line at a time.
+#[derive(Debug, Default)]
+pub struct StreamEvents {
+    facts: RunFacts,
+    /// Assistant text since the last tool call: the answer is what the
+    /// model said last.
+    text: String,
+    /// The last `error` event of severity error.
+    last_error: Option<String>,
+    has_result: bool,
+}
+
+impl EventStream for StreamEvents {
+    fn feed_line(&mut self, line: &[u8]) -> Vec<String> {
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            return Vec::new();
+        }
+        let Ok(Value::Object(event)) = lenient_json::parse_bytes(line) else {
+            return Vec::new();
+        };
+        self.observe(&event)
+    }
+
+    fn has_result(&self) -> bool {
+        self.has_result
+    }
+
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+        let mut facts = std::mem::take(&mut self.facts);
+        if !self.text.is_empty() {
+            facts.answer = Some(std::mem::take(&mut self.text));
+        }
+        if facts.failure.is_none() && !facts.finished {
+            facts.failure = self.last_error.take();
+        }
+        // An error before the run (no login) is an object on stderr.
+        if facts.failure.is_none() && facts.answer.is_none() {
+            facts.failure = object_in(&ended.stderr).and_then(|o| error_message(o.get("error")));
+        }
+        run_facts::decide(ctx, facts, &ended, &WORDS)
+    }
+}
+
+impl StreamEvents {
+    fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
+        let short = |s: &str| chars::prefix(s, MAX_PROGRESS_CHARS).to_owned();
+        match text(event, "type") {
+            Some("init") => {
+                self.facts.session_id = text(event, "session_id").map(str::to_owned);
+                Vec::new()
+            }
+            Some("message") if text(event, "role") == Some("assistant") => {
+                let content = text(event, "content").unwrap_or_default();
+                self.text.push_str(content);
+                if event.get("delta").and_then(Value::as_bool) == Some(true) {
+                    Vec::new()
+                } else {
+                    (!content.is_empty())
+                        .then(|| short(content))
+                        .into_iter()
+                        .collect()
+                }
+            }
+            Some("tool_use") => {
+                // Text before a tool call was a step, not the answer.
+                let said = std::mem::take(&mut self.text);
+                let mut lines: Vec<String> = (!said.trim().is_empty())
+                    .then(|| short(said.trim()))
+                    .into_iter()
+                    .collect();
+                lines.push(format!(
+                    "Using tool: {}",
+                    text(event, "tool_name").unwrap_or("?")
+                ));
+                lines
+            }
+            Some("error") => {
+                let message = text(event, "message").unwrap_or("error").to_owned();
+                let line = format!("gemini: {}", short(&message));
+                if text(event, "severity") != Some("warning") {
+                    self.last_error = Some(message);
+                }
+                vec![line]
+            }
+            Some("result") => {
+                self.has_result = true;
+                if text(event, "status") == Some("success") {
+                    self.facts.finished = true;
+                } else {
+                    self.facts.failure = Some(
+                        error_message(event.get("error"))
+                            .or_else(|| self.last_error.clone())
+                            .unwrap_or_else(|| "gemini reported an error".to_owned()),
+                    );
+                }
+                if let Some(stats) = event.get("stats").and_then(Value::as_object) {
+                    self.facts.usage =
+                        Usage::read(stats, "input_tokens", "output_tokens", "cached");
+                    self.facts.duration_ms = stats.get("duration_ms").and_then(coerce_count);
+                }
+                Vec::new()
+            }
+            _ => Vec::new(),
+        }
+    }
+}

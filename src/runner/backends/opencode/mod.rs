@@ -1,0 +1,83 @@
+//! opencode (`opencode`, 1.18) as an agent backend: `opencode run` with raw
+//! JSON events (`argv`, `events`). It reads `AGENTS.md` in a project and
+//! its MCP servers from `opencode.json` (`mcp`); it picks its own session
+//! ids (`ses_…`) and reports cost in US dollars, but takes no tool lists and
+//! has no spend cap.
+
+pub mod argv;
+pub mod events;
+
+use std::ffi::OsString;
+use std::io;
+
+use crate::config::BackendName;
+use crate::config::project::{AgentFiles, McpConfig};
+use crate::runner::backend::{Abilities, Backend, OutputReader};
+use crate::runner::command::{CommandLine, OutputMode, Refused};
+use crate::runner::result::{DispatchResult, ErrorType};
+use crate::runner::stream_sink::{Progress, StreamSink};
+use crate::runner::verdict::Context;
+
+pub struct Opencode;
+
+impl Backend for Opencode {
+    fn name(&self) -> BackendName {
+        BackendName::Opencode
+    }
+
+    fn program(&self) -> &'static str {
+        "opencode"
+    }
+
+    fn abilities(&self) -> Abilities {
+        Abilities {
+            names_new_sessions: false,
+            tool_lists: false,
+            spend_cap: false,
+        }
+    }
+
+    fn permission_modes(&self) -> Option<&'static [&'static str]> {
+        Some(&argv::PERMISSION_MODES)
+    }
+
+    fn project_files(&self) -> AgentFiles {
+        AgentFiles {
+            instructions: "AGENTS.md",
+            mcp_configs: &[McpConfig::Json {
+                path: "opencode.json",
+                key: "mcp",
+            }],
+        }
+    }
+
+    fn not_found(&self, agent: &str) -> DispatchResult {
+        DispatchResult::failure(
+            agent,
+            ErrorType::NotFound,
+            "opencode not found in PATH. Install: npm install -g opencode-ai".to_owned(),
+        )
+    }
+
+    fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {
+        argv::arguments(line)
+    }
+
+    /// The permission rules of every mode but bypassPermissions (`--auto`).
+    fn environment(&self, line: &CommandLine) -> Vec<(OsString, OsString)> {
+        match argv::grant(line.permission_mode) {
+            Ok(argv::Grant::Rules(rules)) => vec![(argv::PERMISSION_ENV.into(), rules.into())],
+            Ok(argv::Grant::Auto) | Err(_) => Vec::new(),
+        }
+    }
+
+    /// Events in both modes; only a stream passes progress on.
+    fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
+        let progress = progress.filter(|_| mode == OutputMode::Stream);
+        Box::new(StreamSink::new(events::OpencodeEvents::default(), progress))
+    }
+
+    fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
+        super::spawn_failure(ctx, err)
+    }
+}
