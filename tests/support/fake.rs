@@ -48,26 +48,21 @@ impl FakeClaude {
     }
 
     fn in_dir(dir: tempfile::TempDir, env: &[(&str, &str)]) -> FakeClaude {
-        let record = dir.path().join("record");
-        std::fs::create_dir(&record).unwrap();
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake-claude");
-        let mut script = String::from("#!/bin/sh\n");
-        script.push_str(&format!(
-            "export FAKE_CLAUDE_RECORD={}\n",
-            shell_quote(record.to_str().unwrap())
-        ));
-        for (key, value) in env {
-            script.push_str(&format!("export {key}={}\n", shell_quote(value)));
-        }
-        script.push_str(&format!(
-            "exec {} \"$@\"\n",
-            shell_quote(fixture.to_str().unwrap())
-        ));
-        let path = dir.path().join("claude");
-        std::fs::write(&path, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = write_wrapper(dir.path(), "claude", env);
         FakeClaude { dir, path }
+    }
+
+    /// Puts the stand-in of another agent CLI (`codex`, `gemini`,
+    /// `opencode`: `fixtures/fake-<cli>`) beside this one, with its own
+    /// environment (`FAKE_<CLI>_*`) and its own records.
+    pub fn with_cli(self, cli: &str, env: &[(&str, &str)]) -> FakeClaude {
+        write_wrapper(self.dir.path(), cli, env);
+        self
+    }
+
+    /// The recorded runs of `cli`'s stand-in.
+    pub fn invocations_of(&self, cli: &str) -> Vec<Invocation> {
+        read_invocations(&self.dir.path().join(record_dir(cli)))
     }
 
     /// A path inside this stand-in's directory (pid files, markers).
@@ -76,35 +71,72 @@ impl FakeClaude {
     }
 
     pub fn invocations(&self) -> Vec<Invocation> {
-        let record = self.dir.path().join("record");
-        let mut out = Vec::new();
-        for n in 1.. {
-            let read = |ext: &str| std::fs::read(record.join(format!("{n}.{ext}")));
-            let Ok(pid) = read("pid") else { break };
-            if pid.is_empty() {
-                break;
-            }
-            let text = |ext: &str| {
-                String::from_utf8_lossy(&read(ext).unwrap_or_default())
-                    .trim_end()
-                    .to_owned()
-            };
-            let raw = read("argv").unwrap();
-            let mut argv: Vec<String> = raw
-                .split(|b| *b == 0)
-                .map(|a| String::from_utf8_lossy(a).into_owned())
-                .collect();
-            argv.pop();
-            out.push(Invocation {
-                argv,
-                cwd: text("cwd"),
-                stdin: text("stdin"),
-                depth: text("env_depth"),
-                pgid: text("pgid").parse().unwrap_or(0),
-            });
-        }
-        out
+        self.invocations_of("claude")
     }
+}
+
+fn record_dir(cli: &str) -> String {
+    if cli == "claude" {
+        "record".to_owned()
+    } else {
+        format!("record-{cli}")
+    }
+}
+
+/// Writes `dir/<cli>`, a script that runs `fixtures/fake-<cli>` with
+/// `env` and records every run; returns its path.
+fn write_wrapper(dir: &Path, cli: &str, env: &[(&str, &str)]) -> PathBuf {
+    let record = dir.join(record_dir(cli));
+    std::fs::create_dir(&record).unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/fake-{cli}"));
+    let mut script = String::from("#!/bin/sh\n");
+    script.push_str(&format!(
+        "export FAKE_{}_RECORD={}\n",
+        cli.to_uppercase(),
+        shell_quote(record.to_str().unwrap())
+    ));
+    for (key, value) in env {
+        script.push_str(&format!("export {key}={}\n", shell_quote(value)));
+    }
+    script.push_str(&format!(
+        "exec {} \"$@\"\n",
+        shell_quote(fixture.to_str().unwrap())
+    ));
+    let path = dir.join(cli);
+    std::fs::write(&path, script).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn read_invocations(record: &Path) -> Vec<Invocation> {
+    let mut out = Vec::new();
+    for n in 1.. {
+        let read = |ext: &str| std::fs::read(record.join(format!("{n}.{ext}")));
+        let Ok(pid) = read("pid") else { break };
+        if pid.is_empty() {
+            break;
+        }
+        let text = |ext: &str| {
+            String::from_utf8_lossy(&read(ext).unwrap_or_default())
+                .trim_end()
+                .to_owned()
+        };
+        let raw = read("argv").unwrap();
+        let mut argv: Vec<String> = raw
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        argv.pop();
+        out.push(Invocation {
+            argv,
+            cwd: text("cwd"),
+            stdin: text("stdin"),
+            depth: text("env_depth"),
+            pgid: text("pgid").parse().unwrap_or(0),
+        });
+    }
+    out
 }
 
 /// Live (non-zombie) processes in process group `pgid`.
