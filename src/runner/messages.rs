@@ -85,6 +85,18 @@ pub fn denial_hint(agent: &str, denied: &[String]) -> String {
     )
 }
 
+/// `denial_hint` for a CLI that takes no tool lists: the fix is a wider
+/// permission mode.
+pub fn denial_hint_by_mode(agent: &str, denied: &[String]) -> String {
+    format!(
+        "{} tool call(s) were denied by permissions: {}. The result may be incomplete — the \
+         agent could not use these tools. To grant more, ask the user to raise its permission \
+         mode, e.g. agent-dispatch update {agent} --permission-mode acceptEdits{GRANT_NOTE_MCP}.",
+        denied.len(),
+        denied.join(", ")
+    )
+}
+
 /// Goes to `hint` when a run ended up costing more than its cap. It never
 /// fails the dispatch: the answer is there, only the spend is worth flagging.
 pub fn budget_exceeded_note(cost: f64, budget: f64) -> String {

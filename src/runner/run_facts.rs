@@ -17,6 +17,9 @@ pub struct RunFacts {
     pub session_id: Option<String>,
     /// The agent's final message, complete.
     pub answer: Option<String>,
+    /// What the agent said in a run that ended without a final message:
+    /// kept in `result` so nothing it produced is lost.
+    pub partial: Option<String>,
     /// The CLI reported the turn finished (not cut off by a kill).
     pub finished: bool,
     /// The last error the CLI reported as ending the run.
@@ -75,10 +78,12 @@ pub struct CliWords {
     pub auth_exit: Option<i32>,
 }
 
-const AUTH_PATTERNS: [&str; 10] = [
+const AUTH_PATTERNS: [&str; 12] = [
     "not logged in",
     "unauthorized",
-    "401",
+    "http 401",
+    "http 403",
+    "x-api-key",
     "invalid api key",
     "api key not valid",
     "auth method",
@@ -95,11 +100,11 @@ const USAGE_LIMIT_PATTERNS: [&str; 8] = [
     "too many requests",
     "quota",
     "resource_exhausted",
-    "429",
+    "http 429",
     "insufficient_quota",
 ];
 
-const NETWORK_PATTERNS: [&str; 11] = [
+const NETWORK_PATTERNS: [&str; 13] = [
     "reconnecting",
     "stream disconnected",
     "failed to lookup address",
@@ -111,6 +116,8 @@ const NETWORK_PATTERNS: [&str; 11] = [
     "enotfound",
     "econnrefused",
     "fetch failed",
+    "cannot connect",
+    "unable to connect",
 ];
 
 /// Classifies an error the CLI reported, by its text. Auth first (its
@@ -171,15 +178,18 @@ pub fn decide(ctx: &Context, facts: RunFacts, ended: &Captured, cli: &CliWords) 
         duration_ms: facts.duration_ms,
         num_turns: facts.num_turns,
         usage: facts.usage,
-        denied_tools: (!facts.denied_tools.is_empty()).then(|| facts.denied_tools.clone()),
         ..DispatchResult::new(ctx.agent, false)
     };
     let answered = facts.failure.is_none() && facts.answer.is_some();
+    let network_trouble = facts
+        .network_trouble
+        .clone()
+        .or_else(|| network_line(&ended.stderr));
     let mut result = match (answered, ended.killed) {
         // A complete answer outranks a kill that came after it.
         (true, Some(kill)) if facts.finished => succeed(ctx, base, &answer_of(&facts), Some(kill)),
-        (_, Some(Kill::Timeout)) if facts.network_trouble.is_some() => {
-            let trouble = facts.network_trouble.as_deref().unwrap_or_default();
+        (_, Some(Kill::Timeout)) if network_trouble.is_some() => {
+            let trouble = network_trouble.as_deref().unwrap_or_default();
             let error = format!(
                 "{} could not reach its service and kept retrying until the {} s timeout \
                  ended it (last message: {trouble})",
@@ -205,8 +215,24 @@ pub fn decide(ctx: &Context, facts: RunFacts, ended: &Captured, cli: &CliWords) 
         (true, None) => succeed(ctx, base, &answer_of(&facts), None),
         (false, None) => failed(ctx, &facts, ended, cli, base),
     };
+    if !facts.denied_tools.is_empty() {
+        let denial = messages::denial_hint_by_mode(ctx.agent, &facts.denied_tools);
+        result.hint = answer::join_hints([Some(denial), result.hint.take()]);
+        result.denied_tools = Some(facts.denied_tools);
+    }
     answer::flag_overspend(ctx, &mut result);
     Verdict::Done(result)
+}
+
+/// The last stderr line that says the CLI could not reach its service
+/// (some CLIs report their retries only there).
+fn network_line(stderr: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(stderr)
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| classify(line) == ErrorType::Network)
+        .map(|line| crate::chars::prefix(line, 300).to_owned())
 }
 
 fn answer_of(facts: &RunFacts) -> String {
@@ -245,7 +271,11 @@ fn failed(
         _ if facts.failure.is_none() && !facts.denied_tools.is_empty() => ErrorType::Permission,
         _ => classify(&error),
     };
-    let partial = facts.answer.clone().unwrap_or_default();
+    let partial = facts
+        .answer
+        .clone()
+        .or_else(|| facts.partial.clone())
+        .unwrap_or_default();
     let mut result = DispatchResult {
         result: partial,
         error: Some(with_hint(error, &error_type, cli, ctx.agent)),

@@ -1,7 +1,8 @@
 //! The `gemini` command line for one dispatch (Gemini CLI 0.61): headless
 //! mode with JSON or stream-JSON output, the permission mode as an
 //! approval mode, a session id we choose (or the one resumed), and the
-//! prompt as the single argument `--prompt=<text>`: yargs reads `-p
+//! workspace trusted for the run, and the prompt as the single last
+//! argument `--prompt=<text>`: yargs reads `-p
 //! "--yolo"` as a flag with no value, never `--prompt=` followed by text.
 //! Gemini has no system-prompt flag, so the dispatch protocol and the
 //! agent's instructions open the prompt.
@@ -73,6 +74,10 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
         }
         Session::Unnamed => {}
     }
+    // A headless run in a folder the user never trusted exits 55 (and
+    // quietly lowers every approval mode to `default` before that); the
+    // agent's project is one the user chose to dispatch to.
+    args.push("--skip-trust".into());
     let prompt = prompt_with_instructions(line)?;
     let mut joined = OsString::from("--prompt=");
     joined.push(&prompt);
@@ -111,6 +116,7 @@ mod tests {
                 "json",
                 "--approval-mode",
                 "default",
+                "--skip-trust",
                 "--prompt=--yolo"
             ]
         );
@@ -141,6 +147,7 @@ mod tests {
                 "gemini-2.5-pro",
                 "--session-id",
                 "0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21",
+                "--skip-trust",
                 "--prompt=## Protocol\n\n---\n\ntask"
             ]
         );

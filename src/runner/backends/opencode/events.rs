@@ -56,7 +56,14 @@ impl EventStream for OpencodeEvents {
     fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
         let mut facts = std::mem::take(&mut self.facts);
         if !self.step_text.is_empty() {
-            facts.answer = Some(self.step_text.join("\n\n"));
+            let said = self.step_text.join("\n\n");
+            // Text of a step that ended in tool calls was not the answer:
+            // the run stopped before one (a refused tool ends it so).
+            if facts.finished {
+                facts.answer = Some(said);
+            } else {
+                facts.partial = Some(said);
+            }
         }
         run_facts::decide(ctx, facts, &ended, &WORDS)
     }
@@ -147,12 +154,18 @@ fn error_message(error: Option<&Value>) -> String {
         return "opencode reported an error".to_owned();
     };
     let name = text(error, "name").unwrap_or("Error");
-    match error
-        .get("data")
-        .and_then(Value::as_object)
-        .and_then(|data| text(data, "message"))
+    let data = error.get("data").and_then(Value::as_object);
+    // The HTTP status says more than the provider's wording (a 401 reads
+    // "invalid x-api-key" at one provider, something else at the next).
+    let name = match data
+        .and_then(|d| d.get("statusCode"))
+        .and_then(coerce_count)
     {
-        Some(message) => format!("{name}: {message}"),
+        Some(status) => format!("{name} (HTTP {status})"),
         None => name.to_owned(),
+    };
+    match data.and_then(|data| text(data, "message")) {
+        Some(message) => format!("{name}: {message}"),
+        None => name,
     }
 }
