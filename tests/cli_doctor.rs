@@ -519,3 +519,76 @@ fn doctor_rejects_unknown_options_as_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: "));
 }
+
+#[test]
+fn each_agent_cli_in_use_is_found_versioned_and_asked_for_its_login() {
+    let sandbox = Sandbox::new();
+    let cx = sandbox.project("cx");
+    let gm = sandbox.project("gm");
+    let oc = sandbox.project("oc");
+    let home = sandbox.project("home");
+    sandbox.write_config(&format!(
+        "agents:\n  cx:\n    directory: {}\n    backend: codex\n  gm:\n    directory: {}\n    backend: gemini\n    permission_mode: auto\n  oc:\n    directory: {}\n    backend: opencode\n",
+        cx.display(),
+        gm.display(),
+        oc.display()
+    ));
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MCP_LIST", &listed_here())])
+        .with_cli("codex", &[("FAKE_CODEX_AUTH", "logged-out")])
+        .with_cli("opencode", &[]);
+    // No gemini on PATH.
+    std::fs::remove_file(fake.file("gemini")).ok();
+    let run = support::Run(
+        sandbox
+            .command()
+            .env("PATH", full_path(fake.dir.path()))
+            .env("HOME", &home)
+            .env_remove("GEMINI_API_KEY")
+            .args(["doctor", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let report = report(&run);
+    assert_complete(&report);
+    assert_eq!(run.code(), 1, "a missing CLI is a failure");
+
+    let codex = find(&report, "Environment", "codex CLI: ");
+    assert_eq!(codex["status"], "ok");
+    assert!(codex["message"].as_str().unwrap().contains("used by cx"));
+    assert_eq!(codex["details"][0], "version 0.171.0", "{codex}");
+    let login = find(&report, "Environment", "codex CLI is not logged in");
+    assert_eq!(login["status"], "warn");
+    assert!(
+        login["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("codex login")
+    );
+
+    let gemini = find(
+        &report,
+        "Environment",
+        "gemini CLI not found on PATH (used by gm)",
+    );
+    assert_eq!(gemini["status"], "fail");
+    assert!(
+        gemini["remediation"]
+            .as_str()
+            .unwrap()
+            .contains("@google/gemini-cli")
+    );
+    // opencode runs its free models without a login.
+    let opencode = find(
+        &report,
+        "Environment",
+        "opencode CLI has no provider credentials",
+    );
+    assert_eq!(opencode["status"], "ok");
+    // An agent asking its CLI for what it cannot do fails by name.
+    let refused = find(&report, "Agents", "gm: cannot run");
+    assert_eq!(refused["status"], "fail");
+    assert!(refused["message"].as_str().unwrap().contains("\"auto\""));
+    assert_eq!(find(&report, "Agents", "cx (codex)")["status"], "ok");
+    // No agent runs claude: registration still checks it, nothing fails.
+    assert_eq!(find(&report, "Environment", "claude CLI: ")["status"], "ok");
+}

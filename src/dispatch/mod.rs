@@ -208,7 +208,7 @@ mod tests {
     use super::*;
     use crate::config::project::AgentFiles;
     use crate::config::{Agent, BackendName, Settings};
-    use crate::runner::backend::{Abilities, Backend, OutputReader};
+    use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
     use crate::runner::command::{CommandLine, OutputMode, Refused};
     use crate::runner::stream_sink::{EventStream, Progress, StreamSink};
     use crate::runner::verdict::{Captured, Context, Verdict};
@@ -263,8 +263,14 @@ mod tests {
                 mcp_configs: &[],
             }
         }
-        fn not_found(&self, agent: &str) -> DispatchResult {
-            DispatchResult::failure(agent, ErrorType::NotFound, "no line-cli".into())
+        fn install(&self) -> &'static str {
+            "nowhere"
+        }
+        fn login_check(&self) -> LoginCheck {
+            LoginCheck::Command(&[])
+        }
+        fn login_hint(&self) -> &'static str {
+            "none"
         }
         fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {
             Ok(["ask", "--format", "lines", "--", line.prompt]

@@ -7,9 +7,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::report::{Check, Section, Status};
-use crate::config::Config;
-use crate::config::project::{self, Health};
+use crate::config::project::{self, Health, McpConfig};
 use crate::config::store::{self, LoadError};
+use crate::config::{BackendName, Config};
+use crate::runner::backends::{self, unsupported};
 
 const PERMISSION_DETAIL: &str =
     "Your user needs read access to the file and search (x) access to every parent directory.";
@@ -141,10 +142,17 @@ pub fn agent_checks(state: &ConfigState) -> Vec<Check> {
         .iter()
         .map(|(name, agent)| {
             let dir = agent.directory.display();
+            let backend = backends::of(agent, &config.settings);
+            if let Err(problem) = unsupported::check(backend, agent, &config.settings) {
+                return check(Status::Fail, format!("{name}: cannot run - {problem}"))
+                    .detail(format!("Directory: {dir}"));
+            }
             match project::health(&agent.directory) {
                 Health::Ok => {
-                    let present: Vec<&str> = ["CLAUDE.md", ".mcp.json"]
+                    let files = backend.project_files();
+                    let present: Vec<&str> = [files.instructions]
                         .into_iter()
+                        .chain(files.mcp_configs.first().map(McpConfig::path))
                         .filter(|file| agent.directory.join(file).is_file())
                         .collect();
                     let files = if present.is_empty() {
@@ -152,7 +160,12 @@ pub fn agent_checks(state: &ConfigState) -> Vec<Check> {
                     } else {
                         format!(" [{}]", present.join(", "))
                     };
-                    check(Status::Ok, format!("{name}: {dir}{files}"))
+                    // Claude is the default and goes unnamed.
+                    let cli = match backend.name() {
+                        BackendName::Claude => String::new(),
+                        other => format!(" ({other})"),
+                    };
+                    check(Status::Ok, format!("{name}{cli}: {dir}{files}"))
                 }
                 Health::Missing => check(Status::Fail, format!("{name}: directory missing - {dir}"))
                     .fix(format!(

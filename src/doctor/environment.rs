@@ -10,7 +10,7 @@ use super::claude_cli::{self, Login, Probe};
 use super::config_checks::ConfigState;
 use super::report::{Check, Section, Status};
 use super::{Inputs, Probes};
-use crate::config::Config;
+use crate::config::{BackendName, Config};
 
 const INSTALL_URL: &str = "https://docs.anthropic.com/en/docs/claude-code";
 const UPGRADE: &str = "Upgrade claude: claude update";
@@ -42,9 +42,17 @@ pub fn checks(inputs: &Inputs, probes: Option<&Probes>, config: &ConfigState) ->
             }
             checks.push(login(&probes.auth));
         }
+        _ if !runs_claude(config) => checks.push(
+            check(
+                Status::Warn,
+                "claude CLI not found on PATH (no agent runs it)",
+            )
+            .detail("Claude Code's registration of this server cannot be checked without it.")
+            .fix(format!("Install: {INSTALL_URL}")),
+        ),
         _ => checks.push(
             check(Status::Fail, "claude CLI not found on PATH")
-                .detail("Every dispatch runs `claude`; none can run without it.")
+                .detail("Every claude agent's dispatch runs `claude`; none can run without it.")
                 .fix(format!("Install: {INSTALL_URL}")),
         ),
     }
@@ -69,6 +77,18 @@ pub fn checks(inputs: &Inputs, probes: Option<&Probes>, config: &ConfigState) ->
         ),
     });
     checks
+}
+
+/// Whether some agent runs claude; true when that cannot be told (no
+/// config, no agents yet): claude is the default.
+fn runs_claude(config: &ConfigState) -> bool {
+    config.config().is_none_or(|loaded| {
+        loaded.agents.is_empty()
+            || loaded
+                .agents
+                .values()
+                .any(|agent| agent.backend_name(&loaded.settings) == BackendName::Claude)
+    })
 }
 
 fn found(claude: &Path, version: &Probe) -> Check {

@@ -1,5 +1,6 @@
 //! `doctor`: a read-only health check of everything a dispatch depends on
-//! — the `claude` CLI (found, version, options we pass, login), the
+//! — the `claude` CLI (found, version, options we pass, login), the other
+//! agent CLIs agents run (found, version, login), the
 //! servers running from this tool (and whether they run old code or a
 //! replaced binary), the config, Claude Code's registration of this
 //! server, the agents' directories and the groups' members. It never runs
@@ -10,6 +11,7 @@
 //! One file per section; `report` holds the result types. The CLI's
 //! `doctor` command renders the report for people or as JSON.
 
+pub mod agent_clis;
 pub mod claude_cli;
 pub mod config_checks;
 pub mod environment;
@@ -41,6 +43,8 @@ pub struct Inputs {
     pub exe: Option<PathBuf>,
     /// The version this binary is.
     pub version: String,
+    /// Where the agent CLIs keep their logins.
+    pub home: Option<PathBuf>,
     pub probe_timeout: Duration,
 }
 
@@ -52,6 +56,7 @@ impl Inputs {
             self_on_path: find_on_path("agent-dispatch"),
             exe: registry::current_exe(),
             version: crate::VERSION.to_owned(),
+            home: std::env::var_os("HOME").map(PathBuf::from),
             probe_timeout: crate::tunables::duration(
                 "AGENT_DISPATCH_TEST_PROBE_TIMEOUT_MS",
                 claude_cli::PROBE_TIMEOUT,
@@ -106,6 +111,13 @@ pub fn run(inputs: &Inputs) -> Report {
     let servers = registry::live_servers(&inputs.paths.servers_dir, true);
 
     let mut checks = environment::checks(inputs, probes.as_ref(), &config);
+    if let Some(loaded) = config.config() {
+        checks.extend(agent_clis::checks(
+            loaded,
+            inputs.home.as_deref(),
+            inputs.probe_timeout,
+        ));
+    }
     checks.extend(servers::checks(
         &servers,
         &inputs.version,

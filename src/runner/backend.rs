@@ -13,11 +13,27 @@ use std::path::PathBuf;
 use super::command::{CommandLine, OutputMode, Refused};
 use super::environment;
 use super::process::StdoutSink;
-use super::result::DispatchResult;
+use super::result::{DispatchResult, ErrorType};
 use super::stream_sink::Progress;
 use super::verdict::{Captured, Context, Verdict};
 use crate::config::BackendName;
 use crate::config::project::AgentFiles;
+
+/// How to tell whether a CLI is logged in without reaching its service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginCheck {
+    /// Run it with these arguments: exit 0 means logged in, and its first
+    /// line of output says how.
+    Command(&'static [&'static str]),
+    /// Logged in when one of these variables is set, or one of these
+    /// files (relative to the home directory) exists.
+    Credentials {
+        env: &'static [&'static str],
+        home_files: &'static [&'static str],
+        /// It still runs without (free models): not a problem.
+        optional: bool,
+    },
+}
 
 /// What a CLI can be asked to do beyond running a prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +70,27 @@ pub trait Backend: Sync {
     /// The files it reads in a project on its own: what discovery shows.
     fn project_files(&self) -> AgentFiles;
 
+    /// How to install it: a command or where to read how.
+    fn install(&self) -> &'static str;
+
+    /// How `doctor` can tell, without the network, whether it is logged in.
+    fn login_check(&self) -> LoginCheck;
+
+    /// How a person logs it in, a full sentence.
+    fn login_hint(&self) -> &'static str;
+
     /// The result when the executable is not installed, with the fix.
-    fn not_found(&self, agent: &str) -> DispatchResult;
+    fn not_found(&self, agent: &str) -> DispatchResult {
+        DispatchResult::failure(
+            agent,
+            ErrorType::NotFound,
+            format!(
+                "{} CLI not found in PATH. Install: {}",
+                self.program(),
+                self.install()
+            ),
+        )
+    }
 
     /// The arguments after the program name for one run. Caller-supplied
     /// text must reach the CLI as values, never as flags.

@@ -12,7 +12,7 @@ use std::io;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
-use crate::runner::backend::{Abilities, Backend, OutputReader};
+use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
 use crate::runner::process::{CollectAll, StdoutSink};
 use crate::runner::result::{DispatchResult, ErrorType};
@@ -60,6 +60,19 @@ impl Backend for Claude {
                 },
             ],
         }
+    }
+
+    fn install(&self) -> &'static str {
+        "https://docs.anthropic.com/en/docs/claude-code"
+    }
+
+    fn login_check(&self) -> LoginCheck {
+        LoginCheck::Command(&["auth", "status"])
+    }
+
+    fn login_hint(&self) -> &'static str {
+        "Run `claude` once in a terminal and use /login, or set ANTHROPIC_API_KEY in the \
+         environment the agent-dispatch MCP server runs with."
     }
 
     fn not_found(&self, agent: &str) -> DispatchResult {

@@ -11,9 +11,9 @@ use std::io;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
-use crate::runner::backend::{Abilities, Backend, OutputReader};
+use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
-use crate::runner::result::{DispatchResult, ErrorType};
+use crate::runner::result::DispatchResult;
 use crate::runner::stream_sink::{Progress, StreamSink};
 use crate::runner::verdict::Context;
 use events::CodexEvents;
@@ -51,12 +51,16 @@ impl Backend for Codex {
         }
     }
 
-    fn not_found(&self, agent: &str) -> DispatchResult {
-        DispatchResult::failure(
-            agent,
-            ErrorType::NotFound,
-            "Codex CLI (codex) not found in PATH. Install: npm install -g @openai/codex".to_owned(),
-        )
+    fn install(&self) -> &'static str {
+        "npm install -g @openai/codex"
+    }
+
+    fn login_hint(&self) -> &'static str {
+        events::WORDS.login
+    }
+
+    fn login_check(&self) -> LoginCheck {
+        LoginCheck::Command(&["login", "status"])
     }
 
     fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {

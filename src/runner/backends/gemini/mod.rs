@@ -11,9 +11,9 @@ use std::io;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
-use crate::runner::backend::{Abilities, Backend, OutputReader};
+use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
-use crate::runner::result::{DispatchResult, ErrorType};
+use crate::runner::result::DispatchResult;
 use crate::runner::stream_sink::{Progress, StreamSink};
 use crate::runner::verdict::Context;
 
@@ -50,13 +50,25 @@ impl Backend for Gemini {
         }
     }
 
-    fn not_found(&self, agent: &str) -> DispatchResult {
-        DispatchResult::failure(
-            agent,
-            ErrorType::NotFound,
-            "Gemini CLI (gemini) not found in PATH. Install: npm install -g @google/gemini-cli"
-                .to_owned(),
-        )
+    fn install(&self) -> &'static str {
+        "npm install -g @google/gemini-cli"
+    }
+
+    fn login_hint(&self) -> &'static str {
+        output::WORDS.login
+    }
+
+    fn login_check(&self) -> LoginCheck {
+        LoginCheck::Credentials {
+            env: &[
+                "GEMINI_API_KEY",
+                "GOOGLE_API_KEY",
+                "GOOGLE_GENAI_USE_VERTEXAI",
+                "GOOGLE_GENAI_USE_GCA",
+            ],
+            home_files: &[".gemini/oauth_creds.json"],
+            optional: false,
+        }
     }
 
     fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {

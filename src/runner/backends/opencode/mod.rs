@@ -12,9 +12,9 @@ use std::io;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
-use crate::runner::backend::{Abilities, Backend, OutputReader};
+use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
-use crate::runner::result::{DispatchResult, ErrorType};
+use crate::runner::result::DispatchResult;
 use crate::runner::stream_sink::{Progress, StreamSink};
 use crate::runner::verdict::Context;
 
@@ -51,12 +51,20 @@ impl Backend for Opencode {
         }
     }
 
-    fn not_found(&self, agent: &str) -> DispatchResult {
-        DispatchResult::failure(
-            agent,
-            ErrorType::NotFound,
-            "opencode not found in PATH. Install: npm install -g opencode-ai".to_owned(),
-        )
+    fn install(&self) -> &'static str {
+        "npm install -g opencode-ai"
+    }
+
+    fn login_hint(&self) -> &'static str {
+        events::WORDS.login
+    }
+
+    fn login_check(&self) -> LoginCheck {
+        LoginCheck::Credentials {
+            env: &[],
+            home_files: &[".local/share/opencode/auth.json"],
+            optional: true,
+        }
     }
 
     fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {
