@@ -320,7 +320,6 @@ fn describe_prints_the_full_configuration() {
     let expected = format!(
         "web [OK]
   directory:        {}
-  backend:          claude
   description:      Shop
   timeout:          300s
   model:            sonnet

@@ -379,3 +379,50 @@ fn job_history_is_shared_both_ways() {
     let cli = sandbox.run(&["job", &theirs, "--json"]).json();
     assert_eq!(cli["result"]["cost_usd"], 0.5);
 }
+
+#[test]
+#[ignore = "needs the Python original; .ci/run installs it and runs this"]
+fn the_original_reads_a_config_with_backends_and_we_keep_them() {
+    let sandbox = Sandbox::new();
+    let cx = sandbox.project("cx");
+    let api = sandbox.project("api");
+    sandbox
+        .run(&[
+            "add",
+            "cx",
+            path_str(&cx),
+            "-d",
+            "Codex side",
+            "--backend",
+            "codex",
+        ])
+        .ok();
+    sandbox
+        .run(&["add", "api", path_str(&api), "-d", "API"])
+        .ok();
+    sandbox.edit_config("settings:\n", "settings:\n  default_backend: claude\n");
+    let ours = store::load(&sandbox.config()).unwrap();
+    assert_eq!(
+        ours.agents["cx"].backend,
+        Some(agent_dispatch::config::BackendName::Codex)
+    );
+    // The original ignores the keys it does not know and sees the rest
+    // exactly as we do.
+    assert_eq!(
+        loaded_by_original(&sandbox.config()),
+        as_original_dump(&ours)
+    );
+    let listed = original(&sandbox, &["list"]);
+    assert!(listed.contains("cx") && listed.contains("api"), "{listed}");
+    // We keep the key through our own rewrites.
+    sandbox.run(&["update", "api", "--timeout", "60"]).ok();
+    let after = store::load(&sandbox.config()).unwrap();
+    assert_eq!(
+        after.agents["cx"].backend,
+        Some(agent_dispatch::config::BackendName::Codex)
+    );
+    assert_eq!(
+        after.settings.default_backend,
+        Some(agent_dispatch::config::BackendName::Claude)
+    );
+}

@@ -12,7 +12,7 @@ use super::escape;
 use super::output::{self, Color};
 use super::{Context, Token, next_token, wants_help};
 use crate::config::project::{self, Health};
-use crate::config::{Agent, Settings, store};
+use crate::config::{Agent, BackendName, Settings, store};
 use crate::pyfmt::repr_float;
 use crate::runner::backends;
 use crate::views;
@@ -190,7 +190,11 @@ fn describe_text(ctx: &Context, name: &str, agent: &Agent, settings: &Settings) 
         lines.push(format!("  {:<18}{value}", format!("{label}:")));
     };
     row("directory", &escape::path(&agent.directory));
-    row("backend", agent.backend_name(settings).as_str());
+    // Claude agents read exactly as in the original, which has no backends.
+    let backend = agent.backend_name(settings);
+    if backend != BackendName::Claude {
+        row("backend", backend.as_str());
+    }
     row("description", &escape::line(&agent.description));
     row("timeout", &format!("{}s", agent.timeout));
     if let Some(model) = &agent.model {
