@@ -14,12 +14,16 @@
 //! measured; both servers get the same stand-in, so ratios stay fair.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a broken bench setup stops the bench
 
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::symlink;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use agent_dispatch::config::BackendName;
+use agent_dispatch::runner::backends;
+use agent_dispatch::runner::command::{CommandLine, OutputMode, Session};
 use serde_json::{Value, json};
 
 const CARGO_BIN: &str = env!("CARGO_BIN_EXE_agent-dispatch");
@@ -276,29 +280,13 @@ fn measure(argv: &[String], fixture: &Fixture) -> Figures {
         "--",
         "task",
     ];
-    let (mut bare, mut through) = (Vec::new(), Vec::new());
-    for i in 0..60 {
-        let started = Instant::now();
-        let status = Command::new(fixture.fake_claude())
-            .args(bare_args)
-            .current_dir(fixture.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .output()
-            .unwrap()
-            .status;
-        assert!(status.success());
-        bare.push(started.elapsed());
-        let started = Instant::now();
-        let (result, _) = server.call(
-            "dispatch_session",
-            json!({"agent": "agent-00", "task": format!("task {i}")}),
-        );
-        assert_eq!(result["success"], true, "{result}");
-        through.push(started.elapsed());
-    }
-    figures.dispatch_overhead_ms = ms(median(through)) - ms(median(bare));
+    figures.dispatch_overhead_ms = overhead(
+        &mut server,
+        &fixture.fake_claude(),
+        &bare_args.map(OsString::from),
+        fixture,
+        "agent-00",
+    );
 
     // Tasks differ per run, or the result cache would answer runs 2 and 3.
     let dispatches = |run: usize| {
@@ -332,6 +320,96 @@ fn measure(argv: &[String], fixture: &Fixture) -> Figures {
         figures.parallel_s = Some(median(runs).as_secs_f64());
     }
     figures
+}
+
+/// A dispatch through the server minus a bare fork/exec of the same
+/// stand-in with a command line of the same shape and size, in ms. The two
+/// are interleaved so drift in machine load hits both alike.
+fn overhead(
+    server: &mut Server,
+    program: &Path,
+    bare_args: &[OsString],
+    fixture: &Fixture,
+    agent: &str,
+) -> f64 {
+    let (mut bare, mut through) = (Vec::new(), Vec::new());
+    for i in 0..60 {
+        let started = Instant::now();
+        let status = Command::new(program)
+            .args(bare_args)
+            .current_dir(fixture.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.success());
+        bare.push(started.elapsed());
+        let started = Instant::now();
+        let (result, _) = server.call(
+            "dispatch_session",
+            json!({"agent": agent, "task": format!("task {i}")}),
+        );
+        assert_eq!(result["success"], true, "{result}");
+        through.push(started.elapsed());
+    }
+    ms(median(through)) - ms(median(bare))
+}
+
+/// The dispatch overhead of each other agent CLI, over a bare fork/exec of
+/// its stand-in (this bench binary under the CLI's name) with the argv the
+/// backend builds for the same dispatch.
+fn backend_overheads(bin: &str, fixture: &Fixture) -> Vec<(BackendName, f64)> {
+    let others = [
+        BackendName::Codex,
+        BackendName::Gemini,
+        BackendName::Opencode,
+    ];
+    let project = fixture.dir.path().join("projects/project-00");
+    let mut yaml = String::from("agents:\n");
+    for cli in others {
+        symlink(
+            std::env::current_exe().unwrap(),
+            fixture.dir.path().join("bin").join(cli.as_str()),
+        )
+        .unwrap();
+        yaml.push_str(&format!(
+            "  agent-{cli}:\n    directory: {}\n    backend: {cli}\n",
+            project.display()
+        ));
+    }
+    let config = fixture.dir.path().join("cfg/backends.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let mut server = Server::spawn(
+        &[bin.to_owned(), "serve".to_owned()],
+        fixture,
+        &[("AGENT_DISPATCH_CONFIG", &config)],
+    );
+    server.initialize();
+    let protocol = "## Dispatch protocol\n".to_owned() + &"x".repeat(1200);
+    let session = Session::New("0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21".into());
+    others
+        .into_iter()
+        .map(|cli| {
+            let line = CommandLine {
+                mode: OutputMode::Json,
+                prompt: "task",
+                system_prompt: Some(&protocol),
+                session: &session,
+                budget_usd: None,
+                model: None,
+                permission_mode: None,
+                allowed_tools: &[],
+                disallowed_tools: &[],
+            };
+            let args = backends::named(cli).arguments(&line).unwrap();
+            let program = fixture.dir.path().join("bin").join(cli.as_str());
+            let agent = format!("agent-{cli}");
+            (cli, overhead(&mut server, &program, &args, fixture, &agent))
+        })
+        .collect()
 }
 
 /// Median wall time and peak RSS of `agent-dispatch list` (50 agents).
@@ -372,6 +450,28 @@ fn row(name: &str, ours: String, target: &str, theirs: Option<String>, ratio: Op
 }
 
 /// Answers like `claude -p --output-format json` when invoked as `claude`.
+/// The bench binary run as another agent CLI: its output format, at once.
+fn other_stand_in(cli: &str) {
+    let lines: &[Value] = match cli {
+        "codex" => &[
+            json!({"type": "thread.started", "thread_id": "01a2345b-c0de-7000-8000-000000000001"}),
+            json!({"type": "item.completed", "item": {"id": "item_0", "type": "agent_message", "text": "bench answer"}}),
+            json!({"type": "turn.completed", "usage": {"input_tokens": 1, "cached_input_tokens": 0, "output_tokens": 1}}),
+        ],
+        "gemini" => &[
+            json!({"session_id": "0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21", "response": "bench answer", "stats": {"models": {}}}),
+        ],
+        _ => &[
+            json!({"type": "step_start", "sessionID": "ses_bench", "part": {"type": "step-start"}}),
+            json!({"type": "text", "sessionID": "ses_bench", "part": {"type": "text", "text": "bench answer"}}),
+            json!({"type": "step_finish", "sessionID": "ses_bench", "part": {"type": "step-finish", "reason": "stop", "cost": 0.001, "tokens": {"input": 1, "output": 1, "reasoning": 0, "cache": {"read": 0, "write": 0}}}}),
+        ],
+    };
+    for line in lines {
+        println!("{line}");
+    }
+}
+
 fn stand_in(args: &[String]) {
     let session = args
         .windows(2)
@@ -395,6 +495,12 @@ fn main() {
         stand_in(&std::env::args().skip(1).collect::<Vec<_>>());
         return;
     }
+    for cli in ["codex", "gemini", "opencode"] {
+        if invoked_as.ends_with(&format!("/{cli}")) {
+            other_stand_in(cli);
+            return;
+        }
+    }
     let mut args = std::env::args().skip(1);
     let mut vs: Option<Vec<String>> = None;
     let mut bin = CARGO_BIN.to_owned();
@@ -411,6 +517,7 @@ fn main() {
     // for so far, so nothing bigger may have run before it.
     let (cli_ms, cli_rss) = measure_cli(&[bin.clone(), "list".to_owned()], &fixture);
     let ours = measure(&[bin.clone(), "serve".to_owned()], &fixture);
+    let per_backend = backend_overheads(&bin, &fixture);
     let theirs = vs.as_ref().map(|argv| measure(argv, &fixture));
     let their_cli = vs.as_ref().and_then(|argv| {
         let mut cli = argv.clone();
@@ -454,6 +561,15 @@ fn main() {
         t.map(|f| fmt_ms(f.dispatch_overhead_ms)),
         None,
     );
+    for (cli, overhead_ms) in &per_backend {
+        row(
+            &format!("dispatch overhead, {cli} backend"),
+            fmt_ms(*overhead_ms),
+            "<= 1 ms",
+            None,
+            None,
+        );
+    }
     let fmt_s = |v: Option<f64>| v.map_or("n/a".to_owned(), |s| format!("{s:.3} s"));
     row(
         "dispatch_parallel 100 x 50 ms, concurrency 5",
