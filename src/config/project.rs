@@ -504,19 +504,10 @@ mod tests {
     use super::*;
 
     /// Claude Code's files, as its backend names them.
-    const FILES: AgentFiles = AgentFiles {
-        instructions: "CLAUDE.md",
-        mcp_configs: &[
-            McpConfig::Json {
-                path: ".mcp.json",
-                key: "mcpServers",
-            },
-            McpConfig::Json {
-                path: ".claude/settings.local.json",
-                key: "mcpServers",
-            },
-        ],
-    };
+    fn files() -> AgentFiles {
+        use crate::runner::backend::Backend;
+        crate::runner::backends::claude::Claude.project_files()
+    }
 
     fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
         let tmp = tempfile::tempdir().unwrap();
@@ -562,7 +553,7 @@ mod tests {
             ("migrations/", ""),
             ("schema.prisma", ""),
         ]);
-        let (health, scan) = survey(tmp.path(), &FILES);
+        let (health, scan) = survey(tmp.path(), &files());
         assert!(matches!(health, Health::Ok));
         assert_eq!(scan.mcp_servers, ["postgres", "sentry", "redis"]);
         assert_eq!(
@@ -579,7 +570,7 @@ mod tests {
             (".mcp.json", "{not json"),
             (".claude/settings.local.json", r#"{"mcpServers": ["a"]}"#),
         ]);
-        assert!(mcp_servers(tmp.path(), &FILES).is_empty());
+        assert!(mcp_servers(tmp.path(), &files()).is_empty());
     }
 
     #[test]
@@ -600,7 +591,7 @@ mod tests {
             ("alembic.ini", ""),
         ]);
         assert_eq!(
-            auto_description(tmp.path(), &FILES),
+            auto_description(tmp.path(), &files()),
             "First line. Second line. | Quoted tool | Node bits | MCP: db | Stack: Go, Python, Node.js | DB: Alembic"
         );
     }
@@ -612,7 +603,7 @@ mod tests {
             "# T\n[badge]\n![img]\nshort\nThis line is longer than twenty.\n",
         )]);
         assert_eq!(
-            auto_description(tmp.path(), &FILES),
+            auto_description(tmp.path(), &files()),
             "This line is longer than twenty."
         );
         let empty = tempfile::tempdir().unwrap();
@@ -623,7 +614,7 @@ mod tests {
             .to_string_lossy()
             .into_owned();
         assert_eq!(
-            auto_description(empty.path(), &FILES),
+            auto_description(empty.path(), &files()),
             format!("Agent in {name}")
         );
     }
@@ -632,7 +623,7 @@ mod tests {
     fn undecodable_files_are_skipped_for_descriptions() {
         let tmp = tempfile::tempdir().unwrap();
         fs::write(tmp.path().join("CLAUDE.md"), b"caf\xff is broken\n").unwrap();
-        assert!(auto_description(tmp.path(), &FILES).starts_with("Agent in "));
+        assert!(auto_description(tmp.path(), &files()).starts_with("Agent in "));
     }
 
     #[test]
@@ -696,7 +687,7 @@ mod tests {
         // description, and falls back to the README; the linked
         // package.json still marks the stack (only its name is looked at).
         assert_eq!(
-            auto_description(tmp.path(), &FILES),
+            auto_description(tmp.path(), &files()),
             "Inside line that is long enough | Stack: Node.js"
         );
     }
@@ -709,6 +700,6 @@ mod tests {
         // SAFETY: mkfifo(3) with a valid NUL-terminated path.
         assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
         assert_eq!(preview(tmp.path(), "CLAUDE.md", 5).text, "");
-        assert!(auto_description(tmp.path(), &FILES).starts_with("Agent in "));
+        assert!(auto_description(tmp.path(), &files()).starts_with("Agent in "));
     }
 }

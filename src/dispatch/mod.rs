@@ -198,7 +198,6 @@ mod tests {
     //! seam carries everything a backend decides.
 
     use std::ffi::OsString;
-    use std::io;
     use std::os::unix::fs::PermissionsExt;
     use std::path::{Path, PathBuf};
     use std::sync::Mutex;
@@ -279,9 +278,6 @@ mod tests {
         }
         fn reader(&self, _mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
             Box::new(StreamSink::new(LineEvents::default(), progress))
-        }
-        fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
-            DispatchResult::failure(ctx.agent, ErrorType::CliError, err.to_string())
         }
     }
 

@@ -106,7 +106,15 @@ pub trait Backend: Sync {
     fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader>;
 
     /// The result of a run whose process could not be started.
-    fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult;
+    fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
+        let error_type = match err.kind() {
+            // E.g. the agent's directory vanished between the check and the spawn.
+            io::ErrorKind::NotFound => ErrorType::NotFound,
+            io::ErrorKind::PermissionDenied => ErrorType::Permission,
+            _ => ErrorType::CliError,
+        };
+        DispatchResult::failure(ctx.agent, error_type, err.to_string())
+    }
 }
 
 /// Reads one run's stdout as it arrives (as a `StdoutSink`), then judges

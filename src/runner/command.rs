@@ -99,3 +99,32 @@ pub fn fits(what: &'static str, text: &str) -> Result<(), Refused> {
         Ok(())
     }
 }
+
+/// Helpers for the argv tests of every backend.
+#[cfg(test)]
+pub mod testing {
+    use std::ffi::OsString;
+
+    use super::{CommandLine, OutputMode, Session};
+
+    pub fn strings(args: Vec<OsString>) -> Vec<String> {
+        args.into_iter()
+            .map(|a| a.into_string().unwrap_or_default())
+            .collect()
+    }
+
+    /// A json-mode run of `prompt` with nothing else set.
+    pub fn line<'a>(prompt: &'a str, session: &'a Session) -> CommandLine<'a> {
+        CommandLine {
+            mode: OutputMode::Json,
+            prompt,
+            system_prompt: None,
+            session,
+            budget_usd: None,
+            model: None,
+            permission_mode: None,
+            allowed_tools: &[],
+            disallowed_tools: &[],
+        }
+    }
+}

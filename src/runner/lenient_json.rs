@@ -14,6 +14,20 @@ pub fn parse_bytes(bytes: &[u8]) -> serde_json::Result<Value> {
     parse(&String::from_utf8_lossy(bytes))
 }
 
+/// One line of a CLI's JSON-lines output as an object: `None` for a blank,
+/// unparsable or non-object line, which readers skip (a malformed event
+/// must never cost the final result).
+pub fn event_object(line: &[u8]) -> Option<serde_json::Map<String, Value>> {
+    let line = line.trim_ascii();
+    if line.is_empty() {
+        return None;
+    }
+    match parse_bytes(line) {
+        Ok(Value::Object(event)) => Some(event),
+        _ => None,
+    }
+}
+
 /// Parses text after the lenient rewrites described in the module docs.
 pub fn parse(text: &str) -> serde_json::Result<Value> {
     serde_json::from_str(&rewrite(text))

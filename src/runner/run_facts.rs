@@ -6,9 +6,13 @@
 //! `DispatchResult` the same way for each of them, with the words of the
 //! CLI at hand (`CliWords`: its login, its account, its npm package).
 
+use serde_json::{Map, Value};
+
 use super::answer::{self, killed_before_result, succeed};
+use super::lenient_json;
 use super::messages;
 use super::result::{DispatchResult, ErrorType, Usage};
+use super::stream_sink::EventStream;
 use super::verdict::{Captured, Context, Exit, Kill, Verdict};
 
 /// What a reader found in one run's output.
@@ -62,6 +66,38 @@ impl RunFacts {
 
     pub fn add_cost(&mut self, usd: f64) {
         self.cost_usd = Some(self.cost_usd.unwrap_or(0.0) + usd);
+    }
+}
+
+/// A reader of one CLI's JSON-lines events into `RunFacts`. Every such
+/// reader is an `EventStream`: lines become event objects (malformed ones
+/// are skipped), and the run is decided by `decide` in the CLI's words.
+pub trait FactEvents: Send + 'static {
+    const WORDS: CliWords;
+    /// Takes one event; returns the progress messages it carries.
+    fn observe(&mut self, event: &Map<String, Value>) -> Vec<String>;
+    /// The event that ends the run has arrived.
+    fn has_result(&self) -> bool;
+    /// What was found, once the output ended (`stderr`: for CLIs that
+    /// report some failures only there).
+    fn facts(&mut self, stderr: &[u8]) -> RunFacts;
+}
+
+impl<T: FactEvents> EventStream for T {
+    fn feed_line(&mut self, line: &[u8]) -> Vec<String> {
+        match lenient_json::event_object(line) {
+            Some(event) => self.observe(&event),
+            None => Vec::new(),
+        }
+    }
+
+    fn has_result(&self) -> bool {
+        FactEvents::has_result(self)
+    }
+
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+        let facts = self.facts(&ended.stderr);
+        decide(ctx, facts, &ended, &T::WORDS)
     }
 }
 
@@ -124,17 +160,24 @@ const NETWORK_PATTERNS: [&str; 13] = [
 /// messages may name a status code a limit also has), then limits, then
 /// the network.
 pub fn classify(text: &str) -> ErrorType {
+    first_matching(
+        text,
+        &[
+            (&AUTH_PATTERNS, ErrorType::Auth),
+            (&USAGE_LIMIT_PATTERNS, ErrorType::UsageLimit),
+            (&NETWORK_PATTERNS, ErrorType::Network),
+        ],
+    )
+}
+
+/// The type of the first group with a pattern that `text` contains (any
+/// case); `cli_error` when none does.
+pub fn first_matching(text: &str, groups: &[(&[&str], ErrorType)]) -> ErrorType {
     let lower = text.to_lowercase();
-    let has_any = |patterns: &[&str]| patterns.iter().any(|p| lower.contains(p));
-    if has_any(&AUTH_PATTERNS) {
-        ErrorType::Auth
-    } else if has_any(&USAGE_LIMIT_PATTERNS) {
-        ErrorType::UsageLimit
-    } else if has_any(&NETWORK_PATTERNS) {
-        ErrorType::Network
-    } else {
-        ErrorType::CliError
-    }
+    groups
+        .iter()
+        .find(|(patterns, _)| patterns.iter().any(|p| lower.contains(p)))
+        .map_or(ErrorType::CliError, |(_, error_type)| error_type.clone())
 }
 
 /// Appends the hint of `error_type` in `cli`'s words.

@@ -8,11 +8,7 @@ pub mod gemini;
 pub mod opencode;
 pub mod unsupported;
 
-use std::io;
-
 use super::backend::Backend;
-use super::result::{DispatchResult, ErrorType};
-use super::verdict::Context;
 use crate::config::{Agent, BackendName, Settings};
 
 /// The backend that runs `agent` under `settings`.
@@ -28,15 +24,4 @@ pub fn named(name: BackendName) -> &'static dyn Backend {
         BackendName::Gemini => &gemini::Gemini,
         BackendName::Opencode => &opencode::Opencode,
     }
-}
-
-/// The result of a run whose CLI could not be started at all.
-pub fn spawn_failure(ctx: &Context, err: &io::Error) -> DispatchResult {
-    let error_type = match err.kind() {
-        // E.g. the agent's directory vanished between the check and the spawn.
-        io::ErrorKind::NotFound => ErrorType::NotFound,
-        io::ErrorKind::PermissionDenied => ErrorType::Permission,
-        _ => ErrorType::CliError,
-    };
-    DispatchResult::failure(ctx.agent, error_type, err.to_string())
 }

@@ -77,23 +77,10 @@ mod tests {
     use super::*;
     use crate::config::rules::FlagValueProblem;
     use crate::runner::command::MAX_ARGUMENT_BYTES;
-
-    fn strings(args: Vec<OsString>) -> Vec<String> {
-        args.into_iter().map(|a| a.into_string().unwrap()).collect()
-    }
+    use crate::runner::command::testing::{self, strings};
 
     fn line<'a>(session: &'a Session) -> CommandLine<'a> {
-        CommandLine {
-            mode: OutputMode::Json,
-            prompt: "--permission-mode=bypassPermissions",
-            system_prompt: None,
-            session,
-            budget_usd: None,
-            model: None,
-            permission_mode: None,
-            allowed_tools: &[],
-            disallowed_tools: &[],
-        }
+        testing::line("--permission-mode=bypassPermissions", session)
     }
 
     #[test]

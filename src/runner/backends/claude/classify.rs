@@ -12,6 +12,7 @@ use crate::pyfmt::format_g;
 use crate::pyvalue::truthy as is_truthy;
 use crate::runner::messages::resumable_sentence;
 use crate::runner::result::{ErrorType, text_of};
+use crate::runner::run_facts::first_matching;
 
 const AUTH_PATTERNS: [&str; 5] = [
     "not logged in",
@@ -51,17 +52,14 @@ const PERMISSION_PATTERNS: [&str; 9] = [
 /// usage limits, before permissions, because a limit message can mention
 /// what was "not allowed" while the fix is only to wait.
 pub fn classify(text: &str) -> ErrorType {
-    let lower = text.to_lowercase();
-    let has_any = |patterns: &[&str]| patterns.iter().any(|p| lower.contains(p));
-    if has_any(&AUTH_PATTERNS) {
-        ErrorType::Auth
-    } else if has_any(&USAGE_LIMIT_PATTERNS) {
-        ErrorType::UsageLimit
-    } else if has_any(&PERMISSION_PATTERNS) {
-        ErrorType::Permission
-    } else {
-        ErrorType::CliError
-    }
+    first_matching(
+        text,
+        &[
+            (&AUTH_PATTERNS, ErrorType::Auth),
+            (&USAGE_LIMIT_PATTERNS, ErrorType::UsageLimit),
+            (&PERMISSION_PATTERNS, ErrorType::Permission),
+        ],
+    )
 }
 
 /// Appends the hint that goes with a classified error type to its text.

@@ -112,11 +112,7 @@ impl EventStream for StreamCollector {
     /// unexpectedly shaped lines are skipped — a malformed event must never
     /// cost the final result.
     fn feed_line(&mut self, line: &[u8]) -> Vec<String> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return Vec::new();
-        }
-        let Ok(Value::Object(event)) = lenient_json::parse_bytes(line) else {
+        let Some(event) = lenient_json::event_object(line) else {
             return Vec::new();
         };
         self.transcript.observe(&event);

@@ -10,11 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::chars;
 use crate::runner::ErrorType;
-use crate::runner::lenient_json;
 use crate::runner::result::Usage;
-use crate::runner::run_facts::{self, CliWords, RunFacts};
-use crate::runner::stream_sink::EventStream;
-use crate::runner::verdict::{Captured, Context, Verdict};
+use crate::runner::run_facts::{self, CliWords, FactEvents, RunFacts};
 
 pub const WORDS: CliWords = CliWords {
     program: "codex",
@@ -35,28 +32,23 @@ pub struct CodexEvents {
     last_error: Option<String>,
 }
 
-impl EventStream for CodexEvents {
-    fn feed_line(&mut self, line: &[u8]) -> Vec<String> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return Vec::new();
-        }
-        let Ok(Value::Object(event)) = lenient_json::parse_bytes(line) else {
-            return Vec::new();
-        };
-        self.observe(&event)
+impl FactEvents for CodexEvents {
+    const WORDS: CliWords = WORDS;
+
+    fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
+        self.event(event)
     }
 
     fn has_result(&self) -> bool {
         self.facts.finished || self.facts.failure.is_some()
     }
 
-    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+    fn facts(&mut self, _stderr: &[u8]) -> RunFacts {
         let mut facts = std::mem::take(&mut self.facts);
         if !facts.finished && facts.failure.is_none() {
             facts.failure = self.last_error.take();
         }
-        run_facts::decide(ctx, facts, &ended, &WORDS)
+        facts
     }
 }
 
@@ -69,7 +61,7 @@ impl CodexEvents {
         CodexEvents::default()
     }
 
-    fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
+    fn event(&mut self, event: &Map<String, Value>) -> Vec<String> {
         match text(event, "type") {
             Some("thread.started") => {
                 self.facts.session_id = text(event, "thread_id").map(str::to_owned);

@@ -88,23 +88,10 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn strings(args: Vec<OsString>) -> Vec<String> {
-        args.into_iter().map(|a| a.into_string().unwrap()).collect()
-    }
+    use crate::runner::command::testing::{self, strings};
 
     fn line<'a>(session: &'a Session) -> CommandLine<'a> {
-        CommandLine {
-            mode: OutputMode::Json,
-            prompt: "--yolo",
-            system_prompt: None,
-            session,
-            budget_usd: None,
-            model: None,
-            permission_mode: None,
-            allowed_tools: &[],
-            disallowed_tools: &[],
-        }
+        testing::line("--yolo", session)
     }
 
     #[test]

@@ -7,15 +7,12 @@ pub mod argv;
 pub mod output;
 
 use std::ffi::OsString;
-use std::io;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
 use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
-use crate::runner::result::DispatchResult;
 use crate::runner::stream_sink::{Progress, StreamSink};
-use crate::runner::verdict::Context;
 
 pub struct Gemini;
 
@@ -82,9 +79,5 @@ impl Backend for Gemini {
                 Box::new(StreamSink::new(output::StreamEvents::default(), progress))
             }
         }
-    }
-
-    fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
-        super::spawn_failure(ctx, err)
     }
 }

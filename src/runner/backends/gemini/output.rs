@@ -12,8 +12,7 @@ use crate::chars;
 use crate::runner::lenient_json;
 use crate::runner::process::{CollectAll, StdoutSink};
 use crate::runner::result::{Usage, coerce_count};
-use crate::runner::run_facts::{self, CliWords, RunFacts};
-use crate::runner::stream_sink::EventStream;
+use crate::runner::run_facts::{self, CliWords, FactEvents, RunFacts};
 use crate::runner::verdict::{Captured, Context, Verdict};
 
 pub const WORDS: CliWords = CliWords {
@@ -116,23 +115,18 @@ pub struct StreamEvents {
     has_result: bool,
 }
 
-impl EventStream for StreamEvents {
-    fn feed_line(&mut self, line: &[u8]) -> Vec<String> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return Vec::new();
-        }
-        let Ok(Value::Object(event)) = lenient_json::parse_bytes(line) else {
-            return Vec::new();
-        };
-        self.observe(&event)
+impl FactEvents for StreamEvents {
+    const WORDS: CliWords = WORDS;
+
+    fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
+        self.event(event)
     }
 
     fn has_result(&self) -> bool {
         self.has_result
     }
 
-    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+    fn facts(&mut self, stderr: &[u8]) -> RunFacts {
         let mut facts = std::mem::take(&mut self.facts);
         if !self.text.is_empty() {
             facts.answer = Some(std::mem::take(&mut self.text));
@@ -142,14 +136,14 @@ impl EventStream for StreamEvents {
         }
         // An error before the run (no login) is an object on stderr.
         if facts.failure.is_none() && facts.answer.is_none() {
-            facts.failure = object_in(&ended.stderr).and_then(|o| error_message(o.get("error")));
+            facts.failure = object_in(stderr).and_then(|o| error_message(o.get("error")));
         }
-        run_facts::decide(ctx, facts, &ended, &WORDS)
+        facts
     }
 }
 
 impl StreamEvents {
-    fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
+    fn event(&mut self, event: &Map<String, Value>) -> Vec<String> {
         let short = |s: &str| chars::prefix(s, MAX_PROGRESS_CHARS).to_owned();
         match text(event, "type") {
             Some("init") => {

@@ -89,22 +89,12 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
 mod tests {
     use super::*;
     use crate::runner::command::OutputMode;
-
-    fn strings(args: Vec<OsString>) -> Vec<String> {
-        args.into_iter().map(|a| a.into_string().unwrap()).collect()
-    }
+    use crate::runner::command::testing::{self, strings};
 
     fn line<'a>(session: &'a Session) -> CommandLine<'a> {
         CommandLine {
             mode: OutputMode::Stream,
-            prompt: "--auto",
-            system_prompt: None,
-            session,
-            budget_usd: None,
-            model: None,
-            permission_mode: None,
-            allowed_tools: &[],
-            disallowed_tools: &[],
+            ..testing::line("--auto", session)
         }
     }
 

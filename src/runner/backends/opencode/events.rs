@@ -9,11 +9,8 @@
 use serde_json::{Map, Value};
 
 use crate::chars;
-use crate::runner::lenient_json;
 use crate::runner::result::{Usage, coerce_cost, coerce_count};
-use crate::runner::run_facts::{self, CliWords, RunFacts};
-use crate::runner::stream_sink::EventStream;
-use crate::runner::verdict::{Captured, Context, Verdict};
+use crate::runner::run_facts::{CliWords, FactEvents, RunFacts};
 
 pub const WORDS: CliWords = CliWords {
     program: "opencode",
@@ -37,23 +34,18 @@ pub struct OpencodeEvents {
     step_text: Vec<String>,
 }
 
-impl EventStream for OpencodeEvents {
-    fn feed_line(&mut self, line: &[u8]) -> Vec<String> {
-        let line = line.trim_ascii();
-        if line.is_empty() {
-            return Vec::new();
-        }
-        let Ok(Value::Object(event)) = lenient_json::parse_bytes(line) else {
-            return Vec::new();
-        };
-        self.observe(&event)
+impl FactEvents for OpencodeEvents {
+    const WORDS: CliWords = WORDS;
+
+    fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
+        self.event(event)
     }
 
     fn has_result(&self) -> bool {
         self.facts.finished || self.facts.failure.is_some()
     }
 
-    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+    fn facts(&mut self, _stderr: &[u8]) -> RunFacts {
         let mut facts = std::mem::take(&mut self.facts);
         if !self.step_text.is_empty() {
             let said = self.step_text.join("\n\n");
@@ -65,12 +57,12 @@ impl EventStream for OpencodeEvents {
                 facts.partial = Some(said);
             }
         }
-        run_facts::decide(ctx, facts, &ended, &WORDS)
+        facts
     }
 }
 
 impl OpencodeEvents {
-    fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
+    fn event(&mut self, event: &Map<String, Value>) -> Vec<String> {
         let short = |s: &str| chars::prefix(s, MAX_PROGRESS_CHARS).to_owned();
         if let Some(id) = text(event, "sessionID") {
             self.facts.session_id = Some(id.to_owned());

@@ -8,15 +8,12 @@ pub mod argv;
 pub mod events;
 
 use std::ffi::OsString;
-use std::io;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
 use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
-use crate::runner::result::DispatchResult;
 use crate::runner::stream_sink::{Progress, StreamSink};
-use crate::runner::verdict::Context;
 
 pub struct Opencode;
 
@@ -83,9 +80,5 @@ impl Backend for Opencode {
     fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
         let progress = progress.filter(|_| mode == OutputMode::Stream);
         Box::new(StreamSink::new(events::OpencodeEvents::default(), progress))
-    }
-
-    fn spawn_failure(&self, ctx: &Context, err: &io::Error) -> DispatchResult {
-        super::spawn_failure(ctx, err)
     }
 }
