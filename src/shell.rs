@@ -14,6 +14,12 @@ pub fn quote(word: &str) -> Cow<'_, str> {
     }
 }
 
+/// `word` single-quoted whatever it holds, for a command another shell
+/// runs (ssh's remote command): no word is ever read bare.
+pub fn quote_always(word: &str) -> String {
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,6 +21,13 @@ macro_rules! shared_help {
                               default: guessed from the project's files)
       --backend CLI           agent CLI: claude, codex, gemini or opencode
                               (default: settings.default_backend, else claude)
+      --host [USER@]NAME[:PORT]
+                              run the agent on that machine over ssh; the
+                              directory is then a path there (default: here)
+      --ssh-options CSV       ssh options Key=Value, e.g. 'IdentityFile=~/.ssh/k'
+                              (README lists the keys allowed; default: none)
+      --remote-cli PATH       the agent CLI's path on the host, when its PATH
+                              lacks it (default: the CLI's name)
       --timeout SECONDS       time limit per dispatch, 1-604800 (default 300)
       --model NAME            the CLI's model, e.g. sonnet, gpt-5-codex,
                               gemini-2.5-pro (default: the CLI's own)
@@ -49,9 +56,12 @@ pub(crate) use shared_help;
 /// Each option and the field it sets, in the order of the help and of
 /// `update`'s report. An alias follows the option it stands for, which is
 /// how errors name it.
-const OPTIONS: [(&str, Field); 12] = [
+const OPTIONS: [(&str, Field); 15] = [
     ("--description", Field::Description),
     ("--backend", Field::Backend),
+    ("--host", Field::Host),
+    ("--ssh-options", Field::SshOptions),
+    ("--remote-cli", Field::RemoteCli),
     ("--timeout", Field::Timeout),
     ("--model", Field::Model),
     ("--max-budget", Field::MaxBudgetUsd),

@@ -14,6 +14,7 @@ use crate::config::patch::{self, AgentPatch};
 use crate::config::rules::{self, NameKind};
 use crate::config::{Agent, Config, Settings, store};
 use crate::runner::backends::{self, unsupported};
+use crate::runner::ssh;
 
 pub const ADD_HELP: &str = concat!(
     "\
@@ -23,9 +24,12 @@ Usage: agent-dispatch add NAME DIRECTORY [OPTIONS]
 
 NAME is letters, digits, '-' and '_', starting with a letter or digit.
 Without --description, one is guessed from CLAUDE.md, README.md,
-pyproject.toml, package.json and the project's files.
+pyproject.toml, package.json and the project's files. With --host, DIRECTORY
+is a path on that machine (absolute or under ~/), checked over ssh.
 
 Options:
+      --no-check              with --host: do not check over ssh that the
+                              directory exists there
 ",
     agent_options::shared_help!()
 );
@@ -58,6 +62,8 @@ pub struct AddArgs {
     pub name: String,
     pub directory: OsString,
     pub patch: AgentPatch,
+    /// `--no-check`: a remote directory is not looked for over ssh.
+    pub no_check: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +79,7 @@ pub struct UpdateArgs {
 pub fn parse_add(parser: &mut Parser) -> Result<Option<AddArgs>, UsageError> {
     let mut patch = AgentPatch::default();
     let mut positionals: Vec<OsString> = Vec::new();
+    let mut no_check = false;
     while let Some(arg) = next_token(parser)? {
         if wants_help(&arg) {
             return Ok(None);
@@ -81,6 +88,7 @@ pub fn parse_add(parser: &mut Parser) -> Result<Option<AddArgs>, UsageError> {
             continue;
         }
         match arg {
+            Token::Long(option) if option == "no-check" => no_check = true,
             Token::Value(value) if positionals.len() < 2 => positionals.push(value),
             other => return Err(other.unexpected()),
         }
@@ -94,6 +102,7 @@ pub fn parse_add(parser: &mut Parser) -> Result<Option<AddArgs>, UsageError> {
         name,
         directory,
         patch,
+        no_check,
     }))
 }
 
@@ -160,10 +169,19 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     let usage = |error| CliError::usage("add", error);
     rules::check_name(NameKind::Agent, &args.name)
         .map_err(|e| usage(UsageError::InvalidName(e)))?;
-    let directory = patch::project_directory("DIRECTORY", Path::new(&args.directory))
-        .map_err(|e| usage(UsageError::Field(e)))?;
+    let directory = match args.patch.host() {
+        Some(_) => patch::remote_project_directory("DIRECTORY", &args.directory),
+        None => patch::project_directory("DIRECTORY", Path::new(&args.directory)),
+    }
+    .map_err(|e| usage(UsageError::Field(e)))?;
     let mut agent = Agent::new(directory.clone());
     args.patch.apply(&mut agent);
+    if agent.is_remote() && !args.no_check {
+        ssh::check_directory(&agent).map_err(|problem| CliError::RemoteCheck {
+            name: args.name.clone(),
+            problem,
+        })?;
+    }
     if !args.patch.gives_description() {
         agent.description =
             crate::views::agents::guessed_description(&agent, agent.backend.unwrap_or_default());

@@ -121,6 +121,11 @@ pub enum CliError {
     Save(SaveError),
     Lock(LockError),
     AgentExists(String),
+    /// A remote agent's directory could not be confirmed on its host.
+    RemoteCheck {
+        name: String,
+        problem: String,
+    },
     /// The agent's CLI cannot honour one of its settings.
     Unsupported {
         name: String,
@@ -257,6 +262,9 @@ impl CliError {
             | CliError::ChecksFailed { .. }
             // The problem's text says what to change.
             | CliError::Unsupported { .. } => None,
+            CliError::RemoteCheck { .. } => Some(
+                "fix the host, its ssh_options or the directory; or add it anyway with --no-check".into(),
+            ),
         }
     }
 }
@@ -277,6 +285,9 @@ impl fmt::Display for CliError {
             CliError::Save(err) => err.fmt(f),
             CliError::Lock(err) => write!(f, "config is locked: {err}"),
             CliError::AgentExists(name) => write!(f, "agent '{name}' already exists"),
+            CliError::RemoteCheck { name, problem } => {
+                write!(f, "agent {} not saved: {problem}", repr_str(name))
+            }
             CliError::Unsupported { name, problem } => {
                 write!(f, "agent {} not saved: {problem}", repr_str(name))
             }

@@ -5,12 +5,13 @@
 //! could become a `claude` option. Every error names the key path.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
 
 use super::backend_name::BackendName;
 use super::directory::{self, DirectoryError};
+use super::remote::{self, RemoteProblem, SshTarget};
 use super::rules::{self, FlagValueProblem, NameKind};
 use super::schema::*;
 use super::yaml::{Yaml, YamlMap};
@@ -44,6 +45,7 @@ pub enum Problem {
     InvalidName(String),
     Directory(DirectoryError),
     UnknownBackend(String),
+    Remote(RemoteProblem),
 }
 
 impl fmt::Display for SchemaError {
@@ -65,6 +67,7 @@ impl fmt::Display for SchemaError {
                 "{name:?} is not a valid name: use letters, digits, '-' and '_', starting with a letter or digit"
             ),
             Problem::Directory(err) => write!(f, "{err}"),
+            Problem::Remote(problem) => write!(f, "{problem}"),
             Problem::UnknownBackend(name) => write!(
                 f,
                 "{name:?} is not an agent CLI this version knows: use one of {}",
@@ -133,7 +136,17 @@ fn decode_named<T>(
 
 fn decode_agent(value: Yaml, key: &str) -> Decoded<Agent> {
     let mut f = Fields::from_value(value, key)?;
+    let host = f.optional_remote("host", |text| {
+        SshTarget::parse(text).map(|target| target.to_string())
+    })?;
     let directory = match f.take("directory") {
+        // A remote agent's directory is the host's to resolve.
+        Some(Yaml::Str(raw)) if host.is_some() => remote::remote_directory(&raw)
+            .map(PathBuf::from)
+            .map_err(|err| SchemaError {
+                key: f.path("directory"),
+                problem: Problem::Remote(err),
+            })?,
         Some(Yaml::Str(raw)) => directory::resolve(Path::new(&raw)).map_err(|err| SchemaError {
             key: f.path("directory"),
             problem: Problem::Directory(err),
@@ -150,6 +163,17 @@ fn decode_agent(value: Yaml, key: &str) -> Decoded<Agent> {
         directory,
         description: f.string("description", "")?,
         backend: f.optional_backend("backend")?,
+        ssh_options: f
+            .string_list("ssh_options")?
+            .iter()
+            .map(|option| remote::ssh_option(option))
+            .collect::<Result<_, _>>()
+            .map_err(|err| SchemaError {
+                key: f.path("ssh_options"),
+                problem: Problem::Remote(err),
+            })?,
+        remote_cli: f.optional_remote("remote_cli", remote::remote_cli)?,
+        host,
         timeout: f.integer("timeout", DEFAULT_AGENT_TIMEOUT, 0, MAX_TIMEOUT_SECS)?,
         max_budget_usd: f.optional_budget("max_budget_usd")?,
         model: f.optional_flag_value("model")?,
@@ -316,6 +340,22 @@ impl Fields {
         match self.take(key) {
             None => Ok(default.to_owned()),
             Some(Yaml::Str(text)) => Ok(text),
+            Some(other) => Err(wrong_type(&self.path(key), "a string", &other)),
+        }
+    }
+
+    /// An optional string checked by `check` (one of `remote`'s rules).
+    fn optional_remote(
+        &mut self,
+        key: &str,
+        check: impl Fn(&str) -> Result<String, RemoteProblem>,
+    ) -> Decoded<Option<String>> {
+        match self.take(key) {
+            None | Some(Yaml::Null) => Ok(None),
+            Some(Yaml::Str(text)) => check(&text).map(Some).map_err(|err| SchemaError {
+                key: self.path(key),
+                problem: Problem::Remote(err),
+            }),
             Some(other) => Err(wrong_type(&self.path(key), "a string", &other)),
         }
     }

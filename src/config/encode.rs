@@ -44,6 +44,15 @@ fn encode_agent(agent: &Agent) -> Yaml {
     if let Some(backend) = agent.backend {
         m.insert("backend".into(), text(backend.as_str()));
     }
+    if let Some(host) = &agent.host {
+        m.insert("host".into(), text(host));
+    }
+    if !agent.ssh_options.is_empty() {
+        m.insert("ssh_options".into(), list(&agent.ssh_options));
+    }
+    if let Some(cli) = &agent.remote_cli {
+        m.insert("remote_cli".into(), text(cli));
+    }
     m.insert("timeout".into(), int(agent.timeout));
     if let Some(budget) = agent.max_budget_usd {
         m.insert("max_budget_usd".into(), Yaml::Float(budget));

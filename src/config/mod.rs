@@ -12,6 +12,7 @@ pub mod grants;
 pub mod patch;
 pub mod paths;
 pub mod project;
+pub mod remote;
 pub mod rules;
 pub mod schema;
 pub mod store;

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use super::backend_name::BackendName;
 use super::directory::{self, DirectoryError, ProjectDirError};
+use super::remote::{self, RemoteProblem, SshTarget};
 use super::rules::{self, FlagValueProblem, StoredTextProblem};
 use super::schema::{Agent, DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
 use crate::pyfmt::{repr_float, repr_str};
@@ -54,6 +55,9 @@ pub enum Field {
     Directory,
     Description,
     Backend,
+    Host,
+    SshOptions,
+    RemoteCli,
     Timeout,
     MaxBudgetUsd,
     Model,
@@ -66,10 +70,13 @@ pub enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 12] = [
+    const ALL: [Field; 15] = [
         Field::Directory,
         Field::Description,
         Field::Backend,
+        Field::Host,
+        Field::SshOptions,
+        Field::RemoteCli,
         Field::Timeout,
         Field::MaxBudgetUsd,
         Field::Model,
@@ -100,6 +107,9 @@ impl Field {
             Field::Directory => "directory",
             Field::Description => "description",
             Field::Backend => "backend",
+            Field::Host => "host",
+            Field::SshOptions => "ssh_options",
+            Field::RemoteCli => "remote_cli",
             Field::Timeout => "timeout",
             Field::MaxBudgetUsd => "max_budget_usd",
             Field::Model => "model",
@@ -128,6 +138,9 @@ pub struct AgentPatch {
     directory: Edit<PathBuf>,
     description: Edit<String>,
     backend: Edit<BackendName>,
+    host: Edit<String>,
+    ssh_options: Edit<Vec<String>>,
+    remote_cli: Edit<String>,
     timeout: Edit<u64>,
     max_budget_usd: Edit<f64>,
     model: Edit<String>,
@@ -176,6 +189,23 @@ impl AgentPatch {
             }
             Field::Description => self.description = Edit::Set(stored_text(name, &text)?),
             Field::Backend => self.backend = clear_or(clears, || backend(name, &text))?,
+            Field::Host => {
+                self.host = clear_or(clears, || {
+                    remote_value(name, SshTarget::parse(text.trim()).map(|t| t.to_string()))
+                })?;
+            }
+            Field::SshOptions => {
+                self.ssh_options = clear_or(clears, || {
+                    rules::split_csv(&text)
+                        .iter()
+                        .map(|option| remote_value(name, remote::ssh_option(option)))
+                        .collect()
+                })?;
+            }
+            Field::RemoteCli => {
+                self.remote_cli =
+                    clear_or(clears, || remote_value(name, remote::remote_cli(&text)))?;
+            }
             Field::Timeout => self.timeout = Edit::Set(seconds(name, given)?),
             Field::MaxBudgetUsd => {
                 let usd = dollars(name, given)?;
@@ -226,6 +256,15 @@ impl AgentPatch {
     /// guessed from its project.
     pub fn gives_description(&self) -> bool {
         !self.description.is_keep()
+    }
+
+    /// The host a patch gives, if any: a new agent's directory is then a
+    /// path on that host.
+    pub fn host(&self) -> Option<&str> {
+        match &self.host {
+            Edit::Set(host) => Some(host),
+            Edit::Keep | Edit::Clear => None,
+        }
     }
 
     pub fn permission_mode(&self) -> &Edit<String> {
@@ -280,6 +319,28 @@ impl AgentPatch {
         put(
             Field::Backend,
             write(&self.backend, &mut agent.backend, |b| Some(*b), &None),
+        );
+        put(
+            Field::Host,
+            write(&self.host, &mut agent.host, |h| Some(h.clone()), &None),
+        );
+        put(
+            Field::SshOptions,
+            write(
+                &self.ssh_options,
+                &mut agent.ssh_options,
+                Vec::clone,
+                &fresh.ssh_options,
+            ),
+        );
+        put(
+            Field::RemoteCli,
+            write(
+                &self.remote_cli,
+                &mut agent.remote_cli,
+                |c| Some(c.clone()),
+                &None,
+            ),
         );
         put(
             Field::Timeout,
@@ -454,6 +515,17 @@ fn flag_value(name: &'static str, value: &str) -> Result<String, FieldError> {
     Ok(trimmed.to_owned())
 }
 
+/// A remote setting checked by one of `remote`'s rules.
+fn remote_value(
+    name: &'static str,
+    checked: Result<String, RemoteProblem>,
+) -> Result<String, FieldError> {
+    checked.map_err(|problem| FieldError {
+        name,
+        problem: Problem::Remote(problem),
+    })
+}
+
 /// One of the agent CLIs this version knows, spelled exactly.
 fn backend(name: &'static str, text: &str) -> Result<BackendName, FieldError> {
     BackendName::parse(text.trim()).ok_or_else(|| FieldError {
@@ -490,6 +562,19 @@ pub fn stored_text(name: &'static str, text: &str) -> Result<String, FieldError>
         problem: Problem::StoredText(problem),
     })?;
     Ok(text.to_owned())
+}
+
+/// The directory of a new remote agent: a path on its host, checked for
+/// shape only (see `remote::remote_directory`); never resolved here.
+pub fn remote_project_directory(
+    name: &'static str,
+    raw: &std::ffi::OsStr,
+) -> Result<PathBuf, FieldError> {
+    let text = raw.to_str().ok_or_else(|| FieldError {
+        name,
+        problem: Problem::DirectoryNotUtf8(PathBuf::from(raw)),
+    })?;
+    remote_value(name, remote::remote_directory(text)).map(PathBuf::from)
 }
 
 /// The directory of a new agent, checked and resolved (see
@@ -543,6 +628,7 @@ pub enum Problem {
     /// system first and then given to `set_directory`.
     DirectoryNotAValue,
     UnknownBackend(String),
+    Remote(RemoteProblem),
 }
 
 impl fmt::Display for FieldError {
@@ -566,6 +652,7 @@ impl fmt::Display for FieldError {
                 write!(f, "{name} value {} {problem}.", repr_str(value))
             }
             Problem::StoredText(problem) => write!(f, "{name} {problem}."),
+            Problem::Remote(problem) => write!(f, "{name}: {problem}."),
             Problem::UnknownBackend(given) => write!(
                 f,
                 "{name} {} is not an agent CLI this version knows; use one of {} (or none for settings.default_backend).",

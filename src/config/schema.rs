@@ -38,6 +38,14 @@ pub struct Agent {
     pub description: String,
     /// The agent CLI that runs it; `None` = `settings.default_backend`.
     pub backend: Option<BackendName>,
+    /// `[user@]name[:port]` of the machine it runs on (checked, see
+    /// `remote`); `None` = this one. A remote agent's `directory` is a
+    /// path on that host, as given.
+    pub host: Option<String>,
+    /// `Key=Value` options for ssh, from `remote::SSH_OPTION_KEYS`.
+    pub ssh_options: Vec<String>,
+    /// The agent CLI's name or path on the host; `None` = its usual name.
+    pub remote_cli: Option<String>,
     /// Seconds; 0 means "use `settings.default_timeout`".
     pub timeout: u64,
     /// `None` (or 0) inherits `settings.default_max_budget_usd`.
@@ -65,11 +73,19 @@ impl Agent {
             .unwrap_or_default()
     }
 
+    /// Whether it runs on another machine.
+    pub fn is_remote(&self) -> bool {
+        self.host.is_some()
+    }
+
     pub fn new(directory: PathBuf) -> Agent {
         Agent {
             directory,
             description: String::new(),
             backend: None,
+            host: None,
+            ssh_options: Vec::new(),
+            remote_cli: None,
             timeout: DEFAULT_AGENT_TIMEOUT,
             max_budget_usd: None,
             model: None,

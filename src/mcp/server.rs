@@ -561,6 +561,7 @@ impl Server {
             cancel.cancel();
         }
         process::kill_all_groups();
+        crate::runner::ssh::kill_all_remote_groups();
         self.state.jobs.wait_idle(deadline);
         while Instant::now() < deadline && self.unanswered.load(Ordering::SeqCst) > 0 {
             thread::sleep(Duration::from_millis(10));

@@ -21,6 +21,7 @@ pub mod process;
 pub mod prompt;
 pub mod result;
 pub mod run_facts;
+pub mod ssh;
 pub mod status_line;
 pub mod stream_sink;
 pub mod transport;
@@ -113,10 +114,16 @@ pub fn offer_measured_timeout(
 /// without a result: every failure is a `DispatchResult` with
 /// `success: false` and an `error_type`.
 pub fn dispatch(d: &Dispatch, cancel: &CancelToken, progress: Option<Progress>) -> DispatchResult {
-    dispatch_using(d.backend.locate().as_deref(), d, cancel, progress)
+    let program = if d.agent.is_remote() {
+        environment::find_on_path("ssh")
+    } else {
+        d.backend.locate()
+    };
+    dispatch_using(program.as_deref(), d, cancel, progress)
 }
 
-/// `dispatch` with an explicit executable (`None`: not installed).
+/// `dispatch` with an explicit executable (`None`: not installed): the
+/// agent CLI, or `ssh` for a remote agent.
 pub fn dispatch_using(
     program: Option<&Path>,
     d: &Dispatch,
@@ -128,11 +135,30 @@ pub fn dispatch_using(
         return preflight::recursion(d.agent_name, depth, d.settings.max_dispatch_depth);
     }
     let Some(program) = program else {
-        return d.backend.not_found(d.agent_name);
+        return match d.agent.is_remote() {
+            true => preflight::ssh_not_found(d.agent_name),
+            false => d.backend.not_found(d.agent_name),
+        };
     };
-    if !d.agent.directory.is_dir() {
-        return preflight::directory_missing(d.agent_name, &d.agent.directory);
-    }
+    let (transport, program) = match ssh::Remote::of(d.agent) {
+        None if !d.agent.directory.is_dir() => {
+            return preflight::directory_missing(d.agent_name, &d.agent.directory);
+        }
+        None => (Transport::Local, program.to_path_buf()),
+        Some(Err(problem)) => return preflight::bad_remote(d.agent_name, &problem),
+        Some(Ok(remote)) => match ssh::control_dir() {
+            Ok(control_dir) => {
+                let cli = d.agent.remote_cli.as_deref().unwrap_or(d.backend.program());
+                let transport = Transport::Ssh {
+                    remote,
+                    ssh: program.to_path_buf(),
+                    control_dir,
+                };
+                (transport, std::path::PathBuf::from(cli))
+            }
+            Err(err) => return preflight::no_control_dir(d.agent_name, &err),
+        },
+    };
     if let Err(problem) = backends::unsupported::check(d.backend, d.agent, d.settings) {
         return preflight::unsupported(d.agent_name, &problem);
     }
@@ -150,7 +176,7 @@ pub fn dispatch_using(
                 depth.saturating_add(1).to_string().into(),
             ));
             Launch {
-                program: program.to_path_buf(),
+                program: program.clone(),
                 args,
                 cwd: d.agent.directory.clone(),
                 env,
@@ -161,14 +187,30 @@ pub fn dispatch_using(
         Ok(first) => first,
         Err(r) => return refused(d, r),
     };
-    let retry = match run_once(d, &first, &session, true, cancel, progress.clone()) {
+    let retry = match run_once(
+        d,
+        &transport,
+        &first,
+        &session,
+        true,
+        cancel,
+        progress.clone(),
+    ) {
         Verdict::Done(result) => return result,
         Verdict::RetryWithoutSessionId => match launch(&Session::Unnamed) {
             Ok(retry) => retry,
             Err(r) => return refused(d, r),
         },
     };
-    match run_once(d, &retry, &Session::Unnamed, false, cancel, progress) {
+    match run_once(
+        d,
+        &transport,
+        &retry,
+        &Session::Unnamed,
+        false,
+        cancel,
+        progress,
+    ) {
         Verdict::Done(result) => result,
         // Not reachable: a retry is never offered twice.
         Verdict::RetryWithoutSessionId => DispatchResult::failure(
@@ -255,6 +297,7 @@ fn build_command(d: &Dispatch, session: &Session) -> Result<Command, command::Re
 
 fn run_once(
     d: &Dispatch,
+    transport: &Transport,
     launch: &Launch,
     session: &Session,
     first_attempt: bool,
@@ -280,7 +323,7 @@ fn run_once(
     // fields from ever overflowing the deadline into a panic.
     let deadline = Instant::now() + Duration::from_secs(timeout_secs.min(MAX_TIMEOUT_SECS));
     let reader = d.backend.reader(d.mode, progress);
-    match Transport::Local.run(launch, deadline, cancel, reader) {
+    match transport.run(launch, deadline, cancel, reader) {
         Ok(run) => {
             let mut reader = process::lock_sink(&run.sink);
             let cut = reader.lost_to_cut();

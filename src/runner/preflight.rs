@@ -12,6 +12,7 @@ use std::path::Path;
 
 use super::backends::unsupported::Unsupported;
 use super::result::{DispatchResult, ErrorType};
+use crate::config::remote::RemoteProblem;
 use crate::config::rules::FlagValueProblem;
 use crate::pyfmt::repr_str;
 
@@ -34,6 +35,35 @@ pub fn directory_missing(agent: &str, directory: &Path) -> DispatchResult {
         agent,
         ErrorType::NotFound,
         format!("Directory does not exist: {}", directory.display()),
+    )
+}
+
+/// A remote agent with no local `ssh` to reach it.
+pub fn ssh_not_found(agent: &str) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::NotFound,
+        "OpenSSH client (ssh) not found in PATH; remote agents run through it. Install openssh-client."
+            .to_owned(),
+    )
+}
+
+/// A remote agent whose host or ssh options do not pass their checks
+/// (a hand-edited file read before the checks existed, say).
+pub fn bad_remote(agent: &str, problem: &RemoteProblem) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::InvalidArgument,
+        format!("Agent '{agent}' was not started: {problem}"),
+    )
+}
+
+/// Our directory for ssh's connection sockets could not be made safe.
+pub fn no_control_dir(agent: &str, err: &std::io::Error) -> DispatchResult {
+    DispatchResult::failure(
+        agent,
+        ErrorType::CliError,
+        format!("Agent '{agent}' was not started: no directory for ssh connections: {err}"),
     )
 }
 

@@ -170,6 +170,10 @@ pub enum ErrorType {
     /// The CLI could not reach its service (it may retry forever; our
     /// timeout or a cancel ended it).
     Network,
+    /// ssh could not reach the agent's host.
+    Unreachable,
+    /// ssh reached the host but could not log in or trust its key.
+    SshAuth,
     /// A value this version does not know, read back from a job file
     /// written by another version; kept verbatim so it survives a rewrite.
     Other(String),
@@ -188,12 +192,14 @@ impl ErrorType {
             ErrorType::InvalidArgument => "invalid_argument",
             ErrorType::CliError => "cli_error",
             ErrorType::Network => "network",
+            ErrorType::Unreachable => "unreachable",
+            ErrorType::SshAuth => "ssh_auth",
             ErrorType::Other(text) => text,
         }
     }
 
     /// Every type this version names; `Other` holds any other name.
-    const KNOWN: [ErrorType; 10] = [
+    const KNOWN: [ErrorType; 12] = [
         ErrorType::Permission,
         ErrorType::Timeout,
         ErrorType::Recursion,
@@ -204,6 +210,8 @@ impl ErrorType {
         ErrorType::InvalidArgument,
         ErrorType::CliError,
         ErrorType::Network,
+        ErrorType::Unreachable,
+        ErrorType::SshAuth,
     ];
 
     fn from_name(name: String) -> Self {
@@ -390,6 +398,8 @@ mod tests {
             "invalid_argument",
             "cli_error",
             "network",
+            "unreachable",
+            "ssh_auth",
         ] {
             let parsed: ErrorType = serde_json::from_value(json!(name)).unwrap();
             assert!(!matches!(parsed, ErrorType::Other(_)), "{name}");

@@ -1,0 +1,472 @@
+//! Running an agent's CLI on another machine through the system OpenSSH
+//! client. The local `Launch` a backend built becomes one remote command:
+//! every word POSIX-single-quoted, the project directory entered there,
+//! the dispatch depth (and any variable the backend sets) passed with
+//! `env`. On the host a small `sh` script starts the CLI as the leader of a
+//! process group of its own (`setsid`, else perl's `setpgrp`), prints that
+//! group's id as the first line of stdout, waits for it, and kills what is
+//! left of the group when the leader exits. A run we stop (timeout,
+//! cancellation, server exit) kills the group there too, over the shared
+//! connection (`ControlMaster`, sockets in our own 0700 directory).
+
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::backend::OutputReader;
+use super::cancel::CancelToken;
+use super::process::{self, Launch, StdoutSink};
+use super::result::{DispatchResult, ErrorType};
+use super::verdict::{Captured, Context, Exit, Verdict};
+use crate::config::Agent;
+use crate::config::remote::{RemoteProblem, SshTarget};
+use crate::shell;
+
+/// The first stdout line of a remote run: `<MARK> <pgid>`.
+const MARK: &str = "agent-dispatch-pgid";
+
+/// Exit statuses of the remote script itself (no CLI ran).
+const NO_DIRECTORY: i32 = 97;
+const NO_PROCESS_GROUP: i32 = 96;
+
+/// The script that runs on the host; `$1` is the project directory, the
+/// rest the command. `$$` of the inner `sh` is the group's leader.
+const SCRIPT: &str = r#"d=$1; shift
+case $d in "~") d=$HOME;; "~/"*) d=$HOME/${d#"~/"};; esac
+cd "$d" 2>/dev/null || exit 97
+lead='echo "agent-dispatch-pgid $$"; exec "$@"'
+if command -v setsid >/dev/null 2>&1; then
+  setsid sh -c "$lead" agent "$@" </dev/null &
+elif command -v perl >/dev/null 2>&1; then
+  perl -e 'setpgrp(0, 0); exec @ARGV or exit 127' sh -c "$lead" agent "$@" </dev/null &
+else
+  exit 96
+fi
+pg=$!
+wait "$pg"
+st=$?
+kill -s KILL -- "-$pg" 2>/dev/null
+exit "$st""#;
+
+/// How long killing a remote group may take before we give up on it.
+const KILL_BUDGET: Duration = Duration::from_secs(5);
+
+/// How long a first connection may take, unless the agent says otherwise.
+const CONNECT_TIMEOUT_SECS: u32 = 10;
+
+/// Where and how to reach an agent's host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remote {
+    pub target: SshTarget,
+    /// Checked `Key=Value` options.
+    pub options: Vec<String>,
+}
+
+impl Remote {
+    /// The remote side of `agent`, `None` for a local agent. The values
+    /// were checked when the config was read; they are parsed again here
+    /// rather than trusted.
+    pub fn of(agent: &Agent) -> Option<Result<Remote, RemoteProblem>> {
+        let host = agent.host.as_deref()?;
+        Some(SshTarget::parse(host).and_then(|target| {
+            let options = agent
+                .ssh_options
+                .iter()
+                .map(|option| crate::config::remote::ssh_option(option))
+                .collect::<Result<_, _>>()?;
+            Ok(Remote { target, options })
+        }))
+    }
+
+    /// ssh's own arguments up to and including the destination: no tty,
+    /// never a password prompt, one shared connection per host, the
+    /// agent's options, then `--` so the destination is never an option.
+    pub fn ssh_args(&self, control_dir: &Path) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec!["-T".into()];
+        let mut option = |value: String| {
+            args.push("-o".into());
+            args.push(value.into());
+        };
+        // ssh takes the first value given for a key: the agent's options
+        // first, so they win over our defaults; BatchMode is not theirs.
+        option("BatchMode=yes".into());
+        for value in &self.options {
+            option(value.clone());
+        }
+        option("ControlMaster=auto".into());
+        option(format!("ControlPath={}/%C", control_dir.display()));
+        option("ControlPersist=60".into());
+        option(format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"));
+        if let Some(port) = self.target.port {
+            args.push("-p".into());
+            args.push(port.to_string().into());
+        }
+        args.push("--".into());
+        args.push(self.target.destination().into());
+        args
+    }
+
+    /// The local launch of `ssh` that runs `inner` (the CLI's name or path
+    /// on the host, its arguments, the project directory there as `cwd`,
+    /// variables to set) on the host.
+    pub fn wrap(&self, ssh: &Path, control_dir: &Path, inner: &Launch) -> Launch {
+        let mut words: Vec<String> = vec![
+            "exec".into(),
+            "sh".into(),
+            "-c".into(),
+            SCRIPT.into(),
+            "agent-dispatch".into(),
+            inner.cwd.to_string_lossy().into_owned(),
+            "env".into(),
+        ];
+        words.extend(
+            inner.env.iter().map(|(key, value)| {
+                format!("{}={}", key.to_string_lossy(), value.to_string_lossy())
+            }),
+        );
+        words.push(inner.program.to_string_lossy().into_owned());
+        words.extend(
+            inner
+                .args
+                .iter()
+                .map(|arg| arg.to_string_lossy().into_owned()),
+        );
+        let command = words
+            .iter()
+            .map(|word| shell::quote_always(word))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut args = self.ssh_args(control_dir);
+        args.push(command.into());
+        Launch {
+            program: ssh.to_path_buf(),
+            args,
+            cwd: std::env::temp_dir(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Runs `command` (one shell word list, already quoted) on the host over
+    /// the shared connection, waiting at most `budget`.
+    pub fn run_command(
+        &self,
+        ssh: &Path,
+        control_dir: &Path,
+        command: &str,
+        budget: Duration,
+    ) -> io::Result<process::Supervised<process::CollectAll>> {
+        let mut args = self.ssh_args(control_dir);
+        args.push(command.into());
+        let launch = Launch {
+            program: ssh.to_path_buf(),
+            args,
+            cwd: std::env::temp_dir(),
+            env: Vec::new(),
+        };
+        process::run(
+            &launch,
+            Instant::now() + budget,
+            &CancelToken::new(),
+            process::CollectAll::default(),
+        )
+    }
+
+    /// Kills process group `pgid` on the host.
+    fn kill_group(&self, ssh: &Path, control_dir: &Path, pgid: u32) {
+        let command = format!("kill -s KILL -- -{pgid} 2>/dev/null; exit 0");
+        let _ = self.run_command(ssh, control_dir, &command, KILL_BUDGET);
+    }
+}
+
+/// Whether a remote agent's directory is there on its host: the check
+/// `add` makes. The error says what went wrong, ssh's words included.
+pub fn check_directory(agent: &Agent) -> Result<(), String> {
+    let remote = match Remote::of(agent) {
+        None => return Ok(()),
+        Some(remote) => remote.map_err(|problem| problem.to_string())?,
+    };
+    let ssh =
+        super::environment::find_on_path("ssh").ok_or("the OpenSSH client (ssh) is not on PATH")?;
+    let control_dir = control_dir().map_err(|err| err.to_string())?;
+    let directory = agent.directory.to_string_lossy();
+    let command = format!(
+        "{} {} {} {}",
+        shell::quote_always("sh"),
+        shell::quote_always("-c"),
+        shell::quote_always(
+            r#"case $1 in "~") d=$HOME;; "~/"*) d=$HOME/${1#"~/"};; *) d=$1;; esac; test -d "$d""#
+        ),
+        [shell::quote_always("sh"), shell::quote_always(&directory)].join(" ")
+    );
+    let run = remote
+        .run_command(&ssh, &control_dir, &command, Duration::from_secs(30))
+        .map_err(|err| format!("ssh could not be started: {err}"))?;
+    let stderr = String::from_utf8_lossy(&run.captured.stderr)
+        .trim()
+        .to_owned();
+    let host = &remote.target;
+    match run.captured.exit {
+        Exit::Code(0) => Ok(()),
+        Exit::Code(1) => Err(format!("{directory} is not a directory on {host}")),
+        Exit::Code(255) => Err(format!(
+            "ssh to {host} failed: {}",
+            stderr.lines().last().unwrap_or("no reason given")
+        )),
+        other => Err(format!(
+            "checking {directory} on {host} failed (exit {other}): {stderr}"
+        )),
+    }
+}
+
+/// Our directory for ssh's connection sockets: `$XDG_RUNTIME_DIR` (else
+/// the temp dir) `/agent-dispatch-ssh-<uid>`, created 0700 and used only
+/// when it is a real directory of ours that nobody else may enter.
+pub fn control_dir() -> io::Result<PathBuf> {
+    // SAFETY: getuid cannot fail and touches no memory.
+    let uid = unsafe { libc::getuid() };
+    let base = std::env::var_os("XDG_RUNTIME_DIR")
+        .filter(|dir| !dir.is_empty())
+        .map_or_else(std::env::temp_dir, PathBuf::from);
+    let dir = base.join(format!("agent-dispatch-ssh-{uid}"));
+    match fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(err) => return Err(err),
+    }
+    let meta = fs::symlink_metadata(&dir)?;
+    if !meta.is_dir() || meta.uid() != uid || meta.permissions().mode() & 0o077 != 0 {
+        return Err(io::Error::other(format!(
+            "{} is not a private directory of ours (a symlink, another owner, or open to others); remove it",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+/// Remote groups of runs in progress, for a server that is going away.
+struct LiveRemote {
+    id: u64,
+    remote: Remote,
+    ssh: PathBuf,
+    control_dir: PathBuf,
+    pgid: u32,
+}
+
+static LIVE_REMOTE: Mutex<Vec<LiveRemote>> = Mutex::new(Vec::new());
+static NEXT_ID: Mutex<u64> = Mutex::new(0);
+
+fn live_remote() -> MutexGuard<'static, Vec<LiveRemote>> {
+    LIVE_REMOTE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Kills every remote group of a run still in progress, all at once,
+/// within `KILL_BUDGET`. For a server that is going away.
+pub fn kill_all_remote_groups() {
+    let live: Vec<LiveRemote> = std::mem::take(&mut *live_remote());
+    std::thread::scope(|scope| {
+        for group in &live {
+            scope.spawn(|| {
+                group
+                    .remote
+                    .kill_group(&group.ssh, &group.control_dir, group.pgid)
+            });
+        }
+    });
+}
+
+/// The reader of a remote run's stdout: takes the group-id line, then
+/// hands everything else to the backend's reader. It judges what the
+/// backend cannot: ssh failing to connect or log in, the directory or the
+/// CLI missing on the host.
+pub struct RemoteReader {
+    inner: Box<dyn OutputReader>,
+    head: Vec<u8>,
+    pgid: Option<u32>,
+    registered: Option<u64>,
+    remote: Remote,
+    ssh: PathBuf,
+    control_dir: PathBuf,
+    program: String,
+    directory: String,
+}
+
+impl RemoteReader {
+    /// `launch` is the run as it is on the host (its CLI and directory).
+    pub fn new(
+        inner: Box<dyn OutputReader>,
+        remote: Remote,
+        ssh: &Path,
+        control_dir: &Path,
+        launch: &Launch,
+    ) -> RemoteReader {
+        RemoteReader {
+            inner,
+            head: Vec::new(),
+            pgid: None,
+            registered: None,
+            remote,
+            ssh: ssh.to_path_buf(),
+            control_dir: control_dir.to_path_buf(),
+            program: launch.program.to_string_lossy().into_owned(),
+            directory: launch.cwd.to_string_lossy().into_owned(),
+        }
+    }
+
+    fn register(&mut self, pgid: u32) {
+        let id = {
+            let mut next = NEXT_ID.lock().unwrap_or_else(|p| p.into_inner());
+            *next += 1;
+            *next
+        };
+        live_remote().push(LiveRemote {
+            id,
+            remote: self.remote.clone(),
+            ssh: self.ssh.clone(),
+            control_dir: self.control_dir.clone(),
+            pgid,
+        });
+        self.pgid = Some(pgid);
+        self.registered = Some(id);
+    }
+
+    /// Ends the run's group on the host, when it may still be there, and
+    /// forgets it.
+    pub fn settle(&mut self, killed: bool) {
+        if let Some(id) = self.registered.take() {
+            live_remote().retain(|group| group.id != id);
+            if killed && let Some(pgid) = self.pgid {
+                self.remote.kill_group(&self.ssh, &self.control_dir, pgid);
+            }
+        }
+    }
+}
+
+/// A run dropped before it was judged may have left its group behind.
+impl Drop for RemoteReader {
+    fn drop(&mut self) {
+        self.settle(true);
+    }
+}
+
+impl StdoutSink for RemoteReader {
+    fn chunk(&mut self, bytes: &[u8]) {
+        if self.pgid.is_some() || self.head.len() > 64 {
+            return self.inner.chunk(bytes);
+        }
+        self.head.extend_from_slice(bytes);
+        let Some(end) = self.head.iter().position(|b| *b == b'\n') else {
+            return;
+        };
+        let line = String::from_utf8_lossy(&self.head[..end]).into_owned();
+        let rest = self.head.split_off(end + 1);
+        self.head.clear();
+        match line.strip_prefix(MARK).and_then(|n| n.trim().parse().ok()) {
+            Some(pgid) => self.register(pgid),
+            // Not our line: hand it all on (never lose output).
+            None => {
+                self.inner.chunk(line.as_bytes());
+                self.inner.chunk(b"\n");
+            }
+        }
+        if !rest.is_empty() {
+            self.inner.chunk(&rest);
+        }
+    }
+
+    fn end(&mut self) {
+        if self.pgid.is_none() && !self.head.is_empty() {
+            let head = std::mem::take(&mut self.head);
+            self.inner.chunk(&head);
+        }
+        self.inner.end();
+    }
+
+    fn explains_outcome(&self) -> bool {
+        self.inner.explains_outcome()
+    }
+}
+
+impl OutputReader for RemoteReader {
+    fn lost_to_cut(&self) -> bool {
+        self.inner.lost_to_cut()
+    }
+
+    fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
+        self.settle(ended.killed.is_some());
+        let host = self.remote.target.to_string();
+        let stderr = String::from_utf8_lossy(&ended.stderr).trim().to_owned();
+        let failure = |error_type, error: String| {
+            Verdict::Done(DispatchResult::failure(ctx.agent, error_type, error))
+        };
+        if ended.killed.is_none() && self.pgid.is_none() {
+            match ended.exit {
+                Exit::Code(255) => return ssh_failure(ctx, &host, &stderr),
+                Exit::Code(NO_DIRECTORY) => {
+                    return failure(
+                        ErrorType::NotFound,
+                        format!("Directory {} does not exist on {host}", self.directory),
+                    );
+                }
+                Exit::Code(NO_PROCESS_GROUP) => {
+                    return failure(
+                        ErrorType::CliError,
+                        format!(
+                            "{host} has neither setsid nor perl, so the agent cannot run there as a process group of its own (which is how it is stopped)"
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+        // 127: `env` (or the shell) could not find the CLI to run.
+        let missing = stderr.contains("not found") || stderr.contains("No such file");
+        if ended.exit == Exit::Code(127) && missing && !self.inner.explains_outcome() {
+            let program = &self.program;
+            return failure(
+                ErrorType::NotFound,
+                format!(
+                    "{program} was not found on {host} (a non-interactive ssh session often lacks the login PATH). Set its path there: agent-dispatch update {} --remote-cli /path/to/{program}",
+                    ctx.agent
+                ),
+            );
+        }
+        self.inner.finish(ctx, ended)
+    }
+}
+
+/// ssh itself failed (exit 255 before the remote command started).
+fn ssh_failure(ctx: &Context, host: &str, stderr: &str) -> Verdict {
+    let lower = stderr.to_lowercase();
+    let detail = stderr.lines().last().unwrap_or("ssh failed").to_owned();
+    let auth = [
+        "permission denied",
+        "host key verification failed",
+        "remote host identification has changed",
+        "no matching host key",
+        "too many authentication failures",
+    ];
+    let (error_type, hint) = if auth.iter().any(|p| lower.contains(p)) {
+        (
+            ErrorType::SshAuth,
+            format!(
+                "ssh could not log in to {host} or trust its host key. Check the agent's ssh_options (IdentityFile, UserKnownHostsFile) and run `ssh {host} true` once by hand. This is ssh's login, not the agent CLI's."
+            ),
+        )
+    } else {
+        (
+            ErrorType::Unreachable,
+            format!(
+                "{host} could not be reached over ssh. Check that it is up and that `ssh {host} true` works from this machine."
+            ),
+        )
+    };
+    Verdict::Done(DispatchResult::failure(
+        ctx.agent,
+        error_type,
+        format!("ssh to {host} failed: {detail}\n\nHint: {hint}"),
+    ))
+}
