@@ -7,6 +7,8 @@
 
 #[path = "support/fake.rs"]
 mod fake;
+#[path = "support/mcp_client.rs"]
+mod mcp_client;
 #[path = "support/sshd.rs"]
 mod sshd;
 mod support;
@@ -19,7 +21,10 @@ use agent_dispatch::runner::{
     self, Ask, CancelToken, Dispatch, DispatchResult, ErrorType, OutputMode, backends,
 };
 use fake::{FakeClaude, group_gone};
+use mcp_client::serve;
+use serde_json::json;
 use sshd::Sshd;
+use support::{Sandbox, path_str};
 
 /// An agent on `sshd` whose CLI is `fake`'s stand-in for `cli`.
 fn remote_agent(sshd: &Sshd, fake: &FakeClaude, cli: BackendName) -> Agent {
@@ -249,5 +254,231 @@ fn ssh_failures_are_classified_apart_from_the_clis_own() {
     let r = simple(&agent, "x");
     assert_eq!(r.error_type, Some(ErrorType::NotFound), "{r:?}");
     let error = r.error.as_deref().unwrap();
-    assert!(error.contains("/nowhere/project does not exist on"), "{r:?}");
+    assert!(
+        error.contains("/nowhere/project does not exist on"),
+        "{r:?}"
+    );
+}
+
+/// A sandbox with a local agent `api` and a remote agent `far` on `sshd`
+/// whose CLI is `fake`'s claude, added through the CLI.
+fn sandbox_with_remote(sshd: &Sshd, fake: &FakeClaude) -> Sandbox {
+    let sandbox = Sandbox::with_api_agent();
+    let remote_dir = sandbox.project("far-away");
+    let options = sshd.options().join(",");
+    sandbox
+        .run(&[
+            "add",
+            "far",
+            path_str(&remote_dir),
+            "-d",
+            "Far",
+            "--host",
+            &sshd.host(),
+            "--ssh-options",
+            &options,
+            "--remote-cli",
+            fake.path.to_str().unwrap(),
+        ])
+        .ok();
+    sandbox
+}
+
+#[test]
+fn serve_runs_local_and_remote_agents_in_parallel_and_cancels_a_remote_job() {
+    let sshd = Sshd::start();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_ECHO_PROMPT", "1")]);
+    let sandbox = sandbox_with_remote(&sshd, &fake);
+    let mut server = serve(&sandbox, fake.dir.path());
+    let items = json!([
+        {"agent": "api", "task": "here"},
+        {"agent": "far", "task": "there"},
+    ]);
+    let (results, is_error) = server.call(
+        1,
+        "dispatch_parallel",
+        json!({"dispatches": items.to_string()}),
+    );
+    assert!(!is_error, "{results}");
+    let results = results.as_array().unwrap();
+    assert!(results.iter().all(|r| r["success"] == true), "{results:?}");
+    assert!(results[1]["result"].as_str().unwrap().ends_with("there"));
+    let cwds: Vec<String> = fake.invocations().iter().map(|i| i.cwd.clone()).collect();
+    assert!(
+        cwds.iter().any(|cwd| cwd.ends_with("/far-away")),
+        "{cwds:?}"
+    );
+
+    let job = server.start_job(2, "far", "[fake:hang] forever");
+    support::wait_until("the remote CLI to start", Duration::from_secs(15), || {
+        fake.invocations().len() == 3
+    });
+    let pgid = fake.invocations()[2].pgid;
+    let (cancelled, _) = server.call(3, "dispatch_cancel", json!({"job_id": job}));
+    assert_eq!(cancelled["outcome"], "cancelled_running", "{cancelled}");
+    support::wait_until("the remote group to die", Duration::from_secs(15), || {
+        group_gone(pgid)
+    });
+}
+
+#[test]
+fn sigterm_to_serve_mid_dispatch_kills_the_remote_group_too() {
+    let sshd = Sshd::start();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let sandbox = sandbox_with_remote(&sshd, &fake);
+    let mut server = serve(&sandbox, fake.dir.path());
+    server.send(
+        1,
+        "tools/call",
+        json!({"name": "dispatch", "arguments": {"agent": "far", "task": "forever"}}),
+    );
+    support::wait_until("the remote CLI to start", Duration::from_secs(15), || {
+        !fake.invocations().is_empty()
+    });
+    let pgid = fake.invocations()[0].pgid;
+    // SAFETY: a plain signal to our own child.
+    unsafe {
+        libc::kill(server.child.id() as i32, libc::SIGTERM);
+    }
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    // Killed on the host, not only the local ssh.
+    assert!(group_gone(pgid), "the remote group outlived serve");
+    // And the shared connection's master is gone too.
+    let config = agent_dispatch::config::store::load(&sandbox.config()).unwrap();
+    let remote = runner::ssh::Remote::of(&config.agents["far"]).unwrap().unwrap();
+    let mut args = remote.ssh_args(&runner::ssh::control_dir().unwrap());
+    let destination = args.split_off(args.len() - 2);
+    let check = std::process::Command::new(ssh())
+        .args(args)
+        .args(["-O", "check"])
+        .args(destination)
+        .output()
+        .unwrap();
+    assert!(!check.status.success(), "a master still runs: {check:?}");
+}
+
+#[test]
+fn list_agents_shows_an_unreachable_host_quickly_and_remote_projects_as_local_ones() {
+    let sshd = Sshd::start();
+    let fake = FakeClaude::new(&[]);
+    let sandbox = sandbox_with_remote(&sshd, &fake);
+    let far = sandbox.project("far-away");
+    std::fs::write(far.join("CLAUDE.md"), "# Far project\nremote rules\n").unwrap();
+    std::fs::write(
+        far.join(".mcp.json"),
+        r#"{"mcpServers": {"warehouse": {}}}"#,
+    )
+    .unwrap();
+    std::fs::write(far.join("go.mod"), "module far\n").unwrap();
+    // An agent whose host refuses connections.
+    let dead = sandbox.project("dead");
+    sandbox
+        .run(&[
+            "add",
+            "dead",
+            path_str(&dead),
+            "-d",
+            "Dead",
+            "--host",
+            &format!("{}@127.0.0.1:{}", Sshd::user(), sshd::closed_port()),
+            "--no-check",
+        ])
+        .ok();
+    let mut server = serve(&sandbox, fake.dir.path());
+    let started = std::time::Instant::now();
+    let (list, _) = server.call(1, "list_agents", json!({}));
+    let took = started.elapsed();
+    let by_name = |name: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by_name("api")["healthy"], true);
+    let dead = by_name("dead");
+    assert_eq!(dead["healthy"], "UNREACHABLE", "{dead}");
+    assert!(
+        dead["unreachable"].as_str().unwrap().contains("refused"),
+        "{dead}"
+    );
+    let far = by_name("far");
+    assert_eq!(far["healthy"], true, "{far}");
+    assert_eq!(far["host"], sshd.host());
+    assert_eq!(far["has_claude_md"], true, "{far}");
+    assert_eq!(far["mcp_servers"], json!(["warehouse"]), "{far}");
+    assert_eq!(far["stacks"], json!(["Go"]), "{far}");
+    // Bounded by the survey wait, whatever ssh's own timeout.
+    assert!(took < Duration::from_secs(10), "list_agents took {took:?}");
+
+    let (detail, _) = server.call(
+        2,
+        "inspect_agent",
+        json!({"name": "far", "preview_lines": 5}),
+    );
+    assert_eq!(
+        detail["claude_md_preview"], "# Far project\nremote rules",
+        "{detail}"
+    );
+}
+
+#[test]
+fn add_checks_the_remote_directory_unless_told_not_to() {
+    let sshd = Sshd::start();
+    let sandbox = Sandbox::new();
+    let options = sshd.options().join(",");
+    let missing = sandbox
+        .run(&[
+            "add",
+            "far",
+            "/nowhere/at/all",
+            "--host",
+            &sshd.host(),
+            "--ssh-options",
+            &options,
+        ])
+        .fails(1);
+    assert!(
+        missing.contains("/nowhere/at/all is not a directory on"),
+        "{missing}"
+    );
+    let refused = sandbox
+        .run(&[
+            "add",
+            "far",
+            "/srv",
+            "--host",
+            "-oProxyCommand=touch /tmp/pwned",
+        ])
+        .fails(2);
+    assert!(refused.contains("is not a host"), "{refused}");
+    let refused = sandbox
+        .run(&[
+            "add",
+            "far",
+            "/srv",
+            "--host",
+            "h",
+            "--ssh-options",
+            "ProxyCommand=sh",
+        ])
+        .fails(2);
+    assert!(refused.contains("not allowed"), "{refused}");
+    sandbox
+        .run(&[
+            "add",
+            "far",
+            "/nowhere/at/all",
+            "--host",
+            &sshd.host(),
+            "--no-check",
+        ])
+        .ok();
+    let config = sandbox.read_config();
+    assert!(
+        config.contains("host: ") && config.contains("/nowhere/at/all"),
+        "{config}"
+    );
 }

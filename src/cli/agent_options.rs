@@ -24,7 +24,7 @@ macro_rules! shared_help {
       --host [USER@]NAME[:PORT]
                               run the agent on that machine over ssh; the
                               directory is then a path there (default: here)
-      --ssh-options CSV       ssh options Key=Value, e.g. 'IdentityFile=~/.ssh/k'
+      --ssh-options CSV       ssh options Key=Value, e.g. IdentityFile=~/.ssh/k
                               (README lists the keys allowed; default: none)
       --remote-cli PATH       the agent CLI's path on the host, when its PATH
                               lacks it (default: the CLI's name)

@@ -248,7 +248,7 @@ pub fn run_inspect(ctx: &Context, name: String, json: bool) -> Result<(), CliErr
         match config.agents.get(&member.agent) {
             None => line.push_str(" (unknown)"),
             Some(agent) => {
-                let health = project::health(&agent.directory);
+                let health = crate::views::agents::health_of(agent, &config.settings);
                 if !matches!(health, project::Health::Ok) {
                     line.push_str(&format!(" [{}]", paint_health(ctx, &health)));
                 }

@@ -94,6 +94,12 @@ fn with_settings(mut summary: Value, agent: &Agent) -> Value {
 
 pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
     let config = store::load(&ctx.paths.config)?;
+    views::remote_project::start_all(
+        config
+            .agents
+            .values()
+            .map(|agent| (agent, backends::of(agent, &config.settings).project_files())),
+    );
     if json {
         let profiles = journal_profiles(ctx, config.settings.usage_log);
         let items: Vec<Value> = config
@@ -112,7 +118,7 @@ pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
     }
     let mut text = String::new();
     for (name, agent) in &config.agents {
-        let health = project::health(&agent.directory);
+        let health = views::agents::health_of(agent, &config.settings);
         text.push_str(&format!(
             "  {} [{}]\n",
             ctx.ui.paint(Color::Bold, &escape::line(name)),
@@ -177,7 +183,7 @@ pub fn run_describe(ctx: &Context, name: String, json: bool) -> Result<(), CliEr
 }
 
 fn describe_text(ctx: &Context, name: &str, agent: &Agent, settings: &Settings) -> String {
-    let health = project::health(&agent.directory);
+    let health = views::agents::health_of(agent, settings);
     let mut lines = vec![format!(
         "{} [{}]",
         ctx.ui.paint(Color::Bold, &escape::line(name)),
@@ -218,6 +224,8 @@ fn describe_text(ctx: &Context, name: &str, agent: &Agent, settings: &Settings) 
     row("allowed_tools", &tri_state(&agent.allowed_tools));
     row("disallowed_tools", &tri_state(&agent.disallowed_tools));
     let present: Vec<&str> = match health {
+        // A remote agent's files are on its host; `inspect_agent` shows them.
+        Health::Ok if agent.is_remote() => Vec::new(),
         Health::Ok => project::listed_files(&backends::of(agent, settings).project_files())
             .into_iter()
             .filter(|file| agent.directory.join(file).exists())
@@ -252,7 +260,7 @@ fn list_or(items: &[impl AsRef<str>], empty: &str) -> String {
 pub(super) fn paint_health(ctx: &Context, health: &Health) -> String {
     let color = match health {
         Health::Ok => Color::Green,
-        Health::Missing => Color::Red,
+        Health::Missing | Health::Unreachable(_) => Color::Red,
         Health::Unreadable(_) => Color::Yellow,
     };
     ctx.ui.paint(color, health.label())

@@ -97,6 +97,8 @@ pub enum Health {
     Ok,
     Missing,
     Unreadable(io::Error),
+    /// A remote agent's host did not answer (why, in ssh's words).
+    Unreachable(String),
 }
 
 impl Health {
@@ -106,6 +108,7 @@ impl Health {
             Health::Ok => "OK",
             Health::Missing => "NOT FOUND",
             Health::Unreadable(_) => "UNREADABLE",
+            Health::Unreachable(_) => "UNREACHABLE",
         }
     }
 }
@@ -149,22 +152,84 @@ pub struct ProjectScan {
 /// that succeeds proves the directory is there, so the health check costs
 /// nothing extra.
 pub fn survey(directory: &Path, files: &AgentFiles) -> (Health, ProjectScan) {
-    let listing = match Listing::read(directory) {
-        Ok(listing) => listing,
-        Err(err) => return (health_of_error(err), ProjectScan::default()),
-    };
-    let scan = ProjectScan {
-        has_instructions: listing.has(files.instructions),
-        has_mcp_config: files.mcp_configs.first().is_some_and(|config| {
-            let path = config.path();
-            listing.may_have(path) && (listing.has(path) || directory.join(path).is_file())
-        }),
-        has_readme: listing.has("README.md"),
-        mcp_servers: mcp_servers_in(&listing, files),
-        stacks: stacks_in(&listing),
-        dbs: dbs_in(&listing),
-    };
-    (Health::Ok, scan)
+    match Listing::read(directory) {
+        Ok(listing) => (Health::Ok, scan(&listing, files)),
+        Err(err) => (health_of_error(err), ProjectScan::default()),
+    }
+}
+
+/// Where a project's top-level entries and small files are read from:
+/// this machine's file system (`Listing`), or what one ssh round trip
+/// brought back from an agent's host (`RemoteListing`).
+pub trait ProjectSource {
+    /// A top-level entry exists.
+    fn has(&self, name: &str) -> bool;
+    fn has_dir(&self, name: &str) -> bool;
+    /// A (possibly nested) regular file is there.
+    fn has_file(&self, path: &str) -> bool;
+    /// A file's whole text, when it can be read in full.
+    fn text(&self, path: &str) -> Option<String>;
+}
+
+/// The project facts discovery shows, from any source.
+pub fn scan(source: &impl ProjectSource, files: &AgentFiles) -> ProjectScan {
+    ProjectScan {
+        has_instructions: source.has(files.instructions),
+        has_mcp_config: files
+            .mcp_configs
+            .first()
+            .is_some_and(|config| source.has_file(config.path())),
+        has_readme: source.has("README.md"),
+        mcp_servers: mcp_servers_in(source, files),
+        stacks: stacks_in(source),
+        dbs: dbs_in(source),
+    }
+}
+
+/// A remote project as one survey found it: its top-level entries (those
+/// ending in `/` directories) and the texts of the files asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RemoteListing {
+    pub entries: Vec<String>,
+    pub files: Vec<(String, String)>,
+}
+
+impl ProjectSource for RemoteListing {
+    fn has(&self, name: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|entry| entry.strip_suffix('/').unwrap_or(entry) == name)
+    }
+
+    fn has_dir(&self, name: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|entry| entry.strip_suffix('/') == Some(name))
+    }
+
+    fn has_file(&self, path: &str) -> bool {
+        self.files.iter().any(|(file, _)| file == path)
+    }
+
+    fn text(&self, path: &str) -> Option<String> {
+        self.files
+            .iter()
+            .find(|(file, _)| file == path)
+            .map(|(_, text)| text.clone())
+    }
+}
+
+impl RemoteListing {
+    /// The first `lines` lines of a file it holds, as `preview` cuts them.
+    pub fn preview(&self, name: &str, lines: usize) -> Preview {
+        match self.text(name) {
+            Some(text) => cut_preview(&text, true, lines),
+            None => Preview {
+                text: String::new(),
+                truncated: false,
+            },
+        }
+    }
 }
 
 /// The top-level entries of a project directory, read once: listing a
@@ -220,6 +285,12 @@ impl Listing {
             None => self.has(path),
         }
     }
+}
+
+impl ProjectSource for Listing {
+    fn has(&self, name: &str) -> bool {
+        Listing::has(self, name)
+    }
 
     fn has_dir(&self, name: &str) -> bool {
         match self.kind(name) {
@@ -227,6 +298,20 @@ impl Listing {
             Some(kind) => kind.is_dir(),
             None => false,
         }
+    }
+
+    fn has_file(&self, path: &str) -> bool {
+        self.may_have(path) && (Listing::has(self, path) || self.directory.join(path).is_file())
+    }
+
+    /// Only files the listing shows are opened: most projects have none.
+    fn text(&self, path: &str) -> Option<String> {
+        if !self.may_have(path) {
+            return None;
+        }
+        read_prefix(&self.directory, path)
+            .ok()
+            .and_then(|(text, complete)| complete.then_some(text))
     }
 }
 
@@ -237,18 +322,10 @@ pub fn mcp_servers(directory: &Path, files: &AgentFiles) -> Vec<String> {
     mcp_servers_in(&Listing::read_or_empty(directory), files)
 }
 
-fn mcp_servers_in(listing: &Listing, files: &AgentFiles) -> Vec<String> {
+fn mcp_servers_in(source: &impl ProjectSource, files: &AgentFiles) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for config in files.mcp_configs {
-        let file = config.path();
-        // Only files the listing shows are opened: most projects have none.
-        if !listing.may_have(file) {
-            continue;
-        }
-        let Some(text) = read_prefix(&listing.directory, file)
-            .ok()
-            .and_then(|(t, complete)| complete.then_some(t))
-        else {
+        let Some(text) = source.text(config.path()) else {
             continue;
         };
         for name in config.server_names(&text) {
@@ -264,8 +341,8 @@ pub fn stacks(directory: &Path) -> Vec<&'static str> {
     stacks_in(&Listing::read_or_empty(directory))
 }
 
-fn stacks_in(listing: &Listing) -> Vec<&'static str> {
-    let has = |name: &str| listing.has(name);
+fn stacks_in(source: &impl ProjectSource) -> Vec<&'static str> {
+    let has = |name: &str| source.has(name);
     [
         (has("Dockerfile"), "Docker"),
         (
@@ -286,17 +363,17 @@ pub fn dbs(directory: &Path) -> Vec<&'static str> {
     dbs_in(&Listing::read_or_empty(directory))
 }
 
-fn dbs_in(listing: &Listing) -> Vec<&'static str> {
+fn dbs_in(source: &impl ProjectSource) -> Vec<&'static str> {
     [
         (
-            listing.has_dir("prisma") || listing.has("schema.prisma"),
+            source.has_dir("prisma") || source.has("schema.prisma"),
             "Prisma",
         ),
         (
-            listing.has_dir("alembic") || listing.has("alembic.ini"),
+            source.has_dir("alembic") || source.has("alembic.ini"),
             "Alembic",
         ),
-        (listing.has_dir("migrations"), "migrations"),
+        (source.has_dir("migrations"), "migrations"),
     ]
     .into_iter()
     .filter_map(|(present, label)| present.then_some(label))
@@ -416,8 +493,13 @@ pub fn preview(directory: &Path, name: &str, lines: usize) -> Preview {
             };
         }
     };
+    cut_preview(&content, complete, lines)
+}
+
+/// The first `lines` lines of `content` (`complete`: all of the file).
+fn cut_preview(content: &str, complete: bool, lines: usize) -> Preview {
     let char_cap = (lines * 200).max(200);
-    let mut all = split_lines(&content);
+    let mut all = split_lines(content);
     let kept: Vec<&str> = all.by_ref().take(lines).collect();
     let mut truncated = all.next().is_some() || !complete;
     let mut text = kept.join("\n");

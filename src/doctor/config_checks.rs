@@ -11,6 +11,7 @@ use crate::config::project::{self, Health, McpConfig};
 use crate::config::store::{self, LoadError};
 use crate::config::{BackendName, Config};
 use crate::runner::backends::{self, unsupported};
+use crate::views::remote_project;
 
 const PERMISSION_DETAIL: &str =
     "Your user needs read access to the file and search (x) access to every parent directory.";
@@ -147,7 +148,12 @@ pub fn agent_checks(state: &ConfigState) -> Vec<Check> {
                 return check(Status::Fail, format!("{name}: cannot run - {problem}"))
                     .detail(format!("Directory: {dir}"));
             }
-            match project::health(&agent.directory) {
+            let health = if agent.is_remote() {
+                remote_project::survey(agent, &backend.project_files()).health()
+            } else {
+                project::health(&agent.directory)
+            };
+            match health {
                 Health::Ok => {
                     let files = backend.project_files();
                     let present: Vec<&str> = [files.instructions]
@@ -174,6 +180,12 @@ pub fn agent_checks(state: &ConfigState) -> Vec<Check> {
                 Health::Unreadable(err) => {
                     check(Status::Fail, format!("{name}: directory unreadable - {err}"))
                         .detail(format!("Directory: {dir}"))
+                }
+                Health::Unreachable(why) => {
+                    let host = agent.host.as_deref().unwrap_or_default();
+                    check(Status::Fail, format!("{name}: {host} unreachable - {why}"))
+                        .detail(format!("Directory there: {dir}"))
+                        .fix(format!("Check that `ssh {host} true` works from here (keys, known_hosts, the agent's ssh_options)"))
                 }
             }
         })

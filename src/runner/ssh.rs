@@ -114,6 +114,7 @@ impl Remote {
     /// on the host, its arguments, the project directory there as `cwd`,
     /// variables to set) on the host.
     pub fn wrap(&self, ssh: &Path, control_dir: &Path, inner: &Launch) -> Launch {
+        remember(self, ssh, control_dir);
         let mut words: Vec<String> = vec![
             "exec".into(),
             "sh".into(),
@@ -159,6 +160,7 @@ impl Remote {
         command: &str,
         budget: Duration,
     ) -> io::Result<process::Supervised<process::CollectAll>> {
+        remember(self, ssh, control_dir);
         let mut args = self.ssh_args(control_dir);
         args.push(command.into());
         let launch = Launch {
@@ -264,7 +266,9 @@ fn live_remote() -> MutexGuard<'static, Vec<LiveRemote>> {
 }
 
 /// Kills every remote group of a run still in progress, all at once,
-/// within `KILL_BUDGET`. For a server that is going away.
+/// within `KILL_BUDGET`, then closes every shared connection this process
+/// opened (their masters would otherwise linger for `ControlPersist`). For
+/// a server that is going away.
 pub fn kill_all_remote_groups() {
     let live: Vec<LiveRemote> = std::mem::take(&mut *live_remote());
     std::thread::scope(|scope| {
@@ -276,6 +280,61 @@ pub fn kill_all_remote_groups() {
             });
         }
     });
+    let used: Vec<Connection> = std::mem::take(&mut *connections());
+    std::thread::scope(|scope| {
+        for connection in &used {
+            scope.spawn(|| connection.close());
+        }
+    });
+}
+
+/// A shared connection this process may have opened.
+#[derive(PartialEq, Eq)]
+struct Connection {
+    remote: Remote,
+    ssh: PathBuf,
+    control_dir: PathBuf,
+}
+
+impl Connection {
+    /// Asks its master to exit (`ssh -O exit`); nothing if there is none.
+    fn close(&self) {
+        let mut args = self.remote.ssh_args(&self.control_dir);
+        let destination = args.split_off(args.len() - 2);
+        args.extend(["-O".into(), "exit".into()]);
+        args.extend(destination);
+        let launch = Launch {
+            program: self.ssh.clone(),
+            args,
+            cwd: std::env::temp_dir(),
+            env: Vec::new(),
+        };
+        let _ = process::run(
+            &launch,
+            Instant::now() + KILL_BUDGET,
+            &CancelToken::new(),
+            process::CollectAll::default(),
+        );
+    }
+}
+
+static CONNECTIONS: Mutex<Vec<Connection>> = Mutex::new(Vec::new());
+
+fn connections() -> MutexGuard<'static, Vec<Connection>> {
+    CONNECTIONS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Notes a connection to close when this process goes away.
+fn remember(remote: &Remote, ssh: &Path, control_dir: &Path) {
+    let connection = Connection {
+        remote: remote.clone(),
+        ssh: ssh.to_path_buf(),
+        control_dir: control_dir.to_path_buf(),
+    };
+    let mut used = connections();
+    if !used.contains(&connection) {
+        used.push(connection);
+    }
 }
 
 /// The reader of a remote run's stdout: takes the group-id line, then

@@ -4,7 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::health_json;
-use crate::config::project::{self, Health};
+use super::remote_project::{self, Found};
+use crate::config::project::{self, AgentFiles, Health, ProjectScan, RemoteListing};
 use crate::config::{Agent, BackendName, Settings};
 use crate::runner::backends;
 use crate::usage::Profile;
@@ -28,7 +29,46 @@ fn strings(items: &[impl AsRef<str>]) -> Value {
 /// A one-line description guessed from the agent's project files (those
 /// its backend reads first), for an agent added without one.
 pub fn guessed_description(agent: &Agent, backend: BackendName) -> String {
-    project::auto_description(&agent.directory, &backends::named(backend).project_files())
+    match &agent.host {
+        // Its files are on the host; `add` does not read them there.
+        Some(host) => format!("{} on {host}", agent.directory.display()),
+        None => {
+            project::auto_description(&agent.directory, &backends::named(backend).project_files())
+        }
+    }
+}
+
+/// An agent's project: its health and facts, read here or, for a remote
+/// agent, surveyed on its host (whose answer is returned for previews).
+fn project_of(agent: &Agent, files: &AgentFiles) -> (Health, ProjectScan, Option<RemoteListing>) {
+    if !agent.is_remote() {
+        let (health, scan) = project::survey(&agent.directory, files);
+        return (health, scan, None);
+    }
+    match remote_project::survey(agent, files) {
+        Found::Project(listing) => (Health::Ok, project::scan(&listing, files), Some(listing)),
+        other => (other.health(), ProjectScan::default(), None),
+    }
+}
+
+/// Whether an agent's project is there: its directory here, or (for a
+/// remote agent) on its host, as the last survey found it.
+pub fn health_of(agent: &Agent, settings: &Settings) -> Health {
+    if agent.is_remote() {
+        remote_project::survey(agent, &backends::of(agent, settings).project_files()).health()
+    } else {
+        project::health(&agent.directory)
+    }
+}
+
+/// Where a remote agent runs, and why it cannot be reached if it cannot.
+fn insert_host(m: &mut Map<String, Value>, agent: &Agent, health: &Health) {
+    if let Some(host) = &agent.host {
+        m.insert("host".into(), json!(host));
+    }
+    if let Health::Unreachable(why) = health {
+        m.insert("unreachable".into(), json!(why));
+    }
 }
 
 /// One entry of `list_agents` / `list --json`.
@@ -39,9 +79,10 @@ pub fn summary(name: &str, agent: &Agent, settings: &Settings) -> Value {
     m.insert("description".into(), json!(agent.description));
     let backend = backends::of(agent, settings);
     let files = backend.project_files();
-    let (health, scan) = project::survey(&agent.directory, &files);
+    let (health, scan, _) = project_of(agent, &files);
     m.insert("backend".into(), json!(backend.name().as_str()));
     m.insert("healthy".into(), health_json(&health));
+    insert_host(&mut m, agent, &health);
     m.insert("instruction_file".into(), json!(files.instructions));
     // The original's key; true when the backend's instruction file is there.
     m.insert("has_claude_md".into(), json!(scan.has_instructions));
@@ -107,8 +148,9 @@ pub fn detail(
         m.insert("typical".into(), profile.full_json());
     }
     let files = backend.project_files();
-    let (health, scan) = project::survey(&agent.directory, &files);
+    let (health, scan, remote) = project_of(agent, &files);
     m.insert("healthy".into(), health_json(&health));
+    insert_host(&mut m, agent, &health);
     m.insert("instruction_file".into(), json!(files.instructions));
     if !matches!(health, Health::Ok) {
         return Value::Object(m);
@@ -127,7 +169,10 @@ pub fn detail(
             (scan.has_readme, "README.md", "readme"),
         ] {
             if present {
-                let preview = project::preview(&agent.directory, file, lines);
+                let preview = match &remote {
+                    Some(listing) => listing.preview(file, lines),
+                    None => project::preview(&agent.directory, file, lines),
+                };
                 m.insert(format!("{key}_preview"), json!(preview.text));
                 if preview.truncated {
                     m.insert(format!("{key}_truncated"), json!(true));

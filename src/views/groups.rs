@@ -4,7 +4,6 @@
 use serde_json::{Map, Value, json};
 
 use super::health_json;
-use crate::config::project;
 use crate::config::{Config, Group, GroupMember};
 
 /// One entry of `list_groups` / `group list --json`.
@@ -48,7 +47,7 @@ fn member_entry(member: &GroupMember, config: &Config, detailed: bool) -> Value 
             }
             m.insert(
                 "healthy".into(),
-                health_json(&project::health(&agent.directory)),
+                health_json(&super::agents::health_of(agent, &config.settings)),
             );
         }
     }

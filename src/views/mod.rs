@@ -5,17 +5,20 @@
 
 pub mod agents;
 pub mod groups;
+pub mod remote_project;
 pub mod summary_cache;
 
 use serde_json::Value;
 
 use crate::config::project::Health;
 
-/// `true`, `false`, or `"UNREADABLE"` when the check itself failed.
+/// `true`, `false`, or `"UNREADABLE"` / `"UNREACHABLE"` when the check
+/// itself failed.
 fn health_json(health: &Health) -> Value {
     match health {
         Health::Ok => Value::Bool(true),
         Health::Missing => Value::Bool(false),
         Health::Unreadable(_) => Value::String("UNREADABLE".into()),
+        Health::Unreachable(_) => Value::String("UNREACHABLE".into()),
     }
 }

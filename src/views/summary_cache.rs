@@ -66,7 +66,12 @@ impl SummaryCache {
     /// The `list_agents` entry of `name`, from the cache when still valid.
     pub fn summary(&self, name: &str, agent: &Agent, settings: &Settings) -> Value {
         let files = backends::of(agent, settings).project_files();
-        let Some(stamp) = project_stamp(&agent.directory, &files) else {
+        // A remote project is surveyed on its host, with a cache of its own.
+        let stamp = match agent.is_remote() {
+            true => None,
+            false => project_stamp(&agent.directory, &files),
+        };
+        let Some(stamp) = stamp else {
             return super::agents::summary(name, agent, settings);
         };
         // The entry shows the backend, which the settings may choose.

@@ -10,6 +10,7 @@ use super::args::ArgError;
 use super::params::{self, Integer, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::pyfmt::repr_str;
+use crate::runner::backends;
 use crate::usage::Profile;
 use crate::views;
 
@@ -75,6 +76,12 @@ fn list_agents(call: Call) -> Result<ToolResult, ArgError> {
     let summaries = &call.state.summaries;
     summaries.retain(|name| config.agents.contains_key(name));
     let profiles = profiles(&call, config.settings.usage_log);
+    views::remote_project::start_all(
+        config
+            .agents
+            .values()
+            .map(|agent| (agent, backends::of(agent, &config.settings).project_files())),
+    );
     let agents: Vec<Value> = config
         .agents
         .iter()
