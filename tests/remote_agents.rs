@@ -346,7 +346,9 @@ fn sigterm_to_serve_mid_dispatch_kills_the_remote_group_too() {
     assert!(group_gone(pgid), "the remote group outlived serve");
     // And the shared connection's master is gone too.
     let config = agent_dispatch::config::store::load(&sandbox.config()).unwrap();
-    let remote = runner::ssh::Remote::of(&config.agents["far"]).unwrap().unwrap();
+    let remote = runner::ssh::Remote::of(&config.agents["far"])
+        .unwrap()
+        .unwrap();
     let mut args = remote.ssh_args(&runner::ssh::control_dir().unwrap());
     let destination = args.split_off(args.len() - 2);
     let check = std::process::Command::new(ssh())
@@ -480,5 +482,51 @@ fn add_checks_the_remote_directory_unless_told_not_to() {
     assert!(
         config.contains("host: ") && config.contains("/nowhere/at/all"),
         "{config}"
+    );
+}
+
+#[test]
+fn doctor_asks_each_host_for_its_cli_and_login_and_names_an_unreachable_one() {
+    let sshd = Sshd::start();
+    let fake = FakeClaude::new(&[]);
+    let sandbox = sandbox_with_remote(&sshd, &fake);
+    let dead = sandbox.project("dead");
+    sandbox
+        .run(&[
+            "add",
+            "dead",
+            path_str(&dead),
+            "--host",
+            &format!("{}@127.0.0.1:{}", Sshd::user(), sshd::closed_port()),
+            "--no-check",
+        ])
+        .ok();
+    let report: serde_json::Value = serde_json::from_str(
+        &sandbox
+            .command_with_claude(fake.dir.path())
+            .args(["doctor", "--json"])
+            .output()
+            .map(|out| String::from_utf8_lossy(&out.stdout).into_owned())
+            .unwrap(),
+    )
+    .unwrap();
+    let find = |text: &str| {
+        report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["message"].as_str().unwrap().contains(text))
+            .unwrap_or_else(|| panic!("no check with {text:?}: {report:#}"))
+            .clone()
+    };
+    let cli = find(&format!("far: {} on {}", fake.path.display(), sshd.host()));
+    assert_eq!(cli["status"], "ok", "{cli}");
+    assert_eq!(cli["details"][0], "version 2.1.330");
+    assert_eq!(find("is logged in")["status"], "ok");
+    let unreachable = find("dead: ");
+    assert_eq!(unreachable["status"], "fail", "{unreachable}");
+    assert!(
+        unreachable["message"].as_str().unwrap().contains("refused"),
+        "{unreachable}"
     );
 }

@@ -1,4 +1,4 @@
-//! The agent CLIs other than `claude` that some agent runs (`backend`):
+//! The agent CLIs other than `claude` that some local agent runs (`backend`):
 //! each one found on `PATH` with its version, and whether it is logged in,
 //! asked without the network — a command the CLI answers offline, or the
 //! variables and files its login leaves. Probes run concurrently, each
@@ -24,7 +24,8 @@ pub fn in_use(config: &Config) -> Vec<(BackendName, Vec<String>)> {
     let mut used: Vec<(BackendName, Vec<String>)> = Vec::new();
     for (name, agent) in &config.agents {
         let backend = agent.backend_name(&config.settings);
-        if backend == BackendName::Claude {
+        // A remote agent's CLI is on its host (see `remote_agents`).
+        if backend == BackendName::Claude || agent.is_remote() {
             continue;
         }
         match used.iter_mut().find(|(b, _)| *b == backend) {

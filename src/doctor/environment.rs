@@ -84,10 +84,9 @@ pub fn checks(inputs: &Inputs, probes: Option<&Probes>, config: &ConfigState) ->
 fn runs_claude(config: &ConfigState) -> bool {
     config.config().is_none_or(|loaded| {
         loaded.agents.is_empty()
-            || loaded
-                .agents
-                .values()
-                .any(|agent| agent.backend_name(&loaded.settings) == BackendName::Claude)
+            || loaded.agents.values().any(|agent| {
+                !agent.is_remote() && agent.backend_name(&loaded.settings) == BackendName::Claude
+            })
     })
 }
 

@@ -16,6 +16,7 @@ pub mod claude_cli;
 pub mod config_checks;
 pub mod environment;
 pub mod registration;
+pub mod remote_agents;
 pub mod report;
 pub mod servers;
 
@@ -117,6 +118,7 @@ pub fn run(inputs: &Inputs) -> Report {
             inputs.home.as_deref(),
             inputs.probe_timeout,
         ));
+        checks.extend(remote_agents::checks(loaded, inputs.probe_timeout));
     }
     checks.extend(servers::checks(
         &servers,
