@@ -22,8 +22,8 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agent_dispatch::config::BackendName;
-use agent_dispatch::runner::backends;
 use agent_dispatch::runner::command::{CommandLine, OutputMode, Session};
+use agent_dispatch::runner::{backends, ssh};
 use serde_json::{Value, json};
 
 const CARGO_BIN: &str = env!("CARGO_BIN_EXE_agent-dispatch");
@@ -412,6 +412,100 @@ fn backend_overheads(bin: &str, fixture: &Fixture) -> Vec<(BackendName, f64)> {
         .collect()
 }
 
+/// Remote-agent figures over a real sshd on 127.0.0.1 (`scripts/test-sshd`):
+/// the first connection (`ssh host true` with no shared connection yet),
+/// and a dispatch of a remote agent minus `ssh host true` on the same
+/// shared connection, in ms. `None` when no sshd can be started here.
+fn remote_figures(bin: &str, fixture: &Fixture) -> Option<(f64, f64)> {
+    let sshd_dir = tempfile::Builder::new()
+        .prefix("bsshd")
+        .tempdir_in("/tmp")
+        .ok()?;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/test-sshd");
+    let started = Command::new(&script).arg(sshd_dir.path()).output().ok()?;
+    if !started.status.success() {
+        return None;
+    }
+    let stop = || {
+        let _ = Command::new(&script)
+            .arg("stop")
+            .arg(sshd_dir.path())
+            .status();
+    };
+    let port = String::from_utf8_lossy(&started.stdout).trim().to_owned();
+    let user = String::from_utf8_lossy(&Command::new("id").arg("-un").output().ok()?.stdout)
+        .trim()
+        .to_owned();
+    let dir = sshd_dir.path().display();
+    let options = [
+        format!("IdentityFile={dir}/client_key"),
+        format!("UserKnownHostsFile={dir}/known_hosts"),
+        "StrictHostKeyChecking=yes".to_owned(),
+        "IdentitiesOnly=yes".to_owned(),
+    ];
+    let project = fixture.dir.path().join("projects/project-00");
+    let yaml = format!(
+        "agents:\n  far:\n    directory: {}\n    host: {user}@127.0.0.1:{port}\n    ssh_options: [{}]\n    remote_cli: {}\n",
+        project.display(),
+        options.join(", "),
+        fixture.fake_claude().display()
+    );
+    let config = fixture.dir.path().join("cfg/remote.yaml");
+    std::fs::write(&config, yaml).unwrap();
+    let agent = agent_dispatch::config::store::load(&config).unwrap().agents["far"].clone();
+    let remote = ssh::Remote::of(&agent).unwrap().unwrap();
+    let ssh_bin = agent_dispatch::runner::environment::find_on_path("ssh")?;
+    let ssh_true = |control: &Path| {
+        let started = Instant::now();
+        let status = Command::new(&ssh_bin)
+            .args(remote.ssh_args(control))
+            .arg("true")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+            .status;
+        assert!(status.success());
+        started.elapsed()
+    };
+    // A control directory of its own: no master yet.
+    let fresh = tempfile::Builder::new()
+        .prefix("bcm")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let first = ssh_true(fresh.path());
+    let _ = Command::new(&ssh_bin)
+        .args({
+            let mut args = remote.ssh_args(fresh.path());
+            let destination = args.split_off(args.len() - 2);
+            args.extend(["-O".into(), "exit".into()]);
+            args.extend(destination);
+            args
+        })
+        .output();
+    let config = config.to_str().unwrap().to_owned();
+    let mut server = Server::spawn(
+        &[bin.to_owned(), "serve".to_owned()],
+        fixture,
+        &[("AGENT_DISPATCH_CONFIG", &config)],
+    );
+    server.initialize();
+    let control = ssh::control_dir().unwrap();
+    let (mut bare, mut through) = (Vec::new(), Vec::new());
+    for i in 0..40 {
+        bare.push(ssh_true(&control));
+        let started = Instant::now();
+        let (result, _) = server.call(
+            "dispatch_session",
+            json!({"agent": "far", "task": format!("task {i}")}),
+        );
+        assert_eq!(result["success"], true, "{result}");
+        through.push(started.elapsed());
+    }
+    drop(server);
+    stop();
+    Some((ms(first), ms(median(through)) - ms(median(bare))))
+}
+
 /// Median wall time and peak RSS of `agent-dispatch list` (50 agents).
 fn measure_cli(argv: &[String], fixture: &Fixture) -> (f64, f64) {
     let runs: Vec<Duration> = (0..30)
@@ -518,6 +612,7 @@ fn main() {
     let (cli_ms, cli_rss) = measure_cli(&[bin.clone(), "list".to_owned()], &fixture);
     let ours = measure(&[bin.clone(), "serve".to_owned()], &fixture);
     let per_backend = backend_overheads(&bin, &fixture);
+    let remote = remote_figures(&bin, &fixture);
     let theirs = vs.as_ref().map(|argv| measure(argv, &fixture));
     let their_cli = vs.as_ref().and_then(|argv| {
         let mut cli = argv.clone();
@@ -570,6 +665,21 @@ fn main() {
             None,
         );
     }
+    let fmt_opt = |v: Option<f64>| v.map_or("n/a (no sshd)".to_owned(), fmt_ms);
+    row(
+        "remote dispatch overhead over `ssh host true`",
+        fmt_opt(remote.map(|(_, overhead)| overhead)),
+        "<= 5 ms",
+        None,
+        None,
+    );
+    row(
+        "first ssh connection (no shared one yet)",
+        fmt_opt(remote.map(|(first, _)| first)),
+        "measured",
+        None,
+        None,
+    );
     let fmt_s = |v: Option<f64>| v.map_or("n/a".to_owned(), |s| format!("{s:.3} s"));
     row(
         "dispatch_parallel 100 x 50 ms, concurrency 5",

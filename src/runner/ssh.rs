@@ -1,8 +1,8 @@
 //! Running an agent's CLI on another machine through the system OpenSSH
 //! client. The local `Launch` a backend built becomes one remote command:
 //! every word POSIX-single-quoted, the project directory entered there,
-//! the dispatch depth (and any variable the backend sets) passed with
-//! `env`. On the host a small `sh` script starts the CLI as the leader of a
+//! the dispatch depth (and any variable the backend sets) exported
+//! there. On the host a small `sh` script starts the CLI as the leader of a
 //! process group of its own (`setsid`, else perl's `setpgrp`), prints that
 //! group's id as the first line of stdout, waits for it, and kills what is
 //! left of the group when the leader exits. A run we stop (timeout,
@@ -33,11 +33,14 @@ const MARK: &str = "agent-dispatch-pgid";
 const NO_DIRECTORY: i32 = 97;
 const NO_PROCESS_GROUP: i32 = 96;
 
-/// The script that runs on the host; `$1` is the project directory, the
-/// rest the command. `$$` of the inner `sh` is the group's leader.
+/// The script that runs on the host; `$1` is the project directory, then
+/// come `NAME=value` words to export up to `--`, then the command. `$$` of
+/// the inner `sh` is the group's leader.
 const SCRIPT: &str = r#"d=$1; shift
 case $d in "~") d=$HOME;; "~/"*) d=$HOME/${d#"~/"};; esac
 cd "$d" 2>/dev/null || exit 97
+while [ "$1" != -- ]; do export "$1"; shift; done
+shift
 lead='echo "agent-dispatch-pgid $$"; exec "$@"'
 if command -v setsid >/dev/null 2>&1; then
   setsid sh -c "$lead" agent "$@" </dev/null &
@@ -122,13 +125,13 @@ impl Remote {
             SCRIPT.into(),
             "agent-dispatch".into(),
             inner.cwd.to_string_lossy().into_owned(),
-            "env".into(),
         ];
         words.extend(
             inner.env.iter().map(|(key, value)| {
                 format!("{}={}", key.to_string_lossy(), value.to_string_lossy())
             }),
         );
+        words.push("--".into());
         words.push(inner.program.to_string_lossy().into_owned());
         words.extend(
             inner
@@ -481,7 +484,7 @@ impl OutputReader for RemoteReader {
                 _ => {}
             }
         }
-        // 127: `env` (or the shell) could not find the CLI to run.
+        // 127: the shell could not find the CLI to run.
         let missing = stderr.contains("not found") || stderr.contains("No such file");
         if ended.exit == Exit::Code(127) && missing && !self.inner.explains_outcome() {
             let program = &self.program;
