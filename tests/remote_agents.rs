@@ -13,6 +13,7 @@ mod mcp_client;
 mod sshd;
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -163,7 +164,20 @@ fn a_timeout_kills_the_remote_group_even_a_process_ignoring_sigterm() {
         ],
         &[("FAKE_CLAUDE_PIDFILE", "grandchild.pid")],
     );
-    let agent = remote_agent(&sshd, &fake, BackendName::Claude);
+    let mut agent = remote_agent(&sshd, &fake, BackendName::Claude);
+    // The CLI and all it starts ignore SIGTERM (an ignored signal stays
+    // ignored across exec): only a SIGKILL of the group ends them.
+    let stubborn = fake.file("stubborn-claude");
+    std::fs::write(
+        &stubborn,
+        format!(
+            "#!/bin/sh\ntrap '' TERM\nexec '{}' \"$@\"\n",
+            fake.path.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&stubborn, std::fs::Permissions::from_mode(0o755)).unwrap();
+    agent.remote_cli = Some(stubborn.to_str().unwrap().to_owned());
     let r = run(
         &agent,
         "work",
