@@ -135,6 +135,19 @@ impl Server {
         }
     }
 
+    /// `bin serve` on the config at `config` instead of the fixture's,
+    /// initialized.
+    fn serving(bin: &str, fixture: &Fixture, config: &Path) -> Server {
+        let config = config.to_str().unwrap();
+        let mut server = Server::spawn(
+            &[bin.to_owned(), "serve".to_owned()],
+            fixture,
+            &[("AGENT_DISPATCH_CONFIG", config)],
+        );
+        server.initialize();
+        server
+    }
+
     /// Sends a request and returns its response and the raw bytes of it.
     fn request(&mut self, method: &str, params: Value) -> (Value, usize) {
         let id = self.next_id;
@@ -381,13 +394,7 @@ fn backend_overheads(bin: &str, fixture: &Fixture) -> Vec<(BackendName, f64)> {
     }
     let config = fixture.dir.path().join("cfg/backends.yaml");
     std::fs::write(&config, yaml).unwrap();
-    let config = config.to_str().unwrap().to_owned();
-    let mut server = Server::spawn(
-        &[bin.to_owned(), "serve".to_owned()],
-        fixture,
-        &[("AGENT_DISPATCH_CONFIG", &config)],
-    );
-    server.initialize();
+    let mut server = Server::serving(bin, fixture, &config);
     let protocol = "## Dispatch protocol\n".to_owned() + &"x".repeat(1200);
     let session = Session::New("0b7d2a6e-1c3f-4e5a-9b8c-7d6e5f4a3b21".into());
     others
@@ -474,21 +481,9 @@ fn remote_figures(bin: &str, fixture: &Fixture) -> Option<(f64, f64)> {
         .unwrap();
     let first = ssh_true(fresh.path());
     let _ = Command::new(&ssh_bin)
-        .args({
-            let mut args = remote.ssh_args(fresh.path());
-            let destination = args.split_off(args.len() - 2);
-            args.extend(["-O".into(), "exit".into()]);
-            args.extend(destination);
-            args
-        })
+        .args(remote.control_args(fresh.path(), "exit"))
         .output();
-    let config = config.to_str().unwrap().to_owned();
-    let mut server = Server::spawn(
-        &[bin.to_owned(), "serve".to_owned()],
-        fixture,
-        &[("AGENT_DISPATCH_CONFIG", &config)],
-    );
-    server.initialize();
+    let mut server = Server::serving(bin, fixture, &config);
     let control = ssh::control_dir().unwrap();
     let (mut bare, mut through) = (Vec::new(), Vec::new());
     for i in 0..40 {

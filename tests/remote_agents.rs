@@ -363,12 +363,8 @@ fn sigterm_to_serve_mid_dispatch_kills_the_remote_group_too() {
     let remote = runner::ssh::Remote::of(&config.agents["far"])
         .unwrap()
         .unwrap();
-    let mut args = remote.ssh_args(&runner::ssh::control_dir().unwrap());
-    let destination = args.split_off(args.len() - 2);
     let check = std::process::Command::new(ssh())
-        .args(args)
-        .args(["-O", "check"])
-        .args(destination)
+        .args(remote.control_args(&runner::ssh::control_dir().unwrap(), "check"))
         .output()
         .unwrap();
     assert!(!check.status.success(), "a master still runs: {check:?}");

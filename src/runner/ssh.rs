@@ -113,6 +113,16 @@ impl Remote {
         args
     }
 
+    /// `ssh_args` asking the shared connection's master for `operation`
+    /// (`check`, `exit`) instead of running a command.
+    pub fn control_args(&self, control_dir: &Path, operation: &str) -> Vec<OsString> {
+        let mut args = self.ssh_args(control_dir);
+        let destination = args.split_off(args.len() - 2);
+        args.extend(["-O".into(), operation.into()]);
+        args.extend(destination);
+        args
+    }
+
     /// The local launch of `ssh` that runs `inner` (the CLI's name or path
     /// on the host, its arguments, the project directory there as `cwd`,
     /// variables to set) on the host.
@@ -302,13 +312,9 @@ struct Connection {
 impl Connection {
     /// Asks its master to exit (`ssh -O exit`); nothing if there is none.
     fn close(&self) {
-        let mut args = self.remote.ssh_args(&self.control_dir);
-        let destination = args.split_off(args.len() - 2);
-        args.extend(["-O".into(), "exit".into()]);
-        args.extend(destination);
         let launch = Launch {
             program: self.ssh.clone(),
-            args,
+            args: self.remote.control_args(&self.control_dir, "exit"),
             cwd: std::env::temp_dir(),
             env: Vec::new(),
         };
