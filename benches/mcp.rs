@@ -410,6 +410,7 @@ fn backend_overheads(bin: &str, fixture: &Fixture) -> Vec<(BackendName, f64)> {
                 permission_mode: None,
                 allowed_tools: &[],
                 disallowed_tools: &[],
+                no_tools: false,
             };
             let args = backends::named(cli).arguments(&line).unwrap();
             let program = fixture.dir.path().join("bin").join(cli.as_str());

@@ -57,6 +57,8 @@ fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
     full.max_budget_usd = Some(0.5);
     full.allowed_tools = Some(vec!["Read".into(), "Grep".into(), "Bash(git log:*)".into()]);
     full.disallowed_tools = Some(vec!["WebFetch".into(), "Bash(rm:*)".into()]);
+    let mut no_tools = Agent::new(project.clone());
+    no_tools.allowed_tools = Some(Vec::new());
     full.instructions = "Never push.".into();
     let settings_defaults = Settings {
         default_permission_mode: Some("default".into()),
@@ -97,6 +99,17 @@ fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
             },
             None,
             OutputMode::Json,
+        ),
+        (
+            "no tools at all (--tools \"\")",
+            &no_tools,
+            &defaults,
+            Ask {
+                task: "hello",
+                ..Ask::default()
+            },
+            None,
+            OutputMode::Stream,
         ),
         (
             "json answer",

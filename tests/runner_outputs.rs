@@ -355,7 +355,25 @@ fn every_flag_the_runner_builds_is_accepted_by_the_strict_stand_in() {
         );
         assert!(r.success, "{mode:?} resume={resume:?}: {r:?}");
     }
+    // An explicitly empty tool list is no tool at all, not the default set.
+    agent.allowed_tools = Some(Vec::new());
+    let r = dispatch(
+        &fake,
+        Run {
+            agent: Some(agent.clone()),
+            mode: OutputMode::Stream,
+            ..Run::default()
+        },
+    );
+    assert!(r.success, "no tools: {r:?}");
     let calls = fake.invocations();
+    let no_tools = &calls[3].argv;
+    let at = no_tools
+        .iter()
+        .position(|a| a == "--tools")
+        .expect("--tools");
+    assert_eq!(no_tools[at + 1], "", "{no_tools:?}");
+    assert!(!no_tools.contains(&"--allowedTools".to_owned()));
     assert!(
         calls[1]
             .argv

@@ -36,6 +36,9 @@ pub struct CommandLine<'a> {
     pub permission_mode: Option<&'a str>,
     pub allowed_tools: &'a [String],
     pub disallowed_tools: &'a [String],
+    /// The agent's tool list is explicitly empty: no tool at all (an empty
+    /// `allowed_tools` alone would leave the CLI's default set).
+    pub no_tools: bool,
 }
 
 /// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`,
@@ -125,6 +128,7 @@ pub mod testing {
             permission_mode: None,
             allowed_tools: &[],
             disallowed_tools: &[],
+            no_tools: false,
         }
     }
 }

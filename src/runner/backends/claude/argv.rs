@@ -64,6 +64,11 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
             Some(FlagArgument::DisallowedTool),
         )?;
     }
+    if line.no_tools {
+        // `--tools ""`: no built-in tool. Variadic, so the `--` below keeps
+        // the prompt from being read as one more tool.
+        args.extend(["--tools".into(), "".into()]);
+    }
     if line.mode == OutputMode::Stream {
         args.push("--verbose".into());
     }
@@ -95,6 +100,22 @@ mod tests {
                 "--",
                 "--permission-mode=bypassPermissions"
             ]
+        );
+    }
+
+    #[test]
+    fn an_explicitly_empty_tool_list_is_no_tools_before_the_separator() {
+        let session = Session::Unnamed;
+        let args = strings(
+            arguments(&CommandLine {
+                no_tools: true,
+                ..line(&session)
+            })
+            .unwrap(),
+        );
+        assert_eq!(
+            args[3..],
+            ["--tools", "", "--", "--permission-mode=bypassPermissions"]
         );
     }
 
