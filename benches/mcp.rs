@@ -411,6 +411,7 @@ fn backend_overheads(bin: &str, fixture: &Fixture) -> Vec<(BackendName, f64)> {
                 allowed_tools: &[],
                 disallowed_tools: &[],
                 no_tools: false,
+                json_schema: None,
             };
             let args = backends::named(cli).arguments(&line).unwrap();
             let program = fixture.dir.path().join("bin").join(cli.as_str());

@@ -246,3 +246,39 @@ fn the_settings_default_backend_is_part_of_the_cache_key() {
     assert_eq!(fake.invocations_of("codex").len(), 1);
     assert_eq!(fake.invocations().len(), 1);
 }
+
+#[test]
+fn a_json_schema_response_format_reaches_claude_as_its_flag_and_a_bad_one_is_refused() {
+    let (_sandbox, fake, mut server) = setup();
+    let schema = "{\n  \"type\": \"object\"\n}";
+    let (answer, is_error) = server.call(
+        1,
+        "dispatch",
+        json!({"agent": "api", "task": "shape it", "response_format": schema}),
+    );
+    assert!(!is_error, "{answer}");
+    let argv = &fake.invocations()[0].argv;
+    let at = argv
+        .iter()
+        .position(|a| a == "--json-schema")
+        .expect("--json-schema");
+    assert_eq!(argv[at + 1], r#"{"type":"object"}"#);
+    assert!(
+        argv.last().unwrap().ends_with(r#"{"type":"object"}"#),
+        "in the prompt too"
+    );
+
+    let reply = server.request(
+        2,
+        "tools/call",
+        json!({"name": "dispatch", "arguments": {"agent": "api", "task": "x", "response_format": "{not json"}}),
+    );
+    assert_eq!(reply["error"]["code"], -32602, "{reply}");
+    assert!(
+        reply["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("response_format")
+    );
+    assert_eq!(fake.invocations().len(), 1);
+}

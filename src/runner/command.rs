@@ -39,6 +39,9 @@ pub struct CommandLine<'a> {
     /// The agent's tool list is explicitly empty: no tool at all (an empty
     /// `allowed_tools` alone would leave the CLI's default set).
     pub no_tools: bool,
+    /// The JSON Schema the answer must follow (one line), for CLIs that
+    /// can enforce one; every CLI also gets it in the prompt.
+    pub json_schema: Option<&'a str>,
 }
 
 /// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`,
@@ -129,6 +132,7 @@ pub mod testing {
             allowed_tools: &[],
             disallowed_tools: &[],
             no_tools: false,
+            json_schema: None,
         }
     }
 }

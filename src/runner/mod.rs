@@ -292,6 +292,7 @@ fn build_command(d: &Dispatch, session: &Session) -> Result<Command, command::Re
         allowed_tools,
         disallowed_tools,
         no_tools: tool_lists && d.agent.allowed_tools.as_ref().is_some_and(Vec::is_empty),
+        json_schema: d.ask.json_schema(),
     };
     Ok((d.backend.arguments(&line)?, d.backend.environment(&line)))
 }

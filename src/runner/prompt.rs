@@ -58,14 +58,33 @@ pub struct Ask<'a> {
     pub context: &'a str,
     pub caller: &'a str,
     pub goal: &'a str,
-    /// `"json"` asks for a machine-readable answer; anything else is text.
+    /// `"json"` asks for a machine-readable answer, a JSON Schema (an
+    /// object, see `json_schema`) for one of that shape; anything else is
+    /// text.
     pub response_format: &'a str,
 }
 
-impl Ask<'_> {
+impl<'a> Ask<'a> {
     pub fn wants_json(&self) -> bool {
-        self.response_format == "json"
+        self.response_format == "json" || self.json_schema().is_some()
     }
+
+    /// The JSON Schema the answer must follow, when `response_format` is
+    /// one (checked and made compact where the call was read:
+    /// `compact_schema`).
+    pub fn json_schema(&self) -> Option<&'a str> {
+        Some(self.response_format).filter(|text| text.starts_with('{'))
+    }
+}
+
+/// A `response_format` as given: a text that opens with `{` must be a JSON
+/// object (a JSON Schema), returned on one line; any other text as it is.
+pub fn compact_schema(response_format: &str) -> Result<String, serde_json::Error> {
+    if !response_format.trim_start().starts_with('{') {
+        return Ok(response_format.to_owned());
+    }
+    let schema: serde_json::Map<String, serde_json::Value> = serde_json::from_str(response_format)?;
+    serde_json::to_string(&schema)
 }
 
 const JSON_FOOTER: &str = "## Response format\nRespond with a single valid JSON value (object, array, or scalar) and nothing else. Do not wrap the JSON in markdown code fences. Do not add any explanatory text before or after. If you cannot satisfy this, respond with {\"error\": \"<reason>\"}.";
@@ -99,6 +118,10 @@ pub fn task_prompt(ask: &Ask) -> String {
     if ask.wants_json() {
         text.push_str("\n\n");
         text.push_str(JSON_FOOTER);
+        if let Some(schema) = ask.json_schema() {
+            text.push_str("\nThe JSON must follow this JSON Schema:\n");
+            text.push_str(schema);
+        }
     }
     text
 }
@@ -156,6 +179,30 @@ pub fn system_prompt(p: &Protocol) -> Option<String> {
         ));
     }
     (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_is_checked_made_one_line_and_put_in_the_prompt() {
+        let schema = compact_schema("{\n  \"type\": \"object\"\n}").unwrap();
+        assert_eq!(schema, r#"{"type":"object"}"#);
+        assert!(compact_schema("{not json").is_err());
+        assert!(compact_schema("[1]").is_ok(), "not a schema: text as it is");
+        assert_eq!(compact_schema("json").unwrap(), "json");
+        let ask = Ask {
+            task: "t",
+            response_format: &schema,
+            ..Ask::default()
+        };
+        assert!(ask.wants_json());
+        assert!(task_prompt(&ask).ends_with(
+            r#"follow this JSON Schema:
+{"type":"object"}"#
+        ));
+    }
 }
 
 #[cfg(test)]

@@ -172,6 +172,10 @@ pub enum ErrorType {
     Network,
     /// ssh could not reach the agent's host.
     Unreachable,
+    /// The CLI stopped at its turn limit.
+    MaxTurns,
+    /// The answer never fit the JSON Schema asked for.
+    Schema,
     /// ssh reached the host but could not log in or trust its key.
     SshAuth,
     /// A value this version does not know, read back from a job file
@@ -193,13 +197,15 @@ impl ErrorType {
             ErrorType::CliError => "cli_error",
             ErrorType::Network => "network",
             ErrorType::Unreachable => "unreachable",
+            ErrorType::MaxTurns => "max_turns",
+            ErrorType::Schema => "schema",
             ErrorType::SshAuth => "ssh_auth",
             ErrorType::Other(text) => text,
         }
     }
 
     /// Every type this version names; `Other` holds any other name.
-    const KNOWN: [ErrorType; 12] = [
+    const KNOWN: [ErrorType; 14] = [
         ErrorType::Permission,
         ErrorType::Timeout,
         ErrorType::Recursion,
@@ -212,6 +218,8 @@ impl ErrorType {
         ErrorType::Network,
         ErrorType::Unreachable,
         ErrorType::SshAuth,
+        ErrorType::MaxTurns,
+        ErrorType::Schema,
     ];
 
     fn from_name(name: String) -> Self {
@@ -400,6 +408,8 @@ mod tests {
             "network",
             "unreachable",
             "ssh_auth",
+            "max_turns",
+            "schema",
         ] {
             let parsed: ErrorType = serde_json::from_value(json!(name)).unwrap();
             assert!(!matches!(parsed, ErrorType::Other(_)), "{name}");

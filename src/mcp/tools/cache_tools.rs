@@ -12,14 +12,14 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "cache_stats",
-            description: "Show the dispatch result cache: entries, hits, misses, evictions, hit rate and TTL.",
+            description: "The result cache: entries, hits, misses, evictions, hit rate, TTL.",
             params: params::NONE,
             kind: Kind::ReadOnly,
             run: cache_stats,
         },
         Tool {
             name: "cache_clear",
-            description: "Empty the dispatch result cache so the next dispatches run fresh.",
+            description: "Empty the result cache: next dispatches run fresh.",
             params: params::NONE,
             kind: Kind::Destructive,
             run: cache_clear,

@@ -16,6 +16,7 @@ use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::{Agent, Settings};
 use crate::dispatch::{Answer, Request};
 use crate::pyfmt::repr_str;
+use crate::runner::prompt::compact_schema;
 use crate::runner::{self, Ask, Dispatch, OutputMode, backends};
 
 /// The bounds of a per-call `timeout_seconds`.
@@ -27,7 +28,8 @@ const TASK: Text = Text::required("task", "What to do.");
 const CONTEXT: Text = Text::optional("context", "Facts it lacks.");
 const CALLER: Text = Text::optional("caller", "Your project.");
 const GOAL: Text = Text::optional("goal", "Why you ask.");
-const RESPONSE_FORMAT: Text = Text::optional("response_format", "\"json\": parse the answer.");
+const RESPONSE_FORMAT: Text =
+    Text::optional("response_format", "\"json\", or a JSON Schema to fit.");
 /// Given as is: 0 or less means the agent's own timeout, anything else is
 /// clamped by `per_call_timeout`.
 const TIMEOUT_SECONDS: Integer = Integer::as_given("timeout_seconds", 0, "10-7200; 0 = agent's.");
@@ -138,7 +140,12 @@ pub(super) fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
         context: args.text(&CONTEXT)?,
         caller: args.text(&CALLER)?,
         goal: args.text(&GOAL)?,
-        response_format: args.text(&RESPONSE_FORMAT)?,
+        response_format: compact_schema(&args.text(&RESPONSE_FORMAT)?).map_err(|_| {
+            ArgError::WrongType {
+                name: RESPONSE_FORMAT.name.to_owned(),
+                expected: "\"json\" or a JSON Schema (a JSON object)",
+            }
+        })?,
         timeout: per_call_timeout(args.integer(&TIMEOUT_SECONDS)?),
     })
 }

@@ -21,6 +21,7 @@ use crate::config::{Agent, Config};
 use crate::dispatch::Answer;
 use crate::pyfmt::repr_str;
 use crate::pyvalue;
+use crate::runner::prompt::compact_schema;
 use crate::runner::{Ask, Dispatch, DispatchResult, ErrorType, Outcome, OutputMode, backends};
 
 /// Items allowed per call: at least this many, more with a higher
@@ -201,7 +202,7 @@ fn validate_item<'c>(config: &'c Config, i: usize, value: &Value) -> Result<Item
         context,
         caller: truthy_text(fields, "caller"),
         goal: truthy_text(fields, "goal"),
-        response_format: truthy_text(fields, "response_format"),
+        response_format: response_format(fields, i)?,
         timeout: per_call_timeout(timeout),
         reference,
     })
@@ -228,6 +229,20 @@ fn number_field(
 /// An optional text item field the original took as "truthy or None": a
 /// falsy value (`""`, `0`, `false`, `[]`, …) is no value, and a truthy
 /// non-string is used as Python's `str()` of it.
+/// An item's `response_format`: text, or a JSON Schema given as an object
+/// or as its text, kept on one line.
+fn response_format(fields: &Map<String, Value>, i: usize) -> Result<String, ToolResult> {
+    let text = match fields.get("response_format") {
+        Some(schema @ Value::Object(_)) => schema.to_string(),
+        _ => truthy_text(fields, "response_format"),
+    };
+    compact_schema(&text).map_err(|err| {
+        ToolResult::error(format!(
+            "dispatches[{i}].response_format must be \"json\" or a JSON Schema (a JSON object): {err}"
+        ))
+    })
+}
+
 fn truthy_text(fields: &Map<String, Value>, name: &str) -> String {
     match fields.get(name) {
         Some(Value::String(text)) => text.clone(),

@@ -47,6 +47,11 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
     if let Some(model) = line.model {
         flag("--model", model, Some(FlagArgument::Model))?;
     }
+    if let Some(schema) = line.json_schema {
+        fits("response_format (a JSON Schema)", schema)?;
+        // A JSON object on one line: it opens with `{`, never with `-`.
+        flag("--json-schema", schema, None)?;
+    }
     if let Some(mode) = line.permission_mode {
         flag(
             "--permission-mode",
@@ -100,6 +105,23 @@ mod tests {
                 "--",
                 "--permission-mode=bypassPermissions"
             ]
+        );
+    }
+
+    #[test]
+    fn a_json_schema_travels_as_its_flag() {
+        let session = Session::Unnamed;
+        let args = strings(
+            arguments(&CommandLine {
+                json_schema: Some(r#"{"type":"object"}"#),
+                ..line(&session)
+            })
+            .unwrap(),
+        );
+        assert!(
+            args.windows(2)
+                .any(|w| w == ["--json-schema", r#"{"type":"object"}"#]),
+            "{args:?}"
         );
     }
 

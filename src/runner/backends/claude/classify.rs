@@ -157,6 +157,20 @@ pub fn budget_hint(agent: &str, cap: Option<f64>, session_id: Option<&str>) -> S
     )
 }
 
+/// Appended to `error` when the CLI stopped at its turn limit.
+pub fn max_turns_hint(agent: &str, session_id: Option<&str>) -> String {
+    format!(
+        "\n\nHint: the agent used every turn it was given, so this answer is incomplete. \
+         Raise its limit (agent-dispatch update {agent} --max-turns <n>) or split the task.{}",
+        resumable_sentence(agent, session_id)
+    )
+}
+
+/// Appended to `error` when no answer fit the JSON Schema asked for.
+pub const SCHEMA_HINT: &str = "\n\nHint: the agent could not produce an answer that fits the \
+     JSON Schema in response_format. Loosen the schema, or ask for \"json\" and check the shape \
+     yourself.";
+
 /// The CLI's `permission_denials` as tool names: `tool_name`, else `tool`,
 /// else `unknown`; each cut to 100 characters, duplicates dropped, at most
 /// 10. `None` when there were no denials.

@@ -254,7 +254,12 @@ fn from_payload(
     };
     let text = result_text(payload.get("result"));
     if !payload.get("is_error").is_some_and(is_truthy) {
-        return succeed(ctx, result, &text, killed);
+        let mut result = succeed(ctx, result, &text, killed);
+        // With --json-schema the CLI hands the validated answer over apart.
+        if let Some(structured) = payload.get("structured_output").filter(|v| !v.is_null()) {
+            result.parsed_result = Some(structured.clone());
+        }
+        return result;
     }
 
     let error = if text.is_empty() {
@@ -264,11 +269,19 @@ fn from_payload(
     };
     let stopped_by_budget = str_field(payload, "subtype") == Some("error_max_budget_usd")
         || str_field(payload, "terminal_reason") == Some("budget_exhausted");
+    let stopped_by = |subtype| str_field(payload, "subtype") == Some(subtype);
     if stopped_by_budget {
         let hint = classify::budget_hint(ctx.agent, ctx.budget_usd, result.session_id.as_deref());
         result.error = Some(error + &hint);
         result.error_type = Some(ErrorType::Budget);
         result.budget_exceeded = true;
+    } else if stopped_by("error_max_turns") {
+        result.error =
+            Some(error + &classify::max_turns_hint(ctx.agent, result.session_id.as_deref()));
+        result.error_type = Some(ErrorType::MaxTurns);
+    } else if stopped_by("error_max_structured_output_retries") {
+        result.error = Some(error + classify::SCHEMA_HINT);
+        result.error_type = Some(ErrorType::Schema);
     } else {
         // Denied tools explain a failure better than its wording — except
         // a failed login, which stops the run whatever happened before it.
@@ -761,11 +774,48 @@ mod tests {
             result.error.as_deref(),
             Some("Agent 'web' failed: disk full; quota")
         );
-        let result = json_result(&ctx(), r#"{"is_error":true,"subtype":"error_max_turns"}"#);
+        let result = json_result(
+            &ctx(),
+            r#"{"is_error":true,"subtype":"error_during_execution"}"#,
+        );
         assert_eq!(
             result.error.as_deref(),
-            Some("Agent 'web' failed: claude CLI reported 'error_max_turns'")
+            Some("Agent 'web' failed: claude CLI reported 'error_during_execution'")
         );
+    }
+
+    #[test]
+    fn turn_limit_and_schema_failures_have_types_of_their_own() {
+        let result = json_result(
+            &ctx(),
+            r#"{"is_error":true,"subtype":"error_max_turns","session_id":"cli-1","result":""}"#,
+        );
+        assert_eq!(result.error_type, Some(ErrorType::MaxTurns));
+        let error = result.error.unwrap();
+        assert!(
+            error.contains("--max-turns") && error.contains("session_id='cli-1'"),
+            "{error}"
+        );
+        let result = json_result(
+            &ctx(),
+            r#"{"is_error":true,"subtype":"error_max_structured_output_retries","result":""}"#,
+        );
+        assert_eq!(result.error_type, Some(ErrorType::Schema));
+        assert!(result.error.unwrap().contains("JSON Schema"));
+    }
+
+    #[test]
+    fn structured_output_is_the_parsed_result() {
+        let ctx = Context {
+            response_format_json: true,
+            ..ctx()
+        };
+        let result = json_result(
+            &ctx,
+            r#"{"type":"result","is_error":false,"result":"not json at all","structured_output":{"name":"x"}}"#,
+        );
+        assert!(result.success);
+        assert_eq!(result.parsed_result, Some(json!({"name": "x"})));
     }
 
     #[test]
