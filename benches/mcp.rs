@@ -412,6 +412,9 @@ fn backend_overheads(bin: &str, fixture: &Fixture) -> Vec<(BackendName, f64)> {
                 disallowed_tools: &[],
                 no_tools: false,
                 json_schema: None,
+                fallback_model: None,
+                effort: None,
+                max_turns: None,
             };
             let args = backends::named(cli).arguments(&line).unwrap();
             let program = fixture.dir.path().join("bin").join(cli.as_str());

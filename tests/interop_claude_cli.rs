@@ -57,6 +57,9 @@ fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
     full.max_budget_usd = Some(0.5);
     full.allowed_tools = Some(vec!["Read".into(), "Grep".into(), "Bash(git log:*)".into()]);
     full.disallowed_tools = Some(vec!["WebFetch".into(), "Bash(rm:*)".into()]);
+    full.fallback_model = Some("haiku".into());
+    full.effort = Some("high".into());
+    full.max_turns = Some(12);
     let mut no_tools = Agent::new(project.clone());
     no_tools.allowed_tools = Some(Vec::new());
     full.instructions = "Never push.".into();
@@ -110,6 +113,18 @@ fn every_argv_shape_reaches_the_real_cli_as_a_not_logged_in_result() {
             },
             None,
             OutputMode::Stream,
+        ),
+        (
+            "json schema answer",
+            &full,
+            &defaults,
+            Ask {
+                task: "hello",
+                response_format: r#"{"type":"object","properties":{"n":{"type":"integer"}}}"#,
+                ..Ask::default()
+            },
+            None,
+            OutputMode::Json,
         ),
         (
             "json answer",

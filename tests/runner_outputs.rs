@@ -331,6 +331,9 @@ fn every_flag_the_runner_builds_is_accepted_by_the_strict_stand_in() {
     let mut agent = Agent::new(fake.file("project"));
     std::fs::create_dir_all(&agent.directory).unwrap();
     agent.model = Some("sonnet".into());
+    agent.fallback_model = Some("haiku".into());
+    agent.effort = Some("high".into());
+    agent.max_turns = Some(12);
     agent.permission_mode = Some("plan".into());
     agent.max_budget_usd = Some(2.0);
     agent.allowed_tools = Some(vec!["Read".into(), "Bash(git log:*)".into()]);
@@ -386,6 +389,13 @@ fn every_flag_the_runner_builds_is_accepted_by_the_strict_stand_in() {
             .windows(2)
             .any(|w| w == ["--max-budget-usd", "2.0"])
     );
+    for pair in [
+        ["--fallback-model", "haiku"],
+        ["--effort", "high"],
+        ["--max-turns", "12"],
+    ] {
+        assert!(calls[0].argv.windows(2).any(|w| w == pair), "{pair:?}");
+    }
 }
 
 #[test]

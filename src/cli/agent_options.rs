@@ -31,6 +31,12 @@ macro_rules! shared_help {
       --timeout SECONDS       time limit per dispatch, 1-604800 (default 300)
       --model NAME            the CLI's model, e.g. sonnet, gpt-5-codex,
                               gemini-2.5-pro (default: the CLI's own)
+      --fallback-model MODELS claude: models to use when the main one is busy
+                              (comma-separated; default: none)
+      --effort LEVEL          claude: low, medium, high, xhigh or max
+                              (default: claude's own)
+      --max-turns N           claude: agentic turns per dispatch, 1-10000
+                              (default: no limit)
       --max-budget USD        spend cap per dispatch, alias --max-budget-usd
                               (default: settings.default_max_budget_usd)
       --permission-mode MODE  plan, default, manual, dontAsk, acceptEdits,
@@ -56,7 +62,7 @@ pub(crate) use shared_help;
 /// Each option and the field it sets, in the order of the help and of
 /// `update`'s report. An alias follows the option it stands for, which is
 /// how errors name it.
-const OPTIONS: [(&str, Field); 15] = [
+const OPTIONS: [(&str, Field); 18] = [
     ("--description", Field::Description),
     ("--backend", Field::Backend),
     ("--host", Field::Host),
@@ -64,6 +70,9 @@ const OPTIONS: [(&str, Field); 15] = [
     ("--remote-cli", Field::RemoteCli),
     ("--timeout", Field::Timeout),
     ("--model", Field::Model),
+    ("--fallback-model", Field::FallbackModel),
+    ("--effort", Field::Effort),
+    ("--max-turns", Field::MaxTurns),
     ("--max-budget", Field::MaxBudgetUsd),
     ("--max-budget-usd", Field::MaxBudgetUsd),
     ("--permission-mode", Field::PermissionMode),

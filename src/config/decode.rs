@@ -46,6 +46,10 @@ pub enum Problem {
     Directory(DirectoryError),
     UnknownBackend(String),
     Remote(RemoteProblem),
+    NotOneOf {
+        value: String,
+        choices: &'static [&'static str],
+    },
 }
 
 impl fmt::Display for SchemaError {
@@ -68,6 +72,9 @@ impl fmt::Display for SchemaError {
             ),
             Problem::Directory(err) => write!(f, "{err}"),
             Problem::Remote(problem) => write!(f, "{problem}"),
+            Problem::NotOneOf { value, choices } => {
+                write!(f, "{value:?} is not one of {}", choices.join(", "))
+            }
             Problem::UnknownBackend(name) => write!(
                 f,
                 "{name:?} is not an agent CLI this version knows: use one of {}",
@@ -177,6 +184,9 @@ fn decode_agent(value: Yaml, key: &str) -> Decoded<Agent> {
         timeout: f.integer("timeout", DEFAULT_AGENT_TIMEOUT, 0, MAX_TIMEOUT_SECS)?,
         max_budget_usd: f.optional_budget("max_budget_usd")?,
         model: f.optional_flag_value("model")?,
+        fallback_model: f.optional_flag_value("fallback_model")?,
+        effort: f.optional_effort("effort")?,
+        max_turns: f.optional_integer("max_turns", 1, MAX_TURNS)?,
         permission_mode: f.optional_flag_value("permission_mode")?,
         allowed_tools: f.optional_tool_list("allowed_tools")?,
         disallowed_tools: f.optional_tool_list("disallowed_tools")?,
@@ -332,6 +342,17 @@ impl Fields {
         self.map.shift_remove(key)
     }
 
+    /// An integer within bounds when present (and not null).
+    fn optional_integer(&mut self, key: &str, min: u64, max: u64) -> Decoded<Option<u64>> {
+        match self.map.get(key) {
+            None | Some(Yaml::Null) => {
+                self.take(key);
+                Ok(None)
+            }
+            Some(_) => self.integer(key, min, min, max).map(Some),
+        }
+    }
+
     fn rest(self) -> YamlMap {
         self.map
     }
@@ -371,6 +392,21 @@ impl Fields {
                 }),
             },
             Some(other) => Err(wrong_type(&self.path(key), "a string", &other)),
+        }
+    }
+
+    /// One of Claude Code's effort levels.
+    fn optional_effort(&mut self, key: &str) -> Decoded<Option<String>> {
+        let effort = self.optional_flag_value(key)?;
+        match effort {
+            Some(level) if !rules::EFFORT_LEVELS.contains(&level.as_str()) => Err(SchemaError {
+                key: self.path(key),
+                problem: Problem::NotOneOf {
+                    value: level,
+                    choices: &rules::EFFORT_LEVELS,
+                },
+            }),
+            other => Ok(other),
         }
     }
 
@@ -637,6 +673,26 @@ mod tests {
             (
                 "agents:\n  a: {directory: /x, permission_mode: -x}\n",
                 "agents.a.permission_mode",
+            ),
+            (
+                "agents:\n  a: {directory: /x, effort: extreme}\n",
+                "agents.a.effort: \"extreme\" is not one of low, medium, high, xhigh, max",
+            ),
+            (
+                "agents:\n  a: {directory: /x, max_turns: 0}\n",
+                "agents.a.max_turns",
+            ),
+            (
+                "agents:\n  a: {directory: /x, host: -oProxyCommand=x}\n",
+                "agents.a.host",
+            ),
+            (
+                "agents:\n  a: {directory: relative, host: h}\n",
+                "agents.a.directory",
+            ),
+            (
+                "agents:\n  a: {directory: /x, backend: gpt}\n",
+                "agents.a.backend",
             ),
             (
                 "agents:\n  a: {directory: /x, allowed_tools: [Read, --evil]}\n",

@@ -60,6 +60,15 @@ fn encode_agent(agent: &Agent) -> Yaml {
     if let Some(model) = &agent.model {
         m.insert("model".into(), text(model));
     }
+    if let Some(models) = &agent.fallback_model {
+        m.insert("fallback_model".into(), text(models));
+    }
+    if let Some(effort) = &agent.effort {
+        m.insert("effort".into(), text(effort));
+    }
+    if let Some(turns) = agent.max_turns {
+        m.insert("max_turns".into(), int(turns));
+    }
     if let Some(mode) = &agent.permission_mode {
         m.insert("permission_mode".into(), text(mode));
     }

@@ -17,7 +17,7 @@ use super::backend_name::BackendName;
 use super::directory::{self, DirectoryError, ProjectDirError};
 use super::remote::{self, RemoteProblem, SshTarget};
 use super::rules::{self, FlagValueProblem, StoredTextProblem};
-use super::schema::{Agent, DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS};
+use super::schema::{Agent, DEFAULT_AGENT_TIMEOUT, MAX_BUDGET_USD, MAX_TIMEOUT_SECS, MAX_TURNS};
 use crate::pyfmt::{repr_float, repr_str};
 
 /// What a patch does to one field.
@@ -61,6 +61,9 @@ pub enum Field {
     Timeout,
     MaxBudgetUsd,
     Model,
+    FallbackModel,
+    Effort,
+    MaxTurns,
     PermissionMode,
     AllowedTools,
     DisallowedTools,
@@ -70,7 +73,7 @@ pub enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 15] = [
+    const ALL: [Field; 18] = [
         Field::Directory,
         Field::Description,
         Field::Backend,
@@ -80,6 +83,9 @@ impl Field {
         Field::Timeout,
         Field::MaxBudgetUsd,
         Field::Model,
+        Field::FallbackModel,
+        Field::Effort,
+        Field::MaxTurns,
         Field::PermissionMode,
         Field::AllowedTools,
         Field::DisallowedTools,
@@ -113,6 +119,9 @@ impl Field {
             Field::Timeout => "timeout",
             Field::MaxBudgetUsd => "max_budget_usd",
             Field::Model => "model",
+            Field::FallbackModel => "fallback_model",
+            Field::Effort => "effort",
+            Field::MaxTurns => "max_turns",
             Field::PermissionMode => "permission_mode",
             Field::AllowedTools => "allowed_tools",
             Field::DisallowedTools => "disallowed_tools",
@@ -144,6 +153,9 @@ pub struct AgentPatch {
     timeout: Edit<u64>,
     max_budget_usd: Edit<f64>,
     model: Edit<String>,
+    fallback_model: Edit<String>,
+    effort: Edit<String>,
+    max_turns: Edit<u64>,
     permission_mode: Edit<String>,
     allowed_tools: Edit<Vec<String>>,
     disallowed_tools: Edit<Vec<String>>,
@@ -216,6 +228,11 @@ impl AgentPatch {
                 };
             }
             Field::Model => self.model = clear_or(clears, || flag_value(name, &text))?,
+            Field::FallbackModel => {
+                self.fallback_model = clear_or(clears, || flag_value(name, &text))?;
+            }
+            Field::Effort => self.effort = clear_or(clears, || effort(name, &text))?,
+            Field::MaxTurns => self.max_turns = clear_or(clears, || turns(name, given))?,
             Field::PermissionMode => {
                 self.permission_mode = clear_or(clears, || flag_value(name, &text))?;
             }
@@ -363,6 +380,23 @@ impl AgentPatch {
         put(
             Field::Model,
             write(&self.model, &mut agent.model, |m| Some(m.clone()), &None),
+        );
+        put(
+            Field::FallbackModel,
+            write(
+                &self.fallback_model,
+                &mut agent.fallback_model,
+                |m| Some(m.clone()),
+                &None,
+            ),
+        );
+        put(
+            Field::Effort,
+            write(&self.effort, &mut agent.effort, |e| Some(e.clone()), &None),
+        );
+        put(
+            Field::MaxTurns,
+            write(&self.max_turns, &mut agent.max_turns, |n| Some(*n), &None),
         );
         put(
             Field::PermissionMode,
@@ -515,6 +549,42 @@ fn flag_value(name: &'static str, value: &str) -> Result<String, FieldError> {
     Ok(trimmed.to_owned())
 }
 
+/// One of Claude Code's effort levels.
+fn effort(name: &'static str, text: &str) -> Result<String, FieldError> {
+    let level = text.trim();
+    if rules::EFFORT_LEVELS.contains(&level) {
+        Ok(level.to_owned())
+    } else {
+        Err(FieldError {
+            name,
+            problem: Problem::NotOneOf {
+                value: text.to_owned(),
+                choices: &rules::EFFORT_LEVELS,
+            },
+        })
+    }
+}
+
+/// A positive number of turns within the config's bound.
+fn turns(name: &'static str, given: Given) -> Result<u64, FieldError> {
+    let error = |value: String| FieldError {
+        name,
+        problem: Problem::NotANumber {
+            value,
+            expected: "a whole number of turns from 1 to 10000",
+        },
+    };
+    let turns = match given {
+        Given::Integer(n) => u64::try_from(n).ok(),
+        Given::Text(text) => text.trim().parse().ok(),
+        Given::Number(x) if x.fract() == 0.0 && x >= 1.0 => Some(x as u64),
+        Given::Number(_) => None,
+    };
+    turns
+        .filter(|n| (1..=MAX_TURNS).contains(n))
+        .ok_or_else(|| error(text_of(given)))
+}
+
 /// A remote setting checked by one of `remote`'s rules.
 fn remote_value(
     name: &'static str,
@@ -629,6 +699,10 @@ pub enum Problem {
     DirectoryNotAValue,
     UnknownBackend(String),
     Remote(RemoteProblem),
+    NotOneOf {
+        value: String,
+        choices: &'static [&'static str],
+    },
 }
 
 impl fmt::Display for FieldError {
@@ -653,6 +727,12 @@ impl fmt::Display for FieldError {
             }
             Problem::StoredText(problem) => write!(f, "{name} {problem}."),
             Problem::Remote(problem) => write!(f, "{name}: {problem}."),
+            Problem::NotOneOf { value, choices } => write!(
+                f,
+                "{name} must be one of {} (got {}).",
+                choices.join(", "),
+                repr_str(value)
+            ),
             Problem::UnknownBackend(given) => write!(
                 f,
                 "{name} {} is not an agent CLI this version knows; use one of {} (or none for settings.default_backend).",

@@ -48,6 +48,9 @@ fn known_permission_modes() -> Vec<&'static str> {
     modes
 }
 
+/// Claude Code's `--effort` levels (2.1.332).
+pub const EFFORT_LEVELS: [&str; 5] = ["low", "medium", "high", "xhigh", "max"];
+
 /// Longest agent or group name accepted for new entries.
 pub const MAX_NAME_CHARS: usize = 100;
 

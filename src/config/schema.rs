@@ -22,6 +22,8 @@ pub const MAX_CONCURRENCY: u64 = 256;
 pub const MAX_CACHE_TTL_SECS: u64 = 365 * 24 * 3600;
 pub const MAX_CACHE_SIZE: u64 = 1_000_000;
 pub const MAX_RETENTION_DAYS: u64 = 36_500;
+/// Upper bound for an agent's `max_turns`.
+pub const MAX_TURNS: u64 = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Config {
@@ -51,6 +53,13 @@ pub struct Agent {
     /// `None` (or 0) inherits `settings.default_max_budget_usd`.
     pub max_budget_usd: Option<f64>,
     pub model: Option<String>,
+    /// Claude Code's `--fallback-model`: models to use when the main one
+    /// is busy (comma-separated).
+    pub fallback_model: Option<String>,
+    /// Claude Code's `--effort` (see `rules::EFFORT_LEVELS`).
+    pub effort: Option<String>,
+    /// Claude Code's `--max-turns`: agentic turns per dispatch.
+    pub max_turns: Option<u64>,
     pub permission_mode: Option<String>,
     /// Tri-state: `None` inherits the settings default, `Some([])` is an
     /// explicit "no tools", `Some(list)` is exactly those.
@@ -89,6 +98,9 @@ impl Agent {
             timeout: DEFAULT_AGENT_TIMEOUT,
             max_budget_usd: None,
             model: None,
+            fallback_model: None,
+            effort: None,
+            max_turns: None,
             permission_mode: None,
             allowed_tools: None,
             disallowed_tools: None,

@@ -248,6 +248,7 @@ mod tests {
                 names_new_sessions: false,
                 tool_lists: false,
                 spend_cap: false,
+                run_controls: false,
             }
         }
         fn permission_modes(&self) -> Option<&'static [&'static str]> {

@@ -45,6 +45,8 @@ pub struct Abilities {
     pub tool_lists: bool,
     /// Stops a run at a spend cap in US dollars.
     pub spend_cap: bool,
+    /// Takes a turn limit, an effort level and fallback models.
+    pub run_controls: bool,
 }
 
 pub trait Backend: Sync {

@@ -42,6 +42,10 @@ pub struct CommandLine<'a> {
     /// The JSON Schema the answer must follow (one line), for CLIs that
     /// can enforce one; every CLI also gets it in the prompt.
     pub json_schema: Option<&'a str>,
+    /// Claude Code's run controls (refused for other CLIs before a run).
+    pub fallback_model: Option<&'a str>,
+    pub effort: Option<&'a str>,
+    pub max_turns: Option<u64>,
 }
 
 /// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`,
@@ -133,6 +137,9 @@ pub mod testing {
             disallowed_tools: &[],
             no_tools: false,
             json_schema: None,
+            fallback_model: None,
+            effort: None,
+            max_turns: None,
         }
     }
 }

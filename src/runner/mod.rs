@@ -293,6 +293,9 @@ fn build_command(d: &Dispatch, session: &Session) -> Result<Command, command::Re
         disallowed_tools,
         no_tools: tool_lists && d.agent.allowed_tools.as_ref().is_some_and(Vec::is_empty),
         json_schema: d.ask.json_schema(),
+        fallback_model: d.agent.fallback_model.as_deref(),
+        effort: d.agent.effort.as_deref(),
+        max_turns: d.agent.max_turns,
     };
     Ok((d.backend.arguments(&line)?, d.backend.environment(&line)))
 }

@@ -83,6 +83,7 @@ pub enum FlagArgument {
     SessionId,
     Model,
     PermissionMode,
+    Effort,
     AllowedTool,
     DisallowedTool,
 }
@@ -94,6 +95,7 @@ impl fmt::Display for FlagArgument {
             FlagArgument::SessionId => "session_id",
             FlagArgument::Model => "model",
             FlagArgument::PermissionMode => "permission_mode",
+            FlagArgument::Effort => "effort",
             FlagArgument::AllowedTool => "allowed tool",
             FlagArgument::DisallowedTool => "disallowed tool",
         })

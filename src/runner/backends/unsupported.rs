@@ -30,6 +30,11 @@ pub enum Unsupported {
     SpendCap {
         backend: BackendName,
     },
+    /// `fallback_model`, `effort` or `max_turns`: Claude Code's own.
+    RunControl {
+        backend: BackendName,
+        key: &'static str,
+    },
 }
 
 /// The first setting of `agent` that `backend` cannot honour.
@@ -60,6 +65,17 @@ pub fn check(backend: &dyn Backend, agent: &Agent, settings: &Settings) -> Resul
     if !abilities.spend_cap && agent.max_budget_usd.is_some_and(|cap| cap > 0.0) {
         return Err(Unsupported::SpendCap { backend: name });
     }
+    if !abilities.run_controls {
+        for (key, set) in [
+            ("fallback_model", agent.fallback_model.is_some()),
+            ("effort", agent.effort.is_some()),
+            ("max_turns", agent.max_turns.is_some()),
+        ] {
+            if set {
+                return Err(Unsupported::RunControl { backend: name, key });
+            }
+        }
+    }
     Ok(())
 }
 
@@ -89,11 +105,71 @@ impl fmt::Display for Unsupported {
                 "the {backend} CLI takes no tool lists, so {key} cannot be honoured; \
                  clear it ({key}: none) and restrict the agent with permission_mode instead."
             ),
+            Unsupported::RunControl { backend, key } => write!(
+                f,
+                "the {backend} CLI has no {key} setting; clear it ({key}: none)."
+            ),
             Unsupported::SpendCap { backend } => write!(
                 f,
                 "the {backend} CLI cannot stop a run at a spend cap, so max_budget_usd cannot \
                  be honoured; clear it (max_budget_usd: 0) and bound the run with timeout instead."
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::backends;
+
+    fn agent(backend: BackendName) -> Agent {
+        let mut agent = Agent::new("/x".into());
+        agent.backend = Some(backend);
+        agent
+    }
+
+    #[test]
+    fn each_setting_a_cli_lacks_is_named_and_claude_takes_them_all() {
+        let settings = Settings::default();
+        let check_of = |agent: &Agent| check(backends::of(agent, &settings), agent, &settings);
+        let mut codex = agent(BackendName::Codex);
+        codex.effort = Some("high".into());
+        assert_eq!(
+            check_of(&codex),
+            Err(Unsupported::RunControl {
+                backend: BackendName::Codex,
+                key: "effort"
+            })
+        );
+        let mut gemini = agent(BackendName::Gemini);
+        gemini.max_budget_usd = Some(1.0);
+        assert!(matches!(
+            check_of(&gemini),
+            Err(Unsupported::SpendCap { .. })
+        ));
+        let mut opencode = agent(BackendName::Opencode);
+        opencode.allowed_tools = Some(Vec::new());
+        assert!(matches!(
+            check_of(&opencode),
+            Err(Unsupported::ToolList { .. })
+        ));
+        let inherited = Settings {
+            default_permission_mode: Some("auto".into()),
+            ..Settings::default()
+        };
+        let gemini = agent(BackendName::Gemini);
+        let problem = check(backends::of(&gemini, &inherited), &gemini, &inherited).unwrap_err();
+        assert!(
+            problem
+                .to_string()
+                .contains("settings.default_permission_mode"),
+            "{problem}"
+        );
+        let mut claude = agent(BackendName::Claude);
+        claude.effort = Some("max".into());
+        claude.max_turns = Some(3);
+        claude.permission_mode = Some("someFutureMode".into());
+        assert_eq!(check_of(&claude), Ok(()));
     }
 }

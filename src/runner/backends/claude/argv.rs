@@ -47,6 +47,15 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
     if let Some(model) = line.model {
         flag("--model", model, Some(FlagArgument::Model))?;
     }
+    if let Some(models) = line.fallback_model {
+        flag("--fallback-model", models, Some(FlagArgument::Model))?;
+    }
+    if let Some(effort) = line.effort {
+        flag("--effort", effort, Some(FlagArgument::Effort))?;
+    }
+    if let Some(turns) = line.max_turns {
+        flag("--max-turns", &turns.to_string(), None)?;
+    }
     if let Some(schema) = line.json_schema {
         fits("response_format (a JSON Schema)", schema)?;
         // A JSON object on one line: it opens with `{`, never with `-`.

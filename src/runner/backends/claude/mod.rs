@@ -37,6 +37,7 @@ impl Backend for Claude {
             names_new_sessions: true,
             tool_lists: true,
             spend_cap: true,
+            run_controls: true,
         }
     }
 

@@ -31,6 +31,7 @@ impl Backend for Codex {
             names_new_sessions: false,
             tool_lists: false,
             spend_cap: false,
+            run_controls: false,
         }
     }
 

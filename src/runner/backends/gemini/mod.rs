@@ -30,6 +30,7 @@ impl Backend for Gemini {
             names_new_sessions: true,
             tool_lists: false,
             spend_cap: false,
+            run_controls: false,
         }
     }
 

@@ -31,6 +31,7 @@ impl Backend for Opencode {
             names_new_sessions: false,
             tool_lists: false,
             spend_cap: false,
+            run_controls: false,
         }
     }
 
