@@ -30,6 +30,15 @@ EXPECTED_TOOLS = {
 REPO = Path(__file__).resolve().parents[2]
 
 
+def field(model, snake: str, camel: str):
+    """mcp 2.x names model fields in snake_case (server_info, is_error); 1.x in camelCase."""
+    return getattr(model, snake) if hasattr(model, snake) else getattr(model, camel)
+
+
+def is_error(result) -> bool:
+    return bool(field(result, "is_error", "isError"))
+
+
 def payload(result):
     assert len(result.content) == 1 and result.content[0].type == "text", result
     return json.loads(result.content[0].text)
@@ -52,18 +61,18 @@ async def run(binary: str, home: Path) -> None:
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write) as session:
             init = await session.initialize()
-            assert init.serverInfo.name == "agent-dispatch", init
+            assert field(init, "server_info", "serverInfo").name == "agent-dispatch", init
             tools = await session.list_tools()
             names = {tool.name for tool in tools.tools}
             assert names == EXPECTED_TOOLS, f"tools differ: {names ^ EXPECTED_TOOLS}"
             print(f"tools/list: {len(names)} tools")
 
             added = await session.call_tool("add_agent", {"name": "api", "directory": str(project), "description": "Shop API"})
-            assert not added.isError, added
+            assert not is_error(added), added
             assert payload(added)["added"] == "api"
 
             agents = await session.call_tool("list_agents", {})
-            assert not agents.isError, agents
+            assert not is_error(agents), agents
             assert [a["name"] for a in payload(agents)] == ["api"]
 
             inspected = await session.call_tool("inspect_agent", {"name": "api", "preview_lines": 5})
@@ -71,7 +80,7 @@ async def run(binary: str, home: Path) -> None:
 
             answer = await session.call_tool("dispatch", {"agent": "api", "task": "Count the orders", "caller": "sdk-test"})
             result = payload(answer)
-            assert not answer.isError and result["success"] and result["result"] == "fake answer", result
+            assert not is_error(answer) and result["success"] and result["result"] == "fake answer", result
 
             again = await session.call_tool("dispatch", {"agent": "api", "task": "Count the orders", "caller": "sdk-test"})
             assert payload(again).get("cached") is True, again
@@ -84,7 +93,7 @@ async def run(binary: str, home: Path) -> None:
             assert waited["status"] == "done" and waited["result"]["result"] == "fake answer", waited
 
             unknown = await session.call_tool("dispatch", {"agent": "nope", "task": "x"})
-            assert unknown.isError and "Unknown agent" in payload(unknown)["error"], unknown
+            assert is_error(unknown) and "Unknown agent" in payload(unknown)["error"], unknown
             print("list_agents, inspect_agent, dispatch, cache_stats, dispatch_async, dispatch_wait: ok")
 
 
