@@ -361,3 +361,24 @@ fn the_test_client_fails_on_a_non_json_stdout_line() {
     let mut server = Server::start(command);
     server.next(Duration::from_secs(5));
 }
+
+#[test]
+fn a_discover_probe_is_method_not_found_and_initialize_still_follows() {
+    // What Claude Code 2.1.332 and the Python SDK 2.x send first.
+    let sandbox = Sandbox::with_api_agent();
+    let mut server = Server::start(sandbox.command());
+    let probe = server.request(
+        7,
+        "server/discover",
+        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    );
+    assert_eq!(probe["error"]["code"], -32601, "{probe}");
+    let init = server.request(
+        0,
+        "initialize",
+        json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    assert_eq!(init["result"]["protocolVersion"], "2025-11-25", "{init}");
+    let after = server.request(1, "server/discover", json!({}));
+    assert_eq!(after["error"]["code"], -32601, "{after}");
+}

@@ -281,6 +281,17 @@ impl Server {
         match method {
             "initialize" => Some(jsonrpc::response(&id, self.initialize(&params)).to_string()),
             "ping" => Some(jsonrpc::response(&id, json!({})).to_string()),
+            // Today's clients probe the 2026-07-28 revision first and fall
+            // back to `initialize` on an error; "no such method" says it
+            // plainly, before initialization as after.
+            "server/discover" => Some(
+                jsonrpc::error(
+                    &id,
+                    jsonrpc::METHOD_NOT_FOUND,
+                    "server/discover is not supported: use initialize (protocol up to 2025-11-25)",
+                )
+                .to_string(),
+            ),
             _ if !initialized => Some(
                 jsonrpc::error(
                     &id,
