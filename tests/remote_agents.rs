@@ -363,11 +363,18 @@ fn sigterm_to_serve_mid_dispatch_kills_the_remote_group_too() {
     let remote = runner::ssh::Remote::of(&config.agents["far"])
         .unwrap()
         .unwrap();
-    let check = std::process::Command::new(ssh())
-        .args(remote.control_args(&runner::ssh::control_dir().unwrap(), "check"))
-        .output()
-        .unwrap();
-    assert!(!check.status.success(), "a master still runs: {check:?}");
+    // `-O exit` is asked, not awaited: the master goes within moments.
+    support::wait_until(
+        "the shared connection to close",
+        Duration::from_secs(5),
+        || {
+            let check = std::process::Command::new(ssh())
+                .args(remote.control_args(&runner::ssh::control_dir().unwrap(), "check"))
+                .output()
+                .unwrap();
+            !check.status.success()
+        },
+    );
 }
 
 #[test]
