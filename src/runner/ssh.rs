@@ -61,6 +61,13 @@ const KILL_BUDGET: Duration = Duration::from_secs(5);
 /// How long a first connection may take, unless the agent says otherwise.
 const CONNECT_TIMEOUT_SECS: u32 = 10;
 
+/// Whether an ssh run may open the shared connection or only use one.
+#[derive(Debug, Clone, Copy)]
+enum Sharing {
+    OpenOrUse,
+    UseOnly,
+}
+
 /// Where and how to reach an agent's host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Remote {
@@ -89,6 +96,10 @@ impl Remote {
     /// never a password prompt, one shared connection per host, the
     /// agent's options, then `--` so the destination is never an option.
     pub fn ssh_args(&self, control_dir: &Path) -> Vec<OsString> {
+        self.ssh_args_sharing(control_dir, Sharing::OpenOrUse)
+    }
+
+    fn ssh_args_sharing(&self, control_dir: &Path, sharing: Sharing) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec!["-T".into()];
         let mut option = |value: String| {
             args.push("-o".into());
@@ -100,7 +111,13 @@ impl Remote {
         for value in &self.options {
             option(value.clone());
         }
-        option("ControlMaster=auto".into());
+        option(
+            match sharing {
+                Sharing::OpenOrUse => "ControlMaster=auto",
+                Sharing::UseOnly => "ControlMaster=no",
+            }
+            .into(),
+        );
         option(format!("ControlPath={}/%C", control_dir.display()));
         option("ControlPersist=60".into());
         option(format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"));
@@ -174,7 +191,18 @@ impl Remote {
         budget: Duration,
     ) -> io::Result<process::Supervised<process::CollectAll>> {
         remember(self, ssh, control_dir);
-        let mut args = self.ssh_args(control_dir);
+        self.run_sharing(ssh, control_dir, command, budget, Sharing::OpenOrUse)
+    }
+
+    fn run_sharing(
+        &self,
+        ssh: &Path,
+        control_dir: &Path,
+        command: &str,
+        budget: Duration,
+        sharing: Sharing,
+    ) -> io::Result<process::Supervised<process::CollectAll>> {
+        let mut args = self.ssh_args_sharing(control_dir, sharing);
         args.push(command.into());
         let launch = Launch {
             program: ssh.to_path_buf(),
@@ -190,10 +218,12 @@ impl Remote {
         )
     }
 
-    /// Kills process group `pgid` on the host.
+    /// Kills process group `pgid` on the host. Through the shared
+    /// connection when there is one, but never opening one: a kill at the
+    /// end of a server's life must not leave a new master behind it.
     fn kill_group(&self, ssh: &Path, control_dir: &Path, pgid: u32) {
         let command = format!("kill -s KILL -- -{pgid} 2>/dev/null; exit 0");
-        let _ = self.run_command(ssh, control_dir, &command, KILL_BUDGET);
+        let _ = self.run_sharing(ssh, control_dir, &command, KILL_BUDGET, Sharing::UseOnly);
     }
 }
 
