@@ -15,14 +15,46 @@ pub fn quote(word: &str) -> Cow<'_, str> {
 }
 
 /// `word` single-quoted whatever it holds, for a command another shell
-/// runs (ssh's remote command): no word is ever read bare.
+/// runs (ssh's remote command): no word is ever read bare. A `'` or `\`
+/// leaves the quotes and is double-quoted, which reads the same in every
+/// POSIX shell and in fish (which, unlike them, takes `\'` and `\\` as
+/// escapes inside single quotes).
 pub fn quote_always(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
+    let mut quoted = String::with_capacity(word.len() + 2);
+    quoted.push('\'');
+    for c in word.chars() {
+        match c {
+            '\'' => quoted.push_str(r#"'"'"'"#),
+            '\\' => quoted.push_str(r#"'"\\"'"#),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('\'');
+    quoted
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn always_quoted_words_survive_posix_shells() {
+        for word in [
+            "plain",
+            "it's",
+            r"back\slash",
+            r"end\",
+            "$HOME `x` \"q\"",
+            "",
+        ] {
+            let out = std::process::Command::new("sh")
+                .args(["-c", &format!("printf %s {}", quote_always(word))])
+                .output()
+                .unwrap_or_else(|err| panic!("sh: {err}"));
+            assert_eq!(String::from_utf8_lossy(&out.stdout), word, "{word:?}");
+        }
+        assert_eq!(quote_always(r"a\'b"), r#"'a'"\\"''"'"'b'"#);
+    }
 
     #[test]
     fn plain_words_stay_bare_and_the_rest_is_single_quoted() {

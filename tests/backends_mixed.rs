@@ -180,23 +180,28 @@ fn what_a_cli_cannot_honour_is_refused_by_name_and_nothing_is_saved() {
     let (sandbox, _fake, mut server) = setup();
     let before = sandbox.read_config();
     let dir = sandbox.project("new");
+    // Another CLI runs the same settings its own way: over MCP, a switch is
+    // a grant, refused unless the user allows MCP callers to grant.
     let (reply, is_error) = server.call(
         1,
         "add_agent",
-        json!({"name": "new", "directory": path_str(&dir), "backend": "codex", "max_budget_usd": 2.0}),
+        json!({"name": "new", "directory": path_str(&dir), "backend": "codex"}),
     );
     assert!(is_error, "{reply}");
-    assert!(text(&reply["error"]).contains("spend cap"), "{reply}");
+    assert!(
+        text(&reply["error"]).contains("backend claude -> codex"),
+        "{reply}"
+    );
+    assert!(text(&reply["hint"]).contains("--backend codex"), "{reply}");
     let (reply, is_error) = server.call(
         2,
         "update_agent",
-        json!({"name": "gm", "permission_mode": "auto"}),
+        json!({"name": "api", "backend": "gemini"}),
     );
     assert!(is_error, "{reply}");
-    let error = text(&reply["error"]);
     assert!(
-        error.contains("gemini") && error.contains("\"auto\""),
-        "{error}"
+        text(&reply["error"]).contains("backend claude -> gemini"),
+        "{reply}"
     );
     let (reply, is_error) =
         server.call(3, "update_agent", json!({"name": "api", "backend": "gpt"}));
@@ -220,8 +225,30 @@ fn what_a_cli_cannot_honour_is_refused_by_name_and_nothing_is_saved() {
     assert!(refused.contains("tool lists"), "{refused}");
     assert_eq!(sandbox.read_config(), before);
 
+    // Granted: what the CLI cannot honour is still refused by name.
+    sandbox.edit_config("mcp_may_grant: false", "mcp_may_grant: true");
+    let granting = sandbox.read_config();
     let (reply, is_error) = server.call(
         4,
+        "add_agent",
+        json!({"name": "new", "directory": path_str(&dir), "backend": "codex", "max_budget_usd": 2.0}),
+    );
+    assert!(is_error, "{reply}");
+    assert!(text(&reply["error"]).contains("spend cap"), "{reply}");
+    let (reply, is_error) = server.call(
+        5,
+        "update_agent",
+        json!({"name": "gm", "permission_mode": "auto"}),
+    );
+    assert!(is_error, "{reply}");
+    let error = text(&reply["error"]);
+    assert!(
+        error.contains("gemini") && error.contains("\"auto\""),
+        "{error}"
+    );
+    assert_eq!(sandbox.read_config(), granting);
+    let (reply, is_error) = server.call(
+        6,
         "update_agent",
         json!({"name": "api", "backend": "gemini"}),
     );

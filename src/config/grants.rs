@@ -64,6 +64,10 @@ pub struct Raise {
     pub mode: Option<(String, String)>,
     pub allowed_gained: Vec<String>,
     pub disallowed_lost: Vec<String>,
+    /// (before, after): another agent CLI runs the same settings its own
+    /// way (a mode's sandbox, which defaults reach it), so a switch is
+    /// judged a grant whatever it maps to.
+    pub backend: Option<(String, String)>,
 }
 
 /// `None` when `after` grants nothing `before` did not.
@@ -81,6 +85,7 @@ pub fn raised(before: &Permissions, after: &Permissions) -> Option<Raise> {
         mode,
         allowed_gained,
         disallowed_lost,
+        backend: None,
     };
     (raise.mode.is_some() || !raise.allowed_gained.is_empty() || !raise.disallowed_lost.is_empty())
         .then_some(raise)
@@ -134,6 +139,9 @@ impl fmt::Display for Raise {
                 "disallowed_tools loses {}",
                 quoted(&self.disallowed_lost)
             ));
+        }
+        if let Some((before, after)) = &self.backend {
+            parts.push(format!("backend {before} -> {after}"));
         }
         f.write_str(&parts.join("; "))
     }

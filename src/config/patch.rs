@@ -275,6 +275,10 @@ impl AgentPatch {
         !self.description.is_keep()
     }
 
+    pub fn backend(&self) -> &Edit<BackendName> {
+        &self.backend
+    }
+
     /// The host a patch gives, if any: a new agent's directory is then a
     /// path on that host.
     pub fn host(&self) -> Option<&str> {

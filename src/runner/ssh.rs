@@ -26,8 +26,11 @@ use crate::config::Agent;
 use crate::config::remote::{RemoteProblem, SshTarget};
 use crate::shell;
 
-/// The first stdout line of a remote run: `<MARK> <pgid>`.
+/// The first line of a remote run's own on stdout: `<MARK> <pgid>`.
 const MARK: &str = "agent-dispatch-pgid";
+/// How much a host may print before that line (a login shell's greeting)
+/// before we stop looking for it.
+const HEAD_LIMIT: usize = 64 * 1024;
 
 /// Exit statuses of the remote script itself (no CLI ran).
 const NO_DIRECTORY: i32 = 97;
@@ -276,7 +279,12 @@ pub fn control_dir() -> io::Result<PathBuf> {
     let base = std::env::var_os("XDG_RUNTIME_DIR")
         .filter(|dir| !dir.is_empty())
         .map_or_else(std::env::temp_dir, PathBuf::from);
-    let dir = base.join(format!("agent-dispatch-ssh-{uid}"));
+    let mut dir = base.join(format!("agent-dispatch-ssh-{uid}"));
+    // A socket path has 104 bytes on macOS (108 on Linux): ours is the
+    // directory, `/`, 40 hex digits, and ssh's temporary suffix of ~20.
+    if dir.as_os_str().len() + 61 > 104 {
+        dir = PathBuf::from("/tmp").join(format!("agent-dispatch-ssh-{uid}"));
+    }
     match fs::DirBuilder::new().mode(0o700).create(&dir) {
         Ok(()) => {}
         Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
@@ -390,6 +398,8 @@ pub struct RemoteReader {
     control_dir: PathBuf,
     program: String,
     directory: String,
+    /// No group-id line within `HEAD_LIMIT` bytes: stop looking.
+    gave_up: bool,
 }
 
 impl RemoteReader {
@@ -411,6 +421,7 @@ impl RemoteReader {
             control_dir: control_dir.to_path_buf(),
             program: launch.program.to_string_lossy().into_owned(),
             directory: launch.cwd.to_string_lossy().into_owned(),
+            gave_up: false,
         }
     }
 
@@ -433,12 +444,16 @@ impl RemoteReader {
 
     /// Ends the run's group on the host, when it may still be there, and
     /// forgets it.
-    pub fn settle(&mut self, killed: bool) {
+    /// `ended_early`: we killed the local ssh, or it died of something
+    /// else (a signal, a dropped connection): the group may live on there.
+    /// Killed before it is forgotten, so a server going away meanwhile
+    /// still finds it.
+    pub fn settle(&mut self, ended_early: bool) {
         if let Some(id) = self.registered.take() {
-            live_remote().retain(|group| group.id != id);
-            if killed && let Some(pgid) = self.pgid {
+            if ended_early && let Some(pgid) = self.pgid {
                 self.remote.kill_group(&self.ssh, &self.control_dir, pgid);
             }
+            live_remote().retain(|group| group.id != id);
         }
     }
 }
@@ -451,32 +466,42 @@ impl Drop for RemoteReader {
 }
 
 impl StdoutSink for RemoteReader {
+    /// Lines before the group-id line (a login shell's greeting, say) are
+    /// handed on in order; so is everything once the line came, or once
+    /// `HEAD_LIMIT` bytes passed without it.
     fn chunk(&mut self, bytes: &[u8]) {
-        if self.pgid.is_some() || self.head.len() > 64 {
+        if self.pgid.is_some() || self.gave_up {
             return self.inner.chunk(bytes);
         }
         self.head.extend_from_slice(bytes);
-        let Some(end) = self.head.iter().position(|b| *b == b'\n') else {
-            return;
-        };
-        let line = String::from_utf8_lossy(&self.head[..end]).into_owned();
-        let rest = self.head.split_off(end + 1);
-        self.head.clear();
-        match line.strip_prefix(MARK).and_then(|n| n.trim().parse().ok()) {
-            Some(pgid) => self.register(pgid),
-            // Not our line: hand it all on (never lose output).
-            None => {
-                self.inner.chunk(line.as_bytes());
-                self.inner.chunk(b"\n");
+        while let Some(end) = self.head.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.head.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line);
+            match text
+                .trim_end()
+                .strip_prefix(MARK)
+                .and_then(|n| n.trim().parse().ok())
+            {
+                Some(pgid) => {
+                    self.register(pgid);
+                    let rest = std::mem::take(&mut self.head);
+                    if !rest.is_empty() {
+                        self.inner.chunk(&rest);
+                    }
+                    return;
+                }
+                None => self.inner.chunk(&line),
             }
         }
-        if !rest.is_empty() {
-            self.inner.chunk(&rest);
+        if self.head.len() > HEAD_LIMIT {
+            self.gave_up = true;
+            let head = std::mem::take(&mut self.head);
+            self.inner.chunk(&head);
         }
     }
 
     fn end(&mut self) {
-        if self.pgid.is_none() && !self.head.is_empty() {
+        if !self.head.is_empty() {
             let head = std::mem::take(&mut self.head);
             self.inner.chunk(&head);
         }
@@ -494,7 +519,11 @@ impl OutputReader for RemoteReader {
     }
 
     fn finish(&mut self, ctx: &Context, ended: Captured) -> Verdict {
-        self.settle(ended.killed.is_some());
+        let died = matches!(
+            ended.exit,
+            Exit::Code(255) | Exit::Signal(_) | Exit::Unknown
+        );
+        self.settle(ended.killed.is_some() || died);
         let host = self.remote.target.to_string();
         let stderr = String::from_utf8_lossy(&ended.stderr).trim().to_owned();
         let failure = |error_type, error: String| {

@@ -432,6 +432,9 @@ fn update_command(name: &str, patch: &AgentPatch) -> String {
         "update".to_owned(),
         crate::shell::quote(name).into_owned(),
     ];
+    if let Some(Some(backend)) = patch.backend().change() {
+        words.extend(["--backend".to_owned(), backend.to_string()]);
+    }
     push_permission_options(
         &mut words,
         patch.permission_mode(),
@@ -528,10 +531,24 @@ fn refused_raise(settings: &Settings, before: &Agent, after: &Agent) -> Option<R
     if settings.mcp_may_grant {
         return None;
     }
-    grants::raised(
+    let raise = grants::raised(
         &Permissions::effective(before, settings),
         &Permissions::effective(after, settings),
-    )
+    );
+    let (was, now) = (before.backend_name(settings), after.backend_name(settings));
+    if was == now {
+        return raise;
+    }
+    let backend = Some((was.to_string(), now.to_string()));
+    Some(match raise {
+        Some(raise) => Raise { backend, ..raise },
+        None => Raise {
+            mode: None,
+            allowed_gained: Vec::new(),
+            disallowed_lost: Vec::new(),
+            backend,
+        },
+    })
 }
 
 /// `agent-dispatch add NAME DIRECTORY` with the permission options that
@@ -543,6 +560,9 @@ fn add_command(name: &str, agent: &Agent) -> String {
         crate::shell::quote(name).into_owned(),
         crate::shell::quote(&agent.directory.to_string_lossy()).into_owned(),
     ];
+    if let Some(backend) = agent.backend {
+        words.extend(["--backend".to_owned(), backend.to_string()]);
+    }
     push_permission_options(
         &mut words,
         &given(&agent.permission_mode),
