@@ -423,7 +423,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
         }
         execute(&ctx, command)
     };
-    match parse(args).and_then(run) {
+    let outcome = parse(args).and_then(run);
+    // A command that reached a remote agent's host leaves no shared ssh
+    // connection behind it.
+    crate::runner::ssh::close_connections();
+    match outcome {
         Ok(()) => 0,
         Err(err) => {
             ctx.ui.error(&err);

@@ -37,7 +37,7 @@ const REPLACEMENT_ESCAPE: &str = "\\uFFFD";
 
 /// Rewrites what Python accepts and `serde_json` rejects into equivalent
 /// standard JSON. Borrows when there is nothing to change (the usual case).
-fn rewrite(text: &str) -> Cow<'_, str> {
+pub fn rewrite(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     let mut out = String::new();
     // `text[copied..i]` is still to be copied verbatim. Every index used to

@@ -170,18 +170,23 @@ pub fn dispatch_using(
         _ => crate::ids::uuid_v4().map_or(Session::Unnamed, Session::New),
     };
     let launch = |session: &Session| {
-        build_command(d, session).map(|(args, mut env)| {
-            env.push((
-                environment::DEPTH_ENV.into(),
-                depth.saturating_add(1).to_string().into(),
-            ));
-            Launch {
-                program: program.clone(),
-                args,
-                cwd: d.agent.directory.clone(),
-                env,
-            }
-        })
+        build_command(d, session)
+            .map(|(args, mut env)| {
+                env.push((
+                    environment::DEPTH_ENV.into(),
+                    depth.saturating_add(1).to_string().into(),
+                ));
+                Launch {
+                    program: program.clone(),
+                    args,
+                    cwd: d.agent.directory.clone(),
+                    env,
+                }
+            })
+            .and_then(|launch| match transport {
+                Transport::Ssh { .. } => ssh::command_fits(&launch).map(|()| launch),
+                Transport::Local => Ok(launch),
+            })
     };
     let first = match launch(&session) {
         Ok(first) => first,

@@ -148,7 +148,7 @@ const NETWORK_PATTERNS: [&str; 13] = [
     "connection refused",
     "connection failed",
     "error sending request",
-    "network",
+    "network is unreachable",
     "enotfound",
     "econnrefused",
     "fetch failed",

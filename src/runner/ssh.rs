@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::backend::OutputReader;
 use super::cancel::CancelToken;
+use super::command::{Refused, fits};
 use super::process::{self, Launch, StdoutSink};
 use super::result::{DispatchResult, ErrorType};
 use super::verdict::{Captured, Context, Exit, Verdict};
@@ -148,34 +149,8 @@ impl Remote {
     /// variables to set) on the host.
     pub fn wrap(&self, ssh: &Path, control_dir: &Path, inner: &Launch) -> Launch {
         remember(self, ssh, control_dir);
-        let mut words: Vec<String> = vec![
-            "exec".into(),
-            "sh".into(),
-            "-c".into(),
-            SCRIPT.into(),
-            "agent-dispatch".into(),
-            inner.cwd.to_string_lossy().into_owned(),
-        ];
-        words.extend(
-            inner.env.iter().map(|(key, value)| {
-                format!("{}={}", key.to_string_lossy(), value.to_string_lossy())
-            }),
-        );
-        words.push("--".into());
-        words.push(inner.program.to_string_lossy().into_owned());
-        words.extend(
-            inner
-                .args
-                .iter()
-                .map(|arg| arg.to_string_lossy().into_owned()),
-        );
-        let command = words
-            .iter()
-            .map(|word| shell::quote_always(word))
-            .collect::<Vec<_>>()
-            .join(" ");
         let mut args = self.ssh_args(control_dir);
-        args.push(command.into());
+        args.push(remote_command(inner).into());
         Launch {
             program: ssh.to_path_buf(),
             args,
@@ -183,7 +158,51 @@ impl Remote {
             env: Vec::new(),
         }
     }
+}
 
+/// The one command the host's shell runs for `inner` (the CLI and the
+/// project directory as they are there): the fixed script, then every
+/// word single-quoted.
+fn remote_command(inner: &Launch) -> String {
+    let mut words: Vec<String> = vec![
+        "exec".into(),
+        "sh".into(),
+        "-c".into(),
+        SCRIPT.into(),
+        "agent-dispatch".into(),
+        inner.cwd.to_string_lossy().into_owned(),
+    ];
+    words.extend(
+        inner
+            .env
+            .iter()
+            .map(|(key, value)| format!("{}={}", key.to_string_lossy(), value.to_string_lossy())),
+    );
+    words.push("--".into());
+    words.push(inner.program.to_string_lossy().into_owned());
+    words.extend(
+        inner
+            .args
+            .iter()
+            .map(|arg| arg.to_string_lossy().into_owned()),
+    );
+    words
+        .iter()
+        .map(|word| shell::quote_always(word))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Whether `inner` fits in the one argument its remote command is, to the
+/// local ssh and to the host's shell.
+pub fn command_fits(inner: &Launch) -> Result<(), Refused> {
+    fits(
+        "remote command (task, instructions and the agent's argv, quoted for ssh)",
+        &remote_command(inner),
+    )
+}
+
+impl Remote {
     /// Runs `command` (one shell word list, already quoted) on the host over
     /// the shared connection, waiting at most `budget`.
     pub fn run_command(
@@ -331,6 +350,12 @@ pub fn kill_all_remote_groups() {
             });
         }
     });
+    close_connections();
+}
+
+/// Closes every shared connection this process opened (their masters
+/// would otherwise linger for `ControlPersist`).
+pub fn close_connections() {
     let used: Vec<Connection> = std::mem::take(&mut *connections());
     std::thread::scope(|scope| {
         for connection in &used {

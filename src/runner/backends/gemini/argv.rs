@@ -10,7 +10,7 @@
 use std::ffi::OsString;
 
 use crate::runner::command::{
-    CommandLine, OutputMode, Refused, Session, flag_value, prompt_with_instructions,
+    CommandLine, OutputMode, Refused, Session, fits, flag_value, prompt_with_instructions,
 };
 use crate::runner::preflight::FlagArgument;
 
@@ -78,10 +78,9 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
     // quietly lowers every approval mode to `default` before that); the
     // agent's project is one the user chose to dispatch to.
     args.push("--skip-trust".into());
-    let prompt = prompt_with_instructions(line)?;
-    let mut joined = OsString::from("--prompt=");
-    joined.push(&prompt);
-    args.push(joined);
+    let prompt = format!("--prompt={}", prompt_with_instructions(line)?);
+    fits("prompt with its --prompt= flag", &prompt)?;
+    args.push(prompt.into());
     Ok(args)
 }
 

@@ -35,12 +35,28 @@ fn error_message(value: Option<&Value>) -> Option<String> {
     Some(text(error, "message").unwrap_or("unknown error").to_owned())
 }
 
-/// The first JSON object in `bytes` (stderr may hold log lines first).
+/// The JSON object in `bytes`: the first one that parses, starting at any
+/// line that opens with `{` (log lines may come before it, more text
+/// after it).
 fn object_in(bytes: &[u8]) -> Option<Map<String, Value>> {
     let text = String::from_utf8_lossy(bytes);
-    let start = text.find('{')?;
-    match lenient_json::parse(&text[start..]) {
-        Ok(Value::Object(object)) => Some(object),
+    let starts = text
+        .match_indices('\n')
+        .map(|(at, _)| at + 1)
+        .chain([0])
+        .filter(|at| text[*at..].trim_start().starts_with('{'));
+    let mut starts: Vec<usize> = starts.collect();
+    starts.sort_unstable();
+    starts.into_iter().find_map(|at| first_object(&text[at..]))
+}
+
+/// The first JSON value of `text`, if it is an object; what follows it is
+/// ignored.
+fn first_object(text: &str) -> Option<Map<String, Value>> {
+    let rewritten = lenient_json::rewrite(text);
+    let mut values = serde_json::Deserializer::from_str(&rewritten).into_iter::<Value>();
+    match values.next() {
+        Some(Ok(Value::Object(object))) => Some(object),
         _ => None,
     }
 }
@@ -203,5 +219,24 @@ impl StreamEvents {
             }
             _ => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_object_is_found_among_other_output() {
+        let stdout =
+            b"{not json: a log line\n{\"session_id\":\"s\",\"response\":\"42\"}\ntrailing text\n";
+        let object = object_in(stdout).unwrap();
+        assert_eq!(object["response"], "42");
+        assert!(object_in(b"no json here").is_none());
+        let reader = JsonReader(CollectAll {
+            bytes: stdout.to_vec(),
+            ..CollectAll::default()
+        });
+        assert_eq!(reader.facts(b"").answer.as_deref(), Some("42"));
     }
 }

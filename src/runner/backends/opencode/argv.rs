@@ -7,7 +7,9 @@
 
 use std::ffi::OsString;
 
-use crate::runner::command::{CommandLine, Refused, Session, flag_value, prompt_with_instructions};
+use crate::runner::command::{
+    CommandLine, Refused, Session, fits, flag_value, prompt_with_instructions,
+};
 use crate::runner::preflight::FlagArgument;
 
 /// How a permission mode runs in opencode, whose own agent edits and runs
@@ -79,6 +81,7 @@ pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
     // one with a space never does.
     if !message.contains(' ') {
         message.push(' ');
+        fits("message", &message)?;
     }
     args.push("--".into());
     args.push(message.into());

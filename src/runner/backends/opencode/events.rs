@@ -95,7 +95,10 @@ impl OpencodeEvents {
             (Some("error"), _) => {
                 let message = error_message(event.get("error"));
                 let line = format!("opencode: {}", short(&message));
-                self.facts.failure = Some(message);
+                // After the final step, an error cannot unmake the answer.
+                if !self.facts.finished {
+                    self.facts.failure = Some(message);
+                }
                 vec![line]
             }
             _ => Vec::new(),
