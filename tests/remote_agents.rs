@@ -500,6 +500,30 @@ fn add_checks_the_remote_directory_unless_told_not_to() {
         config.contains("host: ") && config.contains("/nowhere/at/all"),
         "{config}"
     );
+    // A remote agent's new directory is a path on its host, taken as given.
+    sandbox
+        .run(&["update", "far", "--directory", "~/elsewhere"])
+        .ok();
+    assert!(sandbox.read_config().contains("directory: ~/elsewhere"));
+    // Leaving the host needs the directory here.
+    let refused = sandbox.run(&["update", "far", "--host", "none"]).fails(2);
+    assert!(refused.contains("--directory is needed"), "{refused}");
+    let here = sandbox.project("here");
+    sandbox
+        .run(&[
+            "update",
+            "far",
+            "--host",
+            "none",
+            "--directory",
+            path_str(&here),
+        ])
+        .ok();
+    let config = sandbox.read_config();
+    assert!(
+        !config.contains("host: ") && config.contains("/here"),
+        "{config}"
+    );
 }
 
 #[test]

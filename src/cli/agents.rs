@@ -10,9 +10,9 @@ use super::agent_options;
 use super::error::{CliError, UsageError};
 use super::escape;
 use super::{Context, Token, next_token, wants_help};
-use crate::config::patch::{self, AgentPatch};
+use crate::config::patch::{self, AgentPatch, Edit};
 use crate::config::rules::{self, NameKind};
-use crate::config::{Agent, Config, Settings, store};
+use crate::config::{Agent, Config, Settings, remote, store};
 use crate::runner::backends::{self, unsupported};
 use crate::runner::ssh;
 
@@ -209,8 +209,17 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     ))
 }
 
-/// Refuses an agent whose CLI cannot honour one of its settings.
+/// Refuses an agent whose CLI cannot honour one of its settings, or that
+/// sets a remote-only key without a host.
 fn supported(name: &str, agent: &Agent, settings: &Settings) -> Result<(), CliError> {
+    if let Some(key) = remote::without_host(agent) {
+        let error = patch::FieldError::needs_host(if key == "ssh_options" {
+            "--ssh-options"
+        } else {
+            "--remote-cli"
+        });
+        return Err(CliError::usage("add", UsageError::Field(error)));
+    }
     unsupported::check(backends::of(agent, settings), agent, settings).map_err(|problem| {
         CliError::Unsupported {
             name: name.to_owned(),
@@ -221,11 +230,7 @@ fn supported(name: &str, agent: &Agent, settings: &Settings) -> Result<(), CliEr
 
 pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {
     let mut patch = args.patch;
-    if let Some(raw) = &args.directory {
-        let directory = patch::project_directory("--directory", Path::new(raw))
-            .map_err(|e| CliError::usage("update", UsageError::Field(e)))?;
-        patch.set_directory(directory);
-    }
+    let usage = |error| CliError::usage("update", UsageError::Field(error));
     let name = args.name;
     let fields = store::mutate(&ctx.paths, |config: &mut Config| {
         let available: Vec<String> = config.agents.keys().cloned().collect();
@@ -235,6 +240,32 @@ pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {
                 available,
             });
         };
+        // Whether the directory is a path here or on a host is known only
+        // once the patch's own `--host` (or its clearing) is applied.
+        let remote = match patch.host_edit() {
+            Edit::Set(_) => true,
+            Edit::Clear => false,
+            Edit::Keep => agent.is_remote(),
+        };
+        match &args.directory {
+            Some(raw) if remote => {
+                patch.set_directory(
+                    patch::remote_project_directory("--directory", raw).map_err(usage)?,
+                );
+            }
+            Some(raw) => {
+                patch.set_directory(
+                    patch::project_directory("--directory", Path::new(raw)).map_err(usage)?,
+                );
+            }
+            None if agent.is_remote() && !remote => {
+                return Err(CliError::usage(
+                    "update",
+                    UsageError::Field(patch::FieldError::directory_needed("--directory")),
+                ));
+            }
+            None => {}
+        }
         let fields = agent_options::in_option_order(patch.apply(agent));
         // Nothing is saved on an error: the change to the loaded copy is
         // dropped with it.

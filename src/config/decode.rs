@@ -46,6 +46,8 @@ pub enum Problem {
     Directory(DirectoryError),
     UnknownBackend(String),
     Remote(RemoteProblem),
+    /// A key that only means something for an agent with a `host`.
+    NeedsHost,
     NotOneOf {
         value: String,
         choices: &'static [&'static str],
@@ -72,6 +74,9 @@ impl fmt::Display for SchemaError {
             ),
             Problem::Directory(err) => write!(f, "{err}"),
             Problem::Remote(problem) => write!(f, "{problem}"),
+            Problem::NeedsHost => {
+                f.write_str("only means something with a host: set host, or remove this key")
+            }
             Problem::NotOneOf { value, choices } => {
                 write!(f, "{value:?} is not one of {}", choices.join(", "))
             }
@@ -166,35 +171,49 @@ fn decode_agent(value: Yaml, key: &str) -> Decoded<Agent> {
         }
         Some(other) => return Err(wrong_type(&f.path("directory"), "a string", &other)),
     };
-    Ok(Agent {
-        directory,
-        description: f.string("description", "")?,
-        backend: f.optional_backend("backend")?,
-        ssh_options: f
-            .string_list("ssh_options")?
-            .iter()
-            .map(|option| remote::ssh_option(option))
-            .collect::<Result<_, _>>()
-            .map_err(|err| SchemaError {
-                key: f.path("ssh_options"),
-                problem: Problem::Remote(err),
-            })?,
-        remote_cli: f.optional_remote("remote_cli", remote::remote_cli)?,
-        host,
-        timeout: f.integer("timeout", DEFAULT_AGENT_TIMEOUT, 0, MAX_TIMEOUT_SECS)?,
-        max_budget_usd: f.optional_budget("max_budget_usd")?,
-        model: f.optional_flag_value("model")?,
-        fallback_model: f.optional_flag_value("fallback_model")?,
-        effort: f.optional_effort("effort")?,
-        max_turns: f.optional_integer("max_turns", 1, MAX_TURNS)?,
-        permission_mode: f.optional_flag_value("permission_mode")?,
-        allowed_tools: f.optional_tool_list("allowed_tools")?,
-        disallowed_tools: f.optional_tool_list("disallowed_tools")?,
-        capabilities: f.string_list("capabilities")?,
-        risky_capabilities: f.string_list("risky_capabilities")?,
-        instructions: f.string("instructions", "")?,
-        extra: f.rest(),
-    })
+    check_remote_keys(
+        Agent {
+            directory,
+            description: f.string("description", "")?,
+            backend: f.optional_backend("backend")?,
+            ssh_options: f
+                .string_list("ssh_options")?
+                .iter()
+                .map(|option| remote::ssh_option(option))
+                .collect::<Result<_, _>>()
+                .map_err(|err| SchemaError {
+                    key: f.path("ssh_options"),
+                    problem: Problem::Remote(err),
+                })?,
+            remote_cli: f.optional_remote("remote_cli", remote::remote_cli)?,
+            host,
+            timeout: f.integer("timeout", DEFAULT_AGENT_TIMEOUT, 0, MAX_TIMEOUT_SECS)?,
+            max_budget_usd: f.optional_budget("max_budget_usd")?,
+            model: f.optional_flag_value("model")?,
+            fallback_model: f.optional_flag_value("fallback_model")?,
+            effort: f.optional_effort("effort")?,
+            max_turns: f.optional_integer("max_turns", 1, MAX_TURNS)?,
+            permission_mode: f.optional_flag_value("permission_mode")?,
+            allowed_tools: f.optional_tool_list("allowed_tools")?,
+            disallowed_tools: f.optional_tool_list("disallowed_tools")?,
+            capabilities: f.string_list("capabilities")?,
+            risky_capabilities: f.string_list("risky_capabilities")?,
+            instructions: f.string("instructions", "")?,
+            extra: f.rest(),
+        },
+        key,
+    )
+}
+
+/// A remote-only key on an agent that has no host.
+fn check_remote_keys(agent: Agent, key: &str) -> Decoded<Agent> {
+    match remote::without_host(&agent) {
+        Some(field) => Err(SchemaError {
+            key: format!("{key}.{field}"),
+            problem: Problem::NeedsHost,
+        }),
+        None => Ok(agent),
+    }
 }
 
 fn decode_group(value: Yaml, key: &str) -> Decoded<Group> {
@@ -693,6 +712,10 @@ mod tests {
             (
                 "agents:\n  a: {directory: /x, backend: gpt}\n",
                 "agents.a.backend",
+            ),
+            (
+                "agents:\n  a: {directory: /x, remote_cli: /bin/claude}\n",
+                "agents.a.remote_cli: only means something with a host",
             ),
             (
                 "agents:\n  a: {directory: /x, allowed_tools: [Read, --evil]}\n",

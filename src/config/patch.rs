@@ -279,6 +279,10 @@ impl AgentPatch {
         &self.backend
     }
 
+    pub fn host_edit(&self) -> &Edit<String> {
+        &self.host
+    }
+
     /// The host a patch gives, if any: a new agent's directory is then a
     /// path on that host.
     pub fn host(&self) -> Option<&str> {
@@ -703,10 +707,32 @@ pub enum Problem {
     DirectoryNotAValue,
     UnknownBackend(String),
     Remote(RemoteProblem),
+    /// The agent leaves its host: its directory here must be given.
+    DirectoryNeeded,
+    /// A remote-only field on an agent without a host.
+    NeedsHost,
     NotOneOf {
         value: String,
         choices: &'static [&'static str],
     },
+}
+
+impl FieldError {
+    /// `name` is set on an agent without a host.
+    pub fn needs_host(name: &'static str) -> FieldError {
+        FieldError {
+            name,
+            problem: Problem::NeedsHost,
+        }
+    }
+
+    /// `name` must be given: the agent leaves its host.
+    pub fn directory_needed(name: &'static str) -> FieldError {
+        FieldError {
+            name,
+            problem: Problem::DirectoryNeeded,
+        }
+    }
 }
 
 impl fmt::Display for FieldError {
@@ -731,6 +757,14 @@ impl fmt::Display for FieldError {
             }
             Problem::StoredText(problem) => write!(f, "{name} {problem}."),
             Problem::Remote(problem) => write!(f, "{name}: {problem}."),
+            Problem::NeedsHost => write!(
+                f,
+                "{name} only means something for an agent on a host: give --host, or clear it ({name} none)."
+            ),
+            Problem::DirectoryNeeded => write!(
+                f,
+                "{name} is needed when --host is cleared: the agent's directory was a path on its host; give the project's directory here."
+            ),
             Problem::NotOneOf { value, choices } => write!(
                 f,
                 "{name} must be one of {} (got {}).",

@@ -165,6 +165,20 @@ pub fn ssh_option(text: &str) -> Result<String, RemoteProblem> {
     Ok(format!("{key}={value}"))
 }
 
+/// The remote-only key an agent sets without a `host` (where it would be
+/// silently unused), if any.
+pub fn without_host(agent: &crate::config::Agent) -> Option<&'static str> {
+    if agent.host.is_some() {
+        None
+    } else if !agent.ssh_options.is_empty() {
+        Some("ssh_options")
+    } else if agent.remote_cli.is_some() {
+        Some("remote_cli")
+    } else {
+        None
+    }
+}
+
 /// The agent CLI's path on the remote host: a command name or a path.
 pub fn remote_cli(text: &str) -> Result<String, RemoteProblem> {
     let text = text.trim();
