@@ -183,8 +183,13 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
         })?;
     }
     if !args.patch.gives_description() {
+        // The settings decide the CLI (and so the files read) of an agent
+        // that names none; an unreadable config is reported by the save.
+        let settings = store::load(&ctx.paths.config)
+            .map(|config| config.settings)
+            .unwrap_or_default();
         agent.description =
-            crate::views::agents::guessed_description(&agent, agent.backend.unwrap_or_default());
+            crate::views::agents::guessed_description(&agent, agent.backend_name(&settings));
         ctx.ui.line(&format!(
             "Auto-generated description: {}",
             escape::line(&agent.description)

@@ -156,15 +156,23 @@ pub fn agent_checks(state: &ConfigState) -> Vec<Check> {
             match health {
                 Health::Ok => {
                     let files = backend.project_files();
-                    let present: Vec<&str> = [files.instructions]
-                        .into_iter()
-                        .chain(files.mcp_configs.first().map(McpConfig::path))
-                        .filter(|file| agent.directory.join(file).is_file())
-                        .collect();
+                    let present: Vec<&str> = match &agent.host {
+                        // On its host: inspect_agent shows its files.
+                        Some(_) => Vec::new(),
+                        None => [files.instructions]
+                            .into_iter()
+                            .chain(files.mcp_configs.first().map(McpConfig::path))
+                            .filter(|file| agent.directory.join(file).is_file())
+                            .collect(),
+                    };
                     let files = if present.is_empty() {
                         String::new()
                     } else {
                         format!(" [{}]", present.join(", "))
+                    };
+                    let dir = match &agent.host {
+                        Some(host) => format!("{dir} on {host}"),
+                        None => dir.to_string(),
                     };
                     // Claude is the default and goes unnamed.
                     let cli = match backend.name() {

@@ -357,8 +357,11 @@ fn add_agent(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(invalid) => return Ok(ToolResult::error(invalid.to_string())),
     };
     if !patch.gives_description() {
-        agent.description =
-            crate::views::agents::guessed_description(&agent, agent.backend.unwrap_or_default());
+        let backend = match call.config() {
+            Ok(config) => agent.backend_name(&config.settings),
+            Err(_) => agent.backend.unwrap_or_default(),
+        };
+        agent.description = crate::views::agents::guessed_description(&agent, backend);
     }
     let warnings: Vec<String> = patch.warning().into_iter().collect();
     let answer = added(&name, &agent, &warnings);
