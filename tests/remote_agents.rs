@@ -571,3 +571,27 @@ fn doctor_asks_each_host_for_its_cli_and_login_and_names_an_unreachable_one() {
         "{unreachable}"
     );
 }
+
+#[test]
+fn switching_the_cli_of_a_remote_agent_warns_about_its_old_path_and_jumps_stay_whole() {
+    let sshd = Sshd::start();
+    let fake = FakeClaude::new(&[]);
+    let sandbox = sandbox_with_remote(&sshd, &fake);
+    let run = sandbox.run(&["update", "far", "--backend", "codex"]);
+    run.ok();
+    assert!(
+        run.stderr().contains("remote_cli still names"),
+        "{}",
+        run.stderr()
+    );
+    sandbox
+        .run(&[
+            "update",
+            "far",
+            "--ssh-options",
+            "ProxyJump=hop1,hop2:2222,Port=22",
+        ])
+        .ok();
+    let config = sandbox.read_config();
+    assert!(config.contains("ProxyJump=hop1,hop2:2222"), "{config}");
+}

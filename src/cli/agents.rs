@@ -275,10 +275,21 @@ pub fn run_update(ctx: &Context, args: UpdateArgs) -> Result<(), CliError> {
         // Nothing is saved on an error: the change to the loaded copy is
         // dropped with it.
         supported(&name, agent, &config.settings)?;
-        Ok(fields)
+        // A new CLI with the old one's path on the host would not start.
+        let stale_cli = agent
+            .remote_cli
+            .clone()
+            .filter(|_| fields.contains(&"backend") && !fields.contains(&"remote_cli"));
+        Ok((fields, stale_cli))
     })?;
+    let (fields, stale_cli) = fields;
     if let Some(warning) = patch.warning() {
         ctx.ui.warn(&warning);
+    }
+    if let Some(path) = stale_cli {
+        ctx.ui.warn(&format!(
+            "remote_cli still names {path}, the previous CLI's path on the host; set the new one with --remote-cli"
+        ));
     }
     ctx.ui
         .line(&format!("Updated agent '{name}': {}", fields.join(", ")))

@@ -208,7 +208,7 @@ impl AgentPatch {
             }
             Field::SshOptions => {
                 self.ssh_options = clear_or(clears, || {
-                    rules::split_csv(&text)
+                    remote::split_options(&text)
                         .iter()
                         .map(|option| remote_value(name, remote::ssh_option(option)))
                         .collect()

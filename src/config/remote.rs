@@ -179,6 +179,27 @@ pub fn without_host(agent: &crate::config::Agent) -> Option<&'static str> {
     }
 }
 
+/// A comma list of `Key=Value` options as one text: a piece without `=`
+/// continues the value before it, so `ProxyJump=a,b` (a list of hops)
+/// stays one option.
+pub fn split_options(csv: &str) -> Vec<String> {
+    let mut options: Vec<String> = Vec::new();
+    for piece in csv
+        .split(',')
+        .map(str::trim)
+        .filter(|piece| !piece.is_empty())
+    {
+        match options.last_mut() {
+            Some(last) if !piece.contains('=') => {
+                last.push(',');
+                last.push_str(piece);
+            }
+            _ => options.push(piece.to_owned()),
+        }
+    }
+    options
+}
+
 /// The agent CLI's path on the remote host: a command name or a path.
 pub fn remote_cli(text: &str) -> Result<String, RemoteProblem> {
     let text = text.trim();
@@ -289,6 +310,16 @@ mod tests {
         ] {
             assert!(ssh_option(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_option_list_keeps_a_multi_hop_jump_together() {
+        assert_eq!(
+            split_options("IdentityFile=~/.ssh/k, ProxyJump=a,b:22 ,Port=22"),
+            ["IdentityFile=~/.ssh/k", "ProxyJump=a,b:22", "Port=22"]
+        );
+        assert!(ssh_option(&split_options("ProxyJump=a,b")[0]).is_ok());
+        assert_eq!(split_options("stray,Port=1"), ["stray", "Port=1"]);
     }
 
     #[test]
