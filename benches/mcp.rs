@@ -401,20 +401,8 @@ fn backend_overheads(bin: &str, fixture: &Fixture) -> Vec<(BackendName, f64)> {
         .into_iter()
         .map(|cli| {
             let line = CommandLine {
-                mode: OutputMode::Json,
-                prompt: "task",
                 system_prompt: Some(&protocol),
-                session: &session,
-                budget_usd: None,
-                model: None,
-                permission_mode: None,
-                allowed_tools: &[],
-                disallowed_tools: &[],
-                no_tools: false,
-                json_schema: None,
-                fallback_model: None,
-                effort: None,
-                max_turns: None,
+                ..CommandLine::plain(OutputMode::Json, "task", &session)
             };
             let args = backends::named(cli).arguments(&line).unwrap();
             let program = fixture.dir.path().join("bin").join(cli.as_str());

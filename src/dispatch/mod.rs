@@ -244,12 +244,7 @@ mod tests {
             "line-cli"
         }
         fn abilities(&self) -> Abilities {
-            Abilities {
-                names_new_sessions: false,
-                tool_lists: false,
-                spend_cap: false,
-                run_controls: false,
-            }
+            Abilities::NONE
         }
         fn permission_modes(&self) -> Option<&'static [&'static str]> {
             Some(&[])

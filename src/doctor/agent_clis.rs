@@ -110,12 +110,9 @@ fn login_state(
         LoginCheck::Command(args) => {
             let probe = claude_cli::probe(path, args, timeout);
             let said = |probe: &Probe| match probe {
-                Probe::Ran { stdout, stderr, .. } => format!("{stdout}\n{stderr}")
-                    .lines()
-                    .map(str::trim)
-                    .find(|line| !line.is_empty() && !line.starts_with("WARNING"))
-                    .unwrap_or_default()
-                    .to_owned(),
+                Probe::Ran { stdout, stderr, .. } => {
+                    claude_cli::first_line(&format!("{stdout}\n{stderr}")).to_owned()
+                }
                 other => other.to_string(),
             };
             match &probe {

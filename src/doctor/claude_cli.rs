@@ -59,9 +59,9 @@ impl fmt::Display for Probe {
         match self {
             Probe::Ran { exit, stderr, .. } => {
                 write!(f, "exited with status {exit}")?;
-                match stderr.lines().map(str::trim).find(|l| !l.is_empty()) {
-                    Some(line) => write!(f, ": {line}"),
-                    None => Ok(()),
+                match first_line(stderr) {
+                    "" => Ok(()),
+                    line => write!(f, ": {line}"),
                 }
             }
             Probe::TimedOut(after) => write!(f, "timed out after {} s", after.as_secs()),
@@ -82,6 +82,16 @@ impl StdoutSink for Bounded {
     fn explains_outcome(&self) -> bool {
         !self.0.is_empty()
     }
+}
+
+/// The first line of a CLI's output that says something: not blank, and
+/// not one of the `WARNING` lines some CLIs print before everything (codex
+/// with a home under /tmp); empty when there is none.
+pub fn first_line(text: &str) -> &str {
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with("WARNING"))
+        .unwrap_or_default()
 }
 
 /// Runs `claude <args>` and waits at most `timeout`.

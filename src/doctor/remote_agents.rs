@@ -76,14 +76,6 @@ fn ask(remote: &Remote, words: &[&str], timeout: Duration) -> Option<Answer> {
     })
 }
 
-fn first_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty())
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn agent_checks(name: &str, agent: &Agent, backend: &dyn Backend, timeout: Duration) -> Vec<Check> {
     let Some(Ok(remote)) = Remote::of(agent) else {
         return Vec::new();
@@ -103,7 +95,7 @@ fn agent_checks(name: &str, agent: &Agent, backend: &dyn Backend, timeout: Durat
         _ => {
             return vec![
                 check(Status::Fail, format!("{name}: {cli} not found on {host}"))
-                    .detail(first_line(&version.output))
+                    .detail(claude_cli::first_line(&version.output).to_owned())
                     .detail("A non-interactive ssh session often lacks the login PATH.")
                     .fix(format!(
                         "Name its path there: agent-dispatch update {name} --remote-cli /path/to/{}",
@@ -113,8 +105,10 @@ fn agent_checks(name: &str, agent: &Agent, backend: &dyn Backend, timeout: Durat
         }
     }
     let found = check(Status::Ok, format!("{name}: {cli} on {host}")).detail(
-        claude_cli::version_number(&version.output)
-            .map_or_else(|| first_line(&version.output), |n| format!("version {n}")),
+        claude_cli::version_number(&version.output).map_or_else(
+            || claude_cli::first_line(&version.output).to_owned(),
+            |n| format!("version {n}"),
+        ),
     );
     vec![found, login(name, backend, &remote, cli, timeout)]
 }

@@ -49,6 +49,16 @@ pub struct Abilities {
     pub run_controls: bool,
 }
 
+impl Abilities {
+    /// A CLI that only runs a prompt.
+    pub const NONE: Abilities = Abilities {
+        names_new_sessions: false,
+        tool_lists: false,
+        spend_cap: false,
+        run_controls: false,
+    };
+}
+
 pub trait Backend: Sync {
     /// The name an agent's `backend` key gives it.
     fn name(&self) -> BackendName;

@@ -48,6 +48,28 @@ pub struct CommandLine<'a> {
     pub max_turns: Option<u64>,
 }
 
+impl<'a> CommandLine<'a> {
+    /// A run of `prompt` with no system prompt and no agent setting.
+    pub fn plain(mode: OutputMode, prompt: &'a str, session: &'a Session) -> CommandLine<'a> {
+        CommandLine {
+            mode,
+            prompt,
+            system_prompt: None,
+            session,
+            budget_usd: None,
+            model: None,
+            permission_mode: None,
+            allowed_tools: &[],
+            disallowed_tools: &[],
+            no_tools: false,
+            json_schema: None,
+            fallback_model: None,
+            effort: None,
+            max_turns: None,
+        }
+    }
+}
+
 /// The longest single argument Linux passes to a program (`MAX_ARG_STRLEN`,
 /// 32 pages), its terminating NUL included.
 pub const MAX_ARGUMENT_BYTES: usize = 32 * 4096;
@@ -125,21 +147,6 @@ pub mod testing {
 
     /// A json-mode run of `prompt` with nothing else set.
     pub fn line<'a>(prompt: &'a str, session: &'a Session) -> CommandLine<'a> {
-        CommandLine {
-            mode: OutputMode::Json,
-            prompt,
-            system_prompt: None,
-            session,
-            budget_usd: None,
-            model: None,
-            permission_mode: None,
-            allowed_tools: &[],
-            disallowed_tools: &[],
-            no_tools: false,
-            json_schema: None,
-            fallback_model: None,
-            effort: None,
-            max_turns: None,
-        }
+        CommandLine::plain(OutputMode::Json, prompt, session)
     }
 }

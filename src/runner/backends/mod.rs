@@ -8,8 +8,21 @@ pub mod gemini;
 pub mod opencode;
 pub mod unsupported;
 
-use super::backend::Backend;
+use super::backend::{Backend, OutputReader};
+use super::command::OutputMode;
+use super::run_facts::FactEvents;
+use super::stream_sink::{Progress, StreamSink};
 use crate::config::{Agent, BackendName, Settings};
+
+/// The reader of a CLI that prints events in both output modes: only a
+/// stream passes progress on.
+fn events_reader<E: FactEvents + Default>(
+    mode: OutputMode,
+    progress: Option<Progress>,
+) -> Box<dyn OutputReader> {
+    let progress = progress.filter(|_| mode == OutputMode::Stream);
+    Box::new(StreamSink::new(E::default(), progress))
+}
 
 /// The backend that runs `agent` under `settings`.
 pub fn of(agent: &Agent, settings: &Settings) -> &'static dyn Backend {

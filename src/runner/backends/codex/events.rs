@@ -36,32 +36,6 @@ impl FactEvents for CodexEvents {
     const WORDS: CliWords = WORDS;
 
     fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
-        self.event(event)
-    }
-
-    fn has_result(&self) -> bool {
-        self.facts.finished || self.facts.failure.is_some()
-    }
-
-    fn facts(&mut self, _stderr: &[u8]) -> RunFacts {
-        let mut facts = std::mem::take(&mut self.facts);
-        if !facts.finished && facts.failure.is_none() {
-            facts.failure = self.last_error.take();
-        }
-        facts
-    }
-}
-
-fn text<'m>(object: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
-    object.get(key).and_then(Value::as_str)
-}
-
-impl CodexEvents {
-    pub fn new() -> CodexEvents {
-        CodexEvents::default()
-    }
-
-    fn event(&mut self, event: &Map<String, Value>) -> Vec<String> {
         match text(event, "type") {
             Some("thread.started") => {
                 self.facts.session_id = text(event, "thread_id").map(str::to_owned);
@@ -106,6 +80,24 @@ impl CodexEvents {
         }
     }
 
+    fn has_result(&self) -> bool {
+        self.facts.finished || self.facts.failure.is_some()
+    }
+
+    fn facts(&mut self, _stderr: &[u8]) -> RunFacts {
+        let mut facts = std::mem::take(&mut self.facts);
+        if !facts.finished && facts.failure.is_none() {
+            facts.failure = self.last_error.take();
+        }
+        facts
+    }
+}
+
+fn text<'m>(object: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
+    object.get(key).and_then(Value::as_str)
+}
+
+impl CodexEvents {
     /// One item: the answer when it is a completed agent message, and a
     /// progress line for what the agent is doing.
     fn item(&mut self, item: &Map<String, Value>, completed: bool) -> Vec<String> {

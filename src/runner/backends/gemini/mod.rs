@@ -28,9 +28,7 @@ impl Backend for Gemini {
     fn abilities(&self) -> Abilities {
         Abilities {
             names_new_sessions: true,
-            tool_lists: false,
-            spend_cap: false,
-            run_controls: false,
+            ..Abilities::NONE
         }
     }
 

@@ -135,31 +135,6 @@ impl FactEvents for StreamEvents {
     const WORDS: CliWords = WORDS;
 
     fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
-        self.event(event)
-    }
-
-    fn has_result(&self) -> bool {
-        self.has_result
-    }
-
-    fn facts(&mut self, stderr: &[u8]) -> RunFacts {
-        let mut facts = std::mem::take(&mut self.facts);
-        if !self.text.is_empty() {
-            facts.answer = Some(std::mem::take(&mut self.text));
-        }
-        if facts.failure.is_none() && !facts.finished {
-            facts.failure = self.last_error.take();
-        }
-        // An error before the run (no login) is an object on stderr.
-        if facts.failure.is_none() && facts.answer.is_none() {
-            facts.failure = object_in(stderr).and_then(|o| error_message(o.get("error")));
-        }
-        facts
-    }
-}
-
-impl StreamEvents {
-    fn event(&mut self, event: &Map<String, Value>) -> Vec<String> {
         let short = |s: &str| chars::prefix(s, MAX_PROGRESS_CHARS).to_owned();
         match text(event, "type") {
             Some("init") => {
@@ -219,6 +194,25 @@ impl StreamEvents {
             }
             _ => Vec::new(),
         }
+    }
+
+    fn has_result(&self) -> bool {
+        self.has_result
+    }
+
+    fn facts(&mut self, stderr: &[u8]) -> RunFacts {
+        let mut facts = std::mem::take(&mut self.facts);
+        if !self.text.is_empty() {
+            facts.answer = Some(std::mem::take(&mut self.text));
+        }
+        if facts.failure.is_none() && !facts.finished {
+            facts.failure = self.last_error.take();
+        }
+        // An error before the run (no login) is an object on stderr.
+        if facts.failure.is_none() && facts.answer.is_none() {
+            facts.failure = object_in(stderr).and_then(|o| error_message(o.get("error")));
+        }
+        facts
     }
 }
 

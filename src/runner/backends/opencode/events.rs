@@ -38,31 +38,6 @@ impl FactEvents for OpencodeEvents {
     const WORDS: CliWords = WORDS;
 
     fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
-        self.event(event)
-    }
-
-    fn has_result(&self) -> bool {
-        self.facts.finished || self.facts.failure.is_some()
-    }
-
-    fn facts(&mut self, _stderr: &[u8]) -> RunFacts {
-        let mut facts = std::mem::take(&mut self.facts);
-        if !self.step_text.is_empty() {
-            let said = self.step_text.join("\n\n");
-            // Text of a step that ended in tool calls was not the answer:
-            // the run stopped before one (a refused tool ends it so).
-            if facts.finished {
-                facts.answer = Some(said);
-            } else {
-                facts.partial = Some(said);
-            }
-        }
-        facts
-    }
-}
-
-impl OpencodeEvents {
-    fn event(&mut self, event: &Map<String, Value>) -> Vec<String> {
         let short = |s: &str| chars::prefix(s, MAX_PROGRESS_CHARS).to_owned();
         if let Some(id) = text(event, "sessionID") {
             self.facts.session_id = Some(id.to_owned());
@@ -105,6 +80,27 @@ impl OpencodeEvents {
         }
     }
 
+    fn has_result(&self) -> bool {
+        self.facts.finished || self.facts.failure.is_some()
+    }
+
+    fn facts(&mut self, _stderr: &[u8]) -> RunFacts {
+        let mut facts = std::mem::take(&mut self.facts);
+        if !self.step_text.is_empty() {
+            let said = self.step_text.join("\n\n");
+            // Text of a step that ended in tool calls was not the answer:
+            // the run stopped before one (a refused tool ends it so).
+            if facts.finished {
+                facts.answer = Some(said);
+            } else {
+                facts.partial = Some(said);
+            }
+        }
+        facts
+    }
+}
+
+impl OpencodeEvents {
     fn step_finish(&mut self, part: &Map<String, Value>) {
         if let Some(cost) = part.get("cost").and_then(coerce_cost) {
             self.facts.add_cost(cost);

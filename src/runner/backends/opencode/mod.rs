@@ -13,7 +13,7 @@ use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
 use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
-use crate::runner::stream_sink::{Progress, StreamSink};
+use crate::runner::stream_sink::Progress;
 
 pub struct Opencode;
 
@@ -27,12 +27,7 @@ impl Backend for Opencode {
     }
 
     fn abilities(&self) -> Abilities {
-        Abilities {
-            names_new_sessions: false,
-            tool_lists: false,
-            spend_cap: false,
-            run_controls: false,
-        }
+        Abilities::NONE
     }
 
     fn permission_modes(&self) -> Option<&'static [&'static str]> {
@@ -77,9 +72,7 @@ impl Backend for Opencode {
         }
     }
 
-    /// Events in both modes; only a stream passes progress on.
     fn reader(&self, mode: OutputMode, progress: Option<Progress>) -> Box<dyn OutputReader> {
-        let progress = progress.filter(|_| mode == OutputMode::Stream);
-        Box::new(StreamSink::new(events::OpencodeEvents::default(), progress))
+        super::events_reader::<events::OpencodeEvents>(mode, progress)
     }
 }
