@@ -39,6 +39,13 @@ fn remote_agent(sshd: &Sshd, fake: &FakeClaude, cli: BackendName) -> Agent {
     agent
 }
 
+/// Waits (at most 15 s) until nothing is left of process group `pgid`.
+fn wait_for_group_to_die(pgid: i32) {
+    support::wait_until("the remote group to die", Duration::from_secs(15), || {
+        group_gone(pgid)
+    });
+}
+
 fn ssh() -> std::path::PathBuf {
     runner::environment::find_on_path("ssh").expect("ssh on PATH")
 }
@@ -189,9 +196,7 @@ fn a_timeout_kills_the_remote_group_even_a_process_ignoring_sigterm() {
     );
     assert_eq!(r.error_type, Some(ErrorType::Timeout), "{r:?}");
     let pgid = fake.invocations()[0].pgid;
-    support::wait_until("the remote group to die", Duration::from_secs(15), || {
-        group_gone(pgid)
-    });
+    wait_for_group_to_die(pgid);
 }
 
 #[test]
@@ -216,9 +221,7 @@ fn a_cancel_kills_the_remote_group() {
     assert_eq!(r.error_type, Some(ErrorType::CliError), "{r:?}");
     assert!(r.error.as_deref().unwrap().contains("cancel"), "{r:?}");
     let pgid = fake.invocations()[0].pgid;
-    support::wait_until("the remote group to die", Duration::from_secs(15), || {
-        group_gone(pgid)
-    });
+    wait_for_group_to_die(pgid);
 }
 
 #[test]
@@ -330,9 +333,7 @@ fn serve_runs_local_and_remote_agents_in_parallel_and_cancels_a_remote_job() {
     let pgid = fake.invocations()[2].pgid;
     let (cancelled, _) = server.call(3, "dispatch_cancel", json!({"job_id": job}));
     assert_eq!(cancelled["outcome"], "cancelled_running", "{cancelled}");
-    support::wait_until("the remote group to die", Duration::from_secs(15), || {
-        group_gone(pgid)
-    });
+    wait_for_group_to_die(pgid);
 }
 
 #[test]
