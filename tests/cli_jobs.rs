@@ -100,13 +100,15 @@ fn plant_original(sandbox: &Sandbox) -> String {
 fn jobs_lists_newest_first_with_status_agent_age_and_task() {
     let sandbox = Sandbox::new();
     let store = store(&sandbox);
-    let old = store.create("web", "Old\ntask", None, None, None).unwrap();
+    let old = store
+        .create("web", "Old\ntask", None, None, None, None)
+        .unwrap();
     age_job(&store, &old, 3.0);
     let done = store
         .create_completed("api", "Count rows", &answer("api", "42"), None, None, None)
         .unwrap();
     let long = "x".repeat(80);
-    let pending = store.create("api", &long, None, None, None).unwrap();
+    let pending = store.create("api", &long, None, None, None, None).unwrap();
 
     let out = sandbox.run(&["jobs"]).ok();
     let lines: Vec<&str> = out.lines().collect();
@@ -174,7 +176,7 @@ fn jobs_filters_by_status_and_agent_before_the_limit() {
         .create_completed("x", "a", &answer("x", "1"), None, None, None)
         .unwrap();
     age_job(&store, &x_done, 1.0);
-    store.create("x", "b", None, None, None).unwrap();
+    store.create("x", "b", None, None, None, None).unwrap();
     store
         .create_completed("y", "c", &answer("y", "2"), None, None, None)
         .unwrap();
@@ -248,7 +250,7 @@ fn job_shows_one_record_in_full() {
     let sandbox = Sandbox::new();
     let store = store(&sandbox);
     let job = store
-        .create("api", "Migrate\nthe schema", None, None, None)
+        .create("api", "Migrate\nthe schema", None, None, None, None)
         .unwrap();
     store.mark_running(&job.id).unwrap().unwrap();
     let progress: Vec<String> = (1..=12).map(|i| format!("step {i}")).collect();
@@ -363,7 +365,7 @@ fn a_record_written_by_the_original_reads_in_every_command() {
 fn cancel_cancels_a_pending_job() {
     let sandbox = Sandbox::new();
     let store = store(&sandbox);
-    let job = store.create("api", "t", None, None, None).unwrap();
+    let job = store.create("api", "t", None, None, None, None).unwrap();
     assert_eq!(
         sandbox.run(&["cancel", &job.id]).ok(),
         format!("Cancelled: {}\n", job.id)
@@ -378,7 +380,7 @@ fn cancel_cancels_a_pending_job() {
 fn cancel_of_a_running_job_fails_and_leaves_it_running() {
     let sandbox = Sandbox::new();
     let store = store(&sandbox);
-    let job = store.create("api", "t", None, None, None).unwrap();
+    let job = store.create("api", "t", None, None, None, None).unwrap();
     store.mark_running(&job.id).unwrap().unwrap();
     let before = fs::read(store.path_of(&job.id).unwrap()).unwrap();
     let err = sandbox.run(&["cancel", &job.id]).fails(1);
@@ -441,9 +443,13 @@ fn plant_for_gc(sandbox: &Sandbox) -> (JobStore, Vec<Job>) {
             .unwrap();
         jobs.push(age_job(&store, &job, days));
     }
-    let pending = store.create("api", "waiting", None, None, None).unwrap();
+    let pending = store
+        .create("api", "waiting", None, None, None, None)
+        .unwrap();
     jobs.push(age_job(&store, &pending, 30.0));
-    let running = store.create("api", "working", None, None, None).unwrap();
+    let running = store
+        .create("api", "working", None, None, None, None)
+        .unwrap();
     store.mark_running(&running.id).unwrap();
     jobs.push(age_job(&store, &running, 30.0));
     (store, jobs)
@@ -552,7 +558,7 @@ fn cancel_racing_finish_ends_cancelled_or_done_and_never_overwrites_a_cancel() {
     let store = store(&sandbox);
     let (mut cancelled, mut done) = (0, 0);
     for round in 0..40u64 {
-        let job = store.create("api", "race", None, None, None).unwrap();
+        let job = store.create("api", "race", None, None, None, None).unwrap();
         let worker_store = store.clone();
         let id = job.id.clone();
         let worker = thread::spawn(move || {
@@ -602,7 +608,7 @@ fn jobs_and_job_show_control_characters_escaped_and_json_keeps_them() {
     let sandbox = Sandbox::new();
     let store = store(&sandbox);
     let task = "Wipe \x1b[2J the\nscreen\x07";
-    let job = store.create("api", task, None, None, None).unwrap();
+    let job = store.create("api", task, None, None, None, None).unwrap();
     store.mark_running(&job.id).unwrap().unwrap();
     store
         .update_progress(&job.id, &["Using tool: \x1b]0;pwned\x07".to_owned()])

@@ -327,7 +327,7 @@ fn job_history_is_shared_both_ways() {
         .create_completed("api", "count rows", &result, Some("ctx".into()), None, None)
         .unwrap();
     let pending = store
-        .create("web", "later", None, Some("caller".into()), None)
+        .create("web", "later", None, Some("caller".into()), None, None)
         .unwrap();
     let listed: Value = serde_json::from_str(&original(&sandbox, &["jobs", "--json"]))
         .expect("original lists our jobs");

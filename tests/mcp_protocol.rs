@@ -33,10 +33,13 @@ fn initialize_negotiates_the_version_and_describes_the_server() {
             result["serverInfo"],
             json!({"name": "agent-dispatch", "version": env!("CARGO_PKG_VERSION")})
         );
-        assert_eq!(
-            result["capabilities"],
-            json!({"tools": {"listChanged": false}})
-        );
+        // Tasks (SEP-1686) came with 2025-11-25.
+        let mut capabilities = json!({"tools": {"listChanged": false}});
+        if answered == "2025-11-25" {
+            capabilities["tasks"] =
+                json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}});
+        }
+        assert_eq!(result["capabilities"], capabilities);
         let instructions = result["instructions"].as_str().unwrap();
         assert!(
             instructions.len() <= 2048 && instructions.contains("list_agents"),
@@ -363,22 +366,32 @@ fn the_test_client_fails_on_a_non_json_stdout_line() {
 }
 
 #[test]
-fn a_discover_probe_is_method_not_found_and_initialize_still_follows() {
-    // What Claude Code 2.1.332 and the Python SDK 2.x send first.
+fn a_session_opened_with_initialize_keeps_its_era() {
+    // Claude Code 2.1.280 sent initialize after a successful discover
+    // (anthropics/claude-code#96183): the handshake is still taken, and
+    // from then on the session answers as it always did.
     let sandbox = Sandbox::with_api_agent();
     let mut server = Server::start(sandbox.command());
-    let probe = server.request(
-        7,
-        "server/discover",
-        json!({"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28"}}),
+    let envelope = json!({"_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }});
+    let probe = server.request(7, "server/discover", envelope.clone());
+    assert_eq!(
+        probe["result"]["supportedVersions"],
+        json!(["2026-07-28"]),
+        "{probe}"
     );
-    assert_eq!(probe["error"]["code"], -32601, "{probe}");
     let init = server.request(
         0,
         "initialize",
         json!({"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
     );
     assert_eq!(init["result"]["protocolVersion"], "2025-11-25", "{init}");
-    let after = server.request(1, "server/discover", json!({}));
+    let after = server.request(1, "server/discover", envelope.clone());
     assert_eq!(after["error"]["code"], -32601, "{after}");
+    let listed = server.request(2, "tools/list", envelope);
+    assert!(listed["result"].get("resultType").is_none(), "{listed}");
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+    assert_eq!(server.request(3, "ping", json!({}))["result"], json!({}));
 }

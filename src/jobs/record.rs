@@ -101,6 +101,10 @@ pub struct Job {
     pub progress: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress_updated_at: Option<f64>,
+    /// A task's `return_ref` summary length: its result is answered as a
+    /// ref payload. Ours alone; the original ignores the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_ref: Option<usize>,
 }
 
 /// Why bytes on disk are not a usable job record. Such a record is skipped
@@ -159,6 +163,7 @@ impl Job {
             error: None,
             progress: None,
             progress_updated_at: None,
+            return_ref: None,
         }
     }
 

@@ -168,7 +168,7 @@ impl JobStore {
     }
 
     /// Records a new `pending` job. Empty context, caller or goal count as
-    /// absent.
+    /// absent; `return_ref` is a task's (see `Job`).
     pub fn create(
         &self,
         agent: &str,
@@ -176,9 +176,11 @@ impl JobStore {
         context: Option<String>,
         caller: Option<String>,
         goal: Option<String>,
+        return_ref: Option<usize>,
     ) -> Result<Job, StoreError> {
         let id = ids::hex32().map_err(StoreError::Random)?;
-        let job = Job::new_pending(id, agent, task, context, caller, goal, now());
+        let mut job = Job::new_pending(id, agent, task, context, caller, goal, now());
+        job.return_ref = return_ref;
         let _locked = self.lock()?;
         self.write(&job)?;
         Ok(job)
@@ -540,7 +542,9 @@ mod tests {
     }
 
     fn pending(store: &JobStore) -> Job {
-        store.create("api", "Count rows", None, None, None).unwrap()
+        store
+            .create("api", "Count rows", None, None, None, None)
+            .unwrap()
     }
 
     fn ok_result() -> DispatchResult {
@@ -605,6 +609,7 @@ mod tests {
                 Some("ctx".into()),
                 Some(String::new()),
                 Some("goal".into()),
+                None,
             )
             .unwrap();
         assert!(ids::is_hex32(&job.id));
@@ -692,7 +697,9 @@ mod tests {
         let store = JobStore::new(dir);
         assert!(store.list(None, None).is_err());
         assert!(store.get(&ids::hex32().unwrap()).is_err());
-        let err = store.create("api", "t", None, None, None).unwrap_err();
+        let err = store
+            .create("api", "t", None, None, None, None)
+            .unwrap_err();
         assert!(err.to_string().contains("jobs"), "{err}");
     }
 
@@ -1159,7 +1166,7 @@ mod tests {
         );
         assert!(started.elapsed() >= wait);
         assert!(other.finish(&job.id, &ok_result()).is_err());
-        assert!(other.create("api", "t", None, None, None).is_err());
+        assert!(other.create("api", "t", None, None, None, None).is_err());
         assert_eq!(fs::read(store.path_of(&job.id).unwrap()).unwrap(), before);
     }
 

@@ -30,6 +30,10 @@ const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_secs(1);
 /// `None` means it never started.
 pub type Work = Box<dyn FnOnce(JobRun) -> Option<DispatchResult> + Send>;
 
+/// Told the job's id once its record is final (or left to stale recovery):
+/// how a task's status notification goes out after the record it reports.
+pub type Ended = Box<dyn FnOnce(&str) + Send>;
+
 /// What a job's work gets from its worker.
 pub struct JobRun<'a> {
     pub cancel: &'a CancelToken,
@@ -79,7 +83,12 @@ impl Jobs {
     /// Starts the worker of a freshly created `pending` job and returns at
     /// once. Ownership is claimed before the thread starts, so a cancel that
     /// arrives while the job waits for a slot can still stop it.
-    pub fn start(self: &Arc<Self>, job_id: String, work: Work) -> Result<(), StoreError> {
+    pub fn start(
+        self: &Arc<Self>,
+        job_id: String,
+        work: Work,
+        ended: Option<Ended>,
+    ) -> Result<(), StoreError> {
         let cancel = CancelToken::new();
         {
             let mut owned = self.owned();
@@ -94,7 +103,12 @@ impl Jobs {
         let id = job_id.clone();
         let spawned = thread::Builder::new()
             .name("async-job".into())
-            .spawn(move || jobs.run(&id, &cancel, work));
+            .spawn(move || {
+                jobs.run(&id, &cancel, work);
+                if let Some(ended) = ended {
+                    ended(&id);
+                }
+            });
         if let Err(err) = spawned {
             self.owned().remove(&job_id);
             let _ = self

@@ -6,11 +6,13 @@
 //! to stderr through `crate::log`.
 
 pub mod jsonrpc;
+pub mod modern;
 pub mod pool;
 pub mod progress;
 pub mod server;
 pub mod signals;
 pub mod state;
 pub mod stop;
+pub mod tasks;
 pub mod tools;
 pub mod writer;

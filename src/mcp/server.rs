@@ -16,10 +16,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use super::jsonrpc::{self, Incoming, Line};
+use super::modern::{self, Envelope};
 use super::pool::{Pool, Refused};
 use super::progress::Progress;
 use super::state::State;
 use super::stop::{Stop, StopReason};
+use super::tasks::{self, Flavor};
 use super::tools::{self, Call, args::Args};
 use super::writer::Writer;
 use crate::VERSION;
@@ -32,6 +34,11 @@ use crate::runner::{CancelToken, process};
 const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
 /// The one version whose sessions may send JSON-RPC batches.
 const BATCH_VERSION: &str = "2025-03-26";
+/// The handshake version with tasks (SEP-1686).
+const TASKS_VERSION: &str = "2025-11-25";
+/// How long `tasks/result` sleeps between looks at a task it waits for
+/// (an own job's end wakes it at once).
+const RESULT_WAIT_ROUND: Duration = Duration::from_secs(60);
 /// How long exit waits for cancelled calls to wind down and replies to go
 /// out; the whole stop stays under a second.
 const EXIT_GRACE: Duration = Duration::from_millis(800);
@@ -53,6 +60,32 @@ struct InFlight {
     cancelled: bool,
 }
 
+/// How a request is served: by the session `initialize` opened (or none
+/// yet), or statelessly by its own 2026-07-28 envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Era {
+    /// `tasks`: the session negotiated 2025-11-25, which has them.
+    Legacy {
+        tasks: bool,
+    },
+    Modern(Envelope),
+}
+
+impl Era {
+    /// The task form a `tools/call` asks for, if any: 2025-11-25 by its
+    /// `task` parameter; the extension whenever the client declared it on
+    /// the request (the server then decides, and dispatches run as tasks).
+    fn task_flavor(self, params: &Value) -> Option<Flavor> {
+        match self {
+            Era::Legacy { tasks: true } if params.get("task").is_some_and(Value::is_object) => {
+                Some(Flavor::Utility)
+            }
+            Era::Modern(Envelope { tasks: true }) => Some(Flavor::Extension),
+            _ => None,
+        }
+    }
+}
+
 struct Server {
     state: State,
     writer: Writer,
@@ -65,6 +98,8 @@ struct Server {
     calls: Mutex<HashMap<String, InFlight>>,
     /// Set once the stop has begun: no new call starts after it.
     stopping: AtomicBool,
+    /// The tasks this session created, for `tasks/list`.
+    created: tasks::Created,
     /// Calls tracked and not yet answered. An id is free again the moment
     /// its reply is about to be sent (the client may reuse it as soon as it
     /// reads the reply), but the stop must also wait for the reply to be
@@ -98,6 +133,7 @@ pub fn serve(
         version: Mutex::new(None),
         calls: Mutex::new(HashMap::new()),
         stopping: AtomicBool::new(false),
+        created: tasks::Created::default(),
         unanswered: AtomicUsize::new(0),
     });
     log::info(&format!("serving MCP on stdio (version {VERSION})"));
@@ -257,7 +293,9 @@ impl Server {
             let replies: Vec<String> = messages
                 .into_iter()
                 .filter_map(|item| match item {
-                    BatchItem::Call { id, params } => server.finish_call(&id, params),
+                    BatchItem::Call { id, params } => server.finish(&id, |server, cancel| {
+                        server.call_tool(&id, params, Era::Legacy { tasks: false }, cancel)
+                    }),
                     BatchItem::Answered(reply) => Some(reply),
                     BatchItem::Other(message) => server.handle(message),
                 })
@@ -277,26 +315,32 @@ impl Server {
     }
 
     fn request(self: &Arc<Self>, id: Value, method: &str, params: Value) -> Option<String> {
-        let initialized = self.negotiated().is_some();
+        if method == "initialize" {
+            return Some(jsonrpc::response(&id, self.initialize(&params)).to_string());
+        }
+        let negotiated = self.negotiated();
+        // Before any handshake, a request in the 2026-07-28 envelope (or a
+        // probe for it) is served on its own; after `initialize` the
+        // session keeps the era it chose.
+        if negotiated.is_none() && (method == "server/discover" || modern::is_modern(&params)) {
+            return self.modern_request(id, method, params);
+        }
+        let tasks = negotiated.as_deref() == Some(TASKS_VERSION);
         match method {
-            "initialize" => Some(jsonrpc::response(&id, self.initialize(&params)).to_string()),
             "ping" => Some(jsonrpc::response(&id, json!({})).to_string()),
-            // Today's clients probe the 2026-07-28 revision first and fall
-            // back to `initialize` on an error; "no such method" says it
-            // plainly, before initialization as after.
             "server/discover" => Some(
                 jsonrpc::error(
                     &id,
                     jsonrpc::METHOD_NOT_FOUND,
-                    "server/discover is not supported: use initialize (protocol up to 2025-11-25)",
+                    "server/discover is not part of this session: it was opened with initialize",
                 )
                 .to_string(),
             ),
-            _ if !initialized => Some(
+            _ if negotiated.is_none() => Some(
                 jsonrpc::error(
                     &id,
                     jsonrpc::INVALID_REQUEST,
-                    "the session is not initialized: send initialize first",
+                    "the session is not initialized: send initialize first (or use the 2026-07-28 _meta envelope)",
                 )
                 .to_string(),
             ),
@@ -306,37 +350,130 @@ impl Server {
                 r#"{{"jsonrpc":"2.0","id":{id},"result":{}}}"#,
                 tools::list_json()
             )),
-            "tools/call" => self.start_call(id, params),
-            _ => Some(
-                jsonrpc::error(
-                    &id,
-                    jsonrpc::METHOD_NOT_FOUND,
-                    &format!("method not found: {method}"),
-                )
-                .to_string(),
-            ),
+            "tools/call" => self.start_call(id, params, Era::Legacy { tasks }),
+            _ => match tasks::Method::of(method, Flavor::Utility).filter(|_| tasks) {
+                Some(task_method) => self.start_task_method(id, task_method, params, Flavor::Utility),
+                None => Some(not_found(&id, method)),
+            },
+        }
+    }
+
+    /// A request in the 2026-07-28 envelope: checked, then served with no
+    /// session state; what that revision removed (`ping`,
+    /// `logging/setLevel`, `tasks/result`, …) is not found.
+    fn modern_request(self: &Arc<Self>, id: Value, method: &str, params: Value) -> Option<String> {
+        let envelope = match modern::envelope(&params) {
+            Ok(envelope) => envelope,
+            Err(err) => return Some(modern::refusal(&id, &err).to_string()),
+        };
+        match method {
+            "server/discover" => {
+                Some(jsonrpc::response(&id, modern::discover(INSTRUCTIONS)).to_string())
+            }
+            "tools/list" => Some(format!(
+                r#"{{"jsonrpc":"2.0","id":{id},"result":{}}}"#,
+                modern::tools_list_json(tools::list())
+            )),
+            "tools/call" => self.start_call(id, params, Era::Modern(envelope)),
+            _ => match tasks::Method::of(method, Flavor::Extension) {
+                Some(_) if !envelope.tasks => {
+                    Some(modern::tasks_not_declared(&id, method).to_string())
+                }
+                Some(task_method) => {
+                    self.start_task_method(id, task_method, params, Flavor::Extension)
+                }
+                None => Some(not_found(&id, method)),
+            },
         }
     }
 
     /// Starts one `tools/call` on its lane; returns a reply only when the
     /// call is refused.
-    fn start_call(self: &Arc<Self>, id: Value, params: Value) -> Option<String> {
-        if let Err(refusal) = self.track(&id) {
-            return Some(refusal);
-        }
+    fn start_call(self: &Arc<Self>, id: Value, params: Value, era: Era) -> Option<String> {
         let waits = params
             .get("name")
             .and_then(Value::as_str)
             .is_some_and(tools::waits);
+        self.start(id, waits, move |server, id, cancel| {
+            server.call_tool(id, params, era, cancel)
+        })
+    }
+
+    /// Starts a tasks request like a call (cancellable, answered from a
+    /// worker): reading a record can wait on the store's lock, and
+    /// `tasks/result` waits for the task's end.
+    fn start_task_method(
+        self: &Arc<Self>,
+        id: Value,
+        method: tasks::Method,
+        params: Value,
+        flavor: Flavor,
+    ) -> Option<String> {
+        self.start(
+            id,
+            method == tasks::Method::Result,
+            move |server, id, cancel| {
+                let state = &server.state;
+                let answer = match method {
+                    tasks::Method::Get => tasks::get(state, &params, flavor),
+                    tasks::Method::Cancel => tasks::cancel(state, &params, flavor),
+                    tasks::Method::Update => tasks::update(state, &params),
+                    tasks::Method::List => tasks::list(state, &params, &server.created),
+                    tasks::Method::Result => server.task_result(&params, cancel),
+                };
+                match answer {
+                    Ok(result) => jsonrpc::response(id, result).to_string(),
+                    Err(err) => jsonrpc::error(id, err.code(), &err.to_string()).to_string(),
+                }
+            },
+        )
+    }
+
+    /// `tasks/result`: waits for the task's end (heartbeats on the
+    /// request's progress token keep the client's timeout from firing),
+    /// then answers with the call's own result.
+    fn task_result(&self, params: &Value, cancel: &CancelToken) -> Result<Value, tasks::TaskError> {
+        let id = tasks::task_id(params)?;
+        let heartbeat = self.progress_for(params);
+        let answer = loop {
+            if let Some(result) = tasks::result(&self.state, params)? {
+                break Ok(result);
+            }
+            // Cancelled: no reply goes out, so what it says does not matter.
+            if cancel.is_cancelled() {
+                break Err(tasks::TaskError::NotFound(id));
+            }
+            if let Err(err) = self.state.jobs.wait(&id, RESULT_WAIT_ROUND, cancel) {
+                break Err(tasks::TaskError::Storage(err));
+            }
+        };
+        if let Some(heartbeat) = heartbeat {
+            heartbeat.close();
+        }
+        answer
+    }
+
+    /// Runs `work` for request `id` on a worker of its lane, tracked so that
+    /// a cancellation or the stop finds it; returns a reply only when the
+    /// request is refused.
+    fn start(
+        self: &Arc<Self>,
+        id: Value,
+        waits: bool,
+        work: impl FnOnce(&Server, &Value, &CancelToken) -> String + Send + 'static,
+    ) -> Option<String> {
+        if let Err(refusal) = self.track(&id) {
+            return Some(refusal);
+        }
         let (lane, what) = if waits {
-            (&self.waits_lane, "dispatch_wait calls")
+            (&self.waits_lane, "waiting calls")
         } else {
             (&self.calls_lane, "tool calls")
         };
         let server = Arc::clone(self);
         let call_id = id.clone();
         let submitted = lane.submit(move || {
-            let reply = server.finish_call(&call_id, params);
+            let reply = server.finish(&call_id, |server, cancel| work(server, &call_id, cancel));
             server.untrack(std::slice::from_ref(&call_id));
             if let Some(reply) = reply {
                 server.writer.send_reply(reply);
@@ -400,20 +537,28 @@ impl Server {
         self.unanswered.fetch_sub(count, Ordering::SeqCst);
     }
 
-    /// Runs a tracked call; returns its reply, or nothing when it was
+    /// Runs a tracked request; returns its reply, or nothing when it was
     /// cancelled (a cancelled request gets no response at all).
-    fn finish_call(&self, id: &Value, params: Value) -> Option<String> {
-        let cancelled = || {
-            self.calls()
-                .get(&id.to_string())
-                .is_some_and(|call| call.cancelled)
-        };
+    fn finish(
+        &self,
+        id: &Value,
+        work: impl FnOnce(&Server, &CancelToken) -> String,
+    ) -> Option<String> {
+        let (cancel, cancelled) = self
+            .calls()
+            .get(&id.to_string())
+            .map(|call| (call.cancel.clone(), call.cancelled))
+            .unwrap_or_default();
         // Cancelled while it waited (in a batch, say): it need not run.
-        if cancelled() {
+        if cancelled {
             return None;
         }
-        let reply = self.call_tool(id, params);
-        (!cancelled()).then_some(reply)
+        let reply = work(self, &cancel);
+        let cancelled = self
+            .calls()
+            .get(&id.to_string())
+            .is_some_and(|call| call.cancelled);
+        (!cancelled).then_some(reply)
     }
 
     fn calls(&self) -> MutexGuard<'_, HashMap<String, InFlight>> {
@@ -440,9 +585,14 @@ impl Server {
             PROTOCOL_VERSIONS[PROTOCOL_VERSIONS.len() - 1]
         };
         *self.version.lock().unwrap_or_else(|p| p.into_inner()) = Some(version.to_owned());
+        let mut capabilities = json!({"tools": {"listChanged": false}});
+        if version == TASKS_VERSION {
+            capabilities["tasks"] =
+                json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}});
+        }
         json!({
             "protocolVersion": version,
-            "capabilities": {"tools": {"listChanged": false}},
+            "capabilities": capabilities,
             "serverInfo": {"name": "agent-dispatch", "version": VERSION},
             "instructions": INSTRUCTIONS,
         })
@@ -466,9 +616,12 @@ impl Server {
         // notifications/initialized and anything else need no action.
     }
 
-    /// Runs one `tools/call` and builds its reply line. A panic in the tool
-    /// answers this call with an internal error and nothing else.
-    fn call_tool(&self, id: &Value, params: Value) -> String {
+    /// Runs one `tools/call` (or starts it as a task) and builds its reply
+    /// line. A panic in the tool answers this call with an internal error
+    /// and nothing else.
+    fn call_tool(&self, id: &Value, params: Value, era: Era, cancel: &CancelToken) -> String {
+        let flavor = era.task_flavor(&params);
+        let token = progress_token(&params);
         let Value::Object(mut params) = params else {
             return jsonrpc::error(
                 id,
@@ -500,38 +653,58 @@ impl Server {
                     .to_string();
             }
         };
-        let cancel = self
-            .calls()
-            .get(&id.to_string())
-            .map(|c| c.cancel.clone())
-            .unwrap_or_default();
-        let progress = params
-            .get("_meta")
-            .and_then(|meta| meta.get("progressToken"))
-            .filter(|token| token.is_string() || token.is_i64() || token.is_u64())
-            .map(|token| Progress::start(token.clone(), self.writer.clone()));
+        let task = match (flavor, tool.prepare) {
+            (Some(flavor), Some(prepare)) => Some((flavor, prepare)),
+            (Some(Flavor::Utility), None) => {
+                return jsonrpc::error(
+                    id,
+                    jsonrpc::METHOD_NOT_FOUND,
+                    &format!("{name} does not run as a task (its taskSupport is forbidden): call it without \"task\""),
+                )
+                .to_string();
+            }
+            // The extension leaves it to us: a quick tool answers at once.
+            _ => None,
+        };
+        let progress = token
+            .filter(|_| task.is_none())
+            .map(|token| Progress::start(token, self.writer.clone()));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             fault::panic_if_asked(&name);
-            (tool.run)(Call {
-                state: &self.state,
-                args,
-                cancel: &cancel,
-                progress: progress.as_ref(),
-            })
+            match task {
+                Some((flavor, prepare)) => {
+                    let session = (&self.created, &self.writer);
+                    tasks::create(&self.state, tool, prepare, args, flavor, session).map(
+                        |started| match started {
+                            Ok(job) => Reply::Task(tasks::created(&self.state, &job, flavor)),
+                            Err(envelope) => Reply::Tool(envelope),
+                        },
+                    )
+                }
+                None => (tool.run)(Call {
+                    state: &self.state,
+                    args,
+                    cancel,
+                    progress: progress.as_ref(),
+                })
+                .map(Reply::Tool),
+            }
         }));
         if let Some(progress) = &progress {
             progress.close();
         }
         match outcome {
-            // Spliced as text: the payload (often tens of KB) is serialized
-            // once and escaped once, never copied into a second tree.
-            Ok(Ok(result)) => {
-                let text = Value::String(result.value.to_string());
+            Ok(Ok(Reply::Tool(result))) => {
+                let tail = match era {
+                    Era::Modern(_) => format!(",{}", modern::result_tail("complete")),
+                    Era::Legacy { .. } => String::new(),
+                };
                 format!(
-                    r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":{text}}}],"isError":{}}}}}"#,
-                    result.is_error
+                    r#"{{"jsonrpc":"2.0","id":{id},"result":{{{}{tail}}}}}"#,
+                    result.call_result_members()
                 )
             }
+            Ok(Ok(Reply::Task(handle))) => jsonrpc::response(id, handle).to_string(),
             Ok(Err(err)) => {
                 jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}")).to_string()
             }
@@ -548,6 +721,11 @@ impl Server {
                 .to_string()
             }
         }
+    }
+
+    /// Heartbeats and progress for a request that carried a progress token.
+    fn progress_for(&self, params: &Value) -> Option<Progress> {
+        progress_token(params).map(|token| Progress::start(token, self.writer.clone()))
     }
 
     /// The one way out, whatever the reason: no new calls; every running
@@ -583,6 +761,31 @@ impl Server {
         self.writer.close();
         self.state.dispatcher.withdraw_from_ps();
     }
+}
+
+/// What a `tools/call` answers: the tool's result, or a task's handle.
+enum Reply {
+    Tool(tools::ToolResult),
+    Task(Value),
+}
+
+/// A request's `_meta.progressToken`, when it is one (a string or an
+/// integer).
+fn progress_token(params: &Value) -> Option<Value> {
+    params
+        .get("_meta")
+        .and_then(|meta| meta.get("progressToken"))
+        .filter(|token| token.is_string() || token.is_i64() || token.is_u64())
+        .cloned()
+}
+
+fn not_found(id: &Value, method: &str) -> String {
+    jsonrpc::error(
+        id,
+        jsonrpc::METHOD_NOT_FOUND,
+        &format!("method not found: {method}"),
+    )
+    .to_string()
 }
 
 /// A tool call of a batch, tracked before the batch runs.

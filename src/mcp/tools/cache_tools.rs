@@ -16,13 +16,15 @@ pub fn tools() -> Vec<Tool> {
             params: params::NONE,
             kind: Kind::ReadOnly,
             run: cache_stats,
+            prepare: None,
         },
         Tool {
             name: "cache_clear",
-            description: "Empty the result cache: next dispatches run fresh.",
+            description: "Empty the result cache.",
             params: params::NONE,
             kind: Kind::Destructive,
             run: cache_clear,
+            prepare: None,
         },
     ]
 }

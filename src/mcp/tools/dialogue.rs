@@ -20,8 +20,8 @@ const GOAL_CHARS: usize = 200;
 /// How much of a turn's answer its progress message shows.
 const TURN_PREVIEW_CHARS: usize = 120;
 
-const REQUESTER: Text = Text::required("requester", "Agent that poses the topic and answers back.");
-const RESPONDER: Text = Text::required("responder", "Agent that speaks first.");
+const REQUESTER: Text = Text::required("requester", "Poses the topic, answers back.");
+const RESPONDER: Text = Text::required("responder", "Speaks first.");
 const TOPIC: Text = Text::required("topic", "What to work out.");
 const MAX_ROUNDS: Integer = Integer::clamped(
     "max_rounds",
@@ -39,10 +39,11 @@ const DISPATCH_DIALOGUE: Params = &[&[
 pub fn tools() -> Vec<Tool> {
     vec![Tool {
         name: "dispatch_dialogue",
-        description: "Two agents work a topic out: the responder first, then they alternate (each in its own session) until a reply says [RESOLVED] or max_rounds pass. Returns resolved, final_answer, totals and the conversation.",
+        description: "Two agents work a topic out: the responder first, then they alternate (own sessions) until a reply says [RESOLVED] or max_rounds pass. Returns resolved, final_answer, totals, the conversation.",
         params: DISPATCH_DIALOGUE,
         kind: Kind::Dispatch,
         run: dispatch_dialogue,
+        prepare: None,
     }]
 }
 

@@ -21,7 +21,7 @@ const PREVIEW_LINES: Integer = Integer::clamped(
     "preview_lines",
     40,
     0..=views::agents::MAX_PREVIEW_LINES as i64,
-    "Lines of CLAUDE.md/README.md to include; 0 for none.",
+    "Lines of CLAUDE.md/README.md; 0 = none.",
 )
 .range_in_schema();
 const INSPECT_AGENT: Params = &[&[Param::Text(AGENT_NAME), Param::Integer(PREVIEW_LINES)]];
@@ -37,27 +37,31 @@ pub fn tools() -> Vec<Tool> {
             params: params::NONE,
             kind: Kind::ReadOnly,
             run: list_agents,
+            prepare: None,
         },
         Tool {
             name: "inspect_agent",
-            description: "Look at one agent's project without starting a session: config, MCP servers, stack, databases, and the start of its instruction file and README.md.",
+            description: "One agent's project, no session started: config, MCP servers, stack, databases, the start of its instruction file and README.md.",
             params: INSPECT_AGENT,
             kind: Kind::ReadOnly,
             run: inspect_agent,
+            prepare: None,
         },
         Tool {
             name: "list_groups",
-            description: "List agent groups (projects that work together): members and whether they carry shared context. dispatch(..., group=) gives a member the group's shared facts.",
+            description: "Agent groups (projects that work together): members, shared context. dispatch(..., group=) gives a member the group's shared facts.",
             params: params::NONE,
             kind: Kind::ReadOnly,
             run: list_groups,
+            prepare: None,
         },
         Tool {
             name: "inspect_group",
-            description: "One group in full: description, shared context, and each member's use and health.",
+            description: "One group: description, shared context, each member's use and health.",
             params: INSPECT_GROUP,
             kind: Kind::ReadOnly,
             run: inspect_group,
+            prepare: None,
         },
     ]
 }

@@ -13,7 +13,8 @@ use super::args::{ArgError, Args};
 use super::discovery::unknown_group;
 use super::params::{Boolean, Integer, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult, unknown_agent};
-use crate::config::{Agent, Settings};
+use crate::config::patch::{AgentPatch, Field, FieldError, Given};
+use crate::config::{Agent, Config, Settings};
 use crate::dispatch::{Answer, Request};
 use crate::pyfmt::repr_str;
 use crate::runner::prompt::compact_schema;
@@ -33,6 +34,11 @@ const RESPONSE_FORMAT: Text =
 /// Given as is: 0 or less means the agent's own timeout, anything else is
 /// clamped by `per_call_timeout`.
 const TIMEOUT_SECONDS: Integer = Integer::as_given("timeout_seconds", 0, "10-7200; 0 = agent's.");
+/// Claude Code's run controls for this call, over the agent's own: empty
+/// or 0 keeps the agent's; checked like the agent keys (`AgentPatch`).
+const MAX_TURNS: Integer = Integer::as_given("max_turns", 0, "");
+const EFFORT: Text = Text::optional("effort", "low-max.");
+const FALLBACK_MODEL: Text = Text::optional("fallback_model", "");
 
 /// The parameters every dispatch tool takes, decoded by `ask_args`.
 const ASK: &[Param] = &[
@@ -43,11 +49,14 @@ const ASK: &[Param] = &[
     Param::Text(GOAL),
     Param::Text(RESPONSE_FORMAT),
     Param::Integer(TIMEOUT_SECONDS),
+    Param::Integer(MAX_TURNS),
+    Param::Text(EFFORT),
+    Param::Text(FALLBACK_MODEL),
 ];
 
 const GROUP: Text = Text::optional("group", "Adds the group's shared context.");
-const RETURN_REF: Boolean = Boolean::new("return_ref", false)
-    .described("Return a ref + summary; fetch_result has the rest.");
+const RETURN_REF: Boolean =
+    Boolean::new("return_ref", false).described("A ref + summary; fetch_result has the rest.");
 /// Also the bounds of a `dispatch_parallel` item's `summary_chars`.
 const SUMMARY_CHARS: Integer =
     Integer::clamped("summary_chars", 500, 0..=100_000, "With return_ref.");
@@ -70,24 +79,27 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "dispatch",
-            description: "Delegate a task to an agent: a claude, codex, gemini or opencode session in that project's directory (its instructions, MCP servers, tools) answers. Check `outcome` (done/partial/blocked) and `hint`. Identical repeats come from a cache (`cached: true`). A timeout returns a session_id for dispatch_session.",
+            description: "Delegate a task to an agent: a claude/codex/gemini/opencode session in its project (instructions, MCP servers, tools) answers. Check `outcome` (done/partial/blocked) and `hint`. Repeats may be cached (`cached: true`). A timeout returns a session_id to resume. max_turns, effort, fallback_model: claude only.",
             params: DISPATCH,
             kind: Kind::Dispatch,
-            run: dispatch,
+            run: |call| run_prepared(call, prepare_dispatch),
+            prepare: Some(prepare_dispatch),
         },
         Tool {
             name: "dispatch_session",
-            description: "Multi-turn conversation with an agent: without session_id a new session starts; pass the returned session_id to continue it (also resumes a timed-out dispatch: task='Continue where you left off'). Never cached.",
+            description: "A conversation with an agent: no session_id starts one; pass the returned session_id to continue (also a timed-out dispatch: task='Continue where you left off'). Never cached.",
             params: DISPATCH_SESSION,
             kind: Kind::Dispatch,
-            run: dispatch_session,
+            run: |call| run_prepared(call, prepare_session),
+            prepare: Some(prepare_session),
         },
         Tool {
             name: "dispatch_stream",
-            description: "Like dispatch, for long tasks: the agent's steps (messages, \"Using tool: X\") arrive as progress notifications. Always a fresh session; never cached.",
+            description: "Like dispatch, for long tasks: the agent's steps arrive as progress notifications. A fresh session; never cached.",
             params: ASK_ONLY,
             kind: Kind::Dispatch,
-            run: dispatch_stream,
+            run: |call| run_prepared(call, prepare_stream),
+            prepare: Some(prepare_stream),
         },
     ]
 }
@@ -101,6 +113,9 @@ pub(super) struct AskArgs {
     pub(super) goal: String,
     pub(super) response_format: String,
     pub(super) timeout: Option<u64>,
+    max_turns: i64,
+    effort: String,
+    fallback_model: String,
 }
 
 impl AskArgs {
@@ -131,6 +146,30 @@ impl AskArgs {
             mode,
         }
     }
+
+    /// `agent` with this call's run controls over its own, checked as the
+    /// agent keys of the same names are.
+    fn run_by(&self, agent: &Agent) -> Result<Agent, FieldError> {
+        let mut patch = AgentPatch::default();
+        if self.max_turns != 0 {
+            patch.set(
+                Field::MaxTurns,
+                MAX_TURNS.name,
+                Given::Integer(self.max_turns),
+            )?;
+        }
+        for (field, param, text) in [
+            (Field::Effort, EFFORT, &self.effort),
+            (Field::FallbackModel, FALLBACK_MODEL, &self.fallback_model),
+        ] {
+            if !text.trim().is_empty() {
+                patch.set(field, param.name, Given::Text(text))?;
+            }
+        }
+        let mut agent = agent.clone();
+        patch.apply(&mut agent);
+        Ok(agent)
+    }
 }
 
 pub(super) fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
@@ -147,6 +186,9 @@ pub(super) fn ask_args(args: &mut Args) -> Result<AskArgs, ArgError> {
             }
         })?,
         timeout: per_call_timeout(args.integer(&TIMEOUT_SECONDS)?),
+        max_turns: args.integer(&MAX_TURNS)?,
+        effort: args.text(&EFFORT)?,
+        fallback_model: args.text(&FALLBACK_MODEL)?,
     })
 }
 
@@ -183,26 +225,129 @@ pub(super) fn summary_chars(requested: Option<i64>) -> usize {
     SUMMARY_CHARS.bounded(requested.unwrap_or(SUMMARY_CHARS.default)) as usize
 }
 
-fn dispatch(mut call: Call) -> Result<ToolResult, ArgError> {
-    let ask = ask_args(&mut call.args)?;
-    let group_name = call.args.text(&GROUP)?;
-    let return_ref = call.args.boolean(&RETURN_REF)?;
-    let chars = call.args.integer(&SUMMARY_CHARS)? as usize;
+/// A dispatch call decoded and checked, owning all its run needs: it runs
+/// here (`run_here`) or as a background job (`jobs::start_job`: a task or
+/// `dispatch_async`) the same way.
+pub struct Prepared {
+    pub(super) tool: &'static str,
+    pub(super) ask: AskArgs,
+    /// The agent with the call's run controls applied.
+    agent: Agent,
+    config: Arc<Config>,
+    /// The effective context, a group's shared facts merged in.
+    context: String,
+    resume: Option<String>,
+    mode: OutputMode,
+    /// Whether the result cache may answer (one-shot `dispatch` only).
+    pub(super) cached: bool,
+    /// `return_ref`'s summary length, when the answer is a ref.
+    pub(super) return_ref: Option<usize>,
+}
+
+/// How a tool decodes and checks a call before it runs: the call's
+/// `Prepared` dispatch, or the envelope that answers it at once.
+pub type Prepare = fn(&mut Call) -> Result<Result<Prepared, ToolResult>, ArgError>;
+
+impl Prepared {
+    pub(super) fn dispatch(&self) -> Dispatch<'_> {
+        self.ask.dispatch(
+            &self.agent,
+            &self.config.settings,
+            &self.context,
+            self.resume.as_deref(),
+            self.mode,
+        )
+    }
+
+    /// Runs the dispatch on this call's thread, with its cancellation and
+    /// (stream mode) its progress.
+    fn run_here(&self, call: &Call) -> ToolResult {
+        let progress = match (self.mode, call.progress) {
+            (OutputMode::Stream, Some(progress)) => {
+                let progress = progress.clone();
+                let agent = self.ask.agent.clone();
+                Some(
+                    Arc::new(move |message: &str| progress.report(&format!("[{agent}] {message}")))
+                        as runner::Progress,
+                )
+            }
+            _ => None,
+        };
+        let d = self.dispatch();
+        let answer = run(call, self.tool, d, self.cached, progress);
+        self::answer(call, &answer, &d, self.return_ref)
+    }
+}
+
+/// A tool that runs its `Prepare`d dispatch on the call's thread.
+fn run_prepared(mut call: Call, prepare: Prepare) -> Result<ToolResult, ArgError> {
+    Ok(match prepare(&mut call)? {
+        Ok(prepared) => prepared.run_here(&call),
+        Err(envelope) => envelope,
+    })
+}
+
+/// Decodes the arguments every dispatch tool takes (after the tool's own,
+/// all of them consumed) and checks them against the config: the agent
+/// exists, the run controls are valid, the group (if any) has it.
+fn prepare(
+    call: &mut Call,
+    tool: &'static str,
+    ask: AskArgs,
+    group: &str,
+    resume: Option<String>,
+    mode: OutputMode,
+) -> Result<Result<Prepared, ToolResult>, ArgError> {
     call.args.finish()?;
     let config = match call.config() {
         Ok(config) => config,
-        Err(envelope) => return Ok(envelope),
+        Err(envelope) => return Ok(Err(envelope)),
     };
     let Some(agent) = config.agents.get(&ask.agent) else {
-        return Ok(unknown_agent(&ask.agent, &config));
+        return Ok(Err(unknown_agent(&ask.agent, &config)));
     };
-    let context = match group_context(&config, &group_name, &ask.agent, &ask.context) {
+    let agent = ask.run_by(agent).map_err(ArgError::Invalid)?;
+    let context = match group_context(&config, group, &ask.agent, &ask.context) {
         Ok(context) => context,
-        Err(envelope) => return Ok(envelope),
+        Err(envelope) => return Ok(Err(envelope)),
     };
-    let d = ask.dispatch(agent, &config.settings, &context, None, OutputMode::Json);
-    let run = run(&call, "dispatch", d, true, None);
-    Ok(answer(&call, &run, &d, return_ref.then_some(chars)))
+    Ok(Ok(Prepared {
+        tool,
+        ask,
+        agent,
+        config,
+        context,
+        resume,
+        mode,
+        cached: false,
+        return_ref: None,
+    }))
+}
+
+fn prepare_dispatch(call: &mut Call) -> Result<Result<Prepared, ToolResult>, ArgError> {
+    let ask = ask_args(&mut call.args)?;
+    let group = call.args.text(&GROUP)?;
+    let return_ref = call.args.boolean(&RETURN_REF)?;
+    let chars = call.args.integer(&SUMMARY_CHARS)? as usize;
+    let prepared = prepare(call, "dispatch", ask, &group, None, OutputMode::Json)?;
+    Ok(prepared.map(|prepared| Prepared {
+        cached: true,
+        return_ref: return_ref.then_some(chars),
+        ..prepared
+    }))
+}
+
+fn prepare_session(call: &mut Call) -> Result<Result<Prepared, ToolResult>, ArgError> {
+    let ask = ask_args(&mut call.args)?;
+    let session = call.args.text(&SESSION_ID)?;
+    let resume = (!session.is_empty()).then_some(session);
+    prepare(call, "dispatch_session", ask, "", resume, OutputMode::Json)
+}
+
+/// `dispatch_stream`'s call; `dispatch_async` takes the same one.
+pub(super) fn prepare_stream(call: &mut Call) -> Result<Result<Prepared, ToolResult>, ArgError> {
+    let ask = ask_args(&mut call.args)?;
+    prepare(call, "dispatch_stream", ask, "", None, OutputMode::Stream)
 }
 
 /// The client's answer to a one-shot dispatch: the result itself, or with
@@ -289,56 +434,4 @@ pub(super) fn group_context(
         )));
     }
     Ok(group.merge_context(group_name, context))
-}
-
-fn dispatch_session(mut call: Call) -> Result<ToolResult, ArgError> {
-    let ask = ask_args(&mut call.args)?;
-    let session = call.args.text(&SESSION_ID)?;
-    call.args.finish()?;
-    run_uncached(
-        &call,
-        &ask,
-        (!session.is_empty()).then_some(session.as_str()),
-        OutputMode::Json,
-    )
-}
-
-fn dispatch_stream(mut call: Call) -> Result<ToolResult, ArgError> {
-    let ask = ask_args(&mut call.args)?;
-    call.args.finish()?;
-    run_uncached(&call, &ask, None, OutputMode::Stream)
-}
-
-fn run_uncached(
-    call: &Call,
-    ask: &AskArgs,
-    resume: Option<&str>,
-    mode: OutputMode,
-) -> Result<ToolResult, ArgError> {
-    let config = match call.config() {
-        Ok(config) => config,
-        Err(envelope) => return Ok(envelope),
-    };
-    let Some(agent) = config.agents.get(&ask.agent) else {
-        return Ok(unknown_agent(&ask.agent, &config));
-    };
-    let d = ask.dispatch(agent, &config.settings, &ask.context, resume, mode);
-    let progress = match (mode, call.progress) {
-        (OutputMode::Stream, Some(progress)) => {
-            let progress = progress.clone();
-            let agent = ask.agent.clone();
-            Some(
-                Arc::new(move |message: &str| progress.report(&format!("[{agent}] {message}")))
-                    as runner::Progress,
-            )
-        }
-        _ => None,
-    };
-    let tool = match mode {
-        OutputMode::Stream => "dispatch_stream",
-        OutputMode::Json => "dispatch_session",
-    };
-    Ok(ToolResult::dispatch(
-        &run(call, tool, d, false, progress).result,
-    ))
 }

@@ -10,16 +10,17 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::args::ArgError;
-use super::dispatching::{ASK_ONLY, ask_args};
+use super::dispatching::{ASK_ONLY, Prepared, prepare_stream};
 use super::params::{Boolean, Integer, Number, Param, Params, Text};
-use super::{Call, Kind, Tool, ToolResult, unknown_agent};
+use super::{Call, Kind, Tool, ToolResult};
 use crate::dispatch::Request;
 use crate::ids;
 use crate::jobs::record::{Job, Status};
 use crate::jobs::store::StoreError;
-use crate::jobs::worker::JobRun;
+use crate::jobs::worker::{Ended, JobRun};
+use crate::mcp::state::State;
 use crate::pyfmt::repr_str;
-use crate::runner::{self, DispatchResult, OutputMode};
+use crate::runner::DispatchResult;
 
 const JOB_ID: Text = Text::required("job_id", "From dispatch_async.");
 const BY_JOB_ID: Params = &[&[Param::Text(JOB_ID)]];
@@ -49,10 +50,11 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "dispatch_async",
-            description: "Start a dispatch in the background and get a job_id at once; follow it with dispatch_status (live progress tail) or dispatch_wait. The job survives on disk.",
+            description: "dispatch_stream in the background: a job_id at once, for dispatch_status (live progress) or dispatch_wait. Kept on disk.",
             params: ASK_ONLY,
             kind: Kind::Dispatch,
             run: dispatch_async,
+            prepare: None,
         },
         Tool {
             name: "dispatch_status",
@@ -60,6 +62,7 @@ pub fn tools() -> Vec<Tool> {
             params: BY_JOB_ID,
             kind: Kind::ReadOnly,
             run: dispatch_status,
+            prepare: None,
         },
         Tool {
             name: "dispatch_wait",
@@ -67,6 +70,7 @@ pub fn tools() -> Vec<Tool> {
             params: DISPATCH_WAIT,
             kind: Kind::ReadOnly,
             run: dispatch_wait,
+            prepare: None,
         },
         Tool {
             name: "dispatch_cancel",
@@ -74,6 +78,7 @@ pub fn tools() -> Vec<Tool> {
             params: BY_JOB_ID,
             kind: Kind::Changes,
             run: dispatch_cancel,
+            prepare: None,
         },
         Tool {
             name: "dispatch_jobs",
@@ -81,6 +86,7 @@ pub fn tools() -> Vec<Tool> {
             params: DISPATCH_JOBS,
             kind: Kind::ReadOnly,
             run: dispatch_jobs,
+            prepare: None,
         },
         Tool {
             name: "fetch_result",
@@ -88,6 +94,7 @@ pub fn tools() -> Vec<Tool> {
             params: FETCH_RESULT,
             kind: Kind::ReadOnly,
             run: fetch_result,
+            prepare: None,
         },
         Tool {
             name: "dispatch_gc",
@@ -95,6 +102,7 @@ pub fn tools() -> Vec<Tool> {
             params: DISPATCH_GC,
             kind: Kind::Destructive,
             run: dispatch_gc,
+            prepare: None,
         },
     ]
 }
@@ -156,63 +164,75 @@ fn job_json(job: &Job) -> Value {
 }
 
 fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
-    let ask = ask_args(&mut call.args)?;
-    call.args.finish()?;
-    let config = match call.config() {
-        Ok(config) => config,
+    let prepared = match prepare_stream(&mut call)? {
+        Ok(prepared) => prepared,
         Err(envelope) => return Ok(envelope),
     };
-    if !config.agents.contains_key(&ask.agent) {
-        return Ok(unknown_agent(&ask.agent, &config));
-    }
-    let jobs = &call.state.jobs;
+    let agent = prepared.ask.agent.clone();
+    Ok(
+        match start_job("dispatch_async", call.state, prepared, None) {
+            Ok(job) => {
+                ToolResult::ok(json!({"job_id": job.id, "status": "pending", "agent": agent}))
+            }
+            Err(envelope) => envelope,
+        },
+    )
+}
+
+/// Records `prepared` as a `pending` job and starts its worker, which runs
+/// it through the one dispatch path: the job behind `dispatch_async` and
+/// behind every task. `ended` is told once the record is final; `tool`
+/// names the call in errors.
+pub fn start_job(
+    tool: &str,
+    state: &State,
+    prepared: Prepared,
+    ended: Option<Ended>,
+) -> Result<Job, ToolResult> {
+    let jobs = &state.jobs;
+    let ask = &prepared.ask;
     let given = |text: &str| (!text.is_empty()).then(|| text.to_owned());
-    let job = match jobs.store().create(
-        &ask.agent,
-        &ask.task,
-        given(&ask.context),
-        given(&ask.caller),
-        given(&ask.goal),
-    ) {
-        Ok(job) => job,
-        Err(err) => return Ok(storage_error("dispatch_async", &err)),
-    };
-    let agent_name = ask.agent.clone();
-    let dispatcher = call.state.dispatcher.clone();
+    let job = jobs
+        .store()
+        .create(
+            &ask.agent,
+            &ask.task,
+            given(&ask.context),
+            given(&ask.caller),
+            given(&ask.goal),
+            prepared.return_ref,
+        )
+        .map_err(|err| storage_error(tool, &err))?;
+    let dispatcher = state.dispatcher.clone();
     let what = format!("job {}", job.id);
     let work = Box::new(move |run: JobRun| {
-        // The same config snapshot that was checked above, so present.
-        let Some(agent) = config.agents.get(&ask.agent) else {
-            return Some(DispatchResult::failure(
-                &ask.agent,
-                runner::ErrorType::NotFound,
-                format!("Unknown agent: {}", repr_str(&ask.agent)),
-            ));
-        };
         let request = Request {
             what: &what,
-            dispatch: ask.dispatch(
-                agent,
-                &config.settings,
-                &ask.context,
-                None,
-                OutputMode::Stream,
-            ),
-            cached: false,
+            dispatch: prepared.dispatch(),
+            cached: prepared.cached,
             progress: Some(run.progress),
         };
         dispatcher
             .run_then(request, run.cancel, run.start)
             .map(|answer| answer.result)
     });
-    if let Err(err) = Arc::clone(jobs).start(job.id.clone(), work) {
-        return Ok(ToolResult::error(format!(
-            "dispatch_async could not start a worker: {err}"
-        )));
-    }
-    Ok(ToolResult::ok(
-        json!({"job_id": job.id, "status": "pending", "agent": agent_name}),
-    ))
+    Arc::clone(jobs)
+        .start(job.id.clone(), work, ended)
+        .map_err(|err| ToolResult::error(format!("{tool} could not start a worker: {err}")))?;
+    Ok(job)
+}
+
+/// What a finished job answers as the call it stands for: its result (as
+/// a ref payload when it was asked for one), or `None` while it has none.
+pub fn job_answer(job: &Job) -> Option<ToolResult> {
+    let result = job.result.as_ref()?;
+    Some(match job.return_ref {
+        Some(chars) => ToolResult {
+            value: ref_payload(&job.id, result, chars),
+            is_error: !result.success,
+        },
+        None => ToolResult::dispatch(result),
+    })
 }
 
 fn dispatch_status(mut call: Call) -> Result<ToolResult, ArgError> {

@@ -34,29 +34,23 @@ use crate::runner::backends::{
 };
 use crate::state::flock::LockError;
 
-const NEW_NAME: Text = Text::required(
-    "name",
-    "Letters, digits, '-', '_'; starts with a letter or digit.",
-);
-const DIRECTORY: Text = Text::required("directory", "The project's directory ('~' expanded).");
+const NEW_NAME: Text = Text::required("name", "Letters, digits, - and _.");
+const DIRECTORY: Text = Text::required("directory", "Project directory ('~' expanded).");
 const DESCRIPTION: Text = Text::optional("description", "What it is for.");
 /// Checked by the tool, not clamped: a bad timeout is refused by name.
-const TIMEOUT: Integer = Integer::as_given("timeout", 0, "Seconds per dispatch, max 604800.");
-const BUDGET: Number =
-    Number::new("max_budget_usd", 0.0).described("Spend cap per dispatch in USD.");
+const TIMEOUT: Integer = Integer::as_given("timeout", 0, "Seconds, max 604800.");
+const BUDGET: Number = Number::new("max_budget_usd", 0.0).described("USD cap per dispatch.");
 const MODEL: Text = Text::optional("model", "e.g. sonnet or opus.");
-const BACKEND: Text = Text::optional("backend", "Agent CLI: claude, codex, gemini, opencode.");
-const PERMISSION_MODE: Text =
-    Text::optional("permission_mode", "e.g. plan; README maps it per backend.");
+const BACKEND: Text = Text::optional("backend", "claude, codex, gemini or opencode.");
+const PERMISSION_MODE: Text = Text::optional("permission_mode", "e.g. plan (README: per backend).");
 const ALLOWED_TOOLS: Text = Text::optional(
     "allowed_tools",
     "Tools it may use, e.g. 'Read,Bash(git *)'.",
 );
 const DISALLOWED_TOOLS: Text = Text::optional("disallowed_tools", "Tools it may not use.");
-const CAPABILITIES: Text = Text::optional("capabilities", "Labels for what it can do.");
-const RISKY_CAPABILITIES: Text =
-    Text::optional("risky_capabilities", "Labels for risky things it can do.");
-const INSTRUCTIONS: Text = Text::optional("instructions", "Standing orders for every dispatch.");
+const CAPABILITIES: Text = Text::optional("capabilities", "What it can do.");
+const RISKY_CAPABILITIES: Text = Text::optional("risky_capabilities", "Risky things it can do.");
+const INSTRUCTIONS: Text = Text::optional("instructions", "Standing orders.");
 
 /// The CLI and limits both `add_agent` and `update_agent` take.
 const LIMITS: &[Param] = &[
@@ -95,24 +89,27 @@ pub fn tools() -> Vec<Tool> {
     vec![
         Tool {
             name: "add_agent",
-            description: "Register a project directory as an agent (description guessed from its files if empty). timeout 0 = 300 s; max_budget_usd 0 = settings default. Lists are comma-separated.",
+            description: "Register a project directory as an agent (empty description: guessed from its files; timeout, max_budget_usd 0: defaults). Lists are comma-separated.",
             params: ADD_AGENT,
             kind: Kind::Changes,
             run: add_agent,
+            prepare: None,
         },
         Tool {
             name: "update_agent",
-            description: "Change an agent; empty arguments are ignored (timeout/max_budget_usd 0 = no change; a negative budget = no cap). \"none\" clears a field (tool lists then inherit defaults). Returns the changed fields.",
+            description: "Change an agent: empty or 0 = no change, a negative budget = no cap, \"none\" clears a field (tool lists then inherit). Returns the changed fields.",
             params: UPDATE_AGENT,
             kind: Kind::Changes,
             run: update_agent,
+            prepare: None,
         },
         Tool {
             name: "remove_agent",
-            description: "Remove an agent from the config. Its project directory is not touched; groups that still list it are named in `warnings`.",
+            description: "Remove an agent from the config (its directory is not touched); groups still listing it are named in `warnings`.",
             params: REMOVE_AGENT,
             kind: Kind::Destructive,
             run: remove_agent,
+            prepare: None,
         },
     ]
 }

@@ -25,6 +25,8 @@ use crate::config::store::LoadError;
 use crate::pyfmt::repr_str;
 use crate::runner::{CancelToken, DispatchResult};
 use args::{ArgError, Args};
+pub use dispatching::{Prepare, Prepared};
+pub use jobs::{job_answer, start_job};
 use params::Params;
 
 /// What a tool returns: a JSON value, and whether the client should see it
@@ -56,6 +58,17 @@ impl ToolResult {
             value: json!({"error": message.into(), "hint": hint}),
             is_error: true,
         }
+    }
+
+    /// The `CallToolResult` members, `content` and `isError`, as JSON text
+    /// to splice into a reply: the payload (often tens of KB) is
+    /// serialized once and escaped once, never copied into a second tree.
+    pub fn call_result_members(&self) -> String {
+        let text = Value::String(self.value.to_string());
+        format!(
+            r#""content":[{{"type":"text","text":{text}}}],"isError":{}"#,
+            self.is_error
+        )
     }
 
     /// A dispatch result; a failed dispatch is an error for the client.
@@ -120,6 +133,9 @@ pub struct Tool {
     pub params: Params,
     pub kind: Kind,
     pub run: Run,
+    /// The dispatch tools' checked call, which can also run as a task (a
+    /// background job); `None` for tools that only run in the call.
+    pub prepare: Option<Prepare>,
 }
 
 /// What a tool does to the world, for the `annotations` hints.
@@ -147,6 +163,19 @@ pub fn all() -> &'static [Tool] {
     })
 }
 
+/// Tools whose answer is an agent's whole answer, often long: Claude Code
+/// shows one up to this many characters inline (`anthropic/
+/// maxResultSizeChars`) instead of saving it to a file the model must
+/// read back. Past it the answer is still whole, in that file; `return_ref`
+/// keeps a copy on our side.
+const LARGE_RESULTS: [&str; 4] = [
+    "dispatch",
+    "dispatch_session",
+    "dispatch_stream",
+    "fetch_result",
+];
+const LARGE_RESULT_CHARS: u64 = 200_000;
+
 /// Whether tool `name` spends its time waiting on something else; such
 /// calls run in their own lane so that many of them cannot starve the rest.
 pub fn waits(name: &str) -> bool {
@@ -171,18 +200,27 @@ pub fn list() -> &'static Value {
         let tools: Vec<Value> = all()
             .iter()
             .map(|tool| {
+                // `readOnlyHint` is false unless said: every byte here is
+                // resent to the model.
                 let annotations = match tool.kind {
                     Kind::ReadOnly => json!({"readOnlyHint": true}),
-                    Kind::Changes => json!({"readOnlyHint": false, "destructiveHint": false}),
-                    Kind::Destructive => json!({"readOnlyHint": false, "destructiveHint": true}),
-                    Kind::Dispatch => json!({"readOnlyHint": false, "openWorldHint": true}),
+                    Kind::Changes => json!({"destructiveHint": false}),
+                    Kind::Destructive => json!({"destructiveHint": true}),
+                    Kind::Dispatch => json!({"openWorldHint": true}),
                 };
-                json!({
+                let mut entry = json!({
                     "name": tool.name,
                     "description": tool.description,
                     "inputSchema": params::schema(tool.params),
                     "annotations": annotations,
-                })
+                });
+                if tool.prepare.is_some() {
+                    entry["execution"] = json!({"taskSupport": "optional"});
+                }
+                if LARGE_RESULTS.contains(&tool.name) {
+                    entry["_meta"] = json!({"anthropic/maxResultSizeChars": LARGE_RESULT_CHARS});
+                }
+                entry
             })
             .collect();
         json!({"tools": tools})

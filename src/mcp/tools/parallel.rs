@@ -33,20 +33,18 @@ const AGGREGATE_TASK: &str = "Synthesize the results below into a single coheren
 const AGGREGATE_CALLER: &str = "dispatch_parallel";
 const AGGREGATE_GOAL: &str = "aggregate parallel dispatch results";
 
-const DISPATCHES: Text = Text::required("dispatches", "JSON array of dispatch items, as a string.");
-const AGGREGATE: Text = Text::optional(
-    "aggregate",
-    "Agent that combines the results; empty for none.",
-);
+const DISPATCHES: Text = Text::required("dispatches", "A JSON array, as a string.");
+const AGGREGATE: Text = Text::optional("aggregate", "Agent that combines the results.");
 const DISPATCH_PARALLEL: Params = &[&[Param::Text(DISPATCHES), Param::Text(AGGREGATE)]];
 
 pub fn tools() -> Vec<Tool> {
     vec![Tool {
         name: "dispatch_parallel",
-        description: "Run several dispatches at once (within max_concurrency); results in input order. `dispatches`: a JSON array string of {agent, task, context?, caller?, goal?, response_format?, timeout_seconds?, group?, return_ref?, summary_chars?}. Validated before any runs. `aggregate`: an agent that synthesizes the results.",
+        description: "Several dispatches at once (within max_concurrency), results in input order. `dispatches`: a JSON array string of dispatch arguments ({agent, task, …}; no run controls), all checked first. `aggregate`: an agent that synthesizes the results.",
         params: DISPATCH_PARALLEL,
         kind: Kind::Dispatch,
         run: dispatch_parallel,
+        prepare: None,
     }]
 }
 

@@ -200,7 +200,8 @@ impl Param {
             property.insert("minimum".into(), json!(min));
             property.insert("maximum".into(), json!(max));
         }
-        if let Some(description) = description {
+        // An empty description is left out: the name says it all.
+        if let Some(description) = description.filter(|text| !text.is_empty()) {
             property.insert("description".into(), json!(description));
         }
         Value::Object(property)

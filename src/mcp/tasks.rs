@@ -1,0 +1,487 @@
+//! MCP tasks, each one a job of our job store: a task-augmented call of a
+//! dispatch tool starts a job (as `dispatch_async` does) and is answered
+//! with its handle at once; the task's status, result and cancellation are
+//! the job's, so a task outlives the server that started it and shows in
+//! `dispatch_jobs`. Two wire forms over the same jobs (`Flavor`): the
+//! 2025-11-25 utility (SEP-1686) and the 2026-07-28 tasks extension
+//! (SEP-2663).
+
+use std::fmt;
+use std::sync::Mutex;
+
+use serde_json::{Map, Value, json};
+
+use super::jsonrpc;
+use super::modern;
+use super::state::State;
+use super::tools::args::{ArgError, Args};
+use super::tools::{self, ToolResult};
+use super::writer::Writer;
+use crate::ids;
+use crate::jobs::record::{Job, Status};
+use crate::jobs::store::StoreError;
+use crate::pyfmt::repr_str;
+use crate::runner::CancelToken;
+
+/// How often a client should look again; a dispatch takes seconds at the
+/// least, minutes often.
+const POLL_INTERVAL_MS: u64 = 2000;
+
+/// Which revision's task form a request speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// 2025-11-25: `ttl`, `pollInterval`, `tasks/result`, `tasks/list`;
+    /// an `isError` result is a `failed` task.
+    Utility,
+    /// 2026-07-28 extension: `ttlMs`, `pollIntervalMs`, the result inline
+    /// in `tasks/get`; an `isError` result is still `completed`.
+    Extension,
+}
+
+/// A tasks method, as far as a flavor has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Cancel,
+    /// 2025-11-25 only.
+    Result,
+    /// 2025-11-25 only.
+    List,
+    /// Extension only.
+    Update,
+}
+
+impl Method {
+    /// `name` as a method of `flavor`; `None` when it has no such method.
+    pub fn of(name: &str, flavor: Flavor) -> Option<Method> {
+        match (name, flavor) {
+            ("tasks/get", _) => Some(Method::Get),
+            ("tasks/cancel", _) => Some(Method::Cancel),
+            ("tasks/result", Flavor::Utility) => Some(Method::Result),
+            ("tasks/list", Flavor::Utility) => Some(Method::List),
+            ("tasks/update", Flavor::Extension) => Some(Method::Update),
+            _ => None,
+        }
+    }
+}
+
+/// Why a tasks request cannot be answered as asked.
+#[derive(Debug)]
+pub enum TaskError {
+    /// `taskId` missing, not a string, or not one of our ids.
+    BadId(String),
+    NotFound(String),
+    /// A cursor we never issued (`tasks/list` fits in one page).
+    BadCursor,
+    /// `tasks/cancel` (2025-11-25) of a task already over.
+    Terminal {
+        id: String,
+        status: &'static str,
+    },
+    /// Running in another server process, which alone can stop it.
+    NotOurs(String),
+    /// `tasks/result` of a task cancelled before it had one.
+    Cancelled(String),
+    /// The job ended without a result (its server exited, its worker
+    /// crashed): the error its record gives.
+    NoResult(String),
+    Storage(StoreError),
+}
+
+impl TaskError {
+    pub fn code(&self) -> i64 {
+        match self {
+            TaskError::NotOurs(_) | TaskError::NoResult(_) | TaskError::Storage(_) => {
+                jsonrpc::INTERNAL_ERROR
+            }
+            _ => jsonrpc::INVALID_PARAMS,
+        }
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskError::BadId(got) => write!(
+                f,
+                "taskId must be a task id from a task-augmented tools/call (32 hex characters), got {got}"
+            ),
+            TaskError::NotFound(id) => write!(
+                f,
+                "task {id} not found: it never existed or was deleted (dispatch_gc, job_retention_days)"
+            ),
+            TaskError::BadCursor => {
+                f.write_str("invalid cursor: tasks/list returns every task in one page")
+            }
+            TaskError::Terminal { id, status } => {
+                write!(f, "cannot cancel task {id}: it is already {status}")
+            }
+            TaskError::NotOurs(id) => write!(
+                f,
+                "task {id} runs in another agent-dispatch server, which alone can stop it; poll tasks/get until it ends"
+            ),
+            TaskError::Cancelled(id) => {
+                write!(f, "task {id} was cancelled before it had a result")
+            }
+            TaskError::NoResult(error) => write!(f, "the task ended without a result: {error}"),
+            TaskError::Storage(err) => write!(f, "the job store failed: {err}"),
+        }
+    }
+}
+
+/// Tasks one server process created in its 2025-11-25 session, oldest
+/// first: what `tasks/list` shows. Ids live on disk for every process
+/// sharing the directory, but a session lists only its own.
+#[derive(Default)]
+pub struct Created(Mutex<Vec<String>>);
+
+impl Created {
+    fn add(&self, id: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(id.to_owned());
+    }
+
+    fn ids(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Starts `tool`'s call as a task: checked like the call itself (a bad
+/// argument or an unknown agent answers at once, with no task), then a job
+/// is durably recorded and started. A 2025-11-25 session is told when it
+/// ends (`notifications/tasks/status`) and can list it.
+pub fn create(
+    state: &State,
+    tool: &tools::Tool,
+    prepare: tools::Prepare,
+    args: Args,
+    flavor: Flavor,
+    session: (&Created, &Writer),
+) -> Result<Result<Job, ToolResult>, ArgError> {
+    let never_cancelled = CancelToken::default();
+    let mut call = tools::Call {
+        state,
+        args,
+        cancel: &never_cancelled,
+        progress: None,
+    };
+    let prepared = match prepare(&mut call)? {
+        Ok(prepared) => prepared,
+        Err(envelope) => return Ok(Err(envelope)),
+    };
+    let ended = (flavor == Flavor::Utility).then(|| {
+        let writer = session.1.clone();
+        let store = state.jobs.store().clone();
+        let ttl = ttl_ms(state);
+        Box::new(move |id: &str| {
+            if let Ok(Some(job)) = store.get(id) {
+                writer.notify(&jsonrpc::notification(
+                    "notifications/tasks/status",
+                    Value::Object(task(&job, Flavor::Utility, ttl)),
+                ));
+            }
+        }) as crate::jobs::worker::Ended
+    });
+    let job = match tools::start_job(tool.name, state, prepared, ended) {
+        Ok(job) => job,
+        Err(envelope) => return Ok(Err(envelope)),
+    };
+    if flavor == Flavor::Utility {
+        session.0.add(&job.id);
+    }
+    Ok(Ok(job))
+}
+
+/// The answer to a task-augmented call: the new task's handle.
+pub fn created(state: &State, job: &Job, flavor: Flavor) -> Value {
+    let task = task(job, flavor, ttl_ms(state));
+    match flavor {
+        Flavor::Utility => json!({"task": task}),
+        Flavor::Extension => modern::typed(Value::Object(task), "task"),
+    }
+}
+
+/// `tasks/get`: the task now; in the extension, with its result (or
+/// error) once it has one.
+pub fn get(state: &State, params: &Value, flavor: Flavor) -> Result<Value, TaskError> {
+    let job = job_of(state, params)?;
+    let mut task = task(&job, flavor, ttl_ms(state));
+    if flavor == Flavor::Extension {
+        match outcome(&job) {
+            Outcome::Answer(answer) => {
+                task.insert("result".into(), call_result(&answer));
+            }
+            Outcome::NoResult(error) => {
+                task.insert(
+                    "error".into(),
+                    json!({"code": jsonrpc::INTERNAL_ERROR, "message": TaskError::NoResult(error).to_string()}),
+                );
+            }
+            Outcome::Working | Outcome::Cancelled => {}
+        }
+        return Ok(modern::complete(Value::Object(task)));
+    }
+    Ok(Value::Object(task))
+}
+
+/// `tasks/result` (2025-11-25) of a task that has ended: the call's own
+/// result, marked with the task it belongs to; `None` while it runs.
+pub fn result(state: &State, params: &Value) -> Result<Option<Value>, TaskError> {
+    let job = job_of(state, params)?;
+    match outcome(&job) {
+        Outcome::Working => Ok(None),
+        Outcome::Answer(answer) => {
+            let mut result = call_result(&answer);
+            result["_meta"] = json!({"io.modelcontextprotocol/related-task": {"taskId": job.id}});
+            Ok(Some(result))
+        }
+        Outcome::Cancelled => Err(TaskError::Cancelled(job.id)),
+        Outcome::NoResult(error) => Err(TaskError::NoResult(error)),
+    }
+}
+
+/// The id a tasks request names, checked before any file is touched.
+pub fn task_id(params: &Value) -> Result<String, TaskError> {
+    match params.get("taskId") {
+        Some(Value::String(id)) if ids::is_hex32(id) => Ok(id.clone()),
+        Some(Value::String(id)) => Err(TaskError::BadId(repr_str(id))),
+        Some(other) => Err(TaskError::BadId(other.to_string())),
+        None => Err(TaskError::BadId("nothing".to_owned())),
+    }
+}
+
+/// `tasks/list` (2025-11-25): this session's tasks, newest first, those
+/// since deleted left out.
+pub fn list(state: &State, params: &Value, created: &Created) -> Result<Value, TaskError> {
+    if params.get("cursor").is_some_and(|cursor| !cursor.is_null()) {
+        return Err(TaskError::BadCursor);
+    }
+    let ttl = ttl_ms(state);
+    let mut tasks = Vec::new();
+    for id in created.ids().iter().rev() {
+        if let Some(job) = state.jobs.store().get(id).map_err(TaskError::Storage)? {
+            tasks.push(Value::Object(task(&job, Flavor::Utility, ttl)));
+        }
+    }
+    Ok(json!({"tasks": tasks}))
+}
+
+/// `tasks/cancel`: the job cancelled (its process group killed when this
+/// server runs it). 2025-11-25 answers with the cancelled task and refuses
+/// a task already over; the extension acknowledges, whatever the task was.
+pub fn cancel(state: &State, params: &Value, flavor: Flavor) -> Result<Value, TaskError> {
+    let id = task_id(params)?;
+    let reply = state.jobs.cancel(&id).map_err(TaskError::Storage)?;
+    match (reply.outcome, flavor) {
+        ("not_found", _) => Err(TaskError::NotFound(id)),
+        (_, Flavor::Extension) => Ok(modern::complete(json!({}))),
+        ("already_terminal", Flavor::Utility) => Err(TaskError::Terminal {
+            id,
+            status: reply.status.map_or("over", |status| {
+                status_of(status, status == Status::Done, Flavor::Utility)
+            }),
+        }),
+        ("running", Flavor::Utility) => Err(TaskError::NotOurs(id)),
+        (_, Flavor::Utility) => get(state, params, Flavor::Utility),
+    }
+}
+
+/// `tasks/update` (extension): we never ask for input, so there is
+/// nothing to take; acknowledged for a task that exists.
+pub fn update(state: &State, params: &Value) -> Result<Value, TaskError> {
+    job_of(state, params)?;
+    Ok(modern::complete(json!({})))
+}
+
+fn job_of(state: &State, params: &Value) -> Result<Job, TaskError> {
+    let id = task_id(params)?;
+    match state.jobs.store().get(&id) {
+        Ok(Some(job)) => Ok(job),
+        Ok(None) => Err(TaskError::NotFound(id)),
+        Err(err) => Err(TaskError::Storage(err)),
+    }
+}
+
+/// Where a task's job stands, as far as its caller is concerned.
+enum Outcome {
+    Working,
+    /// The call's answer, success or not.
+    Answer(ToolResult),
+    Cancelled,
+    NoResult(String),
+}
+
+fn outcome(job: &Job) -> Outcome {
+    if !job.status.is_terminal() {
+        return Outcome::Working;
+    }
+    if job.status == Status::Cancelled {
+        return Outcome::Cancelled;
+    }
+    match tools::job_answer(job) {
+        Some(answer) => Outcome::Answer(answer),
+        None => Outcome::NoResult(
+            job.error
+                .clone()
+                .unwrap_or_else(|| "no result was recorded".to_owned()),
+        ),
+    }
+}
+
+/// A tool's answer as the `CallToolResult` a plain call gets.
+fn call_result(answer: &ToolResult) -> Value {
+    serde_json::from_str(&format!("{{{}}}", answer.call_result_members())).unwrap_or_default()
+}
+
+/// The task status of a job: pending and running are `working`; a failed
+/// dispatch is `failed` in 2025-11-25 but a `completed` call with an
+/// error result in the extension, where `failed` means no result at all.
+fn status_of(status: Status, has_result: bool, flavor: Flavor) -> &'static str {
+    match status {
+        Status::Pending | Status::Running => "working",
+        Status::Done => "completed",
+        Status::Cancelled => "cancelled",
+        Status::Failed if has_result && flavor == Flavor::Extension => "completed",
+        Status::Failed => "failed",
+    }
+}
+
+/// A job as a task of `flavor`: id, status with a message a person can
+/// read, times in ISO 8601, how long it is kept, how often to poll.
+fn task(job: &Job, flavor: Flavor, ttl_ms: Option<u64>) -> Map<String, Value> {
+    let status = status_of(job.status, job.result.is_some(), flavor);
+    let message = match job.status {
+        Status::Pending => Some("waiting for a free slot (max_concurrency)".to_owned()),
+        Status::Running => Some(
+            job.progress
+                .as_ref()
+                .and_then(|lines| lines.last().cloned())
+                .unwrap_or_else(|| format!("{} is working on it", job.agent)),
+        ),
+        Status::Failed => job.error.clone(),
+        Status::Done | Status::Cancelled => None,
+    };
+    let updated = [job.completed_at, job.progress_updated_at, job.started_at]
+        .into_iter()
+        .flatten()
+        .fold(job.created_at, f64::max);
+    let (ttl_key, poll_key) = match flavor {
+        Flavor::Utility => ("ttl", "pollInterval"),
+        Flavor::Extension => ("ttlMs", "pollIntervalMs"),
+    };
+    let mut task = Map::new();
+    task.insert("taskId".into(), json!(job.id));
+    task.insert("status".into(), json!(status));
+    if let Some(message) = message {
+        task.insert("statusMessage".into(), json!(message));
+    }
+    task.insert("createdAt".into(), json!(iso8601(job.created_at)));
+    task.insert("lastUpdatedAt".into(), json!(iso8601(updated)));
+    task.insert(ttl_key.into(), json!(ttl_ms));
+    task.insert(poll_key.into(), json!(POLL_INTERVAL_MS));
+    task
+}
+
+/// How long a task is kept: the job retention, or `None` (unlimited) when
+/// finished jobs are kept until `dispatch_gc`.
+fn ttl_ms(state: &State) -> Option<u64> {
+    let days = state.config().map_or(0, |c| c.settings.job_retention_days);
+    (days > 0).then(|| days.saturating_mul(86_400_000))
+}
+
+/// Epoch seconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC).
+fn iso8601(epoch: f64) -> String {
+    let millis = (epoch.max(0.0) * 1000.0) as i64;
+    let (days, ms_of_day) = (millis.div_euclid(86_400_000), millis.rem_euclid(86_400_000));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    let seconds = ms_of_day / 1000;
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60,
+        ms_of_day % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::DispatchResult;
+
+    const ID: &str = "0123456789abcdef0123456789abcdef";
+
+    fn job(status: Status, result: Option<bool>) -> Job {
+        Job {
+            status,
+            result: result.map(|success| DispatchResult::new("api", success)),
+            ..Job::new_pending(ID.into(), "api", "t", None, None, None, 1_764_633_600.25)
+        }
+    }
+
+    #[test]
+    fn times_are_utc_iso_8601() {
+        assert_eq!(iso8601(0.0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(951_782_400.5), "2000-02-29T00:00:00.500Z");
+        assert_eq!(iso8601(1_764_633_600.25), "2025-12-02T00:00:00.250Z");
+        assert_eq!(iso8601(4_102_444_799.0), "2099-12-31T23:59:59.000Z");
+    }
+
+    #[test]
+    fn statuses_follow_each_revision() {
+        for flavor in [Flavor::Utility, Flavor::Extension] {
+            assert_eq!(status_of(Status::Pending, false, flavor), "working");
+            assert_eq!(status_of(Status::Running, false, flavor), "working");
+            assert_eq!(status_of(Status::Done, true, flavor), "completed");
+            assert_eq!(status_of(Status::Cancelled, false, flavor), "cancelled");
+            assert_eq!(status_of(Status::Failed, false, flavor), "failed");
+        }
+        assert_eq!(status_of(Status::Failed, true, Flavor::Utility), "failed");
+        assert_eq!(
+            status_of(Status::Failed, true, Flavor::Extension),
+            "completed"
+        );
+    }
+
+    #[test]
+    fn a_task_carries_each_revision_s_field_names() {
+        let utility = task(&job(Status::Pending, None), Flavor::Utility, None);
+        assert_eq!(utility["taskId"], ID);
+        assert_eq!(utility["ttl"], Value::Null);
+        assert_eq!(utility["pollInterval"], POLL_INTERVAL_MS);
+        assert_eq!(utility["createdAt"], "2025-12-02T00:00:00.250Z");
+        let extension = task(
+            &job(Status::Failed, Some(false)),
+            Flavor::Extension,
+            Some(5),
+        );
+        assert_eq!(extension["status"], "completed");
+        assert_eq!(extension["ttlMs"], 5);
+        assert!(extension.get("ttl").is_none());
+    }
+
+    #[test]
+    fn ids_are_checked_before_any_file_is_read() {
+        assert_eq!(task_id(&json!({"taskId": ID})).unwrap(), ID);
+        for bad in [json!({}), json!({"taskId": "../x"}), json!({"taskId": 5})] {
+            let err = task_id(&bad).unwrap_err();
+            assert_eq!(err.code(), jsonrpc::INVALID_PARAMS, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Tasks for 2025-11-25 sessions (SEP-1686) through a real `serve`: the
+//! capability and each dispatch tool's `taskSupport`, a task-augmented
+//! call answered with a handle, `tasks/get`, the blocking `tasks/result`,
+//! status notifications, `tasks/list`, `tasks/cancel`; and the per-call
+//! run controls reaching Claude Code's argv.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test fails on the spot
+
+#[path = "support/fake.rs"]
+mod fake;
+#[path = "support/mcp_client.rs"]
+mod mcp_client;
+mod support;
+
+use std::time::Duration;
+
+use fake::{FakeClaude, group_gone};
+use mcp_client::{Server, tool_payload};
+use serde_json::{Value, json};
+use support::{Sandbox, wait_until};
+
+const HANG: Duration = Duration::from_secs(15);
+
+fn sandbox() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.add_agent("api", "API");
+    sandbox
+}
+
+/// `serve` after an `initialize` at `version`.
+fn session(sandbox: &Sandbox, fake: &FakeClaude, version: &str) -> (Server, Value) {
+    let mut server = Server::start(sandbox.command_with_claude(fake.dir.path()));
+    let init = server.request(
+        0,
+        "initialize",
+        json!({"protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+    );
+    (server, init["result"].clone())
+}
+
+fn task_call(tool: &str, arguments: Value) -> Value {
+    json!({"name": tool, "arguments": arguments, "task": {"ttl": 60000}})
+}
+
+#[test]
+fn a_task_is_created_at_once_and_its_result_waited_for() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "1")]);
+    let (mut server, init) = session(&sandbox, &fake, "2025-11-25");
+    assert_eq!(
+        init["capabilities"]["tasks"],
+        json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}})
+    );
+    let tools = server.request(1, "tools/list", json!({}))["result"]["tools"].clone();
+    let support = |name: &str| {
+        tools
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap()["execution"]["taskSupport"]
+            .clone()
+    };
+    for tool in ["dispatch", "dispatch_session", "dispatch_stream"] {
+        assert_eq!(support(tool), "optional", "{tool}");
+    }
+    assert_eq!(support("list_agents"), Value::Null);
+
+    let created = server.request(
+        2,
+        "tools/call",
+        task_call("dispatch", json!({"agent": "api", "task": "count"})),
+    );
+    let task = &created["result"]["task"];
+    assert_eq!(task["status"], "working", "{created}");
+    assert!(
+        task.get("ttl").is_some() && task["pollInterval"] == 2000,
+        "{task}"
+    );
+    assert!(created["result"].get("content").is_none());
+    let task_id = task["taskId"].as_str().unwrap().to_owned();
+
+    let got = server.request(3, "tasks/get", json!({"taskId": task_id}));
+    assert_eq!(got["result"]["taskId"], task_id.as_str());
+    assert!(got["result"]["createdAt"].as_str().unwrap().ends_with('Z'));
+
+    // Blocks until the task ends; its own progress token gets heartbeats.
+    server.send(
+        4,
+        "tasks/result",
+        json!({"taskId": task_id, "_meta": {"progressToken": 9}}),
+    );
+    let (result, before) = server.response(&json!(4), HANG);
+    let (answer, is_error) = tool_payload(&result);
+    assert!(!is_error && answer["success"] == true, "{answer}");
+    assert_eq!(
+        result["result"]["_meta"]["io.modelcontextprotocol/related-task"]["taskId"],
+        task_id.as_str()
+    );
+    // The status notification for the end, sent before or after.
+    let mut notes = before;
+    if !notes
+        .iter()
+        .any(|n| n["method"] == "notifications/tasks/status")
+    {
+        notes.extend(server.next(HANG));
+    }
+    let status = notes
+        .iter()
+        .find(|n| n["method"] == "notifications/tasks/status")
+        .unwrap_or_else(|| panic!("no status notification: {notes:?}"));
+    assert_eq!(status["params"]["taskId"], task_id.as_str());
+    assert_eq!(status["params"]["status"], "completed");
+
+    let listed = server.request(5, "tasks/list", json!({}));
+    assert_eq!(
+        listed["result"]["tasks"][0]["taskId"],
+        task_id.as_str(),
+        "{listed}"
+    );
+    assert_eq!(
+        server.request(6, "tasks/list", json!({"cursor": "x"}))["error"]["code"],
+        -32602
+    );
+    let again = server.request(7, "tasks/cancel", json!({"taskId": task_id}));
+    assert_eq!(again["error"]["code"], -32602, "{again}");
+    assert!(
+        again["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("completed")
+    );
+}
+
+#[test]
+fn a_failed_dispatch_is_a_failed_task_whose_result_is_the_error_envelope() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "exit-error")]);
+    let (mut server, _) = session(&sandbox, &fake, "2025-11-25");
+    let created = server.request(
+        1,
+        "tools/call",
+        task_call("dispatch_session", json!({"agent": "api", "task": "x"})),
+    );
+    let task_id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let result = server.request(2, "tasks/result", json!({"taskId": task_id}));
+    let (answer, is_error) = tool_payload(&result);
+    assert!(is_error && answer["success"] == false, "{answer}");
+    let got = server.request(3, "tasks/get", json!({"taskId": task_id}));
+    assert_eq!(got["result"]["status"], "failed", "{got}");
+}
+
+#[test]
+fn cancelling_a_running_task_kills_it_and_its_result_says_so() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let (mut server, _) = session(&sandbox, &fake, "2025-11-25");
+    let created = server.request(
+        1,
+        "tools/call",
+        task_call(
+            "dispatch_stream",
+            json!({"agent": "api", "task": "forever"}),
+        ),
+    );
+    let task_id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the agent to start", HANG, || {
+        !fake.invocations().is_empty()
+    });
+    let pgid = fake.invocations()[0].pgid;
+    // A waiting tasks/result is answered when the task ends.
+    server.send(2, "tasks/result", json!({"taskId": task_id}));
+    let cancelled = server.request(3, "tasks/cancel", json!({"taskId": task_id}));
+    assert_eq!(cancelled["result"]["status"], "cancelled", "{cancelled}");
+    assert_eq!(cancelled["result"]["taskId"], task_id.as_str());
+    wait_until("the task's group to die", HANG, || group_gone(pgid));
+    let (waited, _) = server.response(&json!(2), HANG);
+    assert_eq!(waited["error"]["code"], -32602, "{waited}");
+    assert!(
+        waited["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cancelled")
+    );
+    let got = server.request(4, "tasks/get", json!({"taskId": task_id}));
+    assert_eq!(got["result"]["status"], "cancelled");
+}
+
+#[test]
+fn tasks_are_refused_where_they_do_not_exist() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[]);
+    let (mut server, _) = session(&sandbox, &fake, "2025-11-25");
+    let quick = server.request(1, "tools/call", task_call("list_agents", json!({})));
+    assert_eq!(quick["error"]["code"], -32601, "{quick}");
+    let unknown = server.request(
+        2,
+        "tasks/get",
+        json!({"taskId": "0123456789abcdef0123456789abcdef"}),
+    );
+    assert_eq!(unknown["error"]["code"], -32602, "{unknown}");
+    assert_eq!(
+        server.request(3, "tasks/update", json!({}))["error"]["code"],
+        -32601
+    );
+
+    // An older session has no tasks: the `task` parameter is ignored.
+    let (mut older, init) = session(&sandbox, &fake, "2025-06-18");
+    assert!(init["capabilities"].get("tasks").is_none(), "{init}");
+    let plain = older.request(
+        1,
+        "tools/call",
+        task_call("dispatch", json!({"agent": "api", "task": "hi"})),
+    );
+    let (answer, _) = tool_payload(&plain);
+    assert_eq!(answer["success"], true, "{answer}");
+    assert_eq!(
+        older.request(2, "tasks/get", json!({}))["error"]["code"],
+        -32601
+    );
+}
+
+#[test]
+fn per_call_run_controls_reach_claude_over_the_agent_s_own() {
+    let sandbox = sandbox();
+    sandbox.edit_config(
+        "description: API",
+        "description: API\n    max_turns: 3\n    effort: low",
+    );
+    let fake = FakeClaude::new(&[]);
+    let (mut server, _) = session(&sandbox, &fake, "2025-06-18");
+    let (answer, _) = server.call(
+        1,
+        "dispatch_session",
+        json!({"agent": "api", "task": "t", "max_turns": 7, "effort": "high", "fallback_model": "sonnet"}),
+    );
+    assert_eq!(answer["success"], true, "{answer}");
+    let (plain, _) = server.call(2, "dispatch_session", json!({"agent": "api", "task": "t"}));
+    assert_eq!(plain["success"], true, "{plain}");
+    let runs = fake.invocations();
+    let flag = |run: usize, name: &str| {
+        let argv = &runs[run].argv;
+        argv.iter()
+            .position(|arg| arg == name)
+            .map(|at| argv[at + 1].clone())
+    };
+    assert_eq!(flag(0, "--max-turns").as_deref(), Some("7"));
+    assert_eq!(flag(0, "--effort").as_deref(), Some("high"));
+    assert_eq!(flag(0, "--fallback-model").as_deref(), Some("sonnet"));
+    assert_eq!(flag(1, "--max-turns").as_deref(), Some("3"));
+    assert_eq!(flag(1, "--effort").as_deref(), Some("low"));
+    assert_eq!(flag(1, "--fallback-model"), None);
+
+    for (id, arguments, field) in [
+        (
+            3,
+            json!({"agent": "api", "task": "t", "max_turns": 20000}),
+            "max_turns",
+        ),
+        (
+            4,
+            json!({"agent": "api", "task": "t", "fallback_model": "--yolo"}),
+            "fallback_model",
+        ),
+    ] {
+        let reply = server.request(
+            id,
+            "tools/call",
+            json!({"name": "dispatch", "arguments": arguments}),
+        );
+        assert_eq!(reply["error"]["code"], -32602, "{reply}");
+        assert!(
+            reply["error"]["message"].as_str().unwrap().contains(field),
+            "{reply}"
+        );
+    }
+    assert_eq!(fake.invocations().len(), 2, "refused calls start nothing");
+}

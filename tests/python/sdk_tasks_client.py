@@ -1,0 +1,290 @@
+"""Drive agent-dispatch's MCP tasks (protocol 2025-11-25, SEP-1686) with the Python SDK's own task client.
+
+    python tests/python/sdk_tasks_client.py <agent-dispatch binary> <config path>
+
+Run it with the mcp 1.x venv (~/.cache/agent-dispatch-ci/python-mcp, `mcp<2`): only 1.x
+ships a client for tasks, `ClientSession.experimental` (`call_tool_as_task`, `get_task`,
+`poll_task`, `get_task_result`, `list_tasks`, `cancel_task`; deprecated in 1.x, its
+warning is silenced here). mcp 2.x removed it: 2.3.0 keeps the task types, but its
+`tools/call` result validation rejects a `CreateTaskResult`, so under 2.x this script
+exits 2 before starting the server. No JSON-RPC is written by hand: every request and
+result below is the SDK's.
+
+It starts `<binary> serve` over stdio, with AGENT_DISPATCH_CONFIG=<config path> and the
+caller's PATH, HOME and variables named AGENT_DISPATCH_* or FAKE_* (the SDK's stdio
+client adds its own defaults: HOME, LOGNAME, PATH, SHELL, TERM, USER), and checks what a
+task-aware client relies on:
+
+  initialize     the handshake succeeds (protocol 2025-11-25);
+  capability     the server advertises tasks.requests.tools.call and `dispatch` declares
+                 execution.taskSupport "optional" or "required"; without both a conforming
+                 client never asks for a task;
+  create         tools/call dispatch {"agent": "api", "task": "say hi"} with params.task
+                 answers a CreateTaskResult: a task id, status "working";
+  list           tasks/list names that task;
+  complete       tasks/get, polled at the server's pollInterval, reaches "completed";
+  result         tasks/result returns a CallToolResult with one text content whose JSON
+                 has "success": true;
+  related-task   that result's _meta "io.modelcontextprotocol/related-task" names the task;
+  slow-create    a second task, {"agent": "slow", "task": "wait"}, is created;
+  slow-working   tasks/get says it is "working";
+  cancel         tasks/cancel answers the task with status "cancelled";
+  cancelled      tasks/get then says "cancelled".
+
+It prints `ok <step>` or `FAIL <step>: why` per step (a failed step skips the rest of its
+scenario), then a summary line. Exit status: 0 all passed, 1 a step failed, 2 usage
+error or an SDK without the task API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import warnings
+from contextlib import aclosing, contextmanager
+from datetime import timedelta
+
+import anyio
+
+try:
+    from mcp import ClientSession, StdioServerParameters
+    from mcp.client.experimental.tasks import ExperimentalClientFeatures
+    from mcp.client.stdio import stdio_client
+    from mcp.shared.exceptions import McpError
+    from mcp.types import CallToolResult
+except ImportError as missing:
+    SDK_PROBLEM = str(missing)
+else:
+    SDK_PROBLEM = None
+
+TOOL = "dispatch"
+QUICK_TASK = {"agent": "api", "task": "say hi"}
+SLOW_TASK = {"agent": "slow", "task": "wait"}
+TTL_MS = 60_000
+READ_TIMEOUT = timedelta(seconds=60)
+COMPLETE_TIMEOUT = 120
+WORKING_TIMEOUT = 30
+RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
+PASSED_ENV_PREFIXES = ("AGENT_DISPATCH_", "FAKE_")
+PASSED_ENV_NAMES = ("PATH", "HOME")
+
+
+class CheckFailed(Exception):
+    """A step's expectation did not hold."""
+
+
+class ScenarioAborted(Exception):
+    """A step failed; the rest of its scenario is skipped."""
+
+
+def expect(condition: bool, why: str) -> None:
+    if not condition:
+        raise CheckFailed(why)
+
+
+def describe(exc: BaseException) -> str:
+    """One line for a failure: the first leaf of an exception group, MCP errors with their code."""
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    if isinstance(exc, CheckFailed):
+        return str(exc)
+    if isinstance(exc, McpError):
+        return f"MCP error {exc.error.code}: {exc.error.message}"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class Report:
+    def __init__(self) -> None:
+        self.passed = 0
+        self.failed = 0
+
+    @contextmanager
+    def step(self, name: str):
+        try:
+            yield
+        except Exception as exc:
+            self.fail(name, describe(exc))
+            raise ScenarioAborted(name) from exc
+        self.passed += 1
+        print(f"ok {name}", flush=True)
+
+    def fail(self, name: str, why: str) -> None:
+        self.failed += 1
+        print(f"FAIL {name}: {why}", flush=True)
+
+    def summary(self) -> str:
+        return f"sdk-tasks-client: {self.passed} passed, {self.failed} failed"
+
+
+def server_params(binary: str, config: str) -> StdioServerParameters:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith(PASSED_ENV_PREFIXES) or name in PASSED_ENV_NAMES
+    }
+    env["AGENT_DISPATCH_CONFIG"] = config
+    return StdioServerParameters(command=binary, args=["serve"], env=env)
+
+
+def tasks(session: ClientSession) -> ExperimentalClientFeatures:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return session.experimental
+
+
+def dispatch_payload(result: CallToolResult) -> dict:
+    expect(not result.isError, f"tool reported an error: {result.content!r}")
+    expect(
+        len(result.content) == 1 and result.content[0].type == "text",
+        f"want one text content, got {result.content!r}",
+    )
+    payload = json.loads(result.content[0].text)
+    expect(isinstance(payload, dict), f"want a JSON object, got {payload!r}")
+    return payload
+
+
+async def check_capability(session: ClientSession, init) -> None:
+    requests = init.capabilities.tasks.requests if init.capabilities.tasks else None
+    call = requests.tools.call if requests and requests.tools else None
+    expect(call is not None, f"no tasks.requests.tools.call in capabilities {init.capabilities!r}")
+    listed = await session.list_tools()
+    tool = next((t for t in listed.tools if t.name == TOOL), None)
+    expect(tool is not None, f"tools/list has no {TOOL!r}")
+    support = tool.execution.taskSupport if tool.execution else None
+    expect(support in ("optional", "required"), f"{TOOL!r} has execution.taskSupport {support!r}")
+
+
+async def create_task(session: ClientSession, arguments: dict) -> str:
+    created = await tasks(session).call_tool_as_task(TOOL, arguments, ttl=TTL_MS)
+    expect(bool(created.task.taskId), "empty taskId")
+    expect(created.task.status == "working", f"status {created.task.status!r}, want 'working'")
+    return created.task.taskId
+
+
+async def wait_for_status(session: ClientSession, task_id: str, wanted: str, timeout: float) -> None:
+    """Poll tasks/get (at the server's pollInterval) until `wanted`; a different terminal status fails."""
+    last = None
+    with anyio.fail_after(timeout):
+        async with aclosing(tasks(session).poll_task(task_id)) as statuses:
+            async for last in statuses:
+                if last.status == wanted:
+                    return
+    raise CheckFailed(f"task ended {last.status!r} ({last.statusMessage!r}), want {wanted!r}")
+
+
+async def check_listed(session: ClientSession, task_id: str) -> None:
+    listed = await tasks(session).list_tasks()
+    expect(any(t.taskId == task_id for t in listed.tasks), f"tasks/list lacks {task_id}")
+
+
+async def fetch_result(session: ClientSession, task_id: str) -> CallToolResult:
+    result = await tasks(session).get_task_result(task_id, CallToolResult)
+    payload = dispatch_payload(result)
+    expect(payload.get("success") is True, f"success is {payload.get('success')!r} in {payload!r}")
+    return result
+
+
+def check_related_task(result: CallToolResult, task_id: str) -> None:
+    related = (result.meta or {}).get(RELATED_TASK_KEY)
+    expect(isinstance(related, dict) and related.get("taskId") == task_id, f"_meta {RELATED_TASK_KEY!r} is {related!r}")
+
+
+async def check_status(session: ClientSession, task_id: str, wanted: str) -> None:
+    status = await tasks(session).get_task(task_id)
+    expect(status.status == wanted, f"tasks/get says {status.status!r}, want {wanted!r}")
+
+
+async def cancel(session: ClientSession, task_id: str) -> None:
+    cancelled = await tasks(session).cancel_task(task_id)
+    expect(cancelled.taskId == task_id, f"tasks/cancel answered task {cancelled.taskId!r}")
+    expect(cancelled.status == "cancelled", f"tasks/cancel answered status {cancelled.status!r}")
+
+
+async def completing_task(session: ClientSession, report: Report) -> None:
+    with report.step("create"):
+        task_id = await create_task(session, QUICK_TASK)
+    with report.step("list"):
+        await check_listed(session, task_id)
+    with report.step("complete"):
+        await wait_for_status(session, task_id, "completed", COMPLETE_TIMEOUT)
+    with report.step("result"):
+        result = await fetch_result(session, task_id)
+    with report.step("related-task"):
+        check_related_task(result, task_id)
+
+
+async def cancelled_task(session: ClientSession, report: Report) -> None:
+    with report.step("slow-create"):
+        task_id = await create_task(session, SLOW_TASK)
+    with report.step("slow-working"):
+        await wait_for_status(session, task_id, "working", WORKING_TIMEOUT)
+    with report.step("cancel"):
+        await cancel(session, task_id)
+    with report.step("cancelled"):
+        await check_status(session, task_id, "cancelled")
+
+
+async def capability(session: ClientSession, report: Report, init) -> None:
+    with report.step("capability"):
+        await check_capability(session, init)
+
+
+async def attempt(scenario) -> None:
+    """Await one scenario; its failed step is already reported."""
+    try:
+        await scenario
+    except ScenarioAborted:
+        pass
+
+
+async def run_scenarios(session: ClientSession, report: Report) -> None:
+    try:
+        with report.step("initialize"):
+            init = await session.initialize()
+    except ScenarioAborted:
+        return
+    await attempt(capability(session, report, init))
+    await attempt(completing_task(session, report))
+    await attempt(cancelled_task(session, report))
+
+
+async def run(binary: str, config: str, report: Report) -> None:
+    try:
+        async with stdio_client(server_params(binary, config)) as (read, write):
+            async with ClientSession(read, write, read_timeout_seconds=READ_TIMEOUT) as session:
+                await run_scenarios(session, report)
+    except Exception as exc:
+        report.fail("connection", describe(exc))
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Check agent-dispatch's MCP tasks (2025-11-25) with the Python SDK 1.x task client.",
+    )
+    parser.add_argument("binary", help="the agent-dispatch binary; it is started as `<binary> serve`")
+    parser.add_argument("config", help="passed to the server as AGENT_DISPATCH_CONFIG")
+    args = parser.parse_args(argv)
+    found = shutil.which(args.binary)
+    if found is None:
+        parser.error(f"no executable at {args.binary!r}")
+    args.binary = os.path.abspath(found)
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if SDK_PROBLEM is not None:
+        print(f"this mcp SDK has no client task API ({SDK_PROBLEM}); use the mcp 1.x venv", file=sys.stderr)
+        return 2
+    report = Report()
+    anyio.run(run, args.binary, args.config, report)
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
