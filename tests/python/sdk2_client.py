@@ -4,13 +4,13 @@
 
 MODE is one of
   auto     `mcp.Client(..., mode="auto")`, the SDK's default: it sends `server/discover`
-           (protocol 2026-07-28, in `_meta`) first and falls back to `initialize` on any
-           JSON-RPC error other than -32022 with a modern-only `supported` list;
+           (protocol 2026-07-28, in `_meta`) first, which we answer, so it stays on
+           2026-07-28 with no handshake (it would fall back to `initialize` on an error);
   legacy   `mcp.Client(..., mode="legacy")`: the `initialize` handshake only (2025-11-25);
   session  the low-level `ClientSession(read, write)` + `initialize()`, as 1.x code does;
-  modern   `mode="2026-07-28"`: no handshake at all, every request carries the version in
-           `_meta` (informational: it needs a server that speaks 2026-07-28).
-Default: auto legacy session.
+  modern   `mode="2026-07-28"`: no handshake and no discover, every request carries the
+           version in `_meta`.
+Default: all four. Each mode must end on the protocol it is expected to speak.
 
 Each mode starts its own server with a throwaway config holding one agent (`api`, an
 existing directory), lists the tools (expects the 21 below), calls `list_agents`
@@ -42,8 +42,8 @@ EXPECTED_TOOLS = {
     "dispatch_async", "dispatch_status", "dispatch_wait", "dispatch_cancel", "dispatch_jobs",
     "fetch_result", "dispatch_gc",
 }
-MODES = ("auto", "legacy", "session", "modern")
-DEFAULT_MODES = ("auto", "legacy", "session")
+# The protocol each mode must end on.
+MODES = {"auto": "2026-07-28", "legacy": "2025-11-25", "session": "2025-11-25", "modern": "2026-07-28"}
 TIMEOUT = 60
 
 
@@ -79,6 +79,7 @@ async def run_mode(mode: str, params: StdioServerParameters) -> str:
             async with ClientSession(read, write) as session:
                 init = await session.initialize()
                 assert init.server_info.name == "agent-dispatch", init
+                assert init.protocol_version == MODES[mode], f"protocol {init.protocol_version}"
                 summary = await check(session.list_tools, session.call_tool)
                 return f"protocol {init.protocol_version}, {summary}"
     client_mode = "2026-07-28" if mode == "modern" else mode
@@ -86,7 +87,8 @@ async def run_mode(mode: str, params: StdioServerParameters) -> str:
         info = client.server_info
         if client_mode in ("auto", "legacy"):
             assert info is not None and info.name == "agent-dispatch", f"server_info: {info}"
-        era = "initialize" if client.session.initialize_result is not None else "discover/adopt"
+        era = "initialize" if client.session.initialize_result is not None else ("discover" if mode == "auto" else "no handshake")
+        assert client.protocol_version == MODES[mode], f"protocol {client.protocol_version} via {era}"
         summary = await check(client.list_tools, client.call_tool)
         return f"protocol {client.protocol_version} via {era}, {summary}"
 
@@ -108,10 +110,10 @@ def main() -> int:
         return 2
     binary = sys.argv[1]
     binary = str(Path(binary).resolve()) if os.sep in binary else binary
-    modes = sys.argv[2:] or list(DEFAULT_MODES)
+    modes = sys.argv[2:] or list(MODES)
     unknown = [m for m in modes if m not in MODES]
     if unknown:
-        print(f"unknown mode(s) {unknown}; choose from {MODES}", file=sys.stderr)
+        print(f"unknown mode(s) {unknown}; choose from {list(MODES)}", file=sys.stderr)
         return 2
     print(f"mcp {getattr(mcp, '__version__', None) or _dist_version()} against {binary}")
     passed = failed = 0
