@@ -107,6 +107,7 @@ fn agent_snapshot(agent: &Agent) -> Value {
         fallback_model,
         effort,
         max_turns,
+        json_schema,
         permission_mode,
         allowed_tools,
         disallowed_tools,
@@ -129,6 +130,7 @@ fn agent_snapshot(agent: &Agent) -> Value {
         "fallback_model": fallback_model,
         "effort": effort,
         "max_turns": max_turns,
+        "json_schema": json_schema,
         "permission_mode": permission_mode,
         "timeout": timeout,
     })

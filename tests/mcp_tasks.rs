@@ -281,3 +281,43 @@ fn per_call_run_controls_reach_claude_over_the_agent_s_own() {
     }
     assert_eq!(fake.invocations().len(), 2, "refused calls start nothing");
 }
+
+#[test]
+fn an_agent_s_json_schema_shapes_every_answer_unless_the_call_asks_otherwise() {
+    let sandbox = sandbox();
+    let schema = r#"{"type":"object","properties":{"rows":{"type":"integer"}}}"#;
+    let run = sandbox.run(&[
+        "update",
+        "api",
+        "--json-schema",
+        "{ \"type\": \"object\", \"properties\": {\"rows\": {\"type\": \"integer\"}} }",
+    ]);
+    run.ok();
+    assert!(
+        sandbox
+            .read_config()
+            .contains("json_schema:\n      type: object"),
+        "{}",
+        sandbox.read_config()
+    );
+    sandbox
+        .run(&["update", "api", "--json-schema", "rows please"])
+        .fails(2);
+    let fake = FakeClaude::new(&[]);
+    let (mut server, _) = session(&sandbox, &fake, "2025-06-18");
+    server.call(1, "dispatch_session", json!({"agent": "api", "task": "t"}));
+    server.call(
+        2,
+        "dispatch_session",
+        json!({"agent": "api", "task": "t", "response_format": "json"}),
+    );
+    let runs = fake.invocations();
+    let schema_of = |run: usize| {
+        let argv = &runs[run].argv;
+        argv.iter()
+            .position(|arg| arg == "--json-schema")
+            .map(|at| argv[at + 1].clone())
+    };
+    assert_eq!(schema_of(0).as_deref(), Some(schema));
+    assert_eq!(schema_of(1), None, "the call's own format wins");
+}

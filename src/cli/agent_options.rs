@@ -62,7 +62,7 @@ pub(crate) use shared_help;
 /// Each option and the field it sets, in the order of the help and of
 /// `update`'s report. An alias follows the option it stands for, which is
 /// how errors name it.
-const OPTIONS: [(&str, Field); 18] = [
+const OPTIONS: [(&str, Field); 19] = [
     ("--description", Field::Description),
     ("--backend", Field::Backend),
     ("--host", Field::Host),
@@ -73,6 +73,7 @@ const OPTIONS: [(&str, Field); 18] = [
     ("--fallback-model", Field::FallbackModel),
     ("--effort", Field::Effort),
     ("--max-turns", Field::MaxTurns),
+    ("--json-schema", Field::JsonSchema),
     ("--max-budget", Field::MaxBudgetUsd),
     ("--max-budget-usd", Field::MaxBudgetUsd),
     ("--permission-mode", Field::PermissionMode),

@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 
 use super::backend_name::BackendName;
 use super::directory::{self, DirectoryError};
+use super::json_schema;
 use super::remote::{self, RemoteProblem, SshTarget};
 use super::rules::{self, FlagValueProblem, NameKind};
 use super::schema::*;
@@ -52,6 +53,7 @@ pub enum Problem {
         value: String,
         choices: &'static [&'static str],
     },
+    NotASchema,
 }
 
 impl fmt::Display for SchemaError {
@@ -84,6 +86,9 @@ impl fmt::Display for SchemaError {
                 f,
                 "{name:?} is not an agent CLI this version knows: use one of {}",
                 BackendName::choices()
+            ),
+            Problem::NotASchema => f.write_str(
+                "expected a JSON Schema: a mapping (type: object, properties: …) or a string holding a JSON object",
             ),
         }
     }
@@ -193,6 +198,7 @@ fn decode_agent(value: Yaml, key: &str) -> Decoded<Agent> {
             fallback_model: f.optional_flag_value("fallback_model")?,
             effort: f.optional_effort("effort")?,
             max_turns: f.optional_integer("max_turns", 1, MAX_TURNS)?,
+            json_schema: f.optional_json_schema("json_schema")?,
             permission_mode: f.optional_flag_value("permission_mode")?,
             allowed_tools: f.optional_tool_list("allowed_tools")?,
             disallowed_tools: f.optional_tool_list("disallowed_tools")?,
@@ -411,6 +417,19 @@ impl Fields {
                 }),
             },
             Some(other) => Err(wrong_type(&self.path(key), "a string", &other)),
+        }
+    }
+
+    /// A JSON Schema: a mapping, or a string holding a JSON object.
+    fn optional_json_schema(&mut self, key: &str) -> Decoded<Option<String>> {
+        match self.take(key) {
+            None | Some(Yaml::Null) => Ok(None),
+            Some(given) => json_schema::from_yaml(&given)
+                .map(Some)
+                .ok_or_else(|| SchemaError {
+                    key: self.path(key),
+                    problem: Problem::NotASchema,
+                }),
         }
     }
 
@@ -702,6 +721,14 @@ mod tests {
                 "agents.a.max_turns",
             ),
             (
+                "agents:\n  a: {directory: /x, json_schema: json}\n",
+                "agents.a.json_schema: expected a JSON Schema",
+            ),
+            (
+                "agents:\n  a: {directory: /x, json_schema: [1]}\n",
+                "agents.a.json_schema: expected a JSON Schema",
+            ),
+            (
                 "agents:\n  a: {directory: /x, host: -oProxyCommand=x}\n",
                 "agents.a.host",
             ),
@@ -844,5 +871,28 @@ settings:
         assert_eq!(again.settings.cache.extra["shards"], Yaml::Int(4));
         assert_eq!(again.settings.extra["new_setting"], Yaml::Str("yes".into()));
         assert!(again.extra.contains_key("future_top"));
+    }
+
+    #[test]
+    fn a_json_schema_is_read_from_a_mapping_or_a_string_and_written_as_a_mapping() {
+        let compact = r#"{"type":"object","properties":{"rows":{"type":"integer"}}}"#;
+        for text in [
+            "agents:\n  a:\n    directory: /x\n    json_schema:\n      type: object\n      properties:\n        rows: {type: integer}\n",
+            "agents:\n  a:\n    directory: /x\n    json_schema: '{\"type\": \"object\", \"properties\": {\"rows\": {\"type\": \"integer\"}}}'\n",
+        ] {
+            let config = decode(text).unwrap();
+            assert_eq!(
+                config.agents["a"].json_schema.as_deref(),
+                Some(compact),
+                "{text}"
+            );
+            let written = yaml::render(&encode_config(&config)).unwrap();
+            assert!(
+                written.contains("json_schema:\n      type: object"),
+                "{written}"
+            );
+            let again = decode_config(yaml::parse(&written).unwrap()).unwrap();
+            assert_eq!(again, config);
+        }
     }
 }

@@ -69,6 +69,9 @@ fn encode_agent(agent: &Agent) -> Yaml {
     if let Some(turns) = agent.max_turns {
         m.insert("max_turns".into(), int(turns));
     }
+    if let Some(schema) = &agent.json_schema {
+        m.insert("json_schema".into(), super::json_schema::to_yaml(schema));
+    }
     if let Some(mode) = &agent.permission_mode {
         m.insert("permission_mode".into(), text(mode));
     }

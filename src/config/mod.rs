@@ -9,6 +9,7 @@ pub mod decode;
 pub mod directory;
 pub mod encode;
 pub mod grants;
+pub mod json_schema;
 pub mod patch;
 pub mod paths;
 pub mod project;

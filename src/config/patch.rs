@@ -64,6 +64,7 @@ pub enum Field {
     FallbackModel,
     Effort,
     MaxTurns,
+    JsonSchema,
     PermissionMode,
     AllowedTools,
     DisallowedTools,
@@ -73,7 +74,7 @@ pub enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 18] = [
+    const ALL: [Field; 19] = [
         Field::Directory,
         Field::Description,
         Field::Backend,
@@ -86,6 +87,7 @@ impl Field {
         Field::FallbackModel,
         Field::Effort,
         Field::MaxTurns,
+        Field::JsonSchema,
         Field::PermissionMode,
         Field::AllowedTools,
         Field::DisallowedTools,
@@ -122,6 +124,7 @@ impl Field {
             Field::FallbackModel => "fallback_model",
             Field::Effort => "effort",
             Field::MaxTurns => "max_turns",
+            Field::JsonSchema => "json_schema",
             Field::PermissionMode => "permission_mode",
             Field::AllowedTools => "allowed_tools",
             Field::DisallowedTools => "disallowed_tools",
@@ -156,6 +159,7 @@ pub struct AgentPatch {
     fallback_model: Edit<String>,
     effort: Edit<String>,
     max_turns: Edit<u64>,
+    json_schema: Edit<String>,
     permission_mode: Edit<String>,
     allowed_tools: Edit<Vec<String>>,
     disallowed_tools: Edit<Vec<String>>,
@@ -233,6 +237,14 @@ impl AgentPatch {
             }
             Field::Effort => self.effort = clear_or(clears, || effort(name, &text))?,
             Field::MaxTurns => self.max_turns = clear_or(clears, || turns(name, given))?,
+            Field::JsonSchema => {
+                self.json_schema = clear_or(clears, || {
+                    super::json_schema::from_text(&text).ok_or(FieldError {
+                        name,
+                        problem: Problem::NotASchema,
+                    })
+                })?;
+            }
             Field::PermissionMode => {
                 self.permission_mode = clear_or(clears, || flag_value(name, &text))?;
             }
@@ -405,6 +417,15 @@ impl AgentPatch {
         put(
             Field::MaxTurns,
             write(&self.max_turns, &mut agent.max_turns, |n| Some(*n), &None),
+        );
+        put(
+            Field::JsonSchema,
+            write(
+                &self.json_schema,
+                &mut agent.json_schema,
+                |s| Some(s.clone()),
+                &None,
+            ),
         );
         put(
             Field::PermissionMode,
@@ -715,6 +736,7 @@ pub enum Problem {
         value: String,
         choices: &'static [&'static str],
     },
+    NotASchema,
 }
 
 impl FieldError {
@@ -770,6 +792,10 @@ impl fmt::Display for FieldError {
                 "{name} must be one of {} (got {}).",
                 choices.join(", "),
                 repr_str(value)
+            ),
+            Problem::NotASchema => write!(
+                f,
+                "{name} expects a JSON Schema: a JSON object such as '{{\"type\":\"object\"}}'."
             ),
             Problem::UnknownBackend(given) => write!(
                 f,

@@ -60,6 +60,9 @@ pub struct Agent {
     pub effort: Option<String>,
     /// Claude Code's `--max-turns`: agentic turns per dispatch.
     pub max_turns: Option<u64>,
+    /// The JSON Schema (compact JSON text of an object, see `json_schema`)
+    /// every answer must fit when a call gives no `response_format`.
+    pub json_schema: Option<String>,
     pub permission_mode: Option<String>,
     /// Tri-state: `None` inherits the settings default, `Some([])` is an
     /// explicit "no tools", `Some(list)` is exactly those.
@@ -101,6 +104,7 @@ impl Agent {
             fallback_model: None,
             effort: None,
             max_turns: None,
+            json_schema: None,
             permission_mode: None,
             allowed_tools: None,
             disallowed_tools: None,

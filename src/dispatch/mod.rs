@@ -88,10 +88,18 @@ impl Dispatcher {
     /// `None` when it declined.
     pub fn run_then(
         &self,
-        request: Request,
+        mut request: Request,
         cancel: &CancelToken,
         start: impl FnOnce() -> bool,
     ) -> Option<Answer> {
+        // A call that asks for no format gets the agent's schema, if any:
+        // one place, so every surface and the cache key agree.
+        let d = &mut request.dispatch;
+        if d.ask.response_format.is_empty()
+            && let Some(schema) = d.agent.json_schema.as_deref()
+        {
+            d.ask.response_format = schema;
+        }
         let d = &request.dispatch;
         let cache = (self.cache.as_deref())
             .filter(|_| request.cached)

@@ -1,6 +1,6 @@
 """Drive agent-dispatch's MCP tasks (protocol 2025-11-25, SEP-1686) with the Python SDK's own task client.
 
-    python tests/python/sdk_tasks_client.py <agent-dispatch binary> <config path>
+    python tests/python/sdk_tasks_client.py <agent-dispatch binary>
 
 Run it with the mcp 1.x venv (~/.cache/agent-dispatch-ci/python-mcp, `mcp<2`): only 1.x
 ships a client for tasks, `ClientSession.experimental` (`call_tool_as_task`, `get_task`,
@@ -10,10 +10,16 @@ warning is silenced here). mcp 2.x removed it: 2.3.0 keeps the task types, but i
 exits 2 before starting the server. No JSON-RPC is written by hand: every request and
 result below is the SDK's.
 
-It starts `<binary> serve` over stdio, with AGENT_DISPATCH_CONFIG=<config path> and the
-caller's PATH, HOME and variables named AGENT_DISPATCH_* or FAKE_* (the SDK's stdio
-client adds its own defaults: HOME, LOGNAME, PATH, SHELL, TERM, USER), and checks what a
-task-aware client relies on:
+It starts `<binary> serve` over stdio in a throwaway HOME holding an agents.yaml with two
+agents, `api` and `slow` (both on an empty project directory), and with the repository's
+fixtures/fake-claude first on PATH as `claude`, so no real CLI is ever run. The stand-in
+answers at once, except for a prompt holding `[fake:hang]`, which it never answers; it
+records each run (FAKE_CLAUDE_RECORD: pid and mode), which is how this script knows the
+hanging run has really started before cancelling it, and that the cancel stopped it. The
+server gets only AGENT_DISPATCH_CONFIG, HOME, PATH and FAKE_CLAUDE_RECORD (plus the SDK
+stdio client's own defaults: LOGNAME, SHELL, TERM, USER).
+
+The script checks what a task-aware client relies on:
 
   initialize     the handshake succeeds (protocol 2025-11-25);
   capability     the server advertises tasks.requests.tools.call and `dispatch` declares
@@ -26,10 +32,20 @@ task-aware client relies on:
   result         tasks/result returns a CallToolResult with one text content whose JSON
                  has "success": true;
   related-task   that result's _meta "io.modelcontextprotocol/related-task" names the task;
-  slow-create    a second task, {"agent": "slow", "task": "wait"}, is created;
-  slow-working   tasks/get says it is "working";
+  notified       a notifications/tasks/status "completed" arrives for it (the spec lets a
+                 server send these; this one does, and a client may rely on that here);
+  slow-create    a second task, {"agent": "slow", "task": "[fake:hang] wait"}, whose run
+                 never ends by itself, is created;
+  slow-working   once the stand-in's hanging run has started, tasks/get says "working" (a
+                 queued job is "working" too, so the run itself is awaited first);
   cancel         tasks/cancel answers the task with status "cancelled";
-  cancelled      tasks/get then says "cancelled".
+  killed         the hanging run's process is gone;
+  cancelled      tasks/get then says "cancelled";
+  slow-notified  a notifications/tasks/status "cancelled" arrives for it.
+
+Waiting for both notifications before closing also keeps clear of an mcp 1.x stdio client
+race (python-sdk issue #1960): a message arriving while the client tears down raises
+BrokenResourceError there, which this script would report as a `connection` failure.
 
 It prints `ok <step>` or `FAIL <step>: why` per step (a failed step skips the rest of its
 scenario), then a summary line. Exit status: 0 all passed, 1 a step failed, 2 usage
@@ -43,9 +59,11 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import warnings
 from contextlib import aclosing, contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import anyio
 
@@ -54,7 +72,7 @@ try:
     from mcp.client.experimental.tasks import ExperimentalClientFeatures
     from mcp.client.stdio import stdio_client
     from mcp.shared.exceptions import McpError
-    from mcp.types import CallToolResult
+    from mcp.types import CallToolResult, ServerNotification, TaskStatusNotification
 except ImportError as missing:
     SDK_PROBLEM = str(missing)
 else:
@@ -62,14 +80,17 @@ else:
 
 TOOL = "dispatch"
 QUICK_TASK = {"agent": "api", "task": "say hi"}
-SLOW_TASK = {"agent": "slow", "task": "wait"}
+SLOW_TASK = {"agent": "slow", "task": "[fake:hang] wait"}
 TTL_MS = 60_000
 READ_TIMEOUT = timedelta(seconds=60)
 COMPLETE_TIMEOUT = 120
-WORKING_TIMEOUT = 30
+START_TIMEOUT = 30
+KILL_TIMEOUT = 15
+NOTIFY_TIMEOUT = 15
+CHECK_INTERVAL = 0.1
 RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
-PASSED_ENV_PREFIXES = ("AGENT_DISPATCH_", "FAKE_")
-PASSED_ENV_NAMES = ("PATH", "HOME")
+FAKE_CLAUDE = Path(__file__).resolve().parents[2] / "fixtures" / "fake-claude"
+AGENTS = ("api", "slow")
 
 
 class CheckFailed(Exception):
@@ -120,14 +141,76 @@ class Report:
         return f"sdk-tasks-client: {self.passed} passed, {self.failed} failed"
 
 
-def server_params(binary: str, config: str) -> StdioServerParameters:
+class StandIn:
+    """The `claude` the server runs: a link to fixtures/fake-claude whose runs are recorded in `home`."""
+
+    def __init__(self, home: Path) -> None:
+        self.bin = home / "bin"
+        self.records = home / "record"
+        self.bin.mkdir()
+        self.records.mkdir()
+        (self.bin / "claude").symlink_to(FAKE_CLAUDE)
+
+    def hanging_pid(self) -> int | None:
+        """The pid of a run in `hang` mode once it has started (its mode is recorded after its pid)."""
+        for mode in self.records.glob("*.mode"):
+            if mode.read_text() == "hang":
+                return int(mode.with_suffix(".pid").read_text())
+        return None
+
+
+def server_params(binary: str, home: Path, stand_in: StandIn) -> StdioServerParameters:
+    """`<binary> serve` with HOME and an agents.yaml inside `home`, and `stand_in` first on PATH."""
+    project = home / "projects" / "api"
+    project.mkdir(parents=True)
+    config = home / "agents.yaml"
+    config.write_text("agents:\n" + "".join(f"  {name}:\n    directory: {project}\n" for name in AGENTS))
     env = {
-        name: value
-        for name, value in os.environ.items()
-        if name.startswith(PASSED_ENV_PREFIXES) or name in PASSED_ENV_NAMES
+        "AGENT_DISPATCH_CONFIG": str(config),
+        "HOME": str(home),
+        "PATH": f"{stand_in.bin}:/usr/bin:/bin",
+        "FAKE_CLAUDE_RECORD": str(stand_in.records),
     }
-    env["AGENT_DISPATCH_CONFIG"] = config
     return StdioServerParameters(command=binary, args=["serve"], env=env)
+
+
+class StatusNotifications:
+    """The notifications/tasks/status received, as one event per (task id, status)."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, str], anyio.Event] = {}
+
+    def _event(self, task_id: str, status: str) -> anyio.Event:
+        return self._events.setdefault((task_id, status), anyio.Event())
+
+    async def handle(self, message) -> None:
+        """A ClientSession message_handler: note task status notifications, ignore the rest."""
+        if isinstance(message, ServerNotification) and isinstance(message.root, TaskStatusNotification):
+            self._event(message.root.params.taskId, message.root.params.status).set()
+
+    async def expect(self, task_id: str, status: str) -> None:
+        with anyio.move_on_after(NOTIFY_TIMEOUT):
+            await self._event(task_id, status).wait()
+            return
+        raise CheckFailed(f"no notifications/tasks/status {status!r} within {NOTIFY_TIMEOUT} s")
+
+
+async def poll(check, timeout: float):
+    """`check()` every CHECK_INTERVAL s until it returns something other than None; None after `timeout` s."""
+    with anyio.move_on_after(timeout):
+        while (value := check()) is None:
+            await anyio.sleep(CHECK_INTERVAL)
+        return value
+    return None
+
+
+def gone(pid: int) -> bool | None:
+    """True once no process has `pid`; None (not yet) while one does."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return None
 
 
 def tasks(session: ClientSession) -> ExperimentalClientFeatures:
@@ -198,13 +281,23 @@ async def check_status(session: ClientSession, task_id: str, wanted: str) -> Non
     expect(status.status == wanted, f"tasks/get says {status.status!r}, want {wanted!r}")
 
 
+async def wait_for_hanging_run(stand_in: StandIn) -> int:
+    pid = await poll(stand_in.hanging_pid, START_TIMEOUT)
+    expect(pid is not None, f"the hanging run did not start within {START_TIMEOUT} s")
+    return pid
+
+
+async def wait_until_gone(pid: int) -> None:
+    expect(await poll(lambda: gone(pid), KILL_TIMEOUT) is not None, f"the hanging run (pid {pid}) still lives")
+
+
 async def cancel(session: ClientSession, task_id: str) -> None:
     cancelled = await tasks(session).cancel_task(task_id)
     expect(cancelled.taskId == task_id, f"tasks/cancel answered task {cancelled.taskId!r}")
     expect(cancelled.status == "cancelled", f"tasks/cancel answered status {cancelled.status!r}")
 
 
-async def completing_task(session: ClientSession, report: Report) -> None:
+async def completing_task(session: ClientSession, notes: StatusNotifications, report: Report) -> None:
     with report.step("create"):
         task_id = await create_task(session, QUICK_TASK)
     with report.step("list"):
@@ -215,17 +308,24 @@ async def completing_task(session: ClientSession, report: Report) -> None:
         result = await fetch_result(session, task_id)
     with report.step("related-task"):
         check_related_task(result, task_id)
+    with report.step("notified"):
+        await notes.expect(task_id, "completed")
 
 
-async def cancelled_task(session: ClientSession, report: Report) -> None:
+async def cancelled_task(session: ClientSession, notes: StatusNotifications, stand_in: StandIn, report: Report) -> None:
     with report.step("slow-create"):
         task_id = await create_task(session, SLOW_TASK)
     with report.step("slow-working"):
-        await wait_for_status(session, task_id, "working", WORKING_TIMEOUT)
+        pid = await wait_for_hanging_run(stand_in)
+        await check_status(session, task_id, "working")
     with report.step("cancel"):
         await cancel(session, task_id)
+    with report.step("killed"):
+        await wait_until_gone(pid)
     with report.step("cancelled"):
         await check_status(session, task_id, "cancelled")
+    with report.step("slow-notified"):
+        await notes.expect(task_id, "cancelled")
 
 
 async def capability(session: ClientSession, report: Report, init) -> None:
@@ -241,22 +341,26 @@ async def attempt(scenario) -> None:
         pass
 
 
-async def run_scenarios(session: ClientSession, report: Report) -> None:
+async def run_scenarios(session: ClientSession, notes: StatusNotifications, stand_in: StandIn, report: Report) -> None:
     try:
         with report.step("initialize"):
             init = await session.initialize()
     except ScenarioAborted:
         return
     await attempt(capability(session, report, init))
-    await attempt(completing_task(session, report))
-    await attempt(cancelled_task(session, report))
+    await attempt(completing_task(session, notes, report))
+    await attempt(cancelled_task(session, notes, stand_in, report))
 
 
-async def run(binary: str, config: str, report: Report) -> None:
+async def run(binary: str, home: Path, report: Report) -> None:
+    stand_in = StandIn(home)
+    notes = StatusNotifications()
     try:
-        async with stdio_client(server_params(binary, config)) as (read, write):
-            async with ClientSession(read, write, read_timeout_seconds=READ_TIMEOUT) as session:
-                await run_scenarios(session, report)
+        async with stdio_client(server_params(binary, home, stand_in)) as (read, write):
+            async with ClientSession(
+                read, write, read_timeout_seconds=READ_TIMEOUT, message_handler=notes.handle
+            ) as session:
+                await run_scenarios(session, notes, stand_in, report)
     except Exception as exc:
         report.fail("connection", describe(exc))
 
@@ -266,7 +370,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         description="Check agent-dispatch's MCP tasks (2025-11-25) with the Python SDK 1.x task client.",
     )
     parser.add_argument("binary", help="the agent-dispatch binary; it is started as `<binary> serve`")
-    parser.add_argument("config", help="passed to the server as AGENT_DISPATCH_CONFIG")
     args = parser.parse_args(argv)
     found = shutil.which(args.binary)
     if found is None:
@@ -281,7 +384,8 @@ def main(argv: list[str]) -> int:
         print(f"this mcp SDK has no client task API ({SDK_PROBLEM}); use the mcp 1.x venv", file=sys.stderr)
         return 2
     report = Report()
-    anyio.run(run, args.binary, args.config, report)
+    with tempfile.TemporaryDirectory(prefix="sdk-tasks-client-") as home:
+        anyio.run(run, args.binary, Path(home), report)
     print(report.summary())
     return 1 if report.failed else 0
 
