@@ -177,7 +177,7 @@ fn discovery_shows_each_agents_cli_and_the_files_that_cli_reads() {
 
 #[test]
 fn what_a_cli_cannot_honour_is_refused_by_name_and_nothing_is_saved() {
-    let (sandbox, _fake, mut server) = setup();
+    let (sandbox, fake, mut server) = setup();
     let before = sandbox.read_config();
     let dir = sandbox.project("new");
     // Another CLI runs the same settings its own way: over MCP, a switch is
@@ -255,6 +255,16 @@ fn what_a_cli_cannot_honour_is_refused_by_name_and_nothing_is_saved() {
     assert!(!is_error, "{reply}");
     assert_eq!(reply["fields"], json!(["backend"]));
     assert!(sandbox.read_config().contains("backend: gemini"));
+
+    // A call's own run control is refused for a CLI without it, unrun.
+    let (reply, is_error) = server.call(
+        7,
+        "dispatch",
+        json!({"agent": "cx", "task": "t", "max_turns": 3}),
+    );
+    assert!(is_error, "{reply}");
+    assert!(text(&reply["error"]).contains("max_turns"), "{reply}");
+    assert!(fake.invocations_of("codex").is_empty());
 }
 
 #[test]

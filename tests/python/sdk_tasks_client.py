@@ -65,9 +65,8 @@ from contextlib import aclosing, contextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import anyio
-
 try:
+    import anyio
     from mcp import ClientSession, StdioServerParameters
     from mcp.client.experimental.tasks import ExperimentalClientFeatures
     from mcp.client.stdio import stdio_client
