@@ -386,3 +386,116 @@ fn tasks_need_the_extension_a_real_id_and_a_checked_call() {
     assert_complete(&plain["result"]);
     assert!(plain["result"].get("content").is_some(), "{plain}");
 }
+
+#[test]
+fn a_listen_stream_tells_when_its_tasks_end_then_closes() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "0.5")]);
+    let mut server = start(&sandbox, &fake);
+    let created = server.request(
+        1,
+        "tools/call",
+        modern(
+            json!({"name": "dispatch", "arguments": {"agent": "api", "task": "count rows"}}),
+            true,
+        ),
+    )["result"]
+        .clone();
+    let task_id = created["taskId"].as_str().unwrap().to_owned();
+    let never = "0123456789abcdef0123456789abcdef";
+    server.send(
+        2,
+        "subscriptions/listen",
+        modern(
+            json!({"notifications": {"taskIds": [task_id, never], "toolsListChanged": true}}),
+            true,
+        ),
+    );
+    let (closed, notes) = server.response(&json!(2), HANG);
+    assert_eq!(closed["result"]["resultType"], "complete", "{closed}");
+    assert_eq!(
+        closed["result"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        2
+    );
+    let methods: Vec<&str> = notes
+        .iter()
+        .map(|n| n["method"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "notifications/subscriptions/acknowledged",
+            "notifications/tasks"
+        ],
+        "{notes:?}"
+    );
+    let ack = &notes[0]["params"];
+    assert_eq!(ack["_meta"]["io.modelcontextprotocol/subscriptionId"], 2);
+    assert_eq!(
+        ack["notifications"],
+        json!({"taskIds": [task_id]}),
+        "only what exists, no tools list"
+    );
+    let ended = &notes[1]["params"];
+    assert_eq!(ended["_meta"]["io.modelcontextprotocol/subscriptionId"], 2);
+    assert_eq!(ended["taskId"], task_id.as_str());
+    assert_eq!(ended["status"], "completed");
+    let polled = server.request(3, "tasks/get", modern(json!({"taskId": task_id}), true));
+    assert_eq!(ended["result"], polled["result"]["result"]);
+
+    let refused = server.request(
+        4,
+        "subscriptions/listen",
+        modern(json!({"notifications": {"taskIds": [task_id]}}), false),
+    );
+    assert_eq!(refused["error"]["code"], -32021, "{refused}");
+    let bad = server.request(
+        5,
+        "subscriptions/listen",
+        modern(json!({"notifications": {"taskIds": ["../jobs"]}}), true),
+    );
+    assert_eq!(bad["error"]["code"], -32602, "{bad}");
+    let nothing = server.request(
+        6,
+        "subscriptions/listen",
+        modern(json!({"notifications": {"toolsListChanged": true}}), false),
+    );
+    assert_eq!(nothing["result"]["resultType"], "complete", "{nothing}");
+}
+
+#[test]
+fn a_cancelled_listen_ends_without_an_answer_and_its_task_runs_on() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let mut server = start(&sandbox, &fake);
+    let created = server.request(
+        1,
+        "tools/call",
+        modern(
+            json!({"name": "dispatch", "arguments": {"agent": "api", "task": "forever"}}),
+            true,
+        ),
+    )["result"]
+        .clone();
+    let task_id = created["taskId"].as_str().unwrap().to_owned();
+    server.send(
+        2,
+        "subscriptions/listen",
+        modern(json!({"notifications": {"taskIds": [task_id]}}), true),
+    );
+    let ack = server.next(HANG).expect("the acknowledgment");
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    server.send_raw(
+        &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 2}})
+            .to_string(),
+    );
+    let after = server.request(3, "tasks/get", modern(json!({"taskId": task_id}), true));
+    assert_eq!(after["result"]["status"], "working", "{after}");
+    // The cancel of the stream is not the task's: only tasks/cancel is.
+    server.request(4, "tasks/cancel", modern(json!({"taskId": task_id}), true));
+    let next = server.next(Duration::from_millis(1500));
+    assert!(next.is_none(), "the cancelled stream said more: {next:?}");
+}

@@ -13,6 +13,7 @@ pub mod server;
 pub mod signals;
 pub mod state;
 pub mod stop;
+pub mod subscriptions;
 pub mod tasks;
 pub mod tools;
 pub mod writer;

@@ -21,6 +21,7 @@ use super::pool::{Pool, Refused};
 use super::progress::Progress;
 use super::state::State;
 use super::stop::{Stop, StopReason};
+use super::subscriptions;
 use super::tasks::{self, Flavor};
 use super::tools::{self, Call, args::Args};
 use super::writer::Writer;
@@ -375,6 +376,11 @@ impl Server {
                 modern::tools_list_json(tools::list())
             )),
             "tools/call" => self.start_call(id, params, Era::Modern(envelope)),
+            // A stream: it waits for the tasks it follows, in the waits lane.
+            "subscriptions/listen" => self.start(id, true, move |server, id, cancel| {
+                subscriptions::listen(&server.state, &server.writer, id, &params, envelope, cancel)
+                    .to_string()
+            }),
             _ => match tasks::Method::of(method, Flavor::Extension) {
                 Some(_) if !envelope.tasks => {
                     Some(modern::tasks_not_declared(&id, method).to_string())

@@ -207,23 +207,30 @@ pub fn created(state: &State, job: &Job, flavor: Flavor) -> Value {
 /// error) once it has one.
 pub fn get(state: &State, params: &Value, flavor: Flavor) -> Result<Value, TaskError> {
     let job = job_of(state, params)?;
-    let mut task = task(&job, flavor, ttl_ms(state));
-    if flavor == Flavor::Extension {
-        match outcome(&job) {
-            Outcome::Answer(answer) => {
-                task.insert("result".into(), call_result(&answer));
-            }
-            Outcome::NoResult(error) => {
-                task.insert(
-                    "error".into(),
-                    json!({"code": jsonrpc::INTERNAL_ERROR, "message": TaskError::NoResult(error).to_string()}),
-                );
-            }
-            Outcome::Working | Outcome::Cancelled => {}
+    Ok(match flavor {
+        Flavor::Utility => Value::Object(task(&job, flavor, ttl_ms(state))),
+        Flavor::Extension => modern::complete(Value::Object(detailed(state, &job))),
+    })
+}
+
+/// A job as the extension's `DetailedTask`: the task, and once it ended
+/// the call's `result` (or the `error` of a job left without one). What
+/// `tasks/get` answers and `notifications/tasks` carries.
+pub fn detailed(state: &State, job: &Job) -> Map<String, Value> {
+    let mut task = task(job, Flavor::Extension, ttl_ms(state));
+    match outcome(job) {
+        Outcome::Answer(answer) => {
+            task.insert("result".into(), call_result(&answer));
         }
-        return Ok(modern::complete(Value::Object(task)));
+        Outcome::NoResult(error) => {
+            task.insert(
+                "error".into(),
+                json!({"code": jsonrpc::INTERNAL_ERROR, "message": TaskError::NoResult(error).to_string()}),
+            );
+        }
+        Outcome::Working | Outcome::Cancelled => {}
     }
-    Ok(Value::Object(task))
+    task
 }
 
 /// `tasks/result` (2025-11-25) of a task that has ended: the call's own
@@ -353,7 +360,7 @@ fn status_of(status: Status, has_result: bool, flavor: Flavor) -> &'static str {
 fn task(job: &Job, flavor: Flavor, ttl_ms: Option<u64>) -> Map<String, Value> {
     let status = status_of(job.status, job.result.is_some(), flavor);
     let message = match job.status {
-        Status::Pending => Some("waiting for a free slot (max_concurrency)".to_owned()),
+        Status::Pending => Some("starting (it waits while max_concurrency agents run)".to_owned()),
         Status::Running => Some(
             job.progress
                 .as_ref()

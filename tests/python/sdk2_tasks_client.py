@@ -91,7 +91,7 @@ try:
     )
 except ImportError as missing:
     # The extension's models below subclass SDK types, so a wrong SDK stops here.
-    print(f"mcp {installed_mcp()} has no client extension API ({missing}); use the mcp 2.x venv", file=sys.stderr)
+    print(f"needs mcp 2.x with mcp.client.extension; found mcp {installed_mcp()} ({missing})", file=sys.stderr)
     sys.exit(2)
 
 EXTENSION = "io.modelcontextprotocol/tasks"
@@ -218,7 +218,10 @@ async def poll_task(client_session, task_id: str, wanted: str, timeout: float) -
             state = await get_task(client_session, task_id)
             if state.status == wanted:
                 return state
-            expect(state.status not in TERMINAL, f"task ended {state.status!r} ({state.status_message!r}), want {wanted!r}")
+            expect(
+                state.status not in TERMINAL,
+                f"task ended {state.status!r} ({state.status_message!r}, error {state.error!r}), want {wanted!r}",
+            )
             await anyio.sleep((state.poll_interval_ms or 1000) / 1000)
 
 

@@ -7,8 +7,9 @@ ships a client for tasks, `ClientSession.experimental` (`call_tool_as_task`, `ge
 `poll_task`, `get_task_result`, `list_tasks`, `cancel_task`; deprecated in 1.x, its
 warning is silenced here). mcp 2.x removed it: 2.3.0 keeps the task types, but its
 `tools/call` result validation rejects a `CreateTaskResult`, so under 2.x this script
-exits 2 before starting the server. No JSON-RPC is written by hand: every request and
-result below is the SDK's.
+exits 2 before starting the server (tests/python/sdk2_tasks_client.py covers 2.x, over the
+2026-07-28 tasks extension). No JSON-RPC is written by hand: every request, result and
+notification below is the SDK's.
 
 It starts `<binary> serve` over stdio in a throwaway HOME holding an agents.yaml with two
 agents, `api` and `slow` (both on an empty project directory), and with the repository's
@@ -32,8 +33,8 @@ The script checks what a task-aware client relies on:
   result         tasks/result returns a CallToolResult with one text content whose JSON
                  has "success": true;
   related-task   that result's _meta "io.modelcontextprotocol/related-task" names the task;
-  notified       a notifications/tasks/status "completed" arrives for it (the spec lets a
-                 server send these; this one does, and a client may rely on that here);
+  notified       a notifications/tasks/status "completed" arrives for it (the spec says a
+                 server MAY send these; this one sends one whenever a task ends);
   slow-create    a second task, {"agent": "slow", "task": "[fake:hang] wait"}, whose run
                  never ends by itself, is created;
   slow-working   once the stand-in's hanging run has started, tasks/get says "working" (a
@@ -45,7 +46,9 @@ The script checks what a task-aware client relies on:
 
 Waiting for both notifications before closing also keeps clear of an mcp 1.x stdio client
 race (python-sdk issue #1960): a message arriving while the client tears down raises
-BrokenResourceError there, which this script would report as a `connection` failure.
+BrokenResourceError there, reported here as a `connection` failure. After a failed step
+the server may still send one (it fails the tasks it was running when its stdin closes),
+so a `FAIL connection: BrokenResourceError` line can follow a real failure.
 
 It prints `ok <step>` or `FAIL <step>: why` per step (a failed step skips the rest of its
 scenario), then a summary line. Exit status: 0 all passed, 1 a step failed, 2 usage

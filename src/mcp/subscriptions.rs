@@ -1,0 +1,136 @@
+//! `subscriptions/listen` (2026-07-28): a stream of notifications a
+//! client opens and cancels. We offer what the tasks extension adds to it,
+//! a `notifications/tasks` with the whole task (result included) when a
+//! subscribed task ends; tools never change, so nothing else is offered.
+//! The stream is acknowledged first, and answered (closed) once every task
+//! it follows has ended, or at the server's stop; a client's
+//! `notifications/cancelled` ends it with no answer.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::jsonrpc;
+use super::modern::{self, Envelope};
+use super::state::State;
+use super::tasks;
+use super::writer::Writer;
+use crate::ids;
+use crate::runner::CancelToken;
+
+/// How long one look at a task waits for its end before the others get
+/// theirs (an own job's end wakes it at once).
+const ROUND: Duration = Duration::from_millis(500);
+/// The most tasks one stream follows.
+pub const MAX_TASKS: usize = 1000;
+
+const SUBSCRIPTION_KEY: &str = "io.modelcontextprotocol/subscriptionId";
+
+/// Serves one `subscriptions/listen` request `id` to its end; returns the
+/// answer that closes the stream, or a refusal. Notifications go out on
+/// `writer` as they happen.
+pub fn listen(
+    state: &State,
+    writer: &Writer,
+    id: &Value,
+    params: &Value,
+    envelope: Envelope,
+    cancel: &CancelToken,
+) -> Value {
+    let wanted = match task_ids(params) {
+        Ok(wanted) => wanted,
+        Err(message) => return jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &message),
+    };
+    if !wanted.is_empty() && !envelope.tasks {
+        return modern::tasks_not_declared(id, "subscriptions/listen for taskIds");
+    }
+    // Only tasks that exist are followed; the acknowledgment says which.
+    let mut following: Vec<String> = wanted
+        .into_iter()
+        .filter(|task| matches!(state.jobs.store().get(task), Ok(Some(_))))
+        .collect();
+    let mut agreed = json!({});
+    if !following.is_empty() {
+        agreed["taskIds"] = json!(following);
+    }
+    writer.send_reply(
+        jsonrpc::notification(
+            "notifications/subscriptions/acknowledged",
+            json!({"_meta": {SUBSCRIPTION_KEY: id}, "notifications": agreed}),
+        )
+        .to_string(),
+    );
+    while !following.is_empty() && !cancel.is_cancelled() {
+        following.retain(|task| match state.jobs.store().get(task) {
+            Ok(Some(job)) if job.status.is_terminal() => {
+                let mut params = tasks::detailed(state, &job);
+                params.insert("_meta".into(), json!({SUBSCRIPTION_KEY: id}));
+                writer.send_reply(
+                    jsonrpc::notification("notifications/tasks", Value::Object(params)).to_string(),
+                );
+                false
+            }
+            Ok(Some(_)) => true,
+            // Deleted meanwhile (dispatch_gc), or unreadable: no end to tell.
+            Ok(None) | Err(_) => false,
+        });
+        if let Some(task) = following.first() {
+            let _ = state.jobs.wait(task, ROUND, cancel);
+        }
+    }
+    let mut closed = modern::complete(json!({}));
+    closed["_meta"][SUBSCRIPTION_KEY] = id.clone();
+    jsonrpc::response(id, closed)
+}
+
+/// The task ids a listen asks to follow (`notifications.taskIds`), each
+/// checked as a task id before any file is looked at.
+fn task_ids(params: &Value) -> Result<Vec<String>, String> {
+    let Some(notifications) = params.get("notifications") else {
+        return Err("subscriptions/listen needs params.notifications (an object)".to_owned());
+    };
+    let ids = match notifications.get("taskIds") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(ids)) => ids,
+        Some(_) => return Err("notifications.taskIds must be an array of task ids".to_owned()),
+    };
+    if ids.len() > MAX_TASKS {
+        return Err(format!(
+            "notifications.taskIds may name at most {MAX_TASKS} tasks; open several streams"
+        ));
+    }
+    ids.iter()
+        .map(|task| match task.as_str() {
+            Some(task) if ids::is_hex32(task) => Ok(task.to_owned()),
+            _ => Err(format!(
+                "notifications.taskIds holds {task}, which is not a task id (32 hex characters)"
+            )),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_are_checked_before_any_file_is_read() {
+        let id = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            task_ids(&json!({"notifications": {"taskIds": [id]}})),
+            Ok(vec![id.to_owned()])
+        );
+        assert_eq!(
+            task_ids(&json!({"notifications": {"toolsListChanged": true}})),
+            Ok(vec![])
+        );
+        for bad in [
+            json!({}),
+            json!({"notifications": {"taskIds": "x"}}),
+            json!({"notifications": {"taskIds": ["../../etc"]}}),
+            json!({"notifications": {"taskIds": [7]}}),
+        ] {
+            assert!(task_ids(&bad).is_err(), "{bad}");
+        }
+    }
+}
