@@ -54,6 +54,13 @@ fn assert_complete(result: &Value) {
     );
 }
 
+/// Calls `tool` for agent `api` as a task (request id 1); the handle.
+fn new_task(server: &mut Server, tool: &str, task: &str) -> Value {
+    let arguments = json!({"agent": "api", "task": task});
+    let params = modern(json!({"name": tool, "arguments": arguments}), true);
+    server.request(1, "tools/call", params)["result"].clone()
+}
+
 /// Polls `tasks/get` until the task is no longer working.
 fn settled(server: &mut Server, id: &mut u64, task_id: &str) -> Value {
     let mut last = Value::Null;
@@ -216,15 +223,7 @@ fn a_dispatch_runs_as_a_task_polled_to_its_result_and_kept_in_the_job_store() {
     let sandbox = sandbox();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "0.5")]);
     let mut server = start(&sandbox, &fake);
-    let created = server.request(
-        1,
-        "tools/call",
-        modern(
-            json!({"name": "dispatch", "arguments": {"agent": "api", "task": "count rows"}}),
-            true,
-        ),
-    )["result"]
-        .clone();
+    let created = new_task(&mut server, "dispatch", "count rows");
     assert_eq!(created["resultType"], "task", "{created}");
     assert_eq!(created["status"], "working", "{created}");
     assert_eq!(created["pollIntervalMs"], 2000);
@@ -272,15 +271,7 @@ fn cancelling_a_task_kills_its_process_group_and_it_stays_cancelled() {
     let sandbox = sandbox();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
     let mut server = start(&sandbox, &fake);
-    let created = server.request(
-        1,
-        "tools/call",
-        modern(
-            json!({"name": "dispatch_session", "arguments": {"agent": "api", "task": "forever"}}),
-            true,
-        ),
-    )["result"]
-        .clone();
+    let created = new_task(&mut server, "dispatch_session", "forever");
     let task_id = created["taskId"].as_str().unwrap().to_owned();
     wait_until("the agent to start", HANG, || {
         !fake.invocations().is_empty()
@@ -392,15 +383,7 @@ fn a_listen_stream_tells_when_its_tasks_end_then_closes() {
     let sandbox = sandbox();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "sleep"), ("FAKE_CLAUDE_SLEEP", "0.5")]);
     let mut server = start(&sandbox, &fake);
-    let created = server.request(
-        1,
-        "tools/call",
-        modern(
-            json!({"name": "dispatch", "arguments": {"agent": "api", "task": "count rows"}}),
-            true,
-        ),
-    )["result"]
-        .clone();
+    let created = new_task(&mut server, "dispatch", "count rows");
     let task_id = created["taskId"].as_str().unwrap().to_owned();
     let never = "0123456789abcdef0123456789abcdef";
     server.send(
@@ -468,15 +451,7 @@ fn a_cancelled_listen_ends_without_an_answer_and_its_task_runs_on() {
     let sandbox = sandbox();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
     let mut server = start(&sandbox, &fake);
-    let created = server.request(
-        1,
-        "tools/call",
-        modern(
-            json!({"name": "dispatch", "arguments": {"agent": "api", "task": "forever"}}),
-            true,
-        ),
-    )["result"]
-        .clone();
+    let created = new_task(&mut server, "dispatch", "forever");
     let task_id = created["taskId"].as_str().unwrap().to_owned();
     server.send(
         2,

@@ -243,18 +243,12 @@ fn per_call_run_controls_reach_claude_over_the_agent_s_own() {
     let (plain, _) = server.call(2, "dispatch_session", json!({"agent": "api", "task": "t"}));
     assert_eq!(plain["success"], true, "{plain}");
     let runs = fake.invocations();
-    let flag = |run: usize, name: &str| {
-        let argv = &runs[run].argv;
-        argv.iter()
-            .position(|arg| arg == name)
-            .map(|at| argv[at + 1].clone())
-    };
-    assert_eq!(flag(0, "--max-turns").as_deref(), Some("7"));
-    assert_eq!(flag(0, "--effort").as_deref(), Some("high"));
-    assert_eq!(flag(0, "--fallback-model").as_deref(), Some("sonnet"));
-    assert_eq!(flag(1, "--max-turns").as_deref(), Some("3"));
-    assert_eq!(flag(1, "--effort").as_deref(), Some("low"));
-    assert_eq!(flag(1, "--fallback-model"), None);
+    assert_eq!(runs[0].flag("--max-turns"), Some("7"));
+    assert_eq!(runs[0].flag("--effort"), Some("high"));
+    assert_eq!(runs[0].flag("--fallback-model"), Some("sonnet"));
+    assert_eq!(runs[1].flag("--max-turns"), Some("3"));
+    assert_eq!(runs[1].flag("--effort"), Some("low"));
+    assert_eq!(runs[1].flag("--fallback-model"), None);
 
     for (id, arguments, field) in [
         (
@@ -312,12 +306,10 @@ fn an_agent_s_json_schema_shapes_every_answer_unless_the_call_asks_otherwise() {
         json!({"agent": "api", "task": "t", "response_format": "json"}),
     );
     let runs = fake.invocations();
-    let schema_of = |run: usize| {
-        let argv = &runs[run].argv;
-        argv.iter()
-            .position(|arg| arg == "--json-schema")
-            .map(|at| argv[at + 1].clone())
-    };
-    assert_eq!(schema_of(0).as_deref(), Some(schema));
-    assert_eq!(schema_of(1), None, "the call's own format wins");
+    assert_eq!(runs[0].flag("--json-schema"), Some(schema));
+    assert_eq!(
+        runs[1].flag("--json-schema"),
+        None,
+        "the call's own format wins"
+    );
 }

@@ -18,14 +18,11 @@ this script writes by hand only what it lacks:
   - the poll loop, honouring the server's pollIntervalMs, which is also the claim's
     resolver, so `Client.call_tool` returns a task's final result transparently.
 
-It starts `<binary> serve` over stdio in a throwaway HOME holding an agents.yaml with two
-agents, `api` and `slow` (both on an empty project directory), and with the repository's
-fixtures/fake-claude first on PATH as `claude`, so no real CLI is ever run. The stand-in
-answers at once, except for a prompt holding `[fake:hang]`, which it never answers; it
-records each run (FAKE_CLAUDE_RECORD: pid and mode), which is how this script knows the
-hanging run has really started before cancelling it, and that the cancel stopped it. The
-server gets only AGENT_DISPATCH_CONFIG, HOME, PATH and FAKE_CLAUDE_RECORD (plus the SDK
-stdio client's own defaults).
+It starts `<binary> serve` over stdio in the throwaway HOME that task_client_support.py
+sets up (that module also holds the step report and the process checks this script shares
+with sdk_tasks_client.py): agents `api` and `slow`, and fixtures/fake-claude first on PATH
+as `claude`, so no real CLI is ever run. The stand-in's `[fake:hang]` run never ends; its
+recorded runs tell when that run has started and that the cancel stopped it.
 
 Steps:
 
@@ -57,13 +54,8 @@ error or an SDK without the client extension API.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
-from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
@@ -94,6 +86,20 @@ except ImportError as missing:
     print(f"needs mcp 2.x with mcp.client.extension; found mcp {installed_mcp()} ({missing})", file=sys.stderr)
     sys.exit(2)
 
+from task_client_support import (
+    CheckFailed,
+    Report,
+    ScenarioAborted,
+    StandIn,
+    attempt,
+    expect,
+    parse_binary,
+    run_checks,
+    server_env,
+    wait_for_hanging_run,
+    wait_until_gone,
+)
+
 EXTENSION = "io.modelcontextprotocol/tasks"
 PROTOCOL = "2026-07-28"
 QUICK = ("dispatch", {"agent": "api", "task": "say hi"})
@@ -101,61 +107,13 @@ TRANSPARENT = ("dispatch", {"agent": "api", "task": "say hello"})
 SLOW = ("dispatch_session", {"agent": "slow", "task": "[fake:hang] wait"})
 READ_TIMEOUT = 60
 COMPLETE_TIMEOUT = 120
-START_TIMEOUT = 30
 CANCEL_TIMEOUT = 15
-KILL_TIMEOUT = 15
-CHECK_INTERVAL = 0.1
 TERMINAL = ("completed", "failed", "cancelled")
-FAKE_CLAUDE = Path(__file__).resolve().parents[2] / "fixtures" / "fake-claude"
-AGENTS = ("api", "slow")
 
 
-class CheckFailed(Exception):
-    """A step's expectation did not hold."""
-
-
-class ScenarioAborted(Exception):
-    """A step failed; the rest of its scenario is skipped."""
-
-
-def expect(condition: bool, why: str) -> None:
-    if not condition:
-        raise CheckFailed(why)
-
-
-def describe(exc: BaseException) -> str:
-    """One line for a failure: the first leaf of an exception group, MCP errors with their code."""
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    if isinstance(exc, CheckFailed):
-        return str(exc)
-    if isinstance(exc, MCPError):
-        return f"MCP error {exc.code}: {exc.message}"
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class Report:
-    def __init__(self) -> None:
-        self.passed = 0
-        self.failed = 0
-
-    @contextmanager
-    def step(self, name: str):
-        try:
-            yield
-        except Exception as exc:
-            self.fail(name, describe(exc))
-            raise ScenarioAborted(name) from exc
-        self.passed += 1
-        print(f"ok {name}", flush=True)
-
-    def fail(self, name: str, why: str) -> None:
-        self.failed += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-    def summary(self) -> str:
-        return f"sdk2-tasks-client: {self.passed} passed, {self.failed} failed"
+def mcp_error(exc: BaseException) -> tuple[int, str] | None:
+    """An MCPError's code and message; None for any other exception."""
+    return (exc.code, exc.message) if isinstance(exc, MCPError) else None
 
 
 # The extension's wire shapes, which mcp 2.3.0 does not model.
@@ -239,60 +197,6 @@ class TasksExtension(ClientExtension):
         return [ResultClaim(result_type="task", model=CreateTaskResult, resolve=resolve_task)]
 
 
-# The server and its stand-in agent CLI.
-
-
-class StandIn:
-    """The `claude` the server runs: a link to fixtures/fake-claude whose runs are recorded in `home`."""
-
-    def __init__(self, home: Path) -> None:
-        self.bin = home / "bin"
-        self.records = home / "record"
-        self.bin.mkdir()
-        self.records.mkdir()
-        (self.bin / "claude").symlink_to(FAKE_CLAUDE)
-
-    def hanging_pid(self) -> int | None:
-        """The pid of a run in `hang` mode once it has started (its mode is recorded after its pid)."""
-        for mode in self.records.glob("*.mode"):
-            if mode.read_text() == "hang":
-                return int(mode.with_suffix(".pid").read_text())
-        return None
-
-
-def server_params(binary: str, home: Path, stand_in: StandIn) -> StdioServerParameters:
-    """`<binary> serve` with HOME and an agents.yaml inside `home`, and `stand_in` first on PATH."""
-    project = home / "projects" / "api"
-    project.mkdir(parents=True)
-    config = home / "agents.yaml"
-    config.write_text("agents:\n" + "".join(f"  {name}:\n    directory: {project}\n" for name in AGENTS))
-    env = {
-        "AGENT_DISPATCH_CONFIG": str(config),
-        "HOME": str(home),
-        "PATH": f"{stand_in.bin}:/usr/bin:/bin",
-        "FAKE_CLAUDE_RECORD": str(stand_in.records),
-    }
-    return StdioServerParameters(command=binary, args=["serve"], env=env)
-
-
-async def poll(check, timeout: float):
-    """`check()` every CHECK_INTERVAL s until it returns something other than None; None after `timeout` s."""
-    with anyio.move_on_after(timeout):
-        while (value := check()) is None:
-            await anyio.sleep(CHECK_INTERVAL)
-        return value
-    return None
-
-
-def gone(pid: int) -> bool | None:
-    """True once no process has `pid`; None (not yet) while one does."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return None
-
-
 # The checks.
 
 
@@ -339,12 +243,6 @@ async def check_undeclared(params: StdioServerParameters, task_id: str) -> None:
     raise CheckFailed(f"answered {answer!r}, want error {MISSING_REQUIRED_CLIENT_CAPABILITY}")
 
 
-async def wait_for_hanging_run(stand_in: StandIn) -> int:
-    pid = await poll(stand_in.hanging_pid, START_TIMEOUT)
-    expect(pid is not None, f"the hanging run did not start within {START_TIMEOUT} s")
-    return pid
-
-
 async def check_status(client: Client, task_id: str, wanted: str) -> None:
     state = await get_task(client.session, task_id)
     expect(state.status == wanted, f"tasks/get says {state.status!r}, want {wanted!r}")
@@ -353,10 +251,6 @@ async def check_status(client: Client, task_id: str, wanted: str) -> None:
 async def cancel(client: Client, task_id: str) -> None:
     ack = await cancel_task(client.session, task_id)
     expect(ack.result_type == "complete", f"tasks/cancel answered resultType {ack.result_type!r}")
-
-
-async def wait_until_gone(pid: int) -> None:
-    expect(await poll(lambda: gone(pid), KILL_TIMEOUT) is not None, f"the hanging run (pid {pid}) still lives")
 
 
 # The scenarios.
@@ -389,14 +283,6 @@ async def cancelled_task(client: Client, stand_in: StandIn, report: Report) -> N
         await wait_until_gone(pid)
 
 
-async def attempt(scenario) -> None:
-    """Await one scenario; its failed step is already reported."""
-    try:
-        await scenario
-    except ScenarioAborted:
-        pass
-
-
 async def run_scenarios(client: Client, params: StdioServerParameters, stand_in: StandIn, report: Report) -> None:
     try:
         with report.step("discover"):
@@ -409,34 +295,17 @@ async def run_scenarios(client: Client, params: StdioServerParameters, stand_in:
 
 async def run(binary: str, home: Path, report: Report) -> None:
     stand_in = StandIn(home)
-    params = server_params(binary, home, stand_in)
+    params = StdioServerParameters(command=binary, args=["serve"], env=server_env(home, stand_in))
     try:
         async with Client(params, extensions=[TasksExtension()], read_timeout_seconds=READ_TIMEOUT) as client:
             await run_scenarios(client, params, stand_in, report)
     except Exception as exc:
-        report.fail("connection", describe(exc))
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Check agent-dispatch's tasks extension (2026-07-28) with the Python SDK 2.x client.",
-    )
-    parser.add_argument("binary", help="the agent-dispatch binary; it is started as `<binary> serve`")
-    args = parser.parse_args(argv)
-    found = shutil.which(args.binary)
-    if found is None:
-        parser.error(f"no executable at {args.binary!r}")
-    args.binary = os.path.abspath(found)
-    return args
+        report.fail("connection", exc)
 
 
 def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    report = Report()
-    with tempfile.TemporaryDirectory(prefix="sdk2-tasks-client-") as home:
-        anyio.run(run, args.binary, Path(home), report)
-    print(report.summary())
-    return 1 if report.failed else 0
+    binary = parse_binary(argv, "Check agent-dispatch's tasks extension (2026-07-28) with the Python SDK 2.x client.")
+    return run_checks("sdk2-tasks-client", mcp_error, lambda home, report: anyio.run(run, binary, home, report))
 
 
 if __name__ == "__main__":

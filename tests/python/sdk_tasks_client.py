@@ -11,14 +11,12 @@ exits 2 before starting the server (tests/python/sdk2_tasks_client.py covers 2.x
 2026-07-28 tasks extension). No JSON-RPC is written by hand: every request, result and
 notification below is the SDK's.
 
-It starts `<binary> serve` over stdio in a throwaway HOME holding an agents.yaml with two
-agents, `api` and `slow` (both on an empty project directory), and with the repository's
-fixtures/fake-claude first on PATH as `claude`, so no real CLI is ever run. The stand-in
-answers at once, except for a prompt holding `[fake:hang]`, which it never answers; it
-records each run (FAKE_CLAUDE_RECORD: pid and mode), which is how this script knows the
-hanging run has really started before cancelling it, and that the cancel stopped it. The
-server gets only AGENT_DISPATCH_CONFIG, HOME, PATH and FAKE_CLAUDE_RECORD (plus the SDK
-stdio client's own defaults: LOGNAME, SHELL, TERM, USER).
+It starts `<binary> serve` over stdio in the throwaway HOME that task_client_support.py
+sets up (that module also holds the step report and the process checks this script shares
+with sdk2_tasks_client.py): agents `api` and `slow`, and fixtures/fake-claude first on PATH
+as `claude`, so no real CLI is ever run. The stand-in's `[fake:hang]` run never ends; its
+recorded runs tell when that run has started and that the cancel stopped it. To the
+server's environment the SDK stdio client adds its own defaults: LOGNAME, SHELL, TERM, USER.
 
 The script checks what a task-aware client relies on:
 
@@ -57,14 +55,10 @@ error or an SDK without the task API.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 import warnings
-from contextlib import aclosing, contextmanager
+from contextlib import aclosing
 from datetime import timedelta
 from pathlib import Path
 
@@ -80,100 +74,33 @@ except ImportError as missing:
 else:
     SDK_PROBLEM = None
 
+from task_client_support import (
+    CheckFailed,
+    Report,
+    ScenarioAborted,
+    StandIn,
+    attempt,
+    expect,
+    parse_binary,
+    run_checks,
+    server_env,
+    wait_for_hanging_run,
+    wait_until_gone,
+)
+
 TOOL = "dispatch"
 QUICK_TASK = {"agent": "api", "task": "say hi"}
 SLOW_TASK = {"agent": "slow", "task": "[fake:hang] wait"}
 TTL_MS = 60_000
 READ_TIMEOUT = timedelta(seconds=60)
 COMPLETE_TIMEOUT = 120
-START_TIMEOUT = 30
-KILL_TIMEOUT = 15
 NOTIFY_TIMEOUT = 15
-CHECK_INTERVAL = 0.1
 RELATED_TASK_KEY = "io.modelcontextprotocol/related-task"
-FAKE_CLAUDE = Path(__file__).resolve().parents[2] / "fixtures" / "fake-claude"
-AGENTS = ("api", "slow")
 
 
-class CheckFailed(Exception):
-    """A step's expectation did not hold."""
-
-
-class ScenarioAborted(Exception):
-    """A step failed; the rest of its scenario is skipped."""
-
-
-def expect(condition: bool, why: str) -> None:
-    if not condition:
-        raise CheckFailed(why)
-
-
-def describe(exc: BaseException) -> str:
-    """One line for a failure: the first leaf of an exception group, MCP errors with their code."""
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    if isinstance(exc, CheckFailed):
-        return str(exc)
-    if isinstance(exc, McpError):
-        return f"MCP error {exc.error.code}: {exc.error.message}"
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-class Report:
-    def __init__(self) -> None:
-        self.passed = 0
-        self.failed = 0
-
-    @contextmanager
-    def step(self, name: str):
-        try:
-            yield
-        except Exception as exc:
-            self.fail(name, describe(exc))
-            raise ScenarioAborted(name) from exc
-        self.passed += 1
-        print(f"ok {name}", flush=True)
-
-    def fail(self, name: str, why: str) -> None:
-        self.failed += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-    def summary(self) -> str:
-        return f"sdk-tasks-client: {self.passed} passed, {self.failed} failed"
-
-
-class StandIn:
-    """The `claude` the server runs: a link to fixtures/fake-claude whose runs are recorded in `home`."""
-
-    def __init__(self, home: Path) -> None:
-        self.bin = home / "bin"
-        self.records = home / "record"
-        self.bin.mkdir()
-        self.records.mkdir()
-        (self.bin / "claude").symlink_to(FAKE_CLAUDE)
-
-    def hanging_pid(self) -> int | None:
-        """The pid of a run in `hang` mode once it has started (its mode is recorded after its pid)."""
-        for mode in self.records.glob("*.mode"):
-            if mode.read_text() == "hang":
-                return int(mode.with_suffix(".pid").read_text())
-        return None
-
-
-def server_params(binary: str, home: Path, stand_in: StandIn) -> StdioServerParameters:
-    """`<binary> serve` with HOME and an agents.yaml inside `home`, and `stand_in` first on PATH."""
-    project = home / "projects" / "api"
-    project.mkdir(parents=True)
-    config = home / "agents.yaml"
-    config.write_text("agents:\n" + "".join(f"  {name}:\n    directory: {project}\n" for name in AGENTS))
-    env = {
-        "AGENT_DISPATCH_CONFIG": str(config),
-        "HOME": str(home),
-        "PATH": f"{stand_in.bin}:/usr/bin:/bin",
-        "FAKE_CLAUDE_RECORD": str(stand_in.records),
-    }
-    return StdioServerParameters(command=binary, args=["serve"], env=env)
+def mcp_error(exc: BaseException) -> tuple[int, str] | None:
+    """An McpError's code and message (1.x keeps them in its ErrorData); None for any other exception."""
+    return (exc.error.code, exc.error.message) if isinstance(exc, McpError) else None
 
 
 class StatusNotifications:
@@ -195,24 +122,6 @@ class StatusNotifications:
             await self._event(task_id, status).wait()
             return
         raise CheckFailed(f"no notifications/tasks/status {status!r} within {NOTIFY_TIMEOUT} s")
-
-
-async def poll(check, timeout: float):
-    """`check()` every CHECK_INTERVAL s until it returns something other than None; None after `timeout` s."""
-    with anyio.move_on_after(timeout):
-        while (value := check()) is None:
-            await anyio.sleep(CHECK_INTERVAL)
-        return value
-    return None
-
-
-def gone(pid: int) -> bool | None:
-    """True once no process has `pid`; None (not yet) while one does."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return None
 
 
 def tasks(session: ClientSession) -> ExperimentalClientFeatures:
@@ -283,16 +192,6 @@ async def check_status(session: ClientSession, task_id: str, wanted: str) -> Non
     expect(status.status == wanted, f"tasks/get says {status.status!r}, want {wanted!r}")
 
 
-async def wait_for_hanging_run(stand_in: StandIn) -> int:
-    pid = await poll(stand_in.hanging_pid, START_TIMEOUT)
-    expect(pid is not None, f"the hanging run did not start within {START_TIMEOUT} s")
-    return pid
-
-
-async def wait_until_gone(pid: int) -> None:
-    expect(await poll(lambda: gone(pid), KILL_TIMEOUT) is not None, f"the hanging run (pid {pid}) still lives")
-
-
 async def cancel(session: ClientSession, task_id: str) -> None:
     cancelled = await tasks(session).cancel_task(task_id)
     expect(cancelled.taskId == task_id, f"tasks/cancel answered task {cancelled.taskId!r}")
@@ -335,14 +234,6 @@ async def capability(session: ClientSession, report: Report, init) -> None:
         await check_capability(session, init)
 
 
-async def attempt(scenario) -> None:
-    """Await one scenario; its failed step is already reported."""
-    try:
-        await scenario
-    except ScenarioAborted:
-        pass
-
-
 async def run_scenarios(session: ClientSession, notes: StatusNotifications, stand_in: StandIn, report: Report) -> None:
     try:
         with report.step("initialize"):
@@ -356,40 +247,24 @@ async def run_scenarios(session: ClientSession, notes: StatusNotifications, stan
 
 async def run(binary: str, home: Path, report: Report) -> None:
     stand_in = StandIn(home)
+    params = StdioServerParameters(command=binary, args=["serve"], env=server_env(home, stand_in))
     notes = StatusNotifications()
     try:
-        async with stdio_client(server_params(binary, home, stand_in)) as (read, write):
+        async with stdio_client(params) as (read, write):
             async with ClientSession(
                 read, write, read_timeout_seconds=READ_TIMEOUT, message_handler=notes.handle
             ) as session:
                 await run_scenarios(session, notes, stand_in, report)
     except Exception as exc:
-        report.fail("connection", describe(exc))
-
-
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description="Check agent-dispatch's MCP tasks (2025-11-25) with the Python SDK 1.x task client.",
-    )
-    parser.add_argument("binary", help="the agent-dispatch binary; it is started as `<binary> serve`")
-    args = parser.parse_args(argv)
-    found = shutil.which(args.binary)
-    if found is None:
-        parser.error(f"no executable at {args.binary!r}")
-    args.binary = os.path.abspath(found)
-    return args
+        report.fail("connection", exc)
 
 
 def main(argv: list[str]) -> int:
-    args = parse_args(argv)
+    binary = parse_binary(argv, "Check agent-dispatch's MCP tasks (2025-11-25) with the Python SDK 1.x task client.")
     if SDK_PROBLEM is not None:
         print(f"this mcp SDK has no client task API ({SDK_PROBLEM}); use the mcp 1.x venv", file=sys.stderr)
         return 2
-    report = Report()
-    with tempfile.TemporaryDirectory(prefix="sdk-tasks-client-") as home:
-        anyio.run(run, args.binary, Path(home), report)
-    print(report.summary())
-    return 1 if report.failed else 0
+    return run_checks("sdk-tasks-client", mcp_error, lambda home, report: anyio.run(run, binary, home, report))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,14 @@ pub struct Invocation {
     pub pgid: i32,
 }
 
+impl Invocation {
+    /// The value after flag `name` in this run's argv.
+    pub fn flag(&self, name: &str) -> Option<&str> {
+        let at = self.argv.iter().position(|arg| arg == name)?;
+        self.argv.get(at + 1).map(String::as_str)
+    }
+}
+
 fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', "'\\''"))
 }
