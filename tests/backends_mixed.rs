@@ -264,6 +264,19 @@ fn what_a_cli_cannot_honour_is_refused_by_name_and_nothing_is_saved() {
     );
     assert!(is_error, "{reply}");
     assert!(text(&reply["error"]).contains("max_turns"), "{reply}");
+    // Refused before a job exists, so no job fails later either.
+    let (reply, is_error) = server.call(
+        8,
+        "dispatch_async",
+        json!({"agent": "cx", "task": "t", "effort": "low"}),
+    );
+    assert!(
+        is_error && text(&reply["error"]).contains("effort"),
+        "{reply}"
+    );
+    assert!(reply.get("job_id").is_none(), "{reply}");
+    let (jobs, _) = server.call(9, "dispatch_jobs", json!({}));
+    assert_eq!(jobs, json!([]), "{jobs}");
     assert!(fake.invocations_of("codex").is_empty());
 }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use fake::{FakeClaude, group_gone};
 use mcp_client::{Server, tool_payload};
 use serde_json::{Value, json};
-use support::{Sandbox, wait_until};
+use support::{Sandbox, age_job_record, wait_until};
 
 const HANG: Duration = Duration::from_secs(15);
 
@@ -198,6 +198,28 @@ fn tasks_are_refused_where_they_do_not_exist() {
     let (mut server, _) = session(&sandbox, &fake, "2025-11-25");
     let quick = server.request(1, "tools/call", task_call("list_agents", json!({})));
     assert_eq!(quick["error"]["code"], -32601, "{quick}");
+    // A call refused before it has a task is an error, never a plain result.
+    let nobody = server.request(
+        10,
+        "tools/call",
+        task_call("dispatch", json!({"agent": "nobody", "task": "x"})),
+    );
+    assert_eq!(nobody["error"]["code"], -32602, "{nobody}");
+    assert!(
+        nobody["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Unknown agent"),
+        "{nobody}"
+    );
+    let mut odd = task_call("dispatch", json!({"agent": "api", "task": "x"}));
+    odd["task"] = json!(true);
+    let odd = server.request(11, "tools/call", odd);
+    assert_eq!(odd["error"]["code"], -32602, "{odd}");
+    assert!(
+        fake.invocations().is_empty(),
+        "refused task calls run nothing"
+    );
     let unknown = server.request(
         2,
         "tasks/get",
@@ -312,4 +334,46 @@ fn an_agent_s_json_schema_shapes_every_answer_unless_the_call_asks_otherwise() {
         None,
         "the call's own format wins"
     );
+}
+
+#[test]
+fn a_task_whose_server_died_reads_as_failed_and_its_waits_end() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let (mut first, _) = session(&sandbox, &fake, "2025-11-25");
+    let created = first.request(
+        1,
+        "tools/call",
+        task_call("dispatch", json!({"agent": "api", "task": "forever"})),
+    );
+    let task_id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    wait_until("the agent to start", HANG, || {
+        !fake.invocations().is_empty()
+    });
+    // Killed outright: nothing records the task's end. Its agent is
+    // killed too, as a reboot would.
+    let pgid = fake.invocations()[0].pgid;
+    first.child.kill().unwrap();
+    first.child.wait().unwrap();
+    // SAFETY: kill(2) of the process group our test's stand-in leads.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+    wait_until("the agent to die", HANG, || group_gone(pgid));
+    age_job_record(&sandbox.jobs_dir(), &task_id);
+    let (mut second, _) = session(&sandbox, &fake, "2025-11-25");
+    let got = second.request(1, "tasks/get", json!({"taskId": task_id}));
+    assert_eq!(got["result"]["status"], "failed", "{got}");
+    assert!(
+        got["result"]["statusMessage"]
+            .as_str()
+            .unwrap()
+            .contains("Abandoned"),
+        "{got}"
+    );
+    let waited = second.request(2, "tasks/result", json!({"taskId": task_id}));
+    assert_eq!(waited["error"]["code"], -32603, "{waited}");
 }

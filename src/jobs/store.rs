@@ -348,32 +348,38 @@ impl JobStore {
         let _locked = self.lock()?;
         let mut recovered = 0;
         for mut job in self.list(None, None)? {
-            let age = match job.status {
-                Status::Running => now - job.started_at.unwrap_or(job.created_at),
-                Status::Pending => now - job.created_at,
-                _ => continue,
-            };
-            let stale = match job.status {
-                Status::Running => {
-                    age > STALE_RUNNING_SECS
-                        && self.untouched_since(&job.id, now - STALE_RUNNING_SECS)
-                }
-                _ => age > STALE_PENDING_SECS,
-            };
-            if !stale {
+            let Some(error) = self.abandoned(&job, now) else {
                 continue;
-            }
-            let error = format!(
-                "Abandoned in '{}' for {}s — likely a server restart. Re-dispatch if still needed.",
-                job.status,
-                age.round_ties_even()
-            );
+            };
             if fail_at(&mut job, &error, now) {
                 self.write(&job)?;
                 recovered += 1;
             }
         }
         Ok(recovered)
+    }
+
+    /// Why no server will finish `job` (see `recover_stale`), or `None`
+    /// while it may still end.
+    pub fn abandoned(&self, job: &Job, now: f64) -> Option<String> {
+        let age = match job.status {
+            Status::Running => now - job.started_at.unwrap_or(job.created_at),
+            Status::Pending => now - job.created_at,
+            _ => return None,
+        };
+        let stale = match job.status {
+            Status::Running => {
+                age > STALE_RUNNING_SECS && self.untouched_since(&job.id, now - STALE_RUNNING_SECS)
+            }
+            _ => age > STALE_PENDING_SECS,
+        };
+        stale.then(|| {
+            format!(
+                "Abandoned in '{}' for {}s — likely a server restart. Re-dispatch if still needed.",
+                job.status,
+                age.round_ties_even()
+            )
+        })
     }
 
     /// Terminal jobs that ended (or, lacking `completed_at`, were created)

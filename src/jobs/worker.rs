@@ -22,6 +22,9 @@ use crate::runner::{self, CancelToken, DispatchResult};
 
 /// The `error` of a job whose server exited before it finished.
 const EXIT_ERROR: &str = "server exited before the job finished";
+/// Jobs one server runs or queues at once (each holds a thread); past it a
+/// new one is refused before it is recorded.
+pub const MAX_JOBS: usize = 512;
 /// Progress reaches the job file at most this often.
 const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -74,6 +77,11 @@ impl Jobs {
 
     pub fn store(&self) -> &JobStore {
         &self.store
+    }
+
+    /// How many jobs this server runs or queues now.
+    pub fn owned_count(&self) -> usize {
+        self.owned().len()
     }
 
     fn owned(&self) -> MutexGuard<'_, HashMap<String, CancelToken>> {

@@ -41,7 +41,7 @@ const LOG_LEVELS: [&str; 8] = [
 ];
 
 /// -32021: the request needs a client capability it did not declare.
-pub const MISSING_CLIENT_CAPABILITY: i64 = -32021;
+const MISSING_CLIENT_CAPABILITY: i64 = -32021;
 /// -32022: the requested protocol version is not one we serve.
 const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
 /// How long a client may keep `tools/list` and `server/discover`: both are

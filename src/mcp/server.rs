@@ -37,8 +37,9 @@ const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", 
 const BATCH_VERSION: &str = "2025-03-26";
 /// The handshake version with tasks (SEP-1686).
 const TASKS_VERSION: &str = "2025-11-25";
-/// How long `tasks/result` sleeps between looks at a task it waits for
-/// (an own job's end wakes it at once).
+/// How long one wait of `tasks/result` lasts before it looks again (an own
+/// job's end wakes it at once, another server's is re-read 4 times a
+/// second meanwhile).
 const RESULT_WAIT_ROUND: Duration = Duration::from_secs(60);
 /// How long exit waits for cancelled calls to wind down and replies to go
 /// out; the whole stop stays under a second.
@@ -291,12 +292,15 @@ impl Server {
         let server = Arc::clone(self);
         let batch_ids = tracked.clone();
         let submitted = self.calls_lane.submit(move || {
+            // No task in a batch: batches are 2025-03-26's, tasks 2025-11-25's.
             let replies: Vec<String> = messages
                 .into_iter()
                 .filter_map(|item| match item {
-                    BatchItem::Call { id, params } => server.finish(&id, |server, cancel| {
-                        server.call_tool(&id, params, Era::Legacy { tasks: false }, cancel)
-                    }),
+                    BatchItem::Call { id, params } => server
+                        .finish(&id, |server, cancel| {
+                            server.call_tool(&id, params, Era::Legacy { tasks: false }, cancel)
+                        })
+                        .map(|answered| answered.line),
                     BatchItem::Answered(reply) => Some(reply),
                     BatchItem::Other(message) => server.handle(message),
                 })
@@ -380,6 +384,7 @@ impl Server {
             "subscriptions/listen" => self.start(id, true, move |server, id, cancel| {
                 subscriptions::listen(&server.state, &server.writer, id, &params, envelope, cancel)
                     .to_string()
+                    .into()
             }),
             _ => match tasks::Method::of(method, Flavor::Extension) {
                 Some(_) if !envelope.tasks => {
@@ -428,8 +433,10 @@ impl Server {
                     tasks::Method::Result => server.task_result(&params, cancel),
                 };
                 match answer {
-                    Ok(result) => jsonrpc::response(id, result).to_string(),
-                    Err(err) => jsonrpc::error(id, err.code(), &err.to_string()).to_string(),
+                    Ok(result) => jsonrpc::response(id, result).to_string().into(),
+                    Err(err) => jsonrpc::error(id, err.code(), &err.to_string())
+                        .to_string()
+                        .into(),
                 }
             },
         )
@@ -440,14 +447,15 @@ impl Server {
     /// then answers with the call's own result.
     fn task_result(&self, params: &Value, cancel: &CancelToken) -> Result<Value, tasks::TaskError> {
         let id = tasks::task_id(params)?;
-        let heartbeat = self.progress_for(params);
+        let heartbeat = self.progress(progress_token(params));
         let answer = loop {
             if let Some(result) = tasks::result(&self.state, params)? {
                 break Ok(result);
             }
-            // Cancelled: no reply goes out, so what it says does not matter.
+            // Cancelled by the client, no reply goes out; by the stop, this
+            // one does.
             if cancel.is_cancelled() {
-                break Err(tasks::TaskError::NotFound(id));
+                break Err(tasks::TaskError::Stopping(id));
             }
             if let Err(err) = self.state.jobs.wait(&id, RESULT_WAIT_ROUND, cancel) {
                 break Err(tasks::TaskError::Storage(err));
@@ -466,7 +474,7 @@ impl Server {
         self: &Arc<Self>,
         id: Value,
         waits: bool,
-        work: impl FnOnce(&Server, &Value, &CancelToken) -> String + Send + 'static,
+        work: impl FnOnce(&Server, &Value, &CancelToken) -> Answered + Send + 'static,
     ) -> Option<String> {
         if let Err(refusal) = self.track(&id) {
             return Some(refusal);
@@ -481,8 +489,11 @@ impl Server {
         let submitted = lane.submit(move || {
             let reply = server.finish(&call_id, |server, cancel| work(server, &call_id, cancel));
             server.untrack(std::slice::from_ref(&call_id));
-            if let Some(reply) = reply {
-                server.writer.send_reply(reply);
+            if let Some(Answered { line, task }) = reply {
+                server.writer.send_reply(line);
+                if let Some(task) = task {
+                    task.start(&server.state);
+                }
             }
             server.answered(1);
         });
@@ -548,8 +559,8 @@ impl Server {
     fn finish(
         &self,
         id: &Value,
-        work: impl FnOnce(&Server, &CancelToken) -> String,
-    ) -> Option<String> {
+        work: impl FnOnce(&Server, &CancelToken) -> Answered,
+    ) -> Option<Answered> {
         let (cancel, cancelled) = self
             .calls()
             .get(&id.to_string())
@@ -564,7 +575,14 @@ impl Server {
             .calls()
             .get(&id.to_string())
             .is_some_and(|call| call.cancelled);
-        (!cancelled).then_some(reply)
+        if !cancelled {
+            return Some(reply);
+        }
+        // The client will never learn of a task its cancelled call made.
+        if let Some(task) = reply.task {
+            task.withdraw(&self.state);
+        }
+        None
     }
 
     fn calls(&self) -> MutexGuard<'_, HashMap<String, InFlight>> {
@@ -625,67 +643,70 @@ impl Server {
     /// Runs one `tools/call` (or starts it as a task) and builds its reply
     /// line. A panic in the tool answers this call with an internal error
     /// and nothing else.
-    fn call_tool(&self, id: &Value, params: Value, era: Era, cancel: &CancelToken) -> String {
+    fn call_tool(&self, id: &Value, params: Value, era: Era, cancel: &CancelToken) -> Answered {
+        let refuse = |code, message: &str| jsonrpc::error(id, code, message).to_string().into();
+        if era == (Era::Legacy { tasks: true })
+            && params.get("task").is_some_and(|task| !task.is_object())
+        {
+            return refuse(
+                jsonrpc::INVALID_PARAMS,
+                "\"task\" must be an object, e.g. {\"ttl\": 60000}",
+            );
+        }
         let flavor = era.task_flavor(&params);
         let token = progress_token(&params);
         let Value::Object(mut params) = params else {
-            return jsonrpc::error(
-                id,
+            return refuse(
                 jsonrpc::INVALID_PARAMS,
                 "tools/call params must be an object",
-            )
-            .to_string();
+            );
         };
         let Some(Value::String(name)) = params.remove("name") else {
-            return jsonrpc::error(
-                id,
-                jsonrpc::INVALID_PARAMS,
-                "tools/call needs a tool \"name\"",
-            )
-            .to_string();
+            return refuse(jsonrpc::INVALID_PARAMS, "tools/call needs a tool \"name\"");
         };
         let Some(tool) = tools::find(&name) else {
-            return jsonrpc::error(
-                id,
-                jsonrpc::INVALID_PARAMS,
-                &format!("Unknown tool: {name}"),
-            )
-            .to_string();
+            return refuse(jsonrpc::INVALID_PARAMS, &format!("Unknown tool: {name}"));
         };
         let args = match Args::new(params.remove("arguments"), tool.params) {
             Ok(args) => args,
-            Err(err) => {
-                return jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}"))
-                    .to_string();
-            }
+            Err(err) => return refuse(jsonrpc::INVALID_PARAMS, &format!("{name}: {err}")),
         };
         let task = match (flavor, tool.prepare) {
             (Some(flavor), Some(prepare)) => Some((flavor, prepare)),
             (Some(Flavor::Utility), None) => {
-                return jsonrpc::error(
-                    id,
+                return refuse(
                     jsonrpc::METHOD_NOT_FOUND,
-                    &format!("{name} does not run as a task (its taskSupport is forbidden): call it without \"task\""),
-                )
-                .to_string();
+                    &format!(
+                        "{name} does not run as a task (its taskSupport is forbidden): call it without \"task\""
+                    ),
+                );
             }
             // The extension leaves it to us: a quick tool answers at once.
             _ => None,
         };
-        let progress = token
-            .filter(|_| task.is_none())
-            .map(|token| Progress::start(token, self.writer.clone()));
+        let progress = self.progress(token.filter(|_| task.is_none()));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             fault::panic_if_asked(&name);
             match task {
                 Some((flavor, prepare)) => {
-                    let session = (&self.created, &self.writer);
-                    tasks::create(&self.state, tool, prepare, args, flavor, session).map(
-                        |started| match started {
-                            Ok(job) => Reply::Task(tasks::created(&self.state, &job, flavor)),
-                            Err(envelope) => Reply::Tool(envelope),
-                        },
-                    )
+                    let made = tasks::create(
+                        &self.state,
+                        tool,
+                        prepare,
+                        args,
+                        flavor,
+                        &self.created,
+                        &self.writer,
+                    );
+                    made.map(|made| match (made, flavor) {
+                        (Ok(task), _) => {
+                            Reply::Task(tasks::created(&self.state, task.job(), flavor), task)
+                        }
+                        // A 2025-11-25 client expects a task or an error,
+                        // never a plain result.
+                        (Err(refused), Flavor::Utility) => Reply::Refused(refused),
+                        (Err(refused), Flavor::Extension) => Reply::Tool(refused.envelope()),
+                    })
                 }
                 None => (tool.run)(Call {
                     state: &self.state,
@@ -709,29 +730,36 @@ impl Server {
                     r#"{{"jsonrpc":"2.0","id":{id},"result":{{{}{tail}}}}}"#,
                     result.call_result_members()
                 )
+                .into()
             }
-            Ok(Ok(Reply::Task(handle))) => jsonrpc::response(id, handle).to_string(),
-            Ok(Err(err)) => {
-                jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &format!("{name}: {err}")).to_string()
+            Ok(Ok(Reply::Task(handle, task))) => Answered {
+                line: jsonrpc::response(id, handle).to_string(),
+                task: Some(task),
+            },
+            Ok(Ok(Reply::Refused(refused))) => {
+                let code = match refused {
+                    tasks::Refused::Call(_) => jsonrpc::INVALID_PARAMS,
+                    tasks::Refused::Job(_) => SERVER_BUSY,
+                };
+                refuse(code, &format!("{name}: {}", refused.message()))
             }
+            Ok(Err(err)) => refuse(jsonrpc::INVALID_PARAMS, &format!("{name}: {err}")),
             Err(panic) => {
                 let what = crate::panics::message(panic.as_ref());
                 log::warn(&format!("tool {name} panicked: {what}"));
-                jsonrpc::error(
-                    id,
+                refuse(
                     jsonrpc::INTERNAL_ERROR,
                     &format!(
                         "{name}: internal error ({what}); the server goes on serving — please report this"
                     ),
                 )
-                .to_string()
             }
         }
     }
 
     /// Heartbeats and progress for a request that carried a progress token.
-    fn progress_for(&self, params: &Value) -> Option<Progress> {
-        progress_token(params).map(|token| Progress::start(token, self.writer.clone()))
+    fn progress(&self, token: Option<Value>) -> Option<Progress> {
+        token.map(|token| Progress::start(token, self.writer.clone()))
     }
 
     /// The one way out, whatever the reason: no new calls; every running
@@ -769,10 +797,26 @@ impl Server {
     }
 }
 
-/// What a `tools/call` answers: the tool's result, or a task's handle.
+/// What a `tools/call` answers: the tool's result, or a task's handle
+/// (with its job, to start once the handle is queued).
 enum Reply {
     Tool(tools::ToolResult),
-    Task(Value),
+    Task(Value, tasks::Unstarted),
+    /// A 2025-11-25 task call refused before it had a task.
+    Refused(tasks::Refused),
+}
+
+/// A request's reply line, and for a new task the job that starts once the
+/// line is queued (or is withdrawn when the request was cancelled).
+struct Answered {
+    line: String,
+    task: Option<tasks::Unstarted>,
+}
+
+impl From<String> for Answered {
+    fn from(line: String) -> Answered {
+        Answered { line, task: None }
+    }
 }
 
 /// A request's `_meta.progressToken`, when it is one (a string or an

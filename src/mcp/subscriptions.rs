@@ -19,10 +19,11 @@ use crate::ids;
 use crate::runner::CancelToken;
 
 /// How long one look at a task waits for its end before the others get
-/// theirs (an own job's end wakes it at once).
-const ROUND: Duration = Duration::from_millis(500);
+/// theirs (an own job's end wakes it at once): every round re-reads each
+/// record the stream follows.
+const ROUND: Duration = Duration::from_secs(1);
 /// The most tasks one stream follows.
-pub const MAX_TASKS: usize = 1000;
+const MAX_TASKS: usize = 100;
 
 const SUBSCRIPTION_KEY: &str = "io.modelcontextprotocol/subscriptionId";
 
@@ -47,7 +48,7 @@ pub fn listen(
     // Only tasks that exist are followed; the acknowledgment says which.
     let mut following: Vec<String> = wanted
         .into_iter()
-        .filter(|task| matches!(state.jobs.store().get(task), Ok(Some(_))))
+        .filter(|task| matches!(tasks::read(state, task), Ok(Some(_))))
         .collect();
     let mut agreed = json!({});
     if !following.is_empty() {
@@ -61,7 +62,7 @@ pub fn listen(
         .to_string(),
     );
     while !following.is_empty() && !cancel.is_cancelled() {
-        following.retain(|task| match state.jobs.store().get(task) {
+        following.retain(|task| match tasks::read(state, task) {
             Ok(Some(job)) if job.status.is_terminal() => {
                 let mut params = tasks::detailed(state, &job);
                 params.insert("_meta".into(), json!({SUBSCRIPTION_KEY: id}));
@@ -70,9 +71,10 @@ pub fn listen(
                 );
                 false
             }
-            Ok(Some(_)) => true,
-            // Deleted meanwhile (dispatch_gc), or unreadable: no end to tell.
-            Ok(None) | Err(_) => false,
+            // Unreadable for now (a lock held elsewhere): looked at again.
+            Ok(Some(_)) | Err(_) => true,
+            // Deleted meanwhile (dispatch_gc): no end to tell.
+            Ok(None) => false,
         });
         if let Some(task) = following.first() {
             let _ = state.jobs.wait(task, ROUND, cancel);
@@ -99,14 +101,22 @@ fn task_ids(params: &Value) -> Result<Vec<String>, String> {
             "notifications.taskIds may name at most {MAX_TASKS} tasks; open several streams"
         ));
     }
-    ids.iter()
-        .map(|task| match task.as_str() {
-            Some(task) if ids::is_hex32(task) => Ok(task.to_owned()),
-            _ => Err(format!(
-                "notifications.taskIds holds {task}, which is not a task id (32 hex characters)"
-            )),
-        })
-        .collect()
+    let mut wanted: Vec<String> = Vec::with_capacity(ids.len());
+    for task in ids {
+        match task.as_str() {
+            Some(task) if ids::is_hex32(task) => {
+                if !wanted.iter().any(|seen| seen == task) {
+                    wanted.push(task.to_owned());
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "notifications.taskIds holds {task}, which is not a task id (32 hex characters)"
+                ));
+            }
+        }
+    }
+    Ok(wanted)
 }
 
 #[cfg(test)]
@@ -117,7 +127,7 @@ mod tests {
     fn task_ids_are_checked_before_any_file_is_read() {
         let id = "0123456789abcdef0123456789abcdef";
         assert_eq!(
-            task_ids(&json!({"notifications": {"taskIds": [id]}})),
+            task_ids(&json!({"notifications": {"taskIds": [id, id]}})),
             Ok(vec![id.to_owned()])
         );
         assert_eq!(

@@ -15,11 +15,12 @@ use super::jsonrpc;
 use super::modern;
 use super::state::State;
 use super::tools::args::{ArgError, Args};
-use super::tools::{self, ToolResult};
+use super::tools::{self, RecordedJob, ToolResult};
 use super::writer::Writer;
 use crate::ids;
 use crate::jobs::record::{Job, Status};
 use crate::jobs::store::StoreError;
+use crate::jobs::worker::Ended;
 use crate::pyfmt::repr_str;
 use crate::runner::CancelToken;
 
@@ -85,15 +86,18 @@ pub enum TaskError {
     /// The job ended without a result (its server exited, its worker
     /// crashed): the error its record gives.
     NoResult(String),
+    /// `tasks/result` was still waiting when this server stopped.
+    Stopping(String),
     Storage(StoreError),
 }
 
 impl TaskError {
     pub fn code(&self) -> i64 {
         match self {
-            TaskError::NotOurs(_) | TaskError::NoResult(_) | TaskError::Storage(_) => {
-                jsonrpc::INTERNAL_ERROR
-            }
+            TaskError::NotOurs(_)
+            | TaskError::NoResult(_)
+            | TaskError::Stopping(_)
+            | TaskError::Storage(_) => jsonrpc::INTERNAL_ERROR,
             _ => jsonrpc::INVALID_PARAMS,
         }
     }
@@ -124,23 +128,32 @@ impl fmt::Display for TaskError {
                 write!(f, "task {id} was cancelled before it had a result")
             }
             TaskError::NoResult(error) => write!(f, "the task ended without a result: {error}"),
+            TaskError::Stopping(id) => write!(
+                f,
+                "this server stopped while waiting for task {id}: ask tasks/get from a new session where it stands"
+            ),
             TaskError::Storage(err) => write!(f, "the job store failed: {err}"),
         }
     }
 }
 
+/// How many of its tasks a session lists; older ones stay readable by id.
+const MAX_LISTED: usize = 1000;
+
 /// Tasks one server process created in its 2025-11-25 session, oldest
-/// first: what `tasks/list` shows. Ids live on disk for every process
-/// sharing the directory, but a session lists only its own.
+/// first: what `tasks/list` shows (the newest `MAX_LISTED`). Ids live on
+/// disk for every process sharing the directory, but a session lists only
+/// its own.
 #[derive(Default)]
 pub struct Created(Mutex<Vec<String>>);
 
 impl Created {
     fn add(&self, id: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(id.to_owned());
+        let mut ids = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if ids.len() == MAX_LISTED {
+            ids.remove(0);
+        }
+        ids.push(id.to_owned());
     }
 
     fn ids(&self) -> Vec<String> {
@@ -148,18 +161,74 @@ impl Created {
     }
 }
 
-/// Starts `tool`'s call as a task: checked like the call itself (a bad
-/// argument or an unknown agent answers at once, with no task), then a job
-/// is durably recorded and started. A 2025-11-25 session is told when it
-/// ends (`notifications/tasks/status`) and can list it.
+/// Why a task-augmented call has no task.
+pub enum Refused {
+    /// The call itself is refused (unknown agent, a run control its CLI
+    /// cannot honour, …): the envelope a plain call would answer.
+    Call(ToolResult),
+    /// No job could be recorded (the store failed, too many jobs).
+    Job(ToolResult),
+}
+
+impl Refused {
+    /// The envelope, as one line: its `error`, and its `hint` if any.
+    pub fn message(&self) -> String {
+        let (Refused::Call(envelope) | Refused::Job(envelope)) = self;
+        let text = |key: &str| envelope.value.get(key).and_then(Value::as_str);
+        match (text("error"), text("hint")) {
+            (Some(error), Some(hint)) => format!("{error} ({hint})"),
+            (Some(error), None) => error.to_owned(),
+            _ => envelope.value.to_string(),
+        }
+    }
+
+    /// What a plain call would have answered.
+    pub fn envelope(self) -> ToolResult {
+        let (Refused::Call(envelope) | Refused::Job(envelope)) = self;
+        envelope
+    }
+}
+
+/// A task whose job is recorded but not started: it starts once its
+/// handle is queued for the client, so nothing about the task (a status
+/// notification, say) can reach the client first, and a call cancelled
+/// before its answer leaves no job running.
+pub struct Unstarted {
+    recorded: RecordedJob,
+    ended: Option<Ended>,
+}
+
+impl Unstarted {
+    pub fn job(&self) -> &Job {
+        &self.recorded.job
+    }
+
+    pub fn start(self, state: &State) {
+        // A worker that cannot start fails the record: tasks/get says so.
+        if let Err(envelope) = self.recorded.start(state, self.ended) {
+            crate::log::warn(&format!("a task did not start: {}", envelope.value));
+        }
+    }
+
+    pub fn withdraw(self, state: &State) {
+        self.recorded.withdraw(state);
+    }
+}
+
+/// Records `tool`'s call as a task: checked like the call itself (a bad
+/// argument or an unknown agent is refused, with no task), then its job is
+/// durably recorded, to start once the handle is on its way. A 2025-11-25
+/// session is told when it ends (`notifications/tasks/status`) and can
+/// list it.
 pub fn create(
     state: &State,
     tool: &tools::Tool,
     prepare: tools::Prepare,
     args: Args,
     flavor: Flavor,
-    session: (&Created, &Writer),
-) -> Result<Result<Job, ToolResult>, ArgError> {
+    created: &Created,
+    writer: &Writer,
+) -> Result<Result<Unstarted, Refused>, ArgError> {
     let never_cancelled = CancelToken::default();
     let mut call = tools::Call {
         state,
@@ -169,10 +238,15 @@ pub fn create(
     };
     let prepared = match prepare(&mut call)? {
         Ok(prepared) => prepared,
-        Err(envelope) => return Ok(Err(envelope)),
+        Err(envelope) => return Ok(Err(Refused::Call(envelope))),
+    };
+    let recorded = match tools::record_job(tool.name, state, prepared) {
+        Ok(recorded) => recorded,
+        Err(envelope) => return Ok(Err(Refused::Job(envelope))),
     };
     let ended = (flavor == Flavor::Utility).then(|| {
-        let writer = session.1.clone();
+        created.add(&recorded.job.id);
+        let writer = writer.clone();
         let store = state.jobs.store().clone();
         let ttl = ttl_ms(state);
         Box::new(move |id: &str| {
@@ -182,16 +256,9 @@ pub fn create(
                     Value::Object(task(&job, Flavor::Utility, ttl)),
                 ));
             }
-        }) as crate::jobs::worker::Ended
+        }) as Ended
     });
-    let job = match tools::start_job(tool.name, state, prepared, ended) {
-        Ok(job) => job,
-        Err(envelope) => return Ok(Err(envelope)),
-    };
-    if flavor == Flavor::Utility {
-        session.0.add(&job.id);
-    }
-    Ok(Ok(job))
+    Ok(Ok(Unstarted { recorded, ended }))
 }
 
 /// The answer to a task-augmented call: the new task's handle.
@@ -268,7 +335,7 @@ pub fn list(state: &State, params: &Value, created: &Created) -> Result<Value, T
     let ttl = ttl_ms(state);
     let mut tasks = Vec::new();
     for id in created.ids().iter().rev() {
-        if let Some(job) = state.jobs.store().get(id).map_err(TaskError::Storage)? {
+        if let Some(job) = read(state, id).map_err(TaskError::Storage)? {
             tasks.push(Value::Object(task(&job, Flavor::Utility, ttl)));
         }
     }
@@ -284,11 +351,13 @@ pub fn cancel(state: &State, params: &Value, flavor: Flavor) -> Result<Value, Ta
     match (reply.outcome, flavor) {
         ("not_found", _) => Err(TaskError::NotFound(id)),
         (_, Flavor::Extension) => Ok(modern::complete(json!({}))),
+        // 2025-11-25 names a failed dispatch `failed` whether or not it
+        // has a result, so the result does not matter here.
         ("already_terminal", Flavor::Utility) => Err(TaskError::Terminal {
             id,
-            status: reply.status.map_or("over", |status| {
-                status_of(status, status == Status::Done, Flavor::Utility)
-            }),
+            status: reply
+                .status
+                .map_or("over", |status| status_of(status, false, Flavor::Utility)),
         }),
         ("running", Flavor::Utility) => Err(TaskError::NotOurs(id)),
         (_, Flavor::Utility) => get(state, params, Flavor::Utility),
@@ -302,9 +371,23 @@ pub fn update(state: &State, params: &Value) -> Result<Value, TaskError> {
     Ok(modern::complete(json!({})))
 }
 
+/// Task `id`'s job as a task sees it: one no server will finish (its
+/// server was killed) has failed, though no server start has recorded it
+/// so yet — a wait for it ends.
+pub fn read(state: &State, id: &str) -> Result<Option<Job>, StoreError> {
+    let store = state.jobs.store();
+    Ok(store.get(id)?.map(|mut job| {
+        if let Some(error) = store.abandoned(&job, crate::jobs::now()) {
+            job.status = Status::Failed;
+            job.error = Some(error);
+        }
+        job
+    }))
+}
+
 fn job_of(state: &State, params: &Value) -> Result<Job, TaskError> {
     let id = task_id(params)?;
-    match state.jobs.store().get(&id) {
+    match read(state, &id) {
         Ok(Some(job)) => Ok(job),
         Ok(None) => Err(TaskError::NotFound(id)),
         Err(err) => Err(TaskError::Storage(err)),

@@ -54,7 +54,6 @@ error or an SDK without the client extension API.
 
 from __future__ import annotations
 
-import json
 import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -96,6 +95,7 @@ from task_client_support import (
     parse_binary,
     run_checks,
     server_env,
+    text_json,
     wait_for_hanging_run,
     wait_until_gone,
 )
@@ -209,11 +209,7 @@ def check_discovered(client: Client) -> None:
 def check_success(result: CallToolResult | None) -> None:
     expect(result is not None, "no result")
     expect(not result.is_error, f"tool reported an error: {result.content!r}")
-    expect(
-        len(result.content) == 1 and result.content[0].type == "text",
-        f"want one text content, got {result.content!r}",
-    )
-    payload = json.loads(result.content[0].text)
+    payload = text_json(result.content)
     expect(isinstance(payload, dict) and payload.get("success") is True, f"want success true in {payload!r}")
 
 

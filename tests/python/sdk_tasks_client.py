@@ -55,7 +55,6 @@ error or an SDK without the task API.
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from contextlib import aclosing
@@ -84,6 +83,7 @@ from task_client_support import (
     parse_binary,
     run_checks,
     server_env,
+    text_json,
     wait_for_hanging_run,
     wait_until_gone,
 )
@@ -132,11 +132,7 @@ def tasks(session: ClientSession) -> ExperimentalClientFeatures:
 
 def dispatch_payload(result: CallToolResult) -> dict:
     expect(not result.isError, f"tool reported an error: {result.content!r}")
-    expect(
-        len(result.content) == 1 and result.content[0].type == "text",
-        f"want one text content, got {result.content!r}",
-    )
-    payload = json.loads(result.content[0].text)
+    payload = text_json(result.content)
     expect(isinstance(payload, dict), f"want a JSON object, got {payload!r}")
     return payload
 

@@ -3,9 +3,10 @@
 Imported by tests/python/sdk_tasks_client.py (mcp 1.x) and tests/python/sdk2_tasks_client.py
 (mcp 2.x), which are run as `python tests/python/<script>.py <binary>`, so their own
 directory is on sys.path. It uses the standard library only, so it imports in either venv
-before the SDK does, and it knows nothing of an SDK: the one thing that differs, how an
-SDK's MCP error gives its code and message, is handed in by the script (`mcp_error`). Its
-waits sleep with asyncio, the backend anyio.run uses by default.
+before the SDK does, and it imports no SDK: how an SDK's MCP error gives its code and
+message, the one thing that differs, is handed in by the script (`mcp_error`), and a tool
+result's content is read through the `type` and `text` both SDKs give it. Its waits sleep
+with asyncio, the backend anyio.run uses by default.
 
 The server runs in a throwaway HOME holding an agents.yaml with two agents, `api` and
 `slow` (both on an empty project directory), and with the repository's fixtures/fake-claude
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import tempfile
@@ -53,6 +55,12 @@ class ScenarioAborted(Exception):
 def expect(condition: bool, why: str) -> None:
     if not condition:
         raise CheckFailed(why)
+
+
+def text_json(content: list):
+    """The JSON a tool result's content holds, which must be one text block (`type` and `text` in either SDK)."""
+    expect(len(content) == 1 and content[0].type == "text", f"want one text content, got {content!r}")
+    return json.loads(content[0].text)
 
 
 def describe(exc: BaseException, mcp_error: McpErrorOf) -> str:

@@ -17,6 +17,7 @@ use crate::config::patch::{AgentPatch, Field, FieldError, Given};
 use crate::config::{Agent, Config, Settings};
 use crate::dispatch::{Answer, Request};
 use crate::pyfmt::repr_str;
+use crate::runner::backends::unsupported;
 use crate::runner::prompt::compact_schema;
 use crate::runner::{self, Ask, Dispatch, OutputMode, backends};
 
@@ -307,6 +308,17 @@ fn prepare(
         return Ok(Err(unknown_agent(&ask.agent, &config)));
     };
     let agent = ask.run_by(agent).map_err(ArgError::Invalid)?;
+    // Refused here as the runner would, so a job (a task, dispatch_async)
+    // is never recorded for a run that cannot happen.
+    if let Err(problem) = unsupported::check(
+        backends::of(&agent, &config.settings),
+        &agent,
+        &config.settings,
+    ) {
+        return Ok(Err(ToolResult::dispatch(&runner::preflight::unsupported(
+            &ask.agent, &problem,
+        ))));
+    }
     let context = match group_context(&config, group, &ask.agent, &ask.context) {
         Ok(context) => context,
         Err(envelope) => return Ok(Err(envelope)),

@@ -17,7 +17,7 @@ use crate::dispatch::Request;
 use crate::ids;
 use crate::jobs::record::{Job, Status};
 use crate::jobs::store::StoreError;
-use crate::jobs::worker::{Ended, JobRun};
+use crate::jobs::worker::{Ended, JobRun, MAX_JOBS, Work};
 use crate::mcp::state::State;
 use crate::pyfmt::repr_str;
 use crate::runner::DispatchResult;
@@ -169,27 +169,39 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(envelope) => return Ok(envelope),
     };
     let agent = prepared.ask.agent.clone();
-    Ok(
-        match start_job("dispatch_async", call.state, prepared, None) {
-            Ok(job) => {
-                ToolResult::ok(json!({"job_id": job.id, "status": "pending", "agent": agent}))
-            }
-            Err(envelope) => envelope,
-        },
-    )
+    let started = record_job("dispatch_async", call.state, prepared)
+        .and_then(|recorded| recorded.start(call.state, None));
+    Ok(match started {
+        Ok(job) => ToolResult::ok(json!({"job_id": job.id, "status": "pending", "agent": agent})),
+        Err(envelope) => envelope,
+    })
 }
 
-/// Records `prepared` as a `pending` job and starts its worker, which runs
-/// it through the one dispatch path: the job behind `dispatch_async` and
-/// behind every task. `ended` is told once the record is final; `tool`
-/// names the call in errors.
-pub fn start_job(
+/// A dispatch recorded as a `pending` job whose worker has not started:
+/// the job behind `dispatch_async` and behind every task (which starts
+/// only once its handle is on its way to the client).
+pub struct RecordedJob {
+    pub job: Job,
+    work: Work,
+    /// The call, for errors.
+    tool: String,
+}
+
+/// Records `prepared` as a `pending` job, to run through the one dispatch
+/// path once started; refused while this server already runs or queues
+/// `MAX_JOBS` jobs.
+pub fn record_job(
     tool: &str,
     state: &State,
     prepared: Prepared,
-    ended: Option<Ended>,
-) -> Result<Job, ToolResult> {
+) -> Result<RecordedJob, ToolResult> {
     let jobs = &state.jobs;
+    if jobs.owned_count() >= MAX_JOBS {
+        return Err(ToolResult::error_with_hint(
+            format!("server busy: {MAX_JOBS} jobs already run or wait in this server"),
+            "Wait for some to end (dispatch_jobs shows them), or cancel some with dispatch_cancel.",
+        ));
+    }
     let ask = &prepared.ask;
     let given = |text: &str| (!text.is_empty()).then(|| text.to_owned());
     let job = jobs
@@ -216,10 +228,33 @@ pub fn start_job(
             .run_then(request, run.cancel, run.start)
             .map(|answer| answer.result)
     });
-    Arc::clone(jobs)
-        .start(job.id.clone(), work, ended)
-        .map_err(|err| ToolResult::error(format!("{tool} could not start a worker: {err}")))?;
-    Ok(job)
+    Ok(RecordedJob {
+        job,
+        work,
+        tool: tool.to_owned(),
+    })
+}
+
+impl RecordedJob {
+    /// Starts the job's worker; `ended` is told once its record is final.
+    pub fn start(self, state: &State, ended: Option<Ended>) -> Result<Job, ToolResult> {
+        let tool = self.tool;
+        Arc::clone(&state.jobs)
+            .start(self.job.id.clone(), self.work, ended)
+            .map_err(|err| ToolResult::error(format!("{tool} could not start a worker: {err}")))?;
+        Ok(self.job)
+    }
+
+    /// Records the job cancelled, never run: its call was cancelled
+    /// before the client learned of it.
+    pub fn withdraw(self, state: &State) {
+        if let Err(err) = state.jobs.store().cancel(&self.job.id, false) {
+            crate::log::warn(&format!(
+                "job {}: could not withdraw it: {err}",
+                self.job.id
+            ));
+        }
+    }
 }
 
 /// What a finished job answers as the call it stands for: its result (as

@@ -26,7 +26,7 @@ use crate::pyfmt::repr_str;
 use crate::runner::{CancelToken, DispatchResult};
 use args::{ArgError, Args};
 pub use dispatching::{Prepare, Prepared};
-pub use jobs::{job_answer, start_job};
+pub use jobs::{RecordedJob, job_answer, record_job};
 use params::Params;
 
 /// What a tool returns: a JSON value, and whether the client should see it
