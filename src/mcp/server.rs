@@ -700,7 +700,8 @@ impl Server {
                     );
                     made.map(|made| match (made, flavor) {
                         (Ok(task), _) => {
-                            Reply::Task(tasks::created(&self.state, task.job(), flavor), task)
+                            let handle = tasks::created(&self.state, task.job(), flavor);
+                            Reply::Task(handle, Box::new(task))
                         }
                         // A 2025-11-25 client expects a task or an error,
                         // never a plain result.
@@ -734,7 +735,7 @@ impl Server {
             }
             Ok(Ok(Reply::Task(handle, task))) => Answered {
                 line: jsonrpc::response(id, handle).to_string(),
-                task: Some(task),
+                task: Some(*task),
             },
             Ok(Ok(Reply::Refused(refused))) => {
                 let code = match refused {
@@ -801,7 +802,8 @@ impl Server {
 /// (with its job, to start once the handle is queued).
 enum Reply {
     Tool(tools::ToolResult),
-    Task(Value, tasks::Unstarted),
+    /// Boxed: the recorded job is large beside the other replies.
+    Task(Value, Box<tasks::Unstarted>),
     /// A 2025-11-25 task call refused before it had a task.
     Refused(tasks::Refused),
 }
