@@ -377,3 +377,53 @@ fn a_task_whose_server_died_reads_as_failed_and_its_waits_end() {
     let waited = second.request(2, "tasks/result", json!({"taskId": task_id}));
     assert_eq!(waited["error"]["code"], -32603, "{waited}");
 }
+
+#[test]
+fn a_streamed_task_reports_its_steps_on_the_call_s_progress_token() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[]);
+    let (mut server, _) = session(&sandbox, &fake, "2025-11-25");
+    let mut call = task_call(
+        "dispatch_stream",
+        json!({"agent": "api", "task": "stream please"}),
+    );
+    call["_meta"] = json!({"progressToken": "steps-1"});
+    let created = server.request(1, "tools/call", call);
+    let task_id = created["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    server.send(2, "tasks/result", json!({"taskId": task_id}));
+    let (result, mut notes) = server.response(&json!(2), HANG);
+    let (answer, _) = tool_payload(&result);
+    assert_eq!(answer["success"], true, "{answer}");
+    while let Some(note) = server.next(Duration::from_millis(500)) {
+        notes.push(note);
+    }
+    let steps: Vec<&Value> = notes
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .collect();
+    assert!(!steps.is_empty(), "{notes:?}");
+    assert!(
+        steps
+            .iter()
+            .all(|n| n["params"]["progressToken"] == "steps-1"
+                && n["params"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("[api]")),
+        "{steps:?}"
+    );
+    // Nothing on the token once the task has said it ended.
+    let ended = notes
+        .iter()
+        .position(|n| n["method"] == "notifications/tasks/status")
+        .expect("a status notification");
+    assert!(
+        notes[ended..]
+            .iter()
+            .all(|n| n["method"] != "notifications/progress"),
+        "{notes:?}"
+    );
+}

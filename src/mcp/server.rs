@@ -684,20 +684,17 @@ impl Server {
             // The extension leaves it to us: a quick tool answers at once.
             _ => None,
         };
-        let progress = self.progress(token.filter(|_| task.is_none()));
+        let progress = self.progress(token.clone().filter(|_| task.is_none()));
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             fault::panic_if_asked(&name);
             match task {
                 Some((flavor, prepare)) => {
-                    let made = tasks::create(
-                        &self.state,
-                        tool,
-                        prepare,
-                        args,
-                        flavor,
-                        &self.created,
-                        &self.writer,
-                    );
+                    let reporting = tasks::Reporting {
+                        created: &self.created,
+                        writer: &self.writer,
+                        progress_token: token.clone(),
+                    };
+                    let made = tasks::create(&self.state, tool, prepare, args, flavor, reporting);
                     made.map(|made| match (made, flavor) {
                         (Ok(task), _) => {
                             let handle = tasks::created(&self.state, task.job(), flavor);

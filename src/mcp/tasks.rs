@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::jsonrpc;
 use super::modern;
+use super::progress::Progress;
 use super::state::State;
 use super::tools::args::{ArgError, Args};
 use super::tools::{self, RecordedJob, ToolResult};
@@ -196,6 +197,9 @@ impl Refused {
 pub struct Unstarted {
     recorded: RecordedJob,
     ended: Option<Ended>,
+    /// The call's progress (a 2025-11-25 task with a token): closed when
+    /// the job ends, or here when it never runs, so its heartbeat stops.
+    progress: Option<Progress>,
 }
 
 impl Unstarted {
@@ -207,27 +211,37 @@ impl Unstarted {
         // A worker that cannot start fails the record: tasks/get says so.
         if let Err(envelope) = self.recorded.start(state, self.ended) {
             crate::log::warn(&format!("a task did not start: {}", envelope.value));
+            close(self.progress.as_ref());
         }
     }
 
     pub fn withdraw(self, state: &State) {
         self.recorded.withdraw(state);
+        close(self.progress.as_ref());
     }
+}
+
+/// Where a new task reports: the session's task list, its writer, and the
+/// call's progress token.
+pub struct Reporting<'a> {
+    pub created: &'a Created,
+    pub writer: &'a Writer,
+    pub progress_token: Option<Value>,
 }
 
 /// Records `tool`'s call as a task: checked like the call itself (a bad
 /// argument or an unknown agent is refused, with no task), then its job is
 /// durably recorded, to start once the handle is on its way. A 2025-11-25
-/// session is told when it ends (`notifications/tasks/status`) and can
-/// list it.
+/// session is told when it ends (`notifications/tasks/status`), can list
+/// it, and gets its steps on the call's progress token, which stays valid
+/// for the task's life (the extension has no progress for tasks).
 pub fn create(
     state: &State,
     tool: &tools::Tool,
     prepare: tools::Prepare,
     args: Args,
     flavor: Flavor,
-    created: &Created,
-    writer: &Writer,
+    reporting: Reporting,
 ) -> Result<Result<Unstarted, Refused>, ArgError> {
     let never_cancelled = CancelToken::default();
     let mut call = tools::Call {
@@ -240,16 +254,26 @@ pub fn create(
         Ok(prepared) => prepared,
         Err(envelope) => return Ok(Err(Refused::Call(envelope))),
     };
-    let recorded = match tools::record_job(tool.name, state, prepared) {
+    let progress = reporting
+        .progress_token
+        .filter(|_| flavor == Flavor::Utility)
+        .map(|token| Progress::start(token, reporting.writer.clone()));
+    let steps = prepared.steps_to(progress.as_ref());
+    let recorded = match tools::record_job(tool.name, state, prepared, steps) {
         Ok(recorded) => recorded,
-        Err(envelope) => return Ok(Err(Refused::Job(envelope))),
+        Err(envelope) => {
+            close(progress.as_ref());
+            return Ok(Err(Refused::Job(envelope)));
+        }
     };
+    let call_progress = progress.clone();
     let ended = (flavor == Flavor::Utility).then(|| {
-        created.add(&recorded.job.id);
-        let writer = writer.clone();
+        reporting.created.add(&recorded.job.id);
+        let writer = reporting.writer.clone();
         let store = state.jobs.store().clone();
         let ttl = ttl_ms(state);
         Box::new(move |id: &str| {
+            close(progress.as_ref());
             if let Ok(Some(job)) = store.get(id) {
                 writer.notify(&jsonrpc::notification(
                     "notifications/tasks/status",
@@ -258,7 +282,17 @@ pub fn create(
             }
         }) as Ended
     });
-    Ok(Ok(Unstarted { recorded, ended }))
+    Ok(Ok(Unstarted {
+        recorded,
+        ended,
+        progress: call_progress,
+    }))
+}
+
+fn close(progress: Option<&Progress>) {
+    if let Some(progress) = progress {
+        progress.close();
+    }
 }
 
 /// The answer to a task-augmented call: the new task's handle.

@@ -16,6 +16,7 @@ use super::{Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::patch::{AgentPatch, Field, FieldError, Given};
 use crate::config::{Agent, Config, Settings};
 use crate::dispatch::{Answer, Request};
+use crate::mcp::progress::Progress;
 use crate::pyfmt::repr_str;
 use crate::runner::backends::unsupported;
 use crate::runner::prompt::compact_schema;
@@ -260,20 +261,22 @@ impl Prepared {
         )
     }
 
+    /// The agent's steps for `progress`, each marked with the agent's
+    /// name (stream mode only: a JSON-mode run has no steps to tell).
+    pub fn steps_to(&self, progress: Option<&Progress>) -> Option<runner::Progress> {
+        let progress = progress
+            .filter(|_| self.mode == OutputMode::Stream)?
+            .clone();
+        let agent = self.ask.agent.clone();
+        Some(Arc::new(move |message: &str| {
+            progress.report(&format!("[{agent}] {message}"));
+        }))
+    }
+
     /// Runs the dispatch on this call's thread, with its cancellation and
     /// (stream mode) its progress.
     fn run_here(&self, call: &Call) -> ToolResult {
-        let progress = match (self.mode, call.progress) {
-            (OutputMode::Stream, Some(progress)) => {
-                let progress = progress.clone();
-                let agent = self.ask.agent.clone();
-                Some(
-                    Arc::new(move |message: &str| progress.report(&format!("[{agent}] {message}")))
-                        as runner::Progress,
-                )
-            }
-            _ => None,
-        };
+        let progress = self.steps_to(call.progress);
         let d = self.dispatch();
         let answer = run(call, self.tool, d, self.cached, progress);
         self::answer(call, &answer, &d, self.return_ref)

@@ -20,7 +20,7 @@ use crate::jobs::store::StoreError;
 use crate::jobs::worker::{Ended, JobRun, MAX_JOBS, Work};
 use crate::mcp::state::State;
 use crate::pyfmt::repr_str;
-use crate::runner::DispatchResult;
+use crate::runner::{self, DispatchResult};
 
 const JOB_ID: Text = Text::required("job_id", "From dispatch_async.");
 const BY_JOB_ID: Params = &[&[Param::Text(JOB_ID)]];
@@ -169,7 +169,7 @@ fn dispatch_async(mut call: Call) -> Result<ToolResult, ArgError> {
         Err(envelope) => return Ok(envelope),
     };
     let agent = prepared.ask.agent.clone();
-    let started = record_job("dispatch_async", call.state, prepared)
+    let started = record_job("dispatch_async", call.state, prepared, None)
         .and_then(|recorded| recorded.start(call.state, None));
     Ok(match started {
         Ok(job) => ToolResult::ok(json!({"job_id": job.id, "status": "pending", "agent": agent})),
@@ -189,11 +189,13 @@ pub struct RecordedJob {
 
 /// Records `prepared` as a `pending` job, to run through the one dispatch
 /// path once started; refused while this server already runs or queues
-/// `MAX_JOBS` jobs.
+/// `MAX_JOBS` jobs. Its steps go to the record's progress tail, and to
+/// `steps` too when given.
 pub fn record_job(
     tool: &str,
     state: &State,
     prepared: Prepared,
+    steps: Option<runner::Progress>,
 ) -> Result<RecordedJob, ToolResult> {
     let jobs = &state.jobs;
     if jobs.owned_count() >= MAX_JOBS {
@@ -218,11 +220,21 @@ pub fn record_job(
     let dispatcher = state.dispatcher.clone();
     let what = format!("job {}", job.id);
     let work = Box::new(move |run: JobRun| {
+        let progress = match steps {
+            Some(steps) => {
+                let tail = run.progress;
+                Arc::new(move |message: &str| {
+                    tail(message);
+                    steps(message);
+                }) as runner::Progress
+            }
+            None => run.progress,
+        };
         let request = Request {
             what: &what,
             dispatch: prepared.dispatch(),
             cached: prepared.cached,
-            progress: Some(run.progress),
+            progress: Some(progress),
         };
         dispatcher
             .run_then(request, run.cancel, run.start)
