@@ -37,6 +37,15 @@ fn session(sandbox: &Sandbox, fake: &FakeClaude, version: &str) -> (Server, Valu
     (server, init["result"].clone())
 }
 
+/// Calls `tool` as a task (request id 1); the new task's id.
+fn new_task(server: &mut Server, tool: &str, arguments: Value) -> String {
+    let created = server.request(1, "tools/call", task_call(tool, arguments));
+    let id = &created["result"]["task"]["taskId"];
+    id.as_str()
+        .unwrap_or_else(|| panic!("no task: {created}"))
+        .to_owned()
+}
+
 fn task_call(tool: &str, arguments: Value) -> Value {
     json!({"name": tool, "arguments": arguments, "task": {"ttl": 60000}})
 }
@@ -136,15 +145,11 @@ fn a_failed_dispatch_is_a_failed_task_whose_result_is_the_error_envelope() {
     let sandbox = sandbox();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "exit-error")]);
     let (mut server, _) = session(&sandbox, &fake, "2025-11-25");
-    let created = server.request(
-        1,
-        "tools/call",
-        task_call("dispatch_session", json!({"agent": "api", "task": "x"})),
+    let task_id = new_task(
+        &mut server,
+        "dispatch_session",
+        json!({"agent": "api", "task": "x"}),
     );
-    let task_id = created["result"]["task"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let result = server.request(2, "tasks/result", json!({"taskId": task_id}));
     let (answer, is_error) = tool_payload(&result);
     assert!(is_error && answer["success"] == false, "{answer}");
@@ -341,15 +346,11 @@ fn a_task_whose_server_died_reads_as_failed_and_its_waits_end() {
     let sandbox = sandbox();
     let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
     let (mut first, _) = session(&sandbox, &fake, "2025-11-25");
-    let created = first.request(
-        1,
-        "tools/call",
-        task_call("dispatch", json!({"agent": "api", "task": "forever"})),
+    let task_id = new_task(
+        &mut first,
+        "dispatch",
+        json!({"agent": "api", "task": "forever"}),
     );
-    let task_id = created["result"]["task"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     wait_until("the agent to start", HANG, || {
         !fake.invocations().is_empty()
     });
