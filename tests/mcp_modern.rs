@@ -474,3 +474,72 @@ fn a_cancelled_listen_ends_without_an_answer_and_its_task_runs_on() {
     let next = server.next(Duration::from_millis(1500));
     assert!(next.is_none(), "the cancelled stream said more: {next:?}");
 }
+
+#[test]
+fn hostile_envelopes_are_each_refused_and_serving_goes_on() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[]);
+    let mut server = start(&sandbox, &fake);
+    let version = "io.modelcontextprotocol/protocolVersion";
+    let capabilities = "io.modelcontextprotocol/clientCapabilities";
+    let cases: Vec<(&str, Value, i64)> = vec![
+        // No version key: a handshake-era request, before the handshake.
+        ("tools/list", json!({"_meta": []}), -32600),
+        (
+            "tools/list",
+            json!({"_meta": {version: null, capabilities: {}}}),
+            -32602,
+        ),
+        (
+            "tools/list",
+            json!({"_meta": {version: {}, capabilities: {}}}),
+            -32602,
+        ),
+        (
+            "tools/list",
+            json!({"_meta": {version: "2026-07-28", capabilities: "all"}}),
+            -32602,
+        ),
+        (
+            "tools/list",
+            json!({"_meta": {version: "2026-07-28\u{0}", capabilities: {}}}),
+            -32022,
+        ),
+        (
+            "tools/list",
+            json!({"_meta": {version: "x".repeat(100_000), capabilities: {}}}),
+            -32022,
+        ),
+        // Declared with something other than an object: not declared.
+        (
+            "tasks/get",
+            json!({"taskId": "0123456789abcdef0123456789abcdef", "_meta": {version: "2026-07-28", capabilities: {"extensions": {TASKS: true}}}}),
+            -32021,
+        ),
+        (
+            "tasks/get",
+            json!({"taskId": "a".repeat(100_000), "_meta": {version: "2026-07-28", capabilities: {"extensions": {TASKS: {}}}}}),
+            -32602,
+        ),
+        (
+            "tools/call",
+            json!({"name": "dispatch", "arguments": [1], "_meta": {version: "2026-07-28", capabilities: {}}}),
+            -32602,
+        ),
+        (
+            "subscriptions/listen",
+            json!({"notifications": {"taskIds": vec!["0123456789abcdef0123456789abcdef"; 101]}, "_meta": {version: "2026-07-28", capabilities: {"extensions": {TASKS: {}}}}}),
+            -32602,
+        ),
+    ];
+    for (n, (method, params, code)) in cases.into_iter().enumerate() {
+        let reply = server.request(n as u64 + 1, method, params);
+        assert_eq!(reply["error"]["code"], code, "{method}: {reply}");
+        assert!(
+            reply["error"]["message"].as_str().unwrap().len() < 1000,
+            "a refusal does not echo its input: {reply}"
+        );
+    }
+    let fine = server.request(99, "tools/list", modern(json!({}), false));
+    assert_complete(&fine["result"]);
+}

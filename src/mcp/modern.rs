@@ -120,7 +120,8 @@ pub fn refusal(id: &Value, err: &EnvelopeError) -> Value {
                 id,
                 UNSUPPORTED_PROTOCOL_VERSION,
                 &format!(
-                    "unsupported protocol version {requested}: this server speaks {VERSION_2026}, and 2024-11-05 to 2025-11-25 through initialize"
+                    "unsupported protocol version {}: this server speaks {VERSION_2026}, and 2024-11-05 to 2025-11-25 through initialize",
+                    crate::pyfmt::repr_str(crate::chars::prefix(requested, 40))
                 ),
             );
             reply["error"]["data"] = json!({"supported": OFFERED, "requested": requested});
@@ -130,7 +131,8 @@ pub fn refusal(id: &Value, err: &EnvelopeError) -> Value {
             id,
             jsonrpc::INVALID_PARAMS,
             &format!(
-                "params._meta[\"{LOG_LEVEL_KEY}\"] is {level}; use one of {}",
+                "params._meta[\"{LOG_LEVEL_KEY}\"] is {}; use one of {}",
+                crate::chars::prefix(level, 40),
                 LOG_LEVELS.join(", ")
             ),
         ),

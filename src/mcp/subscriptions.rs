@@ -111,7 +111,8 @@ fn task_ids(params: &Value) -> Result<Vec<String>, String> {
             }
             _ => {
                 return Err(format!(
-                    "notifications.taskIds holds {task}, which is not a task id (32 hex characters)"
+                    "notifications.taskIds holds {}, which is not a task id (32 hex characters)",
+                    crate::chars::prefix(&task.to_string(), 40)
                 ));
             }
         }

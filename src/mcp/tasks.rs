@@ -354,8 +354,11 @@ pub fn result(state: &State, params: &Value) -> Result<Option<Value>, TaskError>
 pub fn task_id(params: &Value) -> Result<String, TaskError> {
     match params.get("taskId") {
         Some(Value::String(id)) if ids::is_hex32(id) => Ok(id.clone()),
-        Some(Value::String(id)) => Err(TaskError::BadId(repr_str(id))),
-        Some(other) => Err(TaskError::BadId(other.to_string())),
+        // Named in the error, cut short: it is the caller's text.
+        Some(Value::String(id)) => Err(TaskError::BadId(repr_str(crate::chars::prefix(id, 40)))),
+        Some(other) => Err(TaskError::BadId(
+            crate::chars::prefix(&other.to_string(), 40).to_owned(),
+        )),
         None => Err(TaskError::BadId("nothing".to_owned())),
     }
 }
