@@ -259,7 +259,7 @@ fn job_shows_one_record_in_full() {
     result.result = format!("{}\nsecond line", "r".repeat(2100));
     result.cost_usd = Some(1.5);
     result.budget_exceeded = true;
-    store.finish(&job.id, &result).unwrap().unwrap();
+    store.finish(&job.id, &result, false).unwrap().unwrap();
 
     let out = sandbox.run(&["job", &job.id]).ok();
     let expected_head = format!(
@@ -565,7 +565,7 @@ fn cancel_racing_finish_ends_cancelled_or_done_and_never_overwrites_a_cancel() {
             // Spread the finish over the CLI's start-up time.
             thread::sleep(Duration::from_micros((round % 8) * 500));
             worker_store
-                .finish(&id, &answer("api", "finished"))
+                .finish(&id, &answer("api", "finished"), false)
                 .unwrap()
         });
         let out = sandbox.run(&["cancel", &job.id]);
@@ -617,7 +617,7 @@ fn jobs_and_job_show_control_characters_escaped_and_json_keeps_them() {
     let mut result =
         DispatchResult::failure("api", ErrorType::CliError, "stderr said \x1b[2J".into());
     result.result = "Done.\n\x1b[31mred\x1b[0m\r".into();
-    store.finish(&job.id, &result).unwrap().unwrap();
+    store.finish(&job.id, &result, false).unwrap().unwrap();
 
     let jobs = sandbox.run(&["jobs"]).ok();
     assert!(

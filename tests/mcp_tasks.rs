@@ -428,3 +428,19 @@ fn a_streamed_task_reports_its_steps_on_the_call_s_progress_token() {
         "{notes:?}"
     );
 }
+
+#[test]
+fn a_task_answered_from_the_cache_says_so_as_the_plain_call_does() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[]);
+    let (mut server, _) = session(&sandbox, &fake, "2025-11-25");
+    let ask = json!({"agent": "api", "task": "How many rows?"});
+    let (plain, _) = server.call(1, "dispatch", ask.clone());
+    assert!(plain.get("cached").is_none(), "{plain}");
+    let task_id = new_task(&mut server, "dispatch", ask);
+    let result = server.request(2, "tasks/result", json!({"taskId": task_id}));
+    let (answer, _) = tool_payload(&result);
+    assert_eq!(answer["cached"], true, "{answer}");
+    assert_eq!(answer["result"], plain["result"]);
+    assert_eq!(fake.invocations().len(), 1, "the cache answered the task");
+}

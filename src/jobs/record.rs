@@ -105,6 +105,10 @@ pub struct Job {
     /// ref payload. Ours alone; the original ignores the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub return_ref: Option<usize>,
+    /// `Some(true)` when the result cache answered (a `dispatch` task), so
+    /// its answer says `cached: true` as the plain call's does. Ours alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached: Option<bool>,
 }
 
 /// Why bytes on disk are not a usable job record. Such a record is skipped
@@ -164,6 +168,7 @@ impl Job {
             progress: None,
             progress_updated_at: None,
             return_ref: None,
+            cached: None,
         }
     }
 

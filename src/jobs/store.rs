@@ -324,12 +324,18 @@ impl JobStore {
     /// Stores the result of a job that is not over yet: `done` or `failed`
     /// by `result.success`. Refused (`None`) once the job is terminal —
     /// a cancelled job stays cancelled.
-    pub fn finish(&self, id: &str, result: &DispatchResult) -> Result<Option<Job>, StoreError> {
+    pub fn finish(
+        &self,
+        id: &str,
+        result: &DispatchResult,
+        cached: bool,
+    ) -> Result<Option<Job>, StoreError> {
         self.transition(id, |job| {
             if job.status.is_terminal() {
                 return false;
             }
             complete_with(job, result, now());
+            job.cached = cached.then_some(true);
             true
         })
     }
@@ -678,7 +684,7 @@ mod tests {
             assert_eq!(store.mark_running(id).unwrap(), None);
             assert_eq!(store.update_progress(id, &["x".into()]).unwrap(), None);
             assert_eq!(store.cancel(id, true).unwrap(), CancelOutcome::NotFound);
-            assert_eq!(store.finish(id, &ok_result()).unwrap(), None);
+            assert_eq!(store.finish(id, &ok_result(), false).unwrap(), None);
             assert_eq!(store.fail(id, "x").unwrap(), None);
         }
         assert!(!dir.exists(), "an invalid id reached the file system");
@@ -778,7 +784,7 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
-        let done = store.finish(&job.id, &ok_result()).unwrap().unwrap();
+        let done = store.finish(&job.id, &ok_result(), false).unwrap().unwrap();
         assert_eq!(done.progress.as_deref(), Some(&["run".to_owned()][..]));
         assert_eq!(
             store.update_progress(&job.id, &["late".into()]).unwrap(),
@@ -824,7 +830,7 @@ mod tests {
         assert_eq!(on_disk.status, Status::Cancelled);
         assert_eq!(on_disk.error.as_deref(), Some(CANCELLED_RUNNING_ERROR));
 
-        assert_eq!(store.finish(&job.id, &ok_result()).unwrap(), None);
+        assert_eq!(store.finish(&job.id, &ok_result(), false).unwrap(), None);
         assert_eq!(store.fail(&job.id, "Worker crashed: x").unwrap(), None);
         assert_eq!(store.get(&job.id).unwrap(), Some(on_disk));
     }
@@ -835,7 +841,7 @@ mod tests {
         let job = pending(&store);
         store.cancel(&job.id, false).unwrap();
         let before = fs::read(store.path_of(&job.id).unwrap()).unwrap();
-        assert_eq!(store.finish(&job.id, &ok_result()).unwrap(), None);
+        assert_eq!(store.finish(&job.id, &ok_result(), false).unwrap(), None);
         assert_eq!(fs::read(store.path_of(&job.id).unwrap()).unwrap(), before);
     }
 
@@ -843,7 +849,7 @@ mod tests {
     fn cancel_of_a_terminal_job_reports_it_unchanged() {
         let (_tmp, store) = store();
         let job = pending(&store);
-        let done = store.finish(&job.id, &ok_result()).unwrap().unwrap();
+        let done = store.finish(&job.id, &ok_result(), false).unwrap().unwrap();
         for force in [false, true] {
             assert_eq!(
                 store.cancel(&job.id, force).unwrap(),
@@ -858,15 +864,18 @@ mod tests {
         let (_tmp, store) = store();
         let a = pending(&store);
         store.mark_running(&a.id).unwrap();
-        let done = store.finish(&a.id, &ok_result()).unwrap().unwrap();
+        let done = store.finish(&a.id, &ok_result(), false).unwrap().unwrap();
         assert_eq!(done.status, Status::Done);
         assert_eq!(done.result.as_ref().unwrap().result, "42 rows");
         assert_eq!(done.error, None);
-        assert_eq!(store.finish(&a.id, &failed_result()).unwrap(), None);
+        assert_eq!(store.finish(&a.id, &failed_result(), false).unwrap(), None);
 
         // A job may be finished straight from pending (no separate start).
         let b = pending(&store);
-        let failed = store.finish(&b.id, &failed_result()).unwrap().unwrap();
+        let failed = store
+            .finish(&b.id, &failed_result(), false)
+            .unwrap()
+            .unwrap();
         assert_eq!(failed.status, Status::Failed);
         assert_eq!(failed.error.as_deref(), Some("too slow"));
     }
@@ -882,7 +891,7 @@ mod tests {
         assert_eq!(failed.status, Status::Failed);
         assert_eq!(failed.error.as_deref(), Some("Worker crashed: boom"));
         assert_eq!(store.fail(&job.id, "again").unwrap(), None);
-        assert_eq!(store.finish(&job.id, &ok_result()).unwrap(), None);
+        assert_eq!(store.finish(&job.id, &ok_result(), false).unwrap(), None);
         assert_eq!(store.get(&job.id).unwrap(), Some(failed));
     }
 
@@ -915,7 +924,7 @@ mod tests {
             store.cancel(&copy_id, true).unwrap(),
             CancelOutcome::NotFound
         );
-        assert_eq!(store.finish(&copy_id, &ok_result()).unwrap(), None);
+        assert_eq!(store.finish(&copy_id, &ok_result(), false).unwrap(), None);
         assert_eq!(store.fail(&copy_id, "x").unwrap(), None);
         assert_eq!(store.list(None, None).unwrap().len(), 1);
         assert_eq!(store.recover_stale(now).unwrap(), 1, "only the real record");
@@ -1081,7 +1090,7 @@ mod tests {
         fs::remove_file(&path).unwrap();
         fs::create_dir_all(path.join("inside")).unwrap();
         assert!(store.get(&job.id).is_err());
-        assert!(store.finish(&job.id, &ok_result()).is_err());
+        assert!(store.finish(&job.id, &ok_result(), false).is_err());
         assert!(store.cancel(&job.id, false).is_err());
         assert!(path.join("inside").is_dir());
         // The listing skips it rather than failing as a whole.
@@ -1128,7 +1137,7 @@ mod tests {
                         .update_progress(&id, &[format!("step {step}")])
                         .unwrap();
                 }
-                other.finish(&id, &ok_result()).unwrap()
+                other.finish(&id, &ok_result(), false).unwrap()
             });
             let mut cancelled = false;
             for _ in 0..20 {
@@ -1171,7 +1180,7 @@ mod tests {
             "{err}"
         );
         assert!(started.elapsed() >= wait);
-        assert!(other.finish(&job.id, &ok_result()).is_err());
+        assert!(other.finish(&job.id, &ok_result(), false).is_err());
         assert!(other.create("api", "t", None, None, None, None).is_err());
         assert_eq!(fs::read(store.path_of(&job.id).unwrap()).unwrap(), before);
     }

@@ -31,7 +31,13 @@ const PROGRESS_WRITE_INTERVAL: Duration = Duration::from_secs(1);
 /// The work of one job: run the dispatch, calling `start` once it may
 /// begin (a limiter slot is held) and giving up when `start` says no.
 /// `None` means it never started.
-pub type Work = Box<dyn FnOnce(JobRun) -> Option<DispatchResult> + Send>;
+pub type Work = Box<dyn FnOnce(JobRun) -> Option<Finished> + Send>;
+
+/// What a job's run gave: its result, and whether the cache gave it.
+pub struct Finished {
+    pub result: DispatchResult,
+    pub cached: bool,
+}
 
 /// Told the job's id once its record is final (or left to stale recovery):
 /// how a task's status notification goes out after the record it reports.
@@ -147,7 +153,7 @@ impl Jobs {
         }));
         tail.flush();
         let stored = match outcome {
-            Ok(Some(result)) => self.store.finish(id, &result).map(|_| ()),
+            Ok(Some(done)) => self.store.finish(id, &done.result, done.cached).map(|_| ()),
             Ok(None) => Ok(()),
             Err(panic) => {
                 let what = crate::panics::message(panic.as_ref());

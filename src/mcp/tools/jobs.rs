@@ -17,7 +17,7 @@ use crate::dispatch::Request;
 use crate::ids;
 use crate::jobs::record::{Job, Status};
 use crate::jobs::store::StoreError;
-use crate::jobs::worker::{Ended, JobRun, MAX_JOBS, Work};
+use crate::jobs::worker::{Ended, Finished, JobRun, MAX_JOBS, Work};
 use crate::mcp::state::State;
 use crate::pyfmt::repr_str;
 use crate::runner::{self, DispatchResult};
@@ -238,7 +238,10 @@ pub fn record_job(
         };
         dispatcher
             .run_then(request, run.cancel, run.start)
-            .map(|answer| answer.result)
+            .map(|answer| Finished {
+                result: answer.result,
+                cached: answer.cached,
+            })
     });
     Ok(RecordedJob {
         job,
@@ -273,13 +276,17 @@ impl RecordedJob {
 /// a ref payload when it was asked for one), or `None` while it has none.
 pub fn job_answer(job: &Job) -> Option<ToolResult> {
     let result = job.result.as_ref()?;
-    Some(match job.return_ref {
+    let mut answer = match job.return_ref {
         Some(chars) => ToolResult {
             value: ref_payload(&job.id, result, chars),
             is_error: !result.success,
         },
         None => ToolResult::dispatch(result),
-    })
+    };
+    if job.cached == Some(true) {
+        answer.value["cached"] = json!(true);
+    }
+    Some(answer)
 }
 
 fn dispatch_status(mut call: Call) -> Result<ToolResult, ArgError> {
