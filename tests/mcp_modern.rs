@@ -543,3 +543,45 @@ fn hostile_envelopes_are_each_refused_and_serving_goes_on() {
     let fine = server.request(99, "tools/list", modern(json!({}), false));
     assert_complete(&fine["result"]);
 }
+
+#[test]
+fn at_the_stop_a_listen_stream_tells_of_the_tasks_the_stop_ended_then_closes() {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let mut server = start(&sandbox, &fake);
+    let created = new_task(&mut server, "dispatch", "forever");
+    let task_id = created["taskId"].as_str().unwrap().to_owned();
+    wait_until("the agent to start", HANG, || {
+        !fake.invocations().is_empty()
+    });
+    server.send(
+        2,
+        "subscriptions/listen",
+        modern(json!({"notifications": {"taskIds": [task_id]}}), true),
+    );
+    let ack = server.next(HANG).expect("the acknowledgment");
+    assert_eq!(
+        ack["method"], "notifications/subscriptions/acknowledged",
+        "{ack}"
+    );
+    assert!(server.close(HANG).is_some(), "the server exits");
+    let mut rest = Vec::new();
+    while let Some(message) = server.next(Duration::from_millis(500)) {
+        rest.push(message);
+    }
+    let told = rest
+        .iter()
+        .find(|m| m["method"] == "notifications/tasks")
+        .unwrap_or_else(|| panic!("no task notification: {rest:?}"));
+    assert_eq!(told["params"]["taskId"], task_id.as_str());
+    assert_eq!(told["params"]["status"], "failed", "{told}");
+    assert!(
+        told["params"]["error"]["message"].as_str().is_some(),
+        "{told}"
+    );
+    let closed = rest
+        .iter()
+        .find(|m| m["id"] == 2)
+        .expect("the stream's answer");
+    assert_eq!(closed["result"]["resultType"], "complete", "{closed}");
+}

@@ -382,9 +382,18 @@ impl Server {
             "tools/call" => self.start_call(id, params, Era::Modern(envelope)),
             // A stream: it waits for the tasks it follows, in the waits lane.
             "subscriptions/listen" => self.start(id, true, move |server, id, cancel| {
-                subscriptions::listen(&server.state, &server.writer, id, &params, envelope, cancel)
-                    .to_string()
-                    .into()
+                let stopping = &server.stopping;
+                subscriptions::listen(
+                    &server.state,
+                    &server.writer,
+                    id,
+                    &params,
+                    envelope,
+                    cancel,
+                    stopping,
+                )
+                .to_string()
+                .into()
             }),
             _ => match tasks::Method::of(method, Flavor::Extension) {
                 Some(_) if !envelope.tasks => {

@@ -6,6 +6,7 @@
 //! it follows has ended, or at the server's stop; a client's
 //! `notifications/cancelled` ends it with no answer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -29,7 +30,9 @@ const SUBSCRIPTION_KEY: &str = "io.modelcontextprotocol/subscriptionId";
 
 /// Serves one `subscriptions/listen` request `id` to its end; returns the
 /// answer that closes the stream, or a refusal. Notifications go out on
-/// `writer` as they happen.
+/// `writer` as they happen. `cancel` ends it: the client's cancel at once,
+/// the server's stop (`stopping`) after telling of the tasks the stop
+/// ended.
 pub fn listen(
     state: &State,
     writer: &Writer,
@@ -37,6 +40,7 @@ pub fn listen(
     params: &Value,
     envelope: Envelope,
     cancel: &CancelToken,
+    stopping: &AtomicBool,
 ) -> Value {
     let wanted = match task_ids(params) {
         Ok(wanted) => wanted,
@@ -61,7 +65,7 @@ pub fn listen(
         )
         .to_string(),
     );
-    while !following.is_empty() && !cancel.is_cancelled() {
+    loop {
         following.retain(|task| match tasks::read(state, task) {
             Ok(Some(job)) if job.status.is_terminal() => {
                 let mut params = tasks::detailed(state, &job);
@@ -76,8 +80,16 @@ pub fn listen(
             // Deleted meanwhile (dispatch_gc): no end to tell.
             Ok(None) => false,
         });
-        if let Some(task) = following.first() {
-            let _ = state.jobs.wait(task, ROUND, cancel);
+        let Some(task) = following.first() else {
+            break;
+        };
+        if cancel.is_cancelled() {
+            break;
+        }
+        let _ = state.jobs.wait(task, ROUND, cancel);
+        // The client's cancel: nothing more may go out for this stream.
+        if cancel.is_cancelled() && !stopping.load(Ordering::SeqCst) {
+            break;
         }
     }
     let mut closed = modern::complete(json!({}));
