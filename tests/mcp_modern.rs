@@ -61,6 +61,20 @@ fn new_task(server: &mut Server, tool: &str, task: &str) -> Value {
     server.request(1, "tools/call", params)["result"].clone()
 }
 
+/// A server whose `tool` task hangs in its agent, started: the sandbox,
+/// the stand-in, the server and the task's id.
+fn running_task(tool: &str) -> (Sandbox, FakeClaude, Server, String) {
+    let sandbox = sandbox();
+    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
+    let mut server = start(&sandbox, &fake);
+    let created = new_task(&mut server, tool, "forever");
+    let task_id = created["taskId"].as_str().unwrap().to_owned();
+    wait_until("the agent to start", HANG, || {
+        !fake.invocations().is_empty()
+    });
+    (sandbox, fake, server, task_id)
+}
+
 /// Polls `tasks/get` until the task is no longer working.
 fn settled(server: &mut Server, id: &mut u64, task_id: &str) -> Value {
     let mut last = Value::Null;
@@ -268,14 +282,7 @@ fn a_dispatch_runs_as_a_task_polled_to_its_result_and_kept_in_the_job_store() {
 
 #[test]
 fn cancelling_a_task_kills_its_process_group_and_it_stays_cancelled() {
-    let sandbox = sandbox();
-    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let mut server = start(&sandbox, &fake);
-    let created = new_task(&mut server, "dispatch_session", "forever");
-    let task_id = created["taskId"].as_str().unwrap().to_owned();
-    wait_until("the agent to start", HANG, || {
-        !fake.invocations().is_empty()
-    });
+    let (sandbox, fake, mut server, task_id) = running_task("dispatch_session");
     let pgid = fake.invocations()[0].pgid;
     let running = server.request(2, "tasks/get", modern(json!({"taskId": task_id}), true));
     assert_eq!(running["result"]["status"], "working", "{running}");
@@ -448,11 +455,7 @@ fn a_listen_stream_tells_when_its_tasks_end_then_closes() {
 
 #[test]
 fn a_cancelled_listen_ends_without_an_answer_and_its_task_runs_on() {
-    let sandbox = sandbox();
-    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let mut server = start(&sandbox, &fake);
-    let created = new_task(&mut server, "dispatch", "forever");
-    let task_id = created["taskId"].as_str().unwrap().to_owned();
+    let (_sandbox, _fake, mut server, task_id) = running_task("dispatch");
     server.send(
         2,
         "subscriptions/listen",
@@ -546,14 +549,7 @@ fn hostile_envelopes_are_each_refused_and_serving_goes_on() {
 
 #[test]
 fn at_the_stop_a_listen_stream_tells_of_the_tasks_the_stop_ended_then_closes() {
-    let sandbox = sandbox();
-    let fake = FakeClaude::new(&[("FAKE_CLAUDE_MODE", "hang")]);
-    let mut server = start(&sandbox, &fake);
-    let created = new_task(&mut server, "dispatch", "forever");
-    let task_id = created["taskId"].as_str().unwrap().to_owned();
-    wait_until("the agent to start", HANG, || {
-        !fake.invocations().is_empty()
-    });
+    let (_sandbox, _fake, mut server, task_id) = running_task("dispatch");
     server.send(
         2,
         "subscriptions/listen",
