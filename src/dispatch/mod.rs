@@ -215,7 +215,7 @@ mod tests {
     use super::*;
     use crate::config::project::AgentFiles;
     use crate::config::{Agent, BackendName, Settings};
-    use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
+    use crate::runner::backend::{Abilities, Backend, Cli, LoginCheck, OutputReader};
     use crate::runner::command::{CommandLine, OutputMode, Refused};
     use crate::runner::stream_sink::{EventStream, Progress, StreamSink};
     use crate::runner::verdict::{Captured, Context, Verdict};
@@ -243,37 +243,27 @@ mod tests {
         }
     }
 
+    /// `name` only labels messages, which these tests do not read.
+    const LINE_CLI: Cli = Cli {
+        name: BackendName::Claude,
+        program: "line-cli",
+        abilities: Abilities::NONE,
+        permission_modes: Some(&[]),
+        files: AgentFiles {
+            instructions: "LINES.md",
+            mcp_configs: &[],
+        },
+        install: "nowhere",
+        login_check: LoginCheck::Command(&[]),
+        login_hint: "none",
+    };
+
     impl Backend for LineCli {
-        /// Only labels messages, which these tests do not read.
-        fn name(&self) -> BackendName {
-            BackendName::Claude
-        }
-        fn program(&self) -> &'static str {
-            "line-cli"
-        }
-        fn abilities(&self) -> Abilities {
-            Abilities::NONE
-        }
-        fn permission_modes(&self) -> Option<&'static [&'static str]> {
-            Some(&[])
+        fn cli(&self) -> &'static Cli {
+            &LINE_CLI
         }
         fn locate(&self) -> Option<PathBuf> {
             Some(self.script.clone())
-        }
-        fn project_files(&self) -> AgentFiles {
-            AgentFiles {
-                instructions: "LINES.md",
-                mcp_configs: &[],
-            }
-        }
-        fn install(&self) -> &'static str {
-            "nowhere"
-        }
-        fn login_check(&self) -> LoginCheck {
-            LoginCheck::Command(&[])
-        }
-        fn login_hint(&self) -> &'static str {
-            "none"
         }
         fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {
             Ok(["ask", "--format", "lines", "--", line.prompt]

@@ -59,37 +59,69 @@ impl Abilities {
     };
 }
 
-pub trait Backend: Sync {
+/// What never changes about one CLI: its name and executable, what it can
+/// do, the files it reads, how to install it and log it in. Each backend
+/// holds one as a constant; the `Backend` methods of the same names read it.
+pub struct Cli {
     /// The name an agent's `backend` key gives it.
-    fn name(&self) -> BackendName;
-
+    pub name: BackendName,
     /// The executable's name, looked up on `PATH`.
-    fn program(&self) -> &'static str;
-
-    /// What this CLI can be asked to do beyond running a prompt.
-    fn abilities(&self) -> Abilities;
-
+    pub program: &'static str,
+    pub abilities: Abilities,
     /// The permission modes it can honour with its own flags (no mode set
     /// is always `default`); `None`: any mode is passed through as given.
     /// A mode it cannot honour is refused, never dropped.
-    fn permission_modes(&self) -> Option<&'static [&'static str]>;
+    pub permission_modes: Option<&'static [&'static str]>,
+    /// The files it reads in a project on its own: what discovery shows.
+    pub files: AgentFiles,
+    /// How to install it: a command or where to read how.
+    pub install: &'static str,
+    /// How `doctor` can tell, without the network, whether it is logged in.
+    pub login_check: LoginCheck,
+    /// How a person logs it in, a full sentence.
+    pub login_hint: &'static str,
+}
+
+pub trait Backend: Sync {
+    /// This CLI's constant facts.
+    fn cli(&self) -> &'static Cli;
+
+    fn name(&self) -> BackendName {
+        self.cli().name
+    }
+
+    fn program(&self) -> &'static str {
+        self.cli().program
+    }
+
+    fn abilities(&self) -> Abilities {
+        self.cli().abilities
+    }
+
+    fn permission_modes(&self) -> Option<&'static [&'static str]> {
+        self.cli().permission_modes
+    }
 
     /// Where the executable is; `None` when it is not installed.
     fn locate(&self) -> Option<PathBuf> {
         environment::find_on_path(self.program())
     }
 
-    /// The files it reads in a project on its own: what discovery shows.
-    fn project_files(&self) -> AgentFiles;
+    fn project_files(&self) -> AgentFiles {
+        self.cli().files
+    }
 
-    /// How to install it: a command or where to read how.
-    fn install(&self) -> &'static str;
+    fn install(&self) -> &'static str {
+        self.cli().install
+    }
 
-    /// How `doctor` can tell, without the network, whether it is logged in.
-    fn login_check(&self) -> LoginCheck;
+    fn login_check(&self) -> LoginCheck {
+        self.cli().login_check
+    }
 
-    /// How a person logs it in, a full sentence.
-    fn login_hint(&self) -> &'static str;
+    fn login_hint(&self) -> &'static str {
+        self.cli().login_hint
+    }
 
     /// The result when the executable is not installed, with the fix.
     fn not_found(&self, agent: &str) -> DispatchResult {

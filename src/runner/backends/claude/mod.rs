@@ -12,7 +12,7 @@ use std::io;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
-use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
+use crate::runner::backend::{Abilities, Backend, Cli, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
 use crate::runner::process::{CollectAll, StdoutSink};
 use crate::runner::result::{DispatchResult, ErrorType};
@@ -23,57 +23,40 @@ use interpret::StreamCollector;
 /// The Claude Code CLI.
 pub struct Claude;
 
+const CLI: Cli = Cli {
+    name: BackendName::Claude,
+    program: "claude",
+    abilities: Abilities {
+        names_new_sessions: true,
+        tool_lists: true,
+        spend_cap: true,
+        run_controls: true,
+    },
+    // Any mode is passed through: newer CLIs add modes, and an unknown one
+    // gets a warning when it is set, not a refusal.
+    permission_modes: None,
+    files: AgentFiles {
+        instructions: "CLAUDE.md",
+        mcp_configs: &[
+            McpConfig::Json {
+                path: ".mcp.json",
+                key: "mcpServers",
+            },
+            McpConfig::Json {
+                path: ".claude/settings.local.json",
+                key: "mcpServers",
+            },
+        ],
+    },
+    install: "https://docs.anthropic.com/en/docs/claude-code",
+    login_check: LoginCheck::Command(&["auth", "status"]),
+    login_hint: "Run `claude` once in a terminal and use /login, or set ANTHROPIC_API_KEY in the \
+                 environment the agent-dispatch MCP server runs with.",
+};
+
 impl Backend for Claude {
-    fn name(&self) -> BackendName {
-        BackendName::Claude
-    }
-
-    fn program(&self) -> &'static str {
-        "claude"
-    }
-
-    fn abilities(&self) -> Abilities {
-        Abilities {
-            names_new_sessions: true,
-            tool_lists: true,
-            spend_cap: true,
-            run_controls: true,
-        }
-    }
-
-    /// Any mode is passed through: newer CLIs add modes, and an unknown
-    /// one gets a warning when it is set, not a refusal.
-    fn permission_modes(&self) -> Option<&'static [&'static str]> {
-        None
-    }
-
-    fn project_files(&self) -> AgentFiles {
-        AgentFiles {
-            instructions: "CLAUDE.md",
-            mcp_configs: &[
-                McpConfig::Json {
-                    path: ".mcp.json",
-                    key: "mcpServers",
-                },
-                McpConfig::Json {
-                    path: ".claude/settings.local.json",
-                    key: "mcpServers",
-                },
-            ],
-        }
-    }
-
-    fn install(&self) -> &'static str {
-        "https://docs.anthropic.com/en/docs/claude-code"
-    }
-
-    fn login_check(&self) -> LoginCheck {
-        LoginCheck::Command(&["auth", "status"])
-    }
-
-    fn login_hint(&self) -> &'static str {
-        "Run `claude` once in a terminal and use /login, or set ANTHROPIC_API_KEY in the \
-         environment the agent-dispatch MCP server runs with."
+    fn cli(&self) -> &'static Cli {
+        &CLI
     }
 
     fn not_found(&self, agent: &str) -> DispatchResult {

@@ -10,50 +10,33 @@ use std::ffi::OsString;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
-use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
+use crate::runner::backend::{Abilities, Backend, Cli, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
 use crate::runner::stream_sink::Progress;
 use events::CodexEvents;
 
 pub struct Codex;
 
+const CLI: Cli = Cli {
+    name: BackendName::Codex,
+    program: "codex",
+    abilities: Abilities::NONE,
+    permission_modes: Some(&argv::PERMISSION_MODES),
+    files: AgentFiles {
+        instructions: "AGENTS.md",
+        mcp_configs: &[McpConfig::TomlTables {
+            path: ".codex/config.toml",
+            table: "mcp_servers",
+        }],
+    },
+    install: "npm install -g @openai/codex",
+    login_check: LoginCheck::Command(&["login", "status"]),
+    login_hint: events::WORDS.login,
+};
+
 impl Backend for Codex {
-    fn name(&self) -> BackendName {
-        BackendName::Codex
-    }
-
-    fn program(&self) -> &'static str {
-        "codex"
-    }
-
-    fn abilities(&self) -> Abilities {
-        Abilities::NONE
-    }
-
-    fn permission_modes(&self) -> Option<&'static [&'static str]> {
-        Some(&argv::PERMISSION_MODES)
-    }
-
-    fn project_files(&self) -> AgentFiles {
-        AgentFiles {
-            instructions: "AGENTS.md",
-            mcp_configs: &[McpConfig::TomlTables {
-                path: ".codex/config.toml",
-                table: "mcp_servers",
-            }],
-        }
-    }
-
-    fn install(&self) -> &'static str {
-        "npm install -g @openai/codex"
-    }
-
-    fn login_hint(&self) -> &'static str {
-        events::WORDS.login
-    }
-
-    fn login_check(&self) -> LoginCheck {
-        LoginCheck::Command(&["login", "status"])
+    fn cli(&self) -> &'static Cli {
+        &CLI
     }
 
     fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {

@@ -10,61 +10,44 @@ use std::ffi::OsString;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
-use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
+use crate::runner::backend::{Abilities, Backend, Cli, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
 use crate::runner::stream_sink::{Progress, StreamSink};
 
 pub struct Gemini;
 
+const CLI: Cli = Cli {
+    name: BackendName::Gemini,
+    program: "gemini",
+    abilities: Abilities {
+        names_new_sessions: true,
+        ..Abilities::NONE
+    },
+    permission_modes: Some(&argv::PERMISSION_MODES),
+    files: AgentFiles {
+        instructions: "GEMINI.md",
+        mcp_configs: &[McpConfig::Json {
+            path: ".gemini/settings.json",
+            key: "mcpServers",
+        }],
+    },
+    install: "npm install -g @google/gemini-cli",
+    login_check: LoginCheck::Credentials {
+        env: &[
+            "GEMINI_API_KEY",
+            "GOOGLE_API_KEY",
+            "GOOGLE_GENAI_USE_VERTEXAI",
+            "GOOGLE_GENAI_USE_GCA",
+        ],
+        home_files: &[".gemini/oauth_creds.json"],
+        optional: false,
+    },
+    login_hint: output::WORDS.login,
+};
+
 impl Backend for Gemini {
-    fn name(&self) -> BackendName {
-        BackendName::Gemini
-    }
-
-    fn program(&self) -> &'static str {
-        "gemini"
-    }
-
-    fn abilities(&self) -> Abilities {
-        Abilities {
-            names_new_sessions: true,
-            ..Abilities::NONE
-        }
-    }
-
-    fn permission_modes(&self) -> Option<&'static [&'static str]> {
-        Some(&argv::PERMISSION_MODES)
-    }
-
-    fn project_files(&self) -> AgentFiles {
-        AgentFiles {
-            instructions: "GEMINI.md",
-            mcp_configs: &[McpConfig::Json {
-                path: ".gemini/settings.json",
-                key: "mcpServers",
-            }],
-        }
-    }
-
-    fn install(&self) -> &'static str {
-        "npm install -g @google/gemini-cli"
-    }
-
-    fn login_hint(&self) -> &'static str {
-        output::WORDS.login
-    }
-
-    fn login_check(&self) -> LoginCheck {
-        LoginCheck::Credentials {
-            env: &[
-                "GEMINI_API_KEY",
-                "GOOGLE_API_KEY",
-                "GOOGLE_GENAI_USE_VERTEXAI",
-                "GOOGLE_GENAI_USE_GCA",
-            ],
-            home_files: &[".gemini/oauth_creds.json"],
-            optional: false,
-        }
+    fn cli(&self) -> &'static Cli {
+        &CLI
     }
 
     fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {

@@ -11,53 +11,36 @@ use std::ffi::OsString;
 
 use crate::config::BackendName;
 use crate::config::project::{AgentFiles, McpConfig};
-use crate::runner::backend::{Abilities, Backend, LoginCheck, OutputReader};
+use crate::runner::backend::{Abilities, Backend, Cli, LoginCheck, OutputReader};
 use crate::runner::command::{CommandLine, OutputMode, Refused};
 use crate::runner::stream_sink::Progress;
 
 pub struct Opencode;
 
+const CLI: Cli = Cli {
+    name: BackendName::Opencode,
+    program: "opencode",
+    abilities: Abilities::NONE,
+    permission_modes: Some(&argv::PERMISSION_MODES),
+    files: AgentFiles {
+        instructions: "AGENTS.md",
+        mcp_configs: &[McpConfig::Json {
+            path: "opencode.json",
+            key: "mcp",
+        }],
+    },
+    install: "npm install -g opencode-ai",
+    login_check: LoginCheck::Credentials {
+        env: &[],
+        home_files: &[".local/share/opencode/auth.json"],
+        optional: true,
+    },
+    login_hint: events::WORDS.login,
+};
+
 impl Backend for Opencode {
-    fn name(&self) -> BackendName {
-        BackendName::Opencode
-    }
-
-    fn program(&self) -> &'static str {
-        "opencode"
-    }
-
-    fn abilities(&self) -> Abilities {
-        Abilities::NONE
-    }
-
-    fn permission_modes(&self) -> Option<&'static [&'static str]> {
-        Some(&argv::PERMISSION_MODES)
-    }
-
-    fn project_files(&self) -> AgentFiles {
-        AgentFiles {
-            instructions: "AGENTS.md",
-            mcp_configs: &[McpConfig::Json {
-                path: "opencode.json",
-                key: "mcp",
-            }],
-        }
-    }
-
-    fn install(&self) -> &'static str {
-        "npm install -g opencode-ai"
-    }
-
-    fn login_hint(&self) -> &'static str {
-        events::WORDS.login
-    }
-
-    fn login_check(&self) -> LoginCheck {
-        LoginCheck::Credentials {
-            env: &[],
-            home_files: &[".local/share/opencode/auth.json"],
-            optional: true,
-        }
+    fn cli(&self) -> &'static Cli {
+        &CLI
     }
 
     fn arguments(&self, line: &CommandLine) -> Result<Vec<OsString>, Refused> {
