@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
+
 use super::backend::OutputReader;
 use super::cancel::CancelToken;
 use super::command::{Refused, fits};
@@ -122,7 +124,11 @@ impl Remote {
             }
             .into(),
         );
-        option(format!("ControlPath={}/%C", control_dir.display()));
+        option(format!(
+            "ControlPath={}/{}-%C",
+            control_dir.display(),
+            self.options_tag()
+        ));
         option("ControlPersist=60".into());
         option(format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"));
         if let Some(port) = self.target.port {
@@ -132,6 +138,18 @@ impl Remote {
         args.push("--".into());
         args.push(self.target.destination().into());
         args
+    }
+
+    /// Eight hex digits of the agent's ssh options, in the socket's name:
+    /// ssh's `%C` hashes only host, port and user, and an agent must never
+    /// ride on a connection opened with another agent's key, jump host or
+    /// known-hosts file.
+    fn options_tag(&self) -> String {
+        let digest = Sha256::digest(self.options.join("\n").as_bytes());
+        digest[..4]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     /// `ssh_args` asking the shared connection's master for `operation`
@@ -300,8 +318,9 @@ pub fn control_dir() -> io::Result<PathBuf> {
         .map_or_else(std::env::temp_dir, PathBuf::from);
     let mut dir = base.join(format!("agent-dispatch-ssh-{uid}"));
     // A socket path has 104 bytes on macOS (108 on Linux): ours is the
-    // directory, `/`, 40 hex digits, and ssh's temporary suffix of ~20.
-    if dir.as_os_str().len() + 61 > 104 {
+    // directory, `/`, the options tag and `-`, 40 hex digits, and ssh's
+    // temporary suffix of ~20.
+    if dir.as_os_str().len() + 70 > 104 {
         dir = PathBuf::from("/tmp").join(format!("agent-dispatch-ssh-{uid}"));
     }
     match fs::DirBuilder::new().mode(0o700).create(&dir) {
@@ -501,12 +520,7 @@ impl StdoutSink for RemoteReader {
         self.head.extend_from_slice(bytes);
         while let Some(end) = self.head.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.head.drain(..=end).collect();
-            let text = String::from_utf8_lossy(&line);
-            match text
-                .trim_end()
-                .strip_prefix(MARK)
-                .and_then(|n| n.trim().parse().ok())
-            {
+            match group_id(&String::from_utf8_lossy(&line)) {
                 Some(pgid) => {
                     self.register(pgid);
                     let rest = std::mem::take(&mut self.head);
@@ -621,4 +635,61 @@ fn ssh_failure(ctx: &Context, host: &str, stderr: &str) -> Verdict {
         error_type,
         format!("ssh to {host} failed: {detail}\n\nHint: {hint}"),
     ))
+}
+
+/// The group id a `MARK` line reports. 0 and 1 would make the kill reach
+/// our own group or every process of the user there: never a group a run
+/// leads, so never taken.
+fn group_id(line: &str) -> Option<u32> {
+    line.trim_end()
+        .strip_prefix(MARK)
+        .and_then(|n| n.trim().parse().ok())
+        .filter(|pgid: &u32| *pgid > 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(options: &[&str]) -> Remote {
+        let mut agent = Agent::new(PathBuf::from("/srv/api"));
+        agent.host = Some("me@build:2222".into());
+        agent.ssh_options = options.iter().map(|o| (*o).to_owned()).collect();
+        Remote::of(&agent).unwrap().unwrap()
+    }
+
+    fn control_path(remote: &Remote) -> String {
+        let args = remote.ssh_args(Path::new("/run/ad"));
+        args.iter()
+            .filter_map(|arg| arg.to_str())
+            .find_map(|arg| arg.strip_prefix("ControlPath="))
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn agents_with_other_ssh_options_never_share_a_connection() {
+        let plain = control_path(&remote(&[]));
+        let keyed = control_path(&remote(&["IdentityFile=~/.ssh/other"]));
+        assert!(
+            plain.starts_with("/run/ad/") && plain.ends_with("-%C"),
+            "{plain}"
+        );
+        assert_ne!(plain, keyed);
+        assert_eq!(keyed, control_path(&remote(&["IdentityFile=~/.ssh/other"])));
+    }
+
+    #[test]
+    fn only_a_real_group_id_is_taken_from_the_mark_line() {
+        assert_eq!(group_id("agent-dispatch-pgid 4242\n"), Some(4242));
+        for line in [
+            "agent-dispatch-pgid 1",
+            "agent-dispatch-pgid 0",
+            "agent-dispatch-pgid -1",
+            "agent-dispatch-pgid x",
+            "welcome, agent-dispatch-pgid 77",
+        ] {
+            assert_eq!(group_id(line), None, "{line}");
+        }
+    }
 }
