@@ -539,7 +539,7 @@ fn hostile_envelopes_are_each_refused_and_serving_goes_on() {
         let reply = server.request(n as u64 + 1, method, params);
         assert_eq!(reply["error"]["code"], code, "{method}: {reply}");
         assert!(
-            reply["error"]["message"].as_str().unwrap().len() < 1000,
+            reply.to_string().len() < 1000,
             "a refusal does not echo its input: {reply}"
         );
     }

@@ -92,7 +92,8 @@ fn a_task_is_created_at_once_and_its_result_waited_for() {
     assert_eq!(got["result"]["taskId"], task_id.as_str());
     assert!(got["result"]["createdAt"].as_str().unwrap().ends_with('Z'));
 
-    // Blocks until the task ends; its own progress token gets heartbeats.
+    // Blocks until the task ends (heartbeats on its token come every 10 s:
+    // none in a run this short).
     server.send(
         4,
         "tasks/result",

@@ -5,24 +5,22 @@
 //! describes the server; list results say how long they stay fresh.
 //! Which era a request belongs to is the server's decision (`server`).
 
+use std::fmt;
 use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 
 use super::jsonrpc;
 use crate::VERSION;
+use crate::chars;
+use crate::pyfmt::repr_str;
 
 /// The one modern revision we serve.
 pub const VERSION_2026: &str = "2026-07-28";
-/// What an `UnsupportedProtocolVersion` error offers: the modern revision,
-/// and the handshake versions a client may fall back to with `initialize`.
-const OFFERED: [&str; 5] = [
-    VERSION_2026,
-    "2025-11-25",
-    "2025-06-18",
-    "2025-03-26",
-    "2024-11-05",
-];
+/// The versions `initialize` negotiates, oldest first.
+pub const HANDSHAKE_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+/// How much of a caller's text an error repeats.
+const ECHOED_CHARS: usize = 40;
 /// The tasks extension (SEP-2663).
 pub const TASKS_EXTENSION: &str = "io.modelcontextprotocol/tasks";
 
@@ -90,15 +88,18 @@ pub fn envelope(params: &Value) -> Result<Envelope, EnvelopeError> {
             "params._meta[\"io.modelcontextprotocol/clientCapabilities\"] (an object)",
         ));
     };
+    // The caller's text is named in the error (and `data.requested`),
+    // cut short.
+    let quoted = |text: &str| chars::prefix(text, ECHOED_CHARS).to_owned();
     if version != VERSION_2026 {
-        return Err(EnvelopeError::Unsupported(version.to_owned()));
+        return Err(EnvelopeError::Unsupported(quoted(version)));
     }
     if let Some(level) = meta.get(LOG_LEVEL_KEY)
         && !level
             .as_str()
             .is_some_and(|level| LOG_LEVELS.contains(&level))
     {
-        return Err(EnvelopeError::LogLevel(level.to_string()));
+        return Err(EnvelopeError::LogLevel(quoted(&level.to_string())));
     }
     let tasks = capabilities
         .get("extensions")
@@ -107,36 +108,39 @@ pub fn envelope(params: &Value) -> Result<Envelope, EnvelopeError> {
     Ok(Envelope { tasks })
 }
 
-/// The JSON-RPC error for a refused envelope.
-pub fn refusal(id: &Value, err: &EnvelopeError) -> Value {
-    match err {
-        EnvelopeError::Malformed(what) => jsonrpc::error(
-            id,
-            jsonrpc::INVALID_PARAMS,
-            &format!("a {VERSION_2026} request needs {what}"),
-        ),
-        EnvelopeError::Unsupported(requested) => {
-            let mut reply = jsonrpc::error(
-                id,
-                UNSUPPORTED_PROTOCOL_VERSION,
-                &format!(
-                    "unsupported protocol version {}: this server speaks {VERSION_2026}, and 2024-11-05 to 2025-11-25 through initialize",
-                    crate::pyfmt::repr_str(crate::chars::prefix(requested, 40))
-                ),
-            );
-            reply["error"]["data"] = json!({"supported": OFFERED, "requested": requested});
-            reply
-        }
-        EnvelopeError::LogLevel(level) => jsonrpc::error(
-            id,
-            jsonrpc::INVALID_PARAMS,
-            &format!(
-                "params._meta[\"{LOG_LEVEL_KEY}\"] is {}; use one of {}",
-                crate::chars::prefix(level, 40),
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvelopeError::Malformed(what) => write!(f, "a {VERSION_2026} request needs {what}"),
+            EnvelopeError::Unsupported(requested) => write!(
+                f,
+                "unsupported protocol version {}: this server speaks {VERSION_2026}, and {} through initialize",
+                repr_str(requested),
+                HANDSHAKE_VERSIONS.join(", ")
+            ),
+            EnvelopeError::LogLevel(level) => write!(
+                f,
+                "params._meta[\"{LOG_LEVEL_KEY}\"] is {level}; use one of {}",
                 LOG_LEVELS.join(", ")
             ),
-        ),
+        }
     }
+}
+
+/// The JSON-RPC error for a refused envelope; an unsupported version's
+/// says which versions there are (`data`).
+pub fn refusal(id: &Value, err: &EnvelopeError) -> Value {
+    let code = match err {
+        EnvelopeError::Unsupported(_) => UNSUPPORTED_PROTOCOL_VERSION,
+        EnvelopeError::Malformed(_) | EnvelopeError::LogLevel(_) => jsonrpc::INVALID_PARAMS,
+    };
+    let mut reply = jsonrpc::error(id, code, &err.to_string());
+    if let EnvelopeError::Unsupported(requested) = err {
+        let mut supported = vec![VERSION_2026];
+        supported.extend(HANDSHAKE_VERSIONS.iter().rev());
+        reply["error"]["data"] = json!({"supported": supported, "requested": requested});
+    }
+    reply
 }
 
 /// The error for a tasks method from a client that did not declare the
@@ -179,7 +183,13 @@ pub fn typed(mut result: Value, result_type: &str) -> Value {
     result
 }
 
-fn server_info() -> Value {
+/// The tools capability of every era: the list never changes.
+pub fn tools_capability() -> Value {
+    json!({"listChanged": false})
+}
+
+/// Who we are, as every era says it.
+pub fn server_info() -> Value {
     json!({"name": "agent-dispatch", "version": VERSION})
 }
 
@@ -189,7 +199,7 @@ pub fn discover(instructions: &str) -> Value {
     complete(json!({
         "supportedVersions": [VERSION_2026],
         "capabilities": {
-            "tools": {"listChanged": false},
+            "tools": tools_capability(),
             "extensions": {TASKS_EXTENSION: {}},
         },
         "instructions": instructions,
@@ -200,10 +210,10 @@ pub fn discover(instructions: &str) -> Value {
 
 /// The modern `tools/list` result, serialized once: the tools as every
 /// era lists them, plus freshness and the modern tail.
-pub fn tools_list_json(tools: &Value) -> &'static str {
+pub fn tools_list_json() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
-        let mut result = complete(tools.clone());
+        let mut result = complete(super::tools::list().clone());
         // The revision's tools have no `execution`: the tasks extension
         // leaves it to the server which calls run as tasks.
         if let Some(tools) = result["tools"].as_array_mut() {

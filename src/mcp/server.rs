@@ -30,9 +30,9 @@ use crate::config::Paths;
 use crate::log;
 use crate::runner::{CancelToken, process};
 
-/// Versions we speak, oldest first; we answer with the client's when it is
-/// one of them, else with the newest.
-const PROTOCOL_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+/// Versions we speak through `initialize`, oldest first; we answer with the
+/// client's when it is one of them, else with the newest.
+const PROTOCOL_VERSIONS: [&str; 4] = modern::HANDSHAKE_VERSIONS;
 /// The one version whose sessions may send JSON-RPC batches.
 const BATCH_VERSION: &str = "2025-03-26";
 /// The handshake version with tasks (SEP-1686).
@@ -75,15 +75,19 @@ enum Era {
 
 impl Era {
     /// The task form a `tools/call` asks for, if any: 2025-11-25 by its
-    /// `task` parameter; the extension whenever the client declared it on
-    /// the request (the server then decides, and dispatches run as tasks).
-    fn task_flavor(self, params: &Value) -> Option<Flavor> {
-        match self {
-            Era::Legacy { tasks: true } if params.get("task").is_some_and(Value::is_object) => {
-                Some(Flavor::Utility)
+    /// `task` parameter (an object, else the refusal); the extension
+    /// whenever the client declared it on the request (the server then
+    /// decides, and dispatches run as tasks).
+    fn task_flavor(self, params: &Value) -> Result<Option<Flavor>, &'static str> {
+        match (self, params.get("task")) {
+            (Era::Legacy { tasks: true }, Some(task)) if task.is_object() => {
+                Ok(Some(Flavor::Utility))
             }
-            Era::Modern(Envelope { tasks: true }) => Some(Flavor::Extension),
-            _ => None,
+            (Era::Legacy { tasks: true }, Some(task)) if !task.is_null() => {
+                Err("\"task\" must be an object, e.g. {\"ttl\": 60000}")
+            }
+            (Era::Modern(Envelope { tasks: true }), _) => Ok(Some(Flavor::Extension)),
+            _ => Ok(None),
         }
     }
 }
@@ -377,7 +381,7 @@ impl Server {
             }
             "tools/list" => Some(format!(
                 r#"{{"jsonrpc":"2.0","id":{id},"result":{}}}"#,
-                modern::tools_list_json(tools::list())
+                modern::tools_list_json()
             )),
             "tools/call" => self.start_call(id, params, Era::Modern(envelope)),
             // A stream: it waits for the tasks it follows, in the waits lane.
@@ -618,7 +622,7 @@ impl Server {
             PROTOCOL_VERSIONS[PROTOCOL_VERSIONS.len() - 1]
         };
         *self.version.lock().unwrap_or_else(|p| p.into_inner()) = Some(version.to_owned());
-        let mut capabilities = json!({"tools": {"listChanged": false}});
+        let mut capabilities = json!({"tools": modern::tools_capability()});
         if version == TASKS_VERSION {
             capabilities["tasks"] =
                 json!({"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}});
@@ -626,7 +630,7 @@ impl Server {
         json!({
             "protocolVersion": version,
             "capabilities": capabilities,
-            "serverInfo": {"name": "agent-dispatch", "version": VERSION},
+            "serverInfo": modern::server_info(),
             "instructions": INSTRUCTIONS,
         })
     }
@@ -654,15 +658,10 @@ impl Server {
     /// and nothing else.
     fn call_tool(&self, id: &Value, params: Value, era: Era, cancel: &CancelToken) -> Answered {
         let refuse = |code, message: &str| jsonrpc::error(id, code, message).to_string().into();
-        if era == (Era::Legacy { tasks: true })
-            && params.get("task").is_some_and(|task| !task.is_object())
-        {
-            return refuse(
-                jsonrpc::INVALID_PARAMS,
-                "\"task\" must be an object, e.g. {\"ttl\": 60000}",
-            );
-        }
-        let flavor = era.task_flavor(&params);
+        let flavor = match era.task_flavor(&params) {
+            Ok(flavor) => flavor,
+            Err(why) => return refuse(jsonrpc::INVALID_PARAMS, why),
+        };
         let token = progress_token(&params);
         let Value::Object(mut params) = params else {
             return refuse(

@@ -6,8 +6,9 @@
 //! it follows has ended, or at the server's stop; a client's
 //! `notifications/cancelled` ends it with no answer.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -16,7 +17,6 @@ use super::modern::{self, Envelope};
 use super::state::State;
 use super::tasks;
 use super::writer::Writer;
-use crate::ids;
 use crate::runner::CancelToken;
 
 /// How long one look at a task waits for its end before the others get
@@ -44,7 +44,9 @@ pub fn listen(
 ) -> Value {
     let wanted = match task_ids(params) {
         Ok(wanted) => wanted,
-        Err(message) => return jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &message),
+        Err(refusal) => {
+            return jsonrpc::error(id, jsonrpc::INVALID_PARAMS, &refusal.to_string());
+        }
     };
     if !wanted.is_empty() && !envelope.tasks {
         return modern::tasks_not_declared(id, "subscriptions/listen for taskIds");
@@ -86,7 +88,11 @@ pub fn listen(
         if cancel.is_cancelled() {
             break;
         }
-        let _ = state.jobs.wait(task, ROUND, cancel);
+        // A record that cannot be read answers at once: its round is
+        // waited out here, not spun through.
+        if state.jobs.wait(task, ROUND, cancel).is_err() {
+            pause(ROUND, cancel);
+        }
         // The client's cancel: nothing more may go out for this stream.
         if cancel.is_cancelled() && !stopping.load(Ordering::SeqCst) {
             break;
@@ -97,36 +103,56 @@ pub fn listen(
     jsonrpc::response(id, closed)
 }
 
+/// Sleeps `round`, or less once `cancel` is cancelled.
+fn pause(round: Duration, cancel: &CancelToken) {
+    let until = Instant::now() + round;
+    while !cancel.is_cancelled() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Why a listen is refused before it starts.
+#[derive(Debug)]
+enum Refusal {
+    NoFilter,
+    NotAList,
+    TooMany,
+    BadId(tasks::TaskError),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NoFilter => {
+                f.write_str("subscriptions/listen needs params.notifications (an object)")
+            }
+            Refusal::NotAList => f.write_str("notifications.taskIds must be an array of task ids"),
+            Refusal::TooMany => write!(
+                f,
+                "notifications.taskIds may name at most {MAX_TASKS} tasks; open several streams"
+            ),
+            Refusal::BadId(err) => write!(f, "notifications.taskIds: {err}"),
+        }
+    }
+}
+
 /// The task ids a listen asks to follow (`notifications.taskIds`), each
-/// checked as a task id before any file is looked at.
-fn task_ids(params: &Value) -> Result<Vec<String>, String> {
-    let Some(notifications) = params.get("notifications") else {
-        return Err("subscriptions/listen needs params.notifications (an object)".to_owned());
-    };
+/// checked as a task id before any file is looked at, once each.
+fn task_ids(params: &Value) -> Result<Vec<String>, Refusal> {
+    let notifications = params.get("notifications").ok_or(Refusal::NoFilter)?;
     let ids = match notifications.get("taskIds") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(ids)) => ids,
-        Some(_) => return Err("notifications.taskIds must be an array of task ids".to_owned()),
+        Some(_) => return Err(Refusal::NotAList),
     };
     if ids.len() > MAX_TASKS {
-        return Err(format!(
-            "notifications.taskIds may name at most {MAX_TASKS} tasks; open several streams"
-        ));
+        return Err(Refusal::TooMany);
     }
     let mut wanted: Vec<String> = Vec::with_capacity(ids.len());
     for task in ids {
-        match task.as_str() {
-            Some(task) if ids::is_hex32(task) => {
-                if !wanted.iter().any(|seen| seen == task) {
-                    wanted.push(task.to_owned());
-                }
-            }
-            _ => {
-                return Err(format!(
-                    "notifications.taskIds holds {}, which is not a task id (32 hex characters)",
-                    crate::chars::prefix(&task.to_string(), 40)
-                ));
-            }
+        let task = tasks::id_of(Some(task)).map_err(Refusal::BadId)?;
+        if !wanted.contains(&task) {
+            wanted.push(task);
         }
     }
     Ok(wanted)
@@ -140,12 +166,13 @@ mod tests {
     fn task_ids_are_checked_before_any_file_is_read() {
         let id = "0123456789abcdef0123456789abcdef";
         assert_eq!(
-            task_ids(&json!({"notifications": {"taskIds": [id, id]}})),
-            Ok(vec![id.to_owned()])
+            task_ids(&json!({"notifications": {"taskIds": [id, id]}})).unwrap(),
+            vec![id.to_owned()]
         );
-        assert_eq!(
-            task_ids(&json!({"notifications": {"toolsListChanged": true}})),
-            Ok(vec![])
+        assert!(
+            task_ids(&json!({"notifications": {"toolsListChanged": true}}))
+                .unwrap()
+                .is_empty()
         );
         for bad in [
             json!({}),

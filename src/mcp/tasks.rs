@@ -321,7 +321,7 @@ pub fn detailed(state: &State, job: &Job) -> Map<String, Value> {
     let mut task = task(job, Flavor::Extension, ttl_ms(state));
     match outcome(job) {
         Outcome::Answer(answer) => {
-            task.insert("result".into(), call_result(&answer));
+            task.insert("result".into(), answer.call_result());
         }
         Outcome::NoResult(error) => {
             task.insert(
@@ -341,7 +341,7 @@ pub fn result(state: &State, params: &Value) -> Result<Option<Value>, TaskError>
     match outcome(&job) {
         Outcome::Working => Ok(None),
         Outcome::Answer(answer) => {
-            let mut result = call_result(&answer);
+            let mut result = answer.call_result();
             result["_meta"] = json!({"io.modelcontextprotocol/related-task": {"taskId": job.id}});
             Ok(Some(result))
         }
@@ -352,7 +352,12 @@ pub fn result(state: &State, params: &Value) -> Result<Option<Value>, TaskError>
 
 /// The id a tasks request names, checked before any file is touched.
 pub fn task_id(params: &Value) -> Result<String, TaskError> {
-    match params.get("taskId") {
+    id_of(params.get("taskId"))
+}
+
+/// `value` as a task id, checked before any file is touched.
+pub fn id_of(value: Option<&Value>) -> Result<String, TaskError> {
+    match value {
         Some(Value::String(id)) if ids::is_hex32(id) => Ok(id.clone()),
         // Named in the error, cut short: it is the caller's text.
         Some(Value::String(id)) => Err(TaskError::BadId(repr_str(crate::chars::prefix(id, 40)))),
@@ -455,11 +460,6 @@ fn outcome(job: &Job) -> Outcome {
                 .unwrap_or_else(|| "no result was recorded".to_owned()),
         ),
     }
-}
-
-/// A tool's answer as the `CallToolResult` a plain call gets.
-fn call_result(answer: &ToolResult) -> Value {
-    serde_json::from_str(&format!("{{{}}}", answer.call_result_members())).unwrap_or_default()
 }
 
 /// The task status of a job: pending and running are `working`; a failed

@@ -20,7 +20,7 @@ use crate::mcp::progress::Progress;
 use crate::pyfmt::repr_str;
 use crate::runner::backends::unsupported;
 use crate::runner::prompt::compact_schema;
-use crate::runner::{self, Ask, Dispatch, OutputMode, backends};
+use crate::runner::{self, Ask, Dispatch, DispatchResult, OutputMode, backends};
 
 /// The bounds of a per-call `timeout_seconds`.
 const MIN_TIMEOUT: i64 = 10;
@@ -375,7 +375,7 @@ pub(super) fn answer(
     return_ref: Option<usize>,
 ) -> ToolResult {
     let Some(chars) = return_ref else {
-        return answer_result(run);
+        return shown(&run.result, run.cached, None);
     };
     let given = |text: &str| (!text.is_empty()).then(|| text.to_owned());
     let stored = call.state.jobs.store().create_completed(
@@ -387,20 +387,11 @@ pub(super) fn answer(
         given(d.ask.goal),
     );
     match stored {
-        Ok(job) => {
-            let mut payload = super::jobs::ref_payload(&job.id, &run.result, chars);
-            if run.cached {
-                payload["cached"] = json!(true);
-            }
-            ToolResult {
-                value: payload,
-                is_error: !run.result.success,
-            }
-        }
+        Ok(job) => shown(&run.result, run.cached, Some((&job.id, chars))),
         // The paid answer is not lost to a storage failure: it is returned
         // in full, with the reason it has no ref.
         Err(err) => {
-            let mut full = answer_result(run);
+            let mut full = shown(&run.result, run.cached, None);
             full.value["ref_error"] = json!(format!(
                 "the result could not be stored for return_ref: {err}"
             ));
@@ -409,14 +400,25 @@ pub(super) fn answer(
     }
 }
 
-/// The answer as the client sees it: a cache hit ends with
-/// `"cached": true`.
-pub(super) fn answer_result(run: &Answer) -> ToolResult {
-    let mut value = ToolResult::dispatch(&run.result);
-    if run.cached {
-        value.value["cached"] = json!(true);
+/// A dispatch's answer as the client sees it, whether the call ran it or a
+/// job did: the result, or with a ref (`job id, summary_chars`) a short ref
+/// payload; a cache hit ends with `"cached": true`.
+pub(super) fn shown(
+    result: &DispatchResult,
+    cached: bool,
+    reference: Option<(&str, usize)>,
+) -> ToolResult {
+    let mut shown = match reference {
+        Some((id, chars)) => ToolResult {
+            value: super::jobs::ref_payload(id, result, chars),
+            is_error: !result.success,
+        },
+        None => ToolResult::dispatch(result),
+    };
+    if cached {
+        shown.value["cached"] = json!(true);
     }
-    value
+    shown
 }
 
 /// The context a dispatch gets: with a group, the group's shared facts

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::args::ArgError;
-use super::dispatching::{ASK_ONLY, Prepared, prepare_stream};
+use super::dispatching::{ASK_ONLY, Prepared, prepare_stream, shown};
 use super::params::{Boolean, Integer, Number, Param, Params, Text};
 use super::{Call, Kind, Tool, ToolResult};
 use crate::dispatch::Request;
@@ -276,17 +276,8 @@ impl RecordedJob {
 /// a ref payload when it was asked for one), or `None` while it has none.
 pub fn job_answer(job: &Job) -> Option<ToolResult> {
     let result = job.result.as_ref()?;
-    let mut answer = match job.return_ref {
-        Some(chars) => ToolResult {
-            value: ref_payload(&job.id, result, chars),
-            is_error: !result.success,
-        },
-        None => ToolResult::dispatch(result),
-    };
-    if job.cached == Some(true) {
-        answer.value["cached"] = json!(true);
-    }
-    Some(answer)
+    let reference = job.return_ref.map(|chars| (job.id.as_str(), chars));
+    Some(shown(result, job.cached == Some(true), reference))
 }
 
 fn dispatch_status(mut call: Call) -> Result<ToolResult, ArgError> {

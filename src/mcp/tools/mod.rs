@@ -71,6 +71,15 @@ impl ToolResult {
         )
     }
 
+    /// The same `CallToolResult` as a tree, for a reply that holds it
+    /// inside other members (a task's `result`, a notification).
+    pub fn call_result(&self) -> Value {
+        json!({
+            "content": [{"type": "text", "text": self.value.to_string()}],
+            "isError": self.is_error,
+        })
+    }
+
     /// A dispatch result; a failed dispatch is an error for the client.
     pub fn dispatch(result: &DispatchResult) -> ToolResult {
         ToolResult {

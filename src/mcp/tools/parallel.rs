@@ -224,9 +224,6 @@ fn number_field(
     }
 }
 
-/// An optional text item field the original took as "truthy or None": a
-/// falsy value (`""`, `0`, `false`, `[]`, …) is no value, and a truthy
-/// non-string is used as Python's `str()` of it.
 /// An item's `response_format`: text, or a JSON Schema given as an object
 /// or as its text, kept on one line.
 fn response_format(fields: &Map<String, Value>, i: usize) -> Result<String, ToolResult> {
@@ -241,6 +238,9 @@ fn response_format(fields: &Map<String, Value>, i: usize) -> Result<String, Tool
     })
 }
 
+/// An optional text item field the original took as "truthy or None": a
+/// falsy value (`""`, `0`, `false`, `[]`, …) is no value, and a truthy
+/// non-string is used as Python's `str()` of it.
 fn truthy_text(fields: &Map<String, Value>, name: &str) -> String {
     match fields.get(name) {
         Some(Value::String(text)) => text.clone(),
