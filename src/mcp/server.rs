@@ -679,7 +679,7 @@ impl Server {
             Ok(args) => args,
             Err(err) => return refuse(jsonrpc::INVALID_PARAMS, &format!("{name}: {err}")),
         };
-        let task = match (flavor, tool.prepare) {
+        let task = match (flavor, tool.prepare()) {
             (Some(flavor), Some(prepare)) => Some((flavor, prepare)),
             (Some(Flavor::Utility), None) => {
                 return refuse(
@@ -702,7 +702,7 @@ impl Server {
                         writer: &self.writer,
                         progress_token: token.clone(),
                     };
-                    let made = tasks::create(&self.state, tool, prepare, args, flavor, reporting);
+                    let made = tasks::create(&self.state, prepare, args, flavor, reporting);
                     made.map(|made| match (made, flavor) {
                         (Ok(task), _) => {
                             let handle = tasks::created(&self.state, task.job(), flavor);
@@ -714,13 +714,14 @@ impl Server {
                         (Err(refused), Flavor::Extension) => Reply::Tool(refused.envelope()),
                     })
                 }
-                None => (tool.run)(Call {
-                    state: &self.state,
-                    args,
-                    cancel,
-                    progress: progress.as_ref(),
-                })
-                .map(Reply::Tool),
+                None => tool
+                    .run(Call {
+                        state: &self.state,
+                        args,
+                        cancel,
+                        progress: progress.as_ref(),
+                    })
+                    .map(Reply::Tool),
             }
         }));
         if let Some(progress) = &progress {

@@ -229,7 +229,7 @@ pub struct Reporting<'a> {
     pub progress_token: Option<Value>,
 }
 
-/// Records `tool`'s call as a task: checked like the call itself (a bad
+/// Records a dispatch tool's call as a task: checked like the call itself (a bad
 /// argument or an unknown agent is refused, with no task), then its job is
 /// durably recorded, to start once the handle is on its way. A 2025-11-25
 /// session is told when it ends (`notifications/tasks/status`), can list
@@ -237,7 +237,6 @@ pub struct Reporting<'a> {
 /// for the task's life (the extension has no progress for tasks).
 pub fn create(
     state: &State,
-    tool: &tools::Tool,
     prepare: tools::Prepare,
     args: Args,
     flavor: Flavor,
@@ -259,7 +258,7 @@ pub fn create(
         .filter(|_| flavor == Flavor::Utility)
         .map(|token| Progress::start(token, reporting.writer.clone()));
     let steps = prepared.steps_to(progress.as_ref());
-    let recorded = match tools::record_job(tool.name, state, prepared, steps) {
+    let recorded = match tools::record_job(prepared.tool, state, prepared, steps) {
         Ok(recorded) => recorded,
         Err(envelope) => {
             close(progress.as_ref());

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::args::ArgError;
 use super::params;
-use super::{Call, Kind, Tool, ToolResult};
+use super::{Body, Call, Kind, Tool, ToolResult};
 use crate::config::Config;
 
 pub fn tools() -> Vec<Tool> {
@@ -15,16 +15,14 @@ pub fn tools() -> Vec<Tool> {
             description: "The result cache: entries, hits, misses, evictions, hit rate, TTL.",
             params: params::NONE,
             kind: Kind::ReadOnly,
-            run: cache_stats,
-            prepare: None,
+            body: Body::Run(cache_stats),
         },
         Tool {
             name: "cache_clear",
             description: "Empty the result cache.",
             params: params::NONE,
             kind: Kind::Destructive,
-            run: cache_clear,
-            prepare: None,
+            body: Body::Run(cache_clear),
         },
     ]
 }

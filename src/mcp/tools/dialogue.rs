@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::args::ArgError;
 use super::dispatching::run;
 use super::params::{Integer, Param, Params, Text};
-use super::{Call, Kind, Tool, ToolResult, unknown_agent};
+use super::{Body, Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::Agent;
 use crate::pyvalue;
 use crate::runner::{Ask, Dispatch, DispatchResult, OutputMode, backends};
@@ -42,8 +42,7 @@ pub fn tools() -> Vec<Tool> {
         description: "Two agents work a topic out: the responder first, then they alternate (own sessions) until a reply says [RESOLVED] or max_rounds pass. Returns resolved, final_answer, totals, the conversation.",
         params: DISPATCH_DIALOGUE,
         kind: Kind::Dispatch,
-        run: dispatch_dialogue,
-        prepare: None,
+        body: Body::Run(dispatch_dialogue),
     }]
 }
 

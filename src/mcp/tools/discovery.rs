@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::args::ArgError;
 use super::params::{self, Integer, Param, Params, Text};
-use super::{Call, Kind, Tool, ToolResult, unknown_agent};
+use super::{Body, Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::pyfmt::repr_str;
 use crate::runner::backends;
 use crate::usage::Profile;
@@ -36,32 +36,28 @@ pub fn tools() -> Vec<Tool> {
             description: "List the agents (other projects' coding agents you can delegate to): backend, directory, description, health, MCP servers, stacks, databases, permissions, capabilities. Call this first.",
             params: params::NONE,
             kind: Kind::ReadOnly,
-            run: list_agents,
-            prepare: None,
+            body: Body::Run(list_agents),
         },
         Tool {
             name: "inspect_agent",
             description: "One agent's project, no session started: config, MCP servers, stack, databases, the start of its instruction file and README.md.",
             params: INSPECT_AGENT,
             kind: Kind::ReadOnly,
-            run: inspect_agent,
-            prepare: None,
+            body: Body::Run(inspect_agent),
         },
         Tool {
             name: "list_groups",
             description: "Agent groups (projects that work together): members, shared context. dispatch(..., group=) gives a member the group's shared facts.",
             params: params::NONE,
             kind: Kind::ReadOnly,
-            run: list_groups,
-            prepare: None,
+            body: Body::Run(list_groups),
         },
         Tool {
             name: "inspect_group",
             description: "One group: description, shared context, each member's use and health.",
             params: INSPECT_GROUP,
             kind: Kind::ReadOnly,
-            run: inspect_group,
-            prepare: None,
+            body: Body::Run(inspect_group),
         },
     ]
 }

@@ -12,7 +12,7 @@ use serde_json::json;
 use super::args::{ArgError, Args};
 use super::discovery::unknown_group;
 use super::params::{Boolean, Integer, Param, Params, Text};
-use super::{Call, Kind, Tool, ToolResult, unknown_agent};
+use super::{Body, Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::patch::{AgentPatch, Field, FieldError, Given};
 use crate::config::{Agent, Config, Settings};
 use crate::dispatch::{Answer, Request};
@@ -84,24 +84,21 @@ pub fn tools() -> Vec<Tool> {
             description: "Delegate a task to an agent: a claude/codex/gemini/opencode session in its project (instructions, MCP servers, tools) answers. Check `outcome` (done/partial/blocked) and `hint`. Repeats may be cached (`cached: true`). A timeout returns a session_id to resume. max_turns, effort, fallback_model: claude only.",
             params: DISPATCH,
             kind: Kind::Dispatch,
-            run: |call| run_prepared(call, prepare_dispatch),
-            prepare: Some(prepare_dispatch),
+            body: Body::Dispatch(prepare_dispatch),
         },
         Tool {
             name: "dispatch_session",
             description: "A conversation with an agent: no session_id starts one; pass the returned session_id to continue (also a timed-out dispatch: task='Continue where you left off'). Never cached.",
             params: DISPATCH_SESSION,
             kind: Kind::Dispatch,
-            run: |call| run_prepared(call, prepare_session),
-            prepare: Some(prepare_session),
+            body: Body::Dispatch(prepare_session),
         },
         Tool {
             name: "dispatch_stream",
             description: "Like dispatch, for long tasks: the agent's steps arrive as progress notifications. A fresh session; never cached.",
             params: ASK_ONLY,
             kind: Kind::Dispatch,
-            run: |call| run_prepared(call, prepare_stream),
-            prepare: Some(prepare_stream),
+            body: Body::Dispatch(prepare_stream),
         },
     ]
 }
@@ -231,7 +228,8 @@ pub(super) fn summary_chars(requested: Option<i64>) -> usize {
 /// here (`run_here`) or as a background job (`jobs::start_job`: a task or
 /// `dispatch_async`) the same way.
 pub struct Prepared {
-    pub(super) tool: &'static str,
+    /// The tool called.
+    pub tool: &'static str,
     pub(super) ask: AskArgs,
     /// The agent with the call's run controls applied.
     agent: Agent,
@@ -275,20 +273,12 @@ impl Prepared {
 
     /// Runs the dispatch on this call's thread, with its cancellation and
     /// (stream mode) its progress.
-    fn run_here(&self, call: &Call) -> ToolResult {
+    pub(super) fn run_here(&self, call: &Call) -> ToolResult {
         let progress = self.steps_to(call.progress);
         let d = self.dispatch();
         let answer = run(call, self.tool, d, self.cached, progress);
         self::answer(call, &answer, &d, self.return_ref)
     }
-}
-
-/// A tool that runs its `Prepare`d dispatch on the call's thread.
-fn run_prepared(mut call: Call, prepare: Prepare) -> Result<ToolResult, ArgError> {
-    Ok(match prepare(&mut call)? {
-        Ok(prepared) => prepared.run_here(&call),
-        Err(envelope) => envelope,
-    })
 }
 
 /// Decodes the arguments every dispatch tool takes (after the tool's own,

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::args::ArgError;
 use super::dispatching::{ASK_ONLY, Prepared, prepare_stream, shown};
 use super::params::{Boolean, Integer, Number, Param, Params, Text};
-use super::{Call, Kind, Tool, ToolResult};
+use super::{Body, Call, Kind, Tool, ToolResult};
 use crate::dispatch::Request;
 use crate::ids;
 use crate::jobs::record::{Job, Status};
@@ -53,56 +53,49 @@ pub fn tools() -> Vec<Tool> {
             description: "dispatch_stream in the background: a job_id at once, for dispatch_status (live progress) or dispatch_wait. Kept on disk.",
             params: ASK_ONLY,
             kind: Kind::Dispatch,
-            run: dispatch_async,
-            prepare: None,
+            body: Body::Run(dispatch_async),
         },
         Tool {
             name: "dispatch_status",
             description: "A job's state now: status, progress tail, and the result once done.",
             params: BY_JOB_ID,
             kind: Kind::ReadOnly,
-            run: dispatch_status,
-            prepare: None,
+            body: Body::Run(dispatch_status),
         },
         Tool {
             name: "dispatch_wait",
             description: "Wait until a job ends or timeout_seconds pass (then `timed_out_waiting: true`; the job keeps running).",
             params: DISPATCH_WAIT,
             kind: Kind::ReadOnly,
-            run: dispatch_wait,
-            prepare: None,
+            body: Body::Run(dispatch_wait),
         },
         Tool {
             name: "dispatch_cancel",
             description: "Cancel a pending job, or kill a running one this server started.",
             params: BY_JOB_ID,
             kind: Kind::Changes,
-            run: dispatch_cancel,
-            prepare: None,
+            body: Body::Run(dispatch_cancel),
         },
         Tool {
             name: "dispatch_jobs",
             description: "Recent jobs, newest first.",
             params: DISPATCH_JOBS,
             kind: Kind::ReadOnly,
-            run: dispatch_jobs,
-            prepare: None,
+            body: Body::Run(dispatch_jobs),
         },
         Tool {
             name: "fetch_result",
             description: "The full result behind a return_ref ref or a job id; max_chars > 0 cuts the text.",
             params: FETCH_RESULT,
             kind: Kind::ReadOnly,
-            run: fetch_result,
-            prepare: None,
+            body: Body::Run(fetch_result),
         },
         Tool {
             name: "dispatch_gc",
             description: "Delete finished jobs older than max_age_days; dry_run lists them instead.",
             params: DISPATCH_GC,
             kind: Kind::Destructive,
-            run: dispatch_gc,
-            prepare: None,
+            body: Body::Run(dispatch_gc),
         },
     ]
 }
@@ -184,7 +177,7 @@ pub struct RecordedJob {
     pub job: Job,
     work: Work,
     /// The call, for errors.
-    tool: String,
+    tool: &'static str,
 }
 
 /// Records `prepared` as a `pending` job, to run through the one dispatch
@@ -192,7 +185,7 @@ pub struct RecordedJob {
 /// `MAX_JOBS` jobs. Its steps go to the record's progress tail, and to
 /// `steps` too when given.
 pub fn record_job(
-    tool: &str,
+    tool: &'static str,
     state: &State,
     prepared: Prepared,
     steps: Option<runner::Progress>,
@@ -243,11 +236,7 @@ pub fn record_job(
                 cached: answer.cached,
             })
     });
-    Ok(RecordedJob {
-        job,
-        work,
-        tool: tool.to_owned(),
-    })
+    Ok(RecordedJob { job, work, tool })
 }
 
 impl RecordedJob {

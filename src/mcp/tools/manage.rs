@@ -21,7 +21,7 @@ use serde_json::{Map, Value, json};
 use super::args::{ArgError, Args};
 use super::discovery::AGENT_NAME;
 use super::params::{self, Integer, Number, Param, Params, Text};
-use super::{Call, Kind, Tool, ToolResult, config_unloadable};
+use super::{Body, Call, Kind, Tool, ToolResult, config_unloadable};
 use crate::config::grants::{self, Permissions, Raise};
 use crate::config::patch::{self, AgentPatch, Edit, Field, FieldError, Given};
 use crate::config::rules::{self, InvalidName, NameKind};
@@ -92,24 +92,21 @@ pub fn tools() -> Vec<Tool> {
             description: "Register a project directory as an agent (empty description: guessed from its files; timeout, max_budget_usd 0: defaults). Lists are comma-separated.",
             params: ADD_AGENT,
             kind: Kind::Changes,
-            run: add_agent,
-            prepare: None,
+            body: Body::Run(add_agent),
         },
         Tool {
             name: "update_agent",
             description: "Change an agent: empty or 0 = no change, a negative budget = no cap, \"none\" clears a field (tool lists then inherit). Returns the changed fields.",
             params: UPDATE_AGENT,
             kind: Kind::Changes,
-            run: update_agent,
-            prepare: None,
+            body: Body::Run(update_agent),
         },
         Tool {
             name: "remove_agent",
             description: "Remove an agent from the config (its directory is not touched); groups still listing it are named in `warnings`.",
             params: REMOVE_AGENT,
             kind: Kind::Destructive,
-            run: remove_agent,
-            prepare: None,
+            body: Body::Run(remove_agent),
         },
     ]
 }

@@ -141,10 +141,38 @@ pub struct Tool {
     /// What the tool takes: its `inputSchema`, and what `Args` decodes.
     pub params: Params,
     pub kind: Kind,
-    pub run: Run,
-    /// The dispatch tools' checked call, which can also run as a task (a
-    /// background job); `None` for tools that only run in the call.
-    pub prepare: Option<Prepare>,
+    pub body: Body,
+}
+
+/// What a tool does with a call.
+#[derive(Clone, Copy)]
+pub enum Body {
+    /// Runs in the call.
+    Run(Run),
+    /// A dispatch: the checked call (`Prepare`) runs in the call, or as a
+    /// task (a background job).
+    Dispatch(Prepare),
+}
+
+impl Tool {
+    /// Runs a call to completion on this thread.
+    pub fn run(&self, mut call: Call) -> Result<ToolResult, ArgError> {
+        match self.body {
+            Body::Run(run) => run(call),
+            Body::Dispatch(prepare) => Ok(match prepare(&mut call)? {
+                Ok(prepared) => prepared.run_here(&call),
+                Err(envelope) => envelope,
+            }),
+        }
+    }
+
+    /// How a call of it becomes a task, if it can.
+    pub fn prepare(&self) -> Option<Prepare> {
+        match self.body {
+            Body::Dispatch(prepare) => Some(prepare),
+            Body::Run(_) => None,
+        }
+    }
 }
 
 /// What a tool does to the world, for the `annotations` hints.
@@ -223,7 +251,7 @@ pub fn list() -> &'static Value {
                     "inputSchema": params::schema(tool.params),
                     "annotations": annotations,
                 });
-                if tool.prepare.is_some() {
+                if tool.prepare().is_some() {
                     entry["execution"] = json!({"taskSupport": "optional"});
                 }
                 if LARGE_RESULTS.contains(&tool.name) {
@@ -284,7 +312,7 @@ mod tests {
             arguments.insert(extra.to_owned(), json!(1));
         }
         let args = Args::new(Some(Value::Object(arguments)), tool.params)?;
-        (tool.run)(Call {
+        tool.run(Call {
             state,
             args,
             cancel: &CancelToken::default(),

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use super::args::ArgError;
 use super::dispatching::{answer, group_context, per_call_timeout, run, summary_chars};
 use super::params::{Param, Params, Text};
-use super::{Call, Kind, Tool, ToolResult, unknown_agent};
+use super::{Body, Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::config::{Agent, Config};
 use crate::dispatch::Answer;
 use crate::pyfmt::repr_str;
@@ -43,8 +43,7 @@ pub fn tools() -> Vec<Tool> {
         description: "Several dispatches at once (within max_concurrency), results in input order. `dispatches`: a JSON array string of dispatch arguments ({agent, task, …}; no run controls), all checked first. `aggregate`: an agent that synthesizes the results.",
         params: DISPATCH_PARALLEL,
         kind: Kind::Dispatch,
-        run: dispatch_parallel,
-        prepare: None,
+        body: Body::Run(dispatch_parallel),
     }]
 }
 
