@@ -170,6 +170,7 @@ pub fn run_add(ctx: &Context, args: GroupArgs) -> Result<(), CliError> {
 
 pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
     let config = store::load(&ctx.paths.config)?;
+    views::remote_project::start_all(&config);
     if json {
         let items: Vec<Json> = config
             .groups
@@ -221,6 +222,7 @@ pub fn run_inspect(ctx: &Context, name: String, json: bool) -> Result<(), CliErr
     let Some(group) = config.groups.get(&name) else {
         return Err(not_found(&name, &config));
     };
+    views::remote_project::start_all(&config);
     if json {
         return output::json(&ctx.ui, &views::groups::detail(&name, group, &config));
     }

@@ -94,12 +94,7 @@ fn with_settings(mut summary: Value, agent: &Agent) -> Value {
 
 pub fn run_list(ctx: &Context, json: bool) -> Result<(), CliError> {
     let config = store::load(&ctx.paths.config)?;
-    views::remote_project::start_all(
-        config
-            .agents
-            .values()
-            .map(|agent| (agent, backends::of(agent, &config.settings).project_files())),
-    );
+    views::remote_project::start_all(&config);
     if json {
         let profiles = journal_profiles(ctx, config.settings.usage_log);
         let items: Vec<Value> = config

@@ -7,10 +7,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::report::{Check, Section, Status};
-use crate::config::project::{self, Health, McpConfig};
+use crate::config::project::{Health, McpConfig};
 use crate::config::store::{self, LoadError};
 use crate::config::{BackendName, Config};
 use crate::runner::backends::{self, unsupported};
+use crate::views::agents::health_of;
 use crate::views::remote_project;
 
 const PERMISSION_DETAIL: &str =
@@ -138,6 +139,7 @@ pub fn agent_checks(state: &ConfigState) -> Vec<Check> {
                 .fix("Add one: agent-dispatch add <name> <directory>"),
         ];
     }
+    remote_project::start_all(config);
     config
         .agents
         .iter()
@@ -148,11 +150,7 @@ pub fn agent_checks(state: &ConfigState) -> Vec<Check> {
                 return check(Status::Fail, format!("{name}: cannot run - {problem}"))
                     .detail(format!("Directory: {dir}"));
             }
-            let health = if agent.is_remote() {
-                remote_project::survey(agent, &backend.project_files()).health()
-            } else {
-                project::health(&agent.directory)
-            };
+            let health = health_of(agent, &config.settings);
             match health {
                 Health::Ok => {
                     let files = backend.project_files();

@@ -6,6 +6,7 @@
 //! so a dead host never holds a listing up for longer than that bound.
 
 use std::collections::HashMap;
+use std::io;
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -65,10 +66,12 @@ fn surveys() -> &'static Surveys {
     })
 }
 
-/// Starts the survey of each remote agent that has no fresh answer, so a
-/// listing that then asks for them one by one waits for them all at once.
-pub fn start_all<'a>(agents: impl Iterator<Item = (&'a Agent, AgentFiles)>) {
-    for (agent, files) in agents.filter(|(agent, _)| agent.is_remote()) {
+/// Starts the survey of each remote agent of `config` that has no fresh
+/// answer, so a view that then asks for them one by one (agents, groups,
+/// doctor) waits for them all at once, not one `WAIT` after another.
+pub fn start_all(config: &crate::config::Config) {
+    for agent in config.agents.values().filter(|agent| agent.is_remote()) {
+        let files = crate::runner::backends::of(agent, &config.settings).project_files();
         survey_until(agent, &files, Some(Instant::now()));
     }
 }
@@ -103,10 +106,18 @@ fn survey_until(agent: &Agent, files: &AgentFiles, deadline: Option<Instant>) ->
     {
         return found.clone();
     }
-    let started = *slot.running_since.get_or_insert_with(|| {
-        begin(key.clone(), remote, directory, paths);
-        Instant::now()
-    });
+    let started = match slot.running_since {
+        Some(started) => started,
+        None => match begin(key.clone(), remote, directory, paths) {
+            Ok(()) => *slot.running_since.insert(Instant::now()),
+            // No thread: that is the answer, until the next try.
+            Err(err) => {
+                let found = Found::Unreachable(format!("the survey could not start: {err}"));
+                slot.found = Some((found.clone(), Instant::now()));
+                return found;
+            }
+        },
+    };
     let deadline = deadline.unwrap_or(started + WAIT);
     loop {
         let slot = slots.entry(key.clone()).or_default();
@@ -130,7 +141,7 @@ fn survey_until(agent: &Agent, files: &AgentFiles, deadline: Option<Instant>) ->
 }
 
 /// Runs one survey in the background; its answer lands in its slot.
-fn begin(key: String, remote: Remote, directory: String, paths: Vec<String>) {
+fn begin(key: String, remote: Remote, directory: String, paths: Vec<String>) -> io::Result<()> {
     let finish = |found: Found, key: String| {
         let shared = surveys();
         let mut slots = shared.slots.lock().unwrap_or_else(|p| p.into_inner());
@@ -139,18 +150,10 @@ fn begin(key: String, remote: Remote, directory: String, paths: Vec<String>) {
         slot.running_since = None;
         shared.changed.notify_all();
     };
-    let spawned = std::thread::Builder::new()
+    std::thread::Builder::new()
         .name("remote-survey".into())
-        .spawn({
-            let key = key.clone();
-            move || finish(run_survey(&remote, &directory, &paths), key)
-        });
-    if let Err(err) = spawned {
-        // No thread: answer at once. The caller holds the lock, so this
-        // lands from a thread of its own once the caller waits.
-        let answer = Found::Unreachable(format!("the survey could not start: {err}"));
-        let _ = std::thread::Builder::new().spawn(move || finish(answer, key));
-    }
+        .spawn(move || finish(run_survey(&remote, &directory, &paths), key))
+        .map(drop)
 }
 
 /// The files a survey brings back.

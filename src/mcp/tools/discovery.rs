@@ -10,7 +10,6 @@ use super::args::ArgError;
 use super::params::{self, Integer, Param, Params, Text};
 use super::{Body, Call, Kind, Tool, ToolResult, unknown_agent};
 use crate::pyfmt::repr_str;
-use crate::runner::backends;
 use crate::usage::Profile;
 use crate::views;
 
@@ -76,12 +75,7 @@ fn list_agents(call: Call) -> Result<ToolResult, ArgError> {
     let summaries = &call.state.summaries;
     summaries.retain(|name| config.agents.contains_key(name));
     let profiles = profiles(&call, config.settings.usage_log);
-    views::remote_project::start_all(
-        config
-            .agents
-            .values()
-            .map(|agent| (agent, backends::of(agent, &config.settings).project_files())),
-    );
+    views::remote_project::start_all(&config);
     let agents: Vec<Value> = config
         .agents
         .iter()
@@ -127,6 +121,7 @@ fn list_groups(call: Call) -> Result<ToolResult, ArgError> {
             "No groups configured. Create one: agent-dispatch group add <name>",
         ));
     }
+    views::remote_project::start_all(&config);
     let groups: Vec<Value> = config
         .groups
         .iter()
@@ -142,6 +137,7 @@ fn inspect_group(mut call: Call) -> Result<ToolResult, ArgError> {
         Ok(config) => config,
         Err(envelope) => return Ok(envelope),
     };
+    views::remote_project::start_all(&config);
     match config.groups.get(&name) {
         Some(group) => Ok(ToolResult::ok(views::groups::detail(&name, group, &config))),
         None => Ok(unknown_group(&name, &config)),
