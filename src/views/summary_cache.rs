@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::config::project::{AgentFiles, McpConfig};
-use crate::config::{Agent, Settings};
+use crate::config::{Agent, BackendName, Settings};
 use crate::runner::backends;
 use crate::state::stamp::FileStamp;
 
@@ -55,7 +55,9 @@ fn project_stamp(directory: &Path, files: &AgentFiles) -> Option<ProjectStamp> {
 
 #[derive(Default)]
 pub struct SummaryCache {
-    entries: Mutex<HashMap<String, (Agent, ProjectStamp, Value)>>,
+    /// By name: the agent and the backend it resolved to (the entry shows
+    /// it, and the settings may choose it), the project's stamp, the entry.
+    entries: Mutex<HashMap<String, (Agent, BackendName, ProjectStamp, Value)>>,
 }
 
 impl SummaryCache {
@@ -74,14 +76,11 @@ impl SummaryCache {
         let Some(stamp) = stamp else {
             return super::agents::summary(name, agent, settings);
         };
-        // The entry shows the backend, which the settings may choose.
-        let resolved = Agent {
-            backend: Some(agent.backend_name(settings)),
-            ..agent.clone()
-        };
+        let backend = agent.backend_name(settings);
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((seen_agent, seen_stamp, value)) = entries.get(name)
-            && *seen_agent == resolved
+        if let Some((seen_agent, seen_backend, seen_stamp, value)) = entries.get(name)
+            && seen_agent == agent
+            && *seen_backend == backend
             && *seen_stamp == stamp
         {
             return value.clone();
@@ -92,7 +91,10 @@ impl SummaryCache {
             self.entries
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .insert(name.to_owned(), (resolved, stamp, value.clone()));
+                .insert(
+                    name.to_owned(),
+                    (agent.clone(), backend, stamp, value.clone()),
+                );
         }
         value
     }
