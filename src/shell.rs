@@ -14,6 +14,16 @@ pub fn quote(word: &str) -> Cow<'_, str> {
     }
 }
 
+/// `words` as one command line for a remote shell, each word quoted by
+/// `quote_always`.
+pub fn command_line<S: AsRef<str>>(words: &[S]) -> String {
+    words
+        .iter()
+        .map(|word| quote_always(word.as_ref()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `word` single-quoted whatever it holds, for a command another shell
 /// runs (ssh's remote command): no word is ever read bare. A `'` or `\`
 /// leaves the quotes and is double-quoted, which reads the same in every

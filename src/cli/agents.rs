@@ -14,7 +14,6 @@ use crate::config::patch::{self, AgentPatch, Edit};
 use crate::config::rules::{self, NameKind};
 use crate::config::{Agent, Config, Settings, remote, store};
 use crate::runner::backends::{self, unsupported};
-use crate::runner::ssh;
 
 pub const ADD_HELP: &str = concat!(
     "\
@@ -177,9 +176,14 @@ pub fn run_add(ctx: &Context, args: AddArgs) -> Result<(), CliError> {
     let mut agent = Agent::new(directory.clone());
     args.patch.apply(&mut agent);
     if agent.is_remote() && !args.no_check {
-        ssh::check_directory(&agent).map_err(|problem| CliError::RemoteCheck {
-            name: args.name.clone(),
-            problem,
+        // The agent's own CLI (the settings default is for one that names
+        // none, and only changes which files are read).
+        let files = backends::named(agent.backend.unwrap_or_default()).project_files();
+        crate::views::remote_project::check_directory(&agent, &files).map_err(|problem| {
+            CliError::RemoteCheck {
+                name: args.name.clone(),
+                problem,
+            }
         })?;
     }
     if !args.patch.gives_description() {

@@ -124,7 +124,7 @@ pub enum CliError {
     /// A remote agent's directory could not be confirmed on its host.
     RemoteCheck {
         name: String,
-        problem: String,
+        problem: crate::views::remote_project::DirectoryCheck,
     },
     /// The agent's CLI cannot honour one of its settings.
     Unsupported {

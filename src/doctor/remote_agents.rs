@@ -56,11 +56,7 @@ struct Answer {
 fn ask(remote: &Remote, words: &[&str], timeout: Duration) -> Option<Answer> {
     let ssh = find_on_path("ssh")?;
     let control_dir = ssh::control_dir().ok()?;
-    let command = words
-        .iter()
-        .map(|word| shell::quote_always(word))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = shell::command_line(words);
     let run = remote
         .run_command(&ssh, &control_dir, &command, timeout)
         .ok()?;

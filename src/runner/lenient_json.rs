@@ -14,6 +14,11 @@ pub fn parse_bytes(bytes: &[u8]) -> serde_json::Result<Value> {
     parse(&String::from_utf8_lossy(bytes))
 }
 
+/// The text under `key` of an event, if it is text.
+pub fn str_field<'m>(event: &'m serde_json::Map<String, Value>, key: &str) -> Option<&'m str> {
+    event.get(key).and_then(Value::as_str)
+}
+
 /// One line of a CLI's JSON-lines output as an object: `None` for a blank,
 /// unparsable or non-object line, which readers skip (a malformed event
 /// must never cost the final result).

@@ -15,6 +15,14 @@ use super::result::{DispatchResult, ErrorType, Usage};
 use super::stream_sink::EventStream;
 use super::verdict::{Captured, Context, Exit, Kill, Verdict};
 
+/// How much of one step a progress line shows.
+const MAX_PROGRESS_CHARS: usize = 500;
+
+/// One step's text as a progress line shows it.
+pub fn progress_text(text: &str) -> String {
+    crate::chars::prefix(text, MAX_PROGRESS_CHARS).to_owned()
+}
+
 /// What a reader found in one run's output.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct RunFacts {

@@ -204,11 +204,7 @@ fn remote_command(inner: &Launch) -> String {
             .iter()
             .map(|arg| arg.to_string_lossy().into_owned()),
     );
-    words
-        .iter()
-        .map(|word| shell::quote_always(word))
-        .collect::<Vec<_>>()
-        .join(" ")
+    shell::command_line(&words)
 }
 
 /// Whether `inner` fits in the one argument its remote command is, to the
@@ -264,46 +260,6 @@ impl Remote {
     fn kill_group(&self, ssh: &Path, control_dir: &Path, pgid: u32) {
         let command = format!("kill -s KILL -- -{pgid} 2>/dev/null; exit 0");
         let _ = self.run_sharing(ssh, control_dir, &command, KILL_BUDGET, Sharing::UseOnly);
-    }
-}
-
-/// Whether a remote agent's directory is there on its host: the check
-/// `add` makes. The error says what went wrong, ssh's words included.
-pub fn check_directory(agent: &Agent) -> Result<(), String> {
-    let remote = match Remote::of(agent) {
-        None => return Ok(()),
-        Some(remote) => remote.map_err(|problem| problem.to_string())?,
-    };
-    let ssh =
-        super::environment::find_on_path("ssh").ok_or("the OpenSSH client (ssh) is not on PATH")?;
-    let control_dir = control_dir().map_err(|err| err.to_string())?;
-    let directory = agent.directory.to_string_lossy();
-    let command = format!(
-        "{} {} {} {}",
-        shell::quote_always("sh"),
-        shell::quote_always("-c"),
-        shell::quote_always(
-            r#"case $1 in "~") d=$HOME;; "~/"*) d=$HOME/${1#"~/"};; *) d=$1;; esac; test -d "$d""#
-        ),
-        [shell::quote_always("sh"), shell::quote_always(&directory)].join(" ")
-    );
-    let run = remote
-        .run_command(&ssh, &control_dir, &command, Duration::from_secs(30))
-        .map_err(|err| format!("ssh could not be started: {err}"))?;
-    let stderr = String::from_utf8_lossy(&run.captured.stderr)
-        .trim()
-        .to_owned();
-    let host = &remote.target;
-    match run.captured.exit {
-        Exit::Code(0) => Ok(()),
-        Exit::Code(1) => Err(format!("{directory} is not a directory on {host}")),
-        Exit::Code(255) => Err(format!(
-            "ssh to {host} failed: {}",
-            stderr.lines().last().unwrap_or("no reason given")
-        )),
-        other => Err(format!(
-            "checking {directory} on {host} failed (exit {other}): {stderr}"
-        )),
     }
 }
 
@@ -604,10 +560,15 @@ impl OutputReader for RemoteReader {
     }
 }
 
+/// ssh's own reason for a failure: the last line it printed.
+pub fn reason(stderr: &str) -> Option<&str> {
+    stderr.lines().map(str::trim).rfind(|line| !line.is_empty())
+}
+
 /// ssh itself failed (exit 255 before the remote command started).
 fn ssh_failure(ctx: &Context, host: &str, stderr: &str) -> Verdict {
     let lower = stderr.to_lowercase();
-    let detail = stderr.lines().last().unwrap_or("ssh failed").to_owned();
+    let detail = reason(stderr).unwrap_or("ssh failed").to_owned();
     let auth = [
         "permission denied",
         "host key verification failed",

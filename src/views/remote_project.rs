@@ -6,6 +6,7 @@
 //! so a dead host never holds a listing up for longer than that bound.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io;
 use std::sync::{Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -76,6 +77,44 @@ pub fn start_all(config: &crate::config::Config) {
     }
 }
 
+/// Why a remote agent's directory could not be confirmed on its host.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DirectoryCheck {
+    NotThere {
+        directory: String,
+        host: String,
+    },
+    /// ssh's reason, or that no answer came in time.
+    Unreachable(String),
+}
+
+impl fmt::Display for DirectoryCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DirectoryCheck::NotThere { directory, host } => {
+                write!(f, "{directory} is not a directory on {host}")
+            }
+            DirectoryCheck::Unreachable(why) => write!(f, "its host could not be asked: {why}"),
+        }
+    }
+}
+
+/// How long `add` waits for a remote directory's survey.
+const CHECK_WAIT: Duration = Duration::from_secs(30);
+
+/// Whether remote `agent`'s directory is there on its host: the check
+/// `add` makes, by the survey a listing makes (so the listing has it).
+pub fn check_directory(agent: &Agent, files: &AgentFiles) -> Result<(), DirectoryCheck> {
+    match survey_until(agent, files, Some(Instant::now() + CHECK_WAIT)) {
+        Found::Project(_) => Ok(()),
+        Found::Missing => Err(DirectoryCheck::NotThere {
+            directory: agent.directory.display().to_string(),
+            host: agent.host.clone().unwrap_or_default(),
+        }),
+        Found::Unreachable(why) => Err(DirectoryCheck::Unreachable(why)),
+    }
+}
+
 /// The project of remote `agent`: a fresh answer, else the survey's answer
 /// if it comes within `WAIT` of the survey's start (the last answer, or
 /// `Unreachable`, if not: the survey goes on and the next call has it).
@@ -129,7 +168,10 @@ fn survey_until(agent: &Agent, files: &AgentFiles, deadline: Option<Instant>) ->
         if left.is_zero() {
             return match &slot.found {
                 Some((found, _)) => found.clone(),
-                None => Found::Unreachable(format!("no answer within {} s", WAIT.as_secs())),
+                None => Found::Unreachable(format!(
+                    "no answer within {} s",
+                    deadline.saturating_duration_since(started).as_secs()
+                )),
             };
         }
         slots = shared
@@ -191,11 +233,7 @@ fn run_survey(remote: &Remote, directory: &str, paths: &[String]) -> Found {
     );
     let mut words = vec!["sh", "-c", SCRIPT, "survey", &boundary, directory];
     words.extend(paths.iter().map(String::as_str));
-    let command = words
-        .iter()
-        .map(|word| shell::quote_always(word))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let command = shell::command_line(&words);
     let run = match remote.run_command(&ssh, &control_dir, &command, SURVEY_LIMIT) {
         Ok(run) => run,
         Err(err) => return Found::Unreachable(format!("ssh could not be started: {err}")),
@@ -204,12 +242,7 @@ fn run_survey(remote: &Remote, directory: &str, paths: &[String]) -> Found {
         String::from_utf8_lossy(&crate::runner::process::lock_sink(&run.sink).bytes).into_owned();
     if run.captured.exit != Exit::Code(0) {
         let stderr = String::from_utf8_lossy(&run.captured.stderr);
-        let why = stderr
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|line| !line.is_empty())
-            .unwrap_or("no answer");
+        let why = ssh::reason(&stderr).unwrap_or("no answer");
         return Found::Unreachable(why.to_owned());
     }
     parse(&stdout, &boundary)

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::pyfmt::format_g;
 use crate::pyvalue::truthy as is_truthy;
+use crate::runner::lenient_json::str_field;
 use crate::runner::messages::resumable_sentence;
 use crate::runner::result::{ErrorType, text_of};
 use crate::runner::run_facts::first_matching;
@@ -238,11 +239,6 @@ pub fn rejects_session_id_flag(stderr: &str) -> bool {
         ]
         .iter()
         .any(|phrase| lower.contains(phrase))
-}
-
-/// A string field of a CLI message; `None` when absent or not a string.
-pub fn str_field<'m>(message: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
-    message.get(key).and_then(Value::as_str)
 }
 
 /// An assistant message the CLI synthesized because the API refused its

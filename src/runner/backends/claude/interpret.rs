@@ -10,11 +10,11 @@ use std::io;
 
 use serde_json::{Map, Value};
 
-use super::classify::{self, FailedMcpServer, str_field};
+use super::classify::{self, FailedMcpServer};
 use crate::chars;
 use crate::pyvalue::truthy as is_truthy;
 use crate::runner::answer::{self, append_hint, join_hints, killed_before_result, succeed};
-use crate::runner::lenient_json;
+use crate::runner::lenient_json::{self, str_field};
 use crate::runner::messages;
 use crate::runner::result::{
     DispatchResult, ErrorType, Usage, coerce_cost, coerce_count, result_text, text_of,

@@ -8,10 +8,10 @@
 
 use serde_json::{Map, Value};
 
-use crate::chars;
 use crate::runner::ErrorType;
+use crate::runner::lenient_json::str_field;
 use crate::runner::result::Usage;
-use crate::runner::run_facts::{self, CliWords, FactEvents, RunFacts};
+use crate::runner::run_facts::{self, CliWords, FactEvents, RunFacts, progress_text};
 
 pub const WORDS: CliWords = CliWords {
     program: "codex",
@@ -22,7 +22,6 @@ pub const WORDS: CliWords = CliWords {
 };
 
 /// How much of a message or command a progress line shows.
-const MAX_PROGRESS_CHARS: usize = 500;
 
 #[derive(Debug, Default)]
 pub struct CodexEvents {
@@ -36,9 +35,9 @@ impl FactEvents for CodexEvents {
     const WORDS: CliWords = WORDS;
 
     fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
-        match text(event, "type") {
+        match str_field(event, "type") {
             Some("thread.started") => {
-                self.facts.session_id = text(event, "thread_id").map(str::to_owned);
+                self.facts.session_id = str_field(event, "thread_id").map(str::to_owned);
                 Vec::new()
             }
             Some("turn.completed") => {
@@ -55,14 +54,14 @@ impl FactEvents for CodexEvents {
                 let message = event
                     .get("error")
                     .and_then(Value::as_object)
-                    .and_then(|error| text(error, "message"))
+                    .and_then(|error| str_field(error, "message"))
                     .unwrap_or("the turn failed");
                 self.facts.failure = Some(message.to_owned());
                 Vec::new()
             }
             Some("error") => {
-                let message = text(event, "message").unwrap_or("error").to_owned();
-                let progress = format!("codex: {}", chars::prefix(&message, MAX_PROGRESS_CHARS));
+                let message = str_field(event, "message").unwrap_or("error").to_owned();
+                let progress = format!("codex: {}", progress_text(&message));
                 if run_facts::classify(&message) == ErrorType::Network {
                     self.facts.network_trouble = Some(message);
                 } else {
@@ -93,34 +92,29 @@ impl FactEvents for CodexEvents {
     }
 }
 
-fn text<'m>(object: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
-    object.get(key).and_then(Value::as_str)
-}
-
 impl CodexEvents {
     /// One item: the answer when it is a completed agent message, and a
     /// progress line for what the agent is doing.
     fn item(&mut self, item: &Map<String, Value>, completed: bool) -> Vec<String> {
-        let short = |s: &str| chars::prefix(s, MAX_PROGRESS_CHARS).to_owned();
-        let line = match (text(item, "type"), completed) {
+        let line = match (str_field(item, "type"), completed) {
             (Some("agent_message"), true) => {
-                let message = text(item, "text").unwrap_or_default();
+                let message = str_field(item, "text").unwrap_or_default();
                 self.facts.answer = Some(message.to_owned());
-                (!message.is_empty()).then(|| short(message))
+                (!message.is_empty()).then(|| progress_text(message))
             }
-            (Some("command_execution"), false) => {
-                text(item, "command").map(|command| format!("Running: {}", short(command)))
-            }
+            (Some("command_execution"), false) => str_field(item, "command")
+                .map(|command| format!("Running: {}", progress_text(command))),
             (Some("mcp_tool_call"), false) => Some(format!(
                 "Using tool: {}.{}",
-                text(item, "server").unwrap_or("?"),
-                text(item, "tool").unwrap_or("?")
+                str_field(item, "server").unwrap_or("?"),
+                str_field(item, "tool").unwrap_or("?")
             )),
             (Some("file_change"), true) => Some(format!("Changed files: {}", changed_paths(item))),
-            (Some("web_search"), false) => {
-                text(item, "query").map(|query| format!("Searching the web: {}", short(query)))
+            (Some("web_search"), false) => str_field(item, "query")
+                .map(|query| format!("Searching the web: {}", progress_text(query))),
+            (Some("error"), true) => {
+                str_field(item, "message").map(|m| format!("codex: {}", progress_text(m)))
             }
-            (Some("error"), true) => text(item, "message").map(|m| format!("codex: {}", short(m))),
             _ => None,
         };
         line.into_iter().collect()

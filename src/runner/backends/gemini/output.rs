@@ -8,11 +8,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::chars;
 use crate::runner::lenient_json;
+use crate::runner::lenient_json::str_field;
 use crate::runner::process::{CollectAll, StdoutSink};
 use crate::runner::result::{Usage, coerce_count};
-use crate::runner::run_facts::{self, CliWords, FactEvents, RunFacts};
+use crate::runner::run_facts::{self, CliWords, FactEvents, RunFacts, progress_text};
 use crate::runner::verdict::{Captured, Context, Verdict};
 
 pub const WORDS: CliWords = CliWords {
@@ -23,16 +23,14 @@ pub const WORDS: CliWords = CliWords {
     auth_exit: Some(41),
 };
 
-const MAX_PROGRESS_CHARS: usize = 500;
-
-fn text<'m>(object: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
-    object.get(key).and_then(Value::as_str)
-}
-
 /// The message of an `error` object (`{type, message, code}`).
 fn error_message(value: Option<&Value>) -> Option<String> {
     let error = value?.as_object()?;
-    Some(text(error, "message").unwrap_or("unknown error").to_owned())
+    Some(
+        str_field(error, "message")
+            .unwrap_or("unknown error")
+            .to_owned(),
+    )
 }
 
 /// The JSON object in `bytes`: the first one that parses, starting at any
@@ -88,7 +86,7 @@ impl JsonReader {
         let Some(object) = reported else {
             return facts;
         };
-        facts.session_id = text(&object, "session_id").map(str::to_owned);
+        facts.session_id = str_field(&object, "session_id").map(str::to_owned);
         facts.failure = error_message(object.get("error"));
         if facts.failure.is_none() {
             facts.answer = object.get("response").map(crate::runner::result::text_of);
@@ -135,20 +133,19 @@ impl FactEvents for StreamEvents {
     const WORDS: CliWords = WORDS;
 
     fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
-        let short = |s: &str| chars::prefix(s, MAX_PROGRESS_CHARS).to_owned();
-        match text(event, "type") {
+        match str_field(event, "type") {
             Some("init") => {
-                self.facts.session_id = text(event, "session_id").map(str::to_owned);
+                self.facts.session_id = str_field(event, "session_id").map(str::to_owned);
                 Vec::new()
             }
-            Some("message") if text(event, "role") == Some("assistant") => {
-                let content = text(event, "content").unwrap_or_default();
+            Some("message") if str_field(event, "role") == Some("assistant") => {
+                let content = str_field(event, "content").unwrap_or_default();
                 self.text.push_str(content);
                 if event.get("delta").and_then(Value::as_bool) == Some(true) {
                     Vec::new()
                 } else {
                     (!content.is_empty())
-                        .then(|| short(content))
+                        .then(|| progress_text(content))
                         .into_iter()
                         .collect()
                 }
@@ -157,26 +154,26 @@ impl FactEvents for StreamEvents {
                 // Text before a tool call was a step, not the answer.
                 let said = std::mem::take(&mut self.text);
                 let mut lines: Vec<String> = (!said.trim().is_empty())
-                    .then(|| short(said.trim()))
+                    .then(|| progress_text(said.trim()))
                     .into_iter()
                     .collect();
                 lines.push(format!(
                     "Using tool: {}",
-                    text(event, "tool_name").unwrap_or("?")
+                    str_field(event, "tool_name").unwrap_or("?")
                 ));
                 lines
             }
             Some("error") => {
-                let message = text(event, "message").unwrap_or("error").to_owned();
-                let line = format!("gemini: {}", short(&message));
-                if text(event, "severity") != Some("warning") {
+                let message = str_field(event, "message").unwrap_or("error").to_owned();
+                let line = format!("gemini: {}", progress_text(&message));
+                if str_field(event, "severity") != Some("warning") {
                     self.last_error = Some(message);
                 }
                 vec![line]
             }
             Some("result") => {
                 self.has_result = true;
-                if text(event, "status") == Some("success") {
+                if str_field(event, "status") == Some("success") {
                     self.facts.finished = true;
                 } else {
                     self.facts.failure = Some(

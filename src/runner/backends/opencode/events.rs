@@ -8,9 +8,9 @@
 
 use serde_json::{Map, Value};
 
-use crate::chars;
+use crate::runner::lenient_json::str_field;
 use crate::runner::result::{Usage, coerce_cost, coerce_count};
-use crate::runner::run_facts::{CliWords, FactEvents, RunFacts};
+use crate::runner::run_facts::{CliWords, FactEvents, RunFacts, progress_text};
 
 pub const WORDS: CliWords = CliWords {
     program: "opencode",
@@ -20,12 +20,6 @@ pub const WORDS: CliWords = CliWords {
     account: "the model provider's account",
     auth_exit: None,
 };
-
-const MAX_PROGRESS_CHARS: usize = 500;
-
-fn text<'m>(object: &'m Map<String, Value>, key: &str) -> Option<&'m str> {
-    object.get(key).and_then(Value::as_str)
-}
 
 #[derive(Debug, Default)]
 pub struct OpencodeEvents {
@@ -38,26 +32,25 @@ impl FactEvents for OpencodeEvents {
     const WORDS: CliWords = WORDS;
 
     fn observe(&mut self, event: &Map<String, Value>) -> Vec<String> {
-        let short = |s: &str| chars::prefix(s, MAX_PROGRESS_CHARS).to_owned();
-        if let Some(id) = text(event, "sessionID") {
+        if let Some(id) = str_field(event, "sessionID") {
             self.facts.session_id = Some(id.to_owned());
         }
         let part = event.get("part").and_then(Value::as_object);
-        match (text(event, "type"), part) {
+        match (str_field(event, "type"), part) {
             (Some("step_start"), _) => {
                 self.step_text.clear();
                 Vec::new()
             }
             (Some("text"), Some(part)) => {
-                let said = text(part, "text").unwrap_or_default();
+                let said = str_field(part, "text").unwrap_or_default();
                 self.step_text.push(said.to_owned());
                 (!said.is_empty())
-                    .then(|| short(said))
+                    .then(|| progress_text(said))
                     .into_iter()
                     .collect()
             }
             (Some("tool_use"), Some(part)) => {
-                let tool = text(part, "tool").unwrap_or("?");
+                let tool = str_field(part, "tool").unwrap_or("?");
                 if refused_permission(part) {
                     self.facts.deny(tool);
                 }
@@ -69,7 +62,7 @@ impl FactEvents for OpencodeEvents {
             }
             (Some("error"), _) => {
                 let message = error_message(event.get("error"));
-                let line = format!("opencode: {}", short(&message));
+                let line = format!("opencode: {}", progress_text(&message));
                 // After the final step, an error cannot unmake the answer.
                 if !self.facts.finished {
                     self.facts.failure = Some(message);
@@ -122,7 +115,7 @@ impl OpencodeEvents {
             }
         }
         self.facts.num_turns = Some(self.facts.num_turns.unwrap_or(0) + 1);
-        let more_tools = matches!(text(part, "reason"), Some("tool-calls" | "tool_calls"));
+        let more_tools = matches!(str_field(part, "reason"), Some("tool-calls" | "tool_calls"));
         self.facts.finished = !more_tools;
     }
 }
@@ -133,8 +126,8 @@ fn refused_permission(part: &Map<String, Value>) -> bool {
     let Some(state) = part.get("state").and_then(Value::as_object) else {
         return false;
     };
-    text(state, "status") == Some("error")
-        && text(state, "error").is_some_and(|error| {
+    str_field(state, "status") == Some("error")
+        && str_field(state, "error").is_some_and(|error| {
             error.contains("rejected permission") || error.contains("prevents you from using")
         })
 }
@@ -144,7 +137,7 @@ fn error_message(error: Option<&Value>) -> String {
     let Some(error) = error.and_then(Value::as_object) else {
         return "opencode reported an error".to_owned();
     };
-    let name = text(error, "name").unwrap_or("Error");
+    let name = str_field(error, "name").unwrap_or("Error");
     let data = error.get("data").and_then(Value::as_object);
     // The HTTP status says more than the provider's wording (a 401 reads
     // "invalid x-api-key" at one provider, something else at the next).
@@ -155,7 +148,7 @@ fn error_message(error: Option<&Value>) -> String {
         Some(status) => format!("{name} (HTTP {status})"),
         None => name.to_owned(),
     };
-    match data.and_then(|data| text(data, "message")) {
+    match data.and_then(|data| str_field(data, "message")) {
         Some(message) => format!("{name}: {message}"),
         None => name,
     }
