@@ -133,6 +133,34 @@ pub fn fits(what: &'static str, text: &str) -> Result<(), Refused> {
 }
 
 /// Helpers for the argv tests of every backend.
+/// What `mode` is in a CLI's permission table (no mode set is `default`);
+/// a mode the table lacks is refused, never dropped.
+pub fn permission_in<T: Copy>(table: &[(&str, T)], mode: Option<&str>) -> Result<T, Refused> {
+    let mode = mode.unwrap_or("default");
+    table
+        .iter()
+        .find(|(name, _)| *name == mode)
+        .map(|(_, value)| *value)
+        .ok_or_else(|| Refused::Unsupported {
+            what: "permission mode",
+            value: mode.to_owned(),
+        })
+}
+
+/// The mode names of a CLI's permission table, in its order: what its
+/// backend says it honours, so the two cannot drift apart.
+pub const fn mode_names<T: Copy, const N: usize>(
+    table: &[(&'static str, T); N],
+) -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < N {
+        names[i] = table[i].0;
+        i += 1;
+    }
+    names
+}
+
 #[cfg(test)]
 pub mod testing {
     use std::ffi::OsString;
@@ -148,5 +176,23 @@ pub mod testing {
     /// A json-mode run of `prompt` with nothing else set.
     pub fn line<'a>(prompt: &'a str, session: &'a Session) -> CommandLine<'a> {
         CommandLine::plain(OutputMode::Json, prompt, session)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TABLE: [(&str, u8); 3] = [("plan", 1), ("default", 2), ("auto", 3)];
+
+    #[test]
+    fn a_permission_table_names_its_modes_and_no_mode_is_default() {
+        assert_eq!(mode_names(&TABLE), ["plan", "default", "auto"]);
+        assert_eq!(permission_in(&TABLE, None).ok(), Some(2));
+        assert_eq!(permission_in(&TABLE, Some("auto")).ok(), Some(3));
+        assert!(matches!(
+            permission_in(&TABLE, Some("bypassPermissions")),
+            Err(Refused::Unsupported { value, .. }) if value == "bypassPermissions"
+        ));
     }
 }

@@ -8,7 +8,9 @@
 
 use std::ffi::OsString;
 
-use crate::runner::command::{CommandLine, Refused, Session, fits, flag_value};
+use crate::runner::command::{
+    CommandLine, Refused, Session, fits, flag_value, mode_names, permission_in,
+};
 use crate::runner::preflight::FlagArgument;
 
 /// The permission modes codex can honour, and how: its sandbox policy for
@@ -32,24 +34,12 @@ const MODES: [(&str, &[&str]); 7] = [
 
 const READ_ONLY: &[&str] = &["-s", "read-only"];
 
-pub const PERMISSION_MODES: [&str; 7] = [
-    MODES[0].0, MODES[1].0, MODES[2].0, MODES[3].0, MODES[4].0, MODES[5].0, MODES[6].0,
-];
+pub const PERMISSION_MODES: [&str; MODES.len()] = mode_names(&MODES);
 
 /// Builds the arguments after the program name.
 pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
     fits("task prompt (task, context, caller and goal)", line.prompt)?;
-    let sandbox = match line.permission_mode {
-        None => READ_ONLY,
-        Some(mode) => MODES
-            .iter()
-            .find(|(name, _)| *name == mode)
-            .map(|(_, flags)| *flags)
-            .ok_or_else(|| Refused::Unsupported {
-                what: "permission mode",
-                value: mode.to_owned(),
-            })?,
-    };
+    let sandbox = permission_in(&MODES, line.permission_mode)?;
     let mut args: Vec<OsString> = vec!["exec".into()];
     args.extend(sandbox.iter().map(OsString::from));
     if let Session::Resume(_) = line.session {

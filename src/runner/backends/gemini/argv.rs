@@ -10,7 +10,8 @@
 use std::ffi::OsString;
 
 use crate::runner::command::{
-    CommandLine, OutputMode, Refused, Session, fits, flag_value, prompt_with_instructions,
+    CommandLine, OutputMode, Refused, Session, fits, flag_value, mode_names, permission_in,
+    prompt_with_instructions,
 };
 use crate::runner::preflight::FlagArgument;
 
@@ -26,23 +27,11 @@ const MODES: [(&str, &str); 6] = [
     ("bypassPermissions", "yolo"),
 ];
 
-pub const PERMISSION_MODES: [&str; 6] = [
-    MODES[0].0, MODES[1].0, MODES[2].0, MODES[3].0, MODES[4].0, MODES[5].0,
-];
+pub const PERMISSION_MODES: [&str; MODES.len()] = mode_names(&MODES);
 
 /// Builds the arguments after the program name.
 pub fn arguments(line: &CommandLine) -> Result<Vec<OsString>, Refused> {
-    let approval = match line.permission_mode {
-        None => "default",
-        Some(mode) => MODES
-            .iter()
-            .find(|(name, _)| *name == mode)
-            .map(|(_, approval)| *approval)
-            .ok_or_else(|| Refused::Unsupported {
-                what: "permission mode",
-                value: mode.to_owned(),
-            })?,
-    };
+    let approval = permission_in(&MODES, line.permission_mode)?;
     let format = match line.mode {
         OutputMode::Json => "json",
         OutputMode::Stream => "stream-json",

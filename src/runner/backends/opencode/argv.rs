@@ -8,7 +8,8 @@
 use std::ffi::OsString;
 
 use crate::runner::command::{
-    CommandLine, Refused, Session, fits, flag_value, prompt_with_instructions,
+    CommandLine, Refused, Session, fits, flag_value, mode_names, permission_in,
+    prompt_with_instructions,
 };
 use crate::runner::preflight::FlagArgument;
 
@@ -37,24 +38,14 @@ const MODES: [(&str, Grant); 6] = [
     ("bypassPermissions", Grant::Auto),
 ];
 
-pub const PERMISSION_MODES: [&str; 6] = [
-    MODES[0].0, MODES[1].0, MODES[2].0, MODES[3].0, MODES[4].0, MODES[5].0,
-];
+pub const PERMISSION_MODES: [&str; MODES.len()] = mode_names(&MODES);
 
 /// The variable that carries permission rules.
 pub const PERMISSION_ENV: &str = "OPENCODE_PERMISSION";
 
 /// How `mode` runs (no mode: `default`).
 pub fn grant(mode: Option<&str>) -> Result<Grant, Refused> {
-    let mode = mode.unwrap_or("default");
-    MODES
-        .iter()
-        .find(|(name, _)| *name == mode)
-        .map(|(_, grant)| *grant)
-        .ok_or_else(|| Refused::Unsupported {
-            what: "permission mode",
-            value: mode.to_owned(),
-        })
+    permission_in(&MODES, mode)
 }
 
 /// Builds the arguments after the program name.
