@@ -462,7 +462,7 @@ impl Server {
         let id = tasks::task_id(params)?;
         let heartbeat = self.progress(progress_token(params));
         let answer = loop {
-            if let Some(result) = tasks::result(&self.state, params)? {
+            if let Some(result) = tasks::result(&self.state, &id)? {
                 break Ok(result);
             }
             // Cancelled by the client, no reply goes out; by the stop, this

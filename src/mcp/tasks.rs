@@ -335,8 +335,8 @@ pub fn detailed(state: &State, job: &Job) -> Map<String, Value> {
 
 /// `tasks/result` (2025-11-25) of a task that has ended: the call's own
 /// result, marked with the task it belongs to; `None` while it runs.
-pub fn result(state: &State, params: &Value) -> Result<Option<Value>, TaskError> {
-    let job = job_of(state, params)?;
+pub fn result(state: &State, id: &str) -> Result<Option<Value>, TaskError> {
+    let job = job_named(state, id.to_owned())?;
     match outcome(&job) {
         Outcome::Working => Ok(None),
         Outcome::Answer(answer) => {
@@ -427,7 +427,10 @@ pub fn read(state: &State, id: &str) -> Result<Option<Job>, StoreError> {
 }
 
 fn job_of(state: &State, params: &Value) -> Result<Job, TaskError> {
-    let id = task_id(params)?;
+    job_named(state, task_id(params)?)
+}
+
+fn job_named(state: &State, id: String) -> Result<Job, TaskError> {
     match read(state, &id) {
         Ok(Some(job)) => Ok(job),
         Ok(None) => Err(TaskError::NotFound(id)),
