@@ -11,8 +11,8 @@ use super::config_checks::ConfigState;
 use super::report::{Check, Section, Status};
 use super::{Inputs, Probes};
 use crate::config::{BackendName, Config};
+use crate::runner::backends;
 
-const INSTALL_URL: &str = "https://docs.anthropic.com/en/docs/claude-code";
 const UPGRADE: &str = "Upgrade claude: claude update";
 
 fn check(status: Status, message: impl Into<String>) -> Check {
@@ -48,12 +48,18 @@ pub fn checks(inputs: &Inputs, probes: Option<&Probes>, config: &ConfigState) ->
                 "claude CLI not found on PATH (no agent runs it)",
             )
             .detail("Claude Code's registration of this server cannot be checked without it.")
-            .fix(format!("Install: {INSTALL_URL}")),
+            .fix(format!(
+                "Install: {}",
+                backends::named(BackendName::Claude).install()
+            )),
         ),
         _ => checks.push(
             check(Status::Fail, "claude CLI not found on PATH")
                 .detail("Every claude agent's dispatch runs `claude`; none can run without it.")
-                .fix(format!("Install: {INSTALL_URL}")),
+                .fix(format!(
+                    "Install: {}",
+                    backends::named(BackendName::Claude).install()
+                )),
         ),
     }
     checks.push(match &inputs.self_on_path {

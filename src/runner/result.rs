@@ -95,6 +95,22 @@ pub struct Usage {
 }
 
 impl Usage {
+    /// `sum` (if any) and `more` added up; cached tokens stay unknown only
+    /// when neither knows them.
+    pub fn plus(sum: Option<Usage>, more: Usage) -> Usage {
+        let Some(seen) = sum else {
+            return more;
+        };
+        Usage {
+            input_tokens: seen.input_tokens.saturating_add(more.input_tokens),
+            output_tokens: seen.output_tokens.saturating_add(more.output_tokens),
+            cached_input_tokens: match (seen.cached_input_tokens, more.cached_input_tokens) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
+            },
+        }
+    }
+
     /// Reads the counts under the given keys of `object`; `None` unless
     /// both input and output counts are there.
     pub fn read(

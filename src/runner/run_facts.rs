@@ -50,17 +50,7 @@ pub struct RunFacts {
 impl RunFacts {
     /// Adds `more` tokens to what earlier turns or steps reported.
     pub fn add_usage(&mut self, more: Usage) {
-        self.usage = Some(match self.usage {
-            None => more,
-            Some(seen) => Usage {
-                input_tokens: seen.input_tokens.saturating_add(more.input_tokens),
-                output_tokens: seen.output_tokens.saturating_add(more.output_tokens),
-                cached_input_tokens: match (seen.cached_input_tokens, more.cached_input_tokens) {
-                    (None, None) => None,
-                    (a, b) => Some(a.unwrap_or(0).saturating_add(b.unwrap_or(0))),
-                },
-            },
-        });
+        self.usage = Some(Usage::plus(self.usage, more));
     }
 
     /// Records a refused tool call (each tool once, at most 10, as for

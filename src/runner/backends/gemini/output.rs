@@ -62,17 +62,13 @@ fn first_object(text: &str) -> Option<Map<String, Value>> {
 /// Tokens summed over the models of `stats.models` (`-o json`).
 fn model_usage(stats: Option<&Value>) -> Option<Usage> {
     let models = stats?.get("models")?.as_object()?;
-    let mut facts = RunFacts::default();
-    for model in models.values() {
-        if let Some(usage) = model
-            .get("tokens")
-            .and_then(Value::as_object)
-            .and_then(|tokens| Usage::read(tokens, "prompt", "candidates", "cached"))
-        {
-            facts.add_usage(usage);
-        }
-    }
-    facts.usage
+    models
+        .values()
+        .filter_map(|model| {
+            let tokens = model.get("tokens")?.as_object()?;
+            Usage::read(tokens, "prompt", "candidates", "cached")
+        })
+        .fold(None, |sum, usage| Some(Usage::plus(sum, usage)))
 }
 
 /// `-o json`: the whole stdout, read at the end.
