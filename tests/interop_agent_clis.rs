@@ -13,6 +13,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::RwLock;
 
 use agent_dispatch::config::{Agent, BackendName, Settings};
 use agent_dispatch::runner::{
@@ -21,11 +22,18 @@ use agent_dispatch::runner::{
 
 /// Whether this kernel lets us give a process a network of its own.
 fn can_unshare_network() -> bool {
+    let _forking = EXECUTABLES.read().unwrap_or_else(|p| p.into_inner());
     Command::new("unshare")
         .args(["-rn", "true"])
         .status()
         .is_ok_and(|status| status.success())
 }
+
+/// Held to write a wrapper (exclusively) and to start any process (shared):
+/// a child forked by another test while a wrapper is still open for writing
+/// would keep it open, and exec of that wrapper then fails with "Text file
+/// busy".
+static EXECUTABLES: RwLock<()> = RwLock::new(());
 
 /// A wrapper named `cli` that runs the real CLI (path in `variable`) with
 /// an empty environment but PATH, an isolated HOME, no network, and its
@@ -55,6 +63,7 @@ fn isolated(dir: &Path, cli: &str, variable: &str, before: &str) -> PathBuf {
         log = dir.join("stderr.log").display()
     );
     let wrapper = dir.join(cli);
+    let _writing = EXECUTABLES.write().unwrap_or_else(|p| p.into_inner());
     std::fs::write(&wrapper, script).unwrap();
     std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
     wrapper
@@ -140,6 +149,7 @@ fn run(program: &Path, shape: &Shape, timeout: u64) -> DispatchResult {
         timeout_secs: Some(timeout),
         mode: shape.mode,
     };
+    let _running = EXECUTABLES.read().unwrap_or_else(|p| p.into_inner());
     runner::dispatch_using(Some(program), &d, &CancelToken::new(), None)
 }
 
